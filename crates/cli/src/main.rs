@@ -1,0 +1,2 @@
+//! The `fluxcascade` binary.
+fn main() {}
