@@ -1,1 +1,103 @@
-//! placeholder
+//! Postgres access for FluxCascade: the pool, migrations, tenant-scoped repositories and token sealing.
+//!
+//! Only this crate runs SQL. Every repository function takes the `org_id` it is scoped to.
+
+pub mod connections;
+pub mod crypto;
+pub mod error;
+pub mod links;
+pub mod mappings;
+pub mod orgs;
+pub mod syncs;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+
+pub use crypto::{MasterKey, SealedToken};
+pub use error::StoreError;
+
+mod embedded {
+    refinery::embed_migrations!("../../migrations");
+}
+
+/// A handle on the database: cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("pool_size", &self.pool.status().max_size).finish()
+    }
+}
+
+impl Store {
+    /// Builds a pool for `database_url` (connections are opened lazily).
+    pub fn connect(database_url: &str, pool_size: usize) -> Result<Store, StoreError> {
+        let pg: tokio_postgres::Config = database_url
+            .parse()
+            .map_err(|e: tokio_postgres::Error| StoreError::Config(e.to_string()))?;
+        let manager = Manager::from_config(
+            pg,
+            tokio_postgres::NoTls,
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size)
+            .wait_timeout(Some(std::time::Duration::from_secs(30)))
+            .create_timeout(Some(std::time::Duration::from_secs(5)))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Config(e.to_string()))?;
+        Ok(Store { pool })
+    }
+
+    /// Applies pending migrations from `migrations/` (embedded at compile time).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        embedded::migrations::runner()
+            .run_async(&mut **client)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(())
+    }
+
+    /// True when a trivial query succeeds (readiness).
+    pub async fn is_healthy(&self) -> bool {
+        match self.pool.get().await {
+            Ok(c) => c.simple_query("SELECT 1").await.is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        Ok(self.pool.get().await?)
+    }
+}
+
+/// Creates the database named in `database_url` if it does not exist (dev and tests).
+pub async fn ensure_database(database_url: &str) -> Result<(), StoreError> {
+    let cfg: tokio_postgres::Config = database_url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| StoreError::Config(e.to_string()))?;
+    let Some(name) = cfg.get_dbname().map(str::to_owned) else {
+        return Ok(());
+    };
+    let mut admin = cfg.clone();
+    admin.dbname("postgres");
+    let (client, conn) = admin.connect(tokio_postgres::NoTls).await?;
+    let task = tokio::spawn(conn);
+    let exists = client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await?.is_some();
+    if !exists {
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        if let Err(e) = client.batch_execute(&format!("CREATE DATABASE {quoted}")).await {
+            // Another process may have created it at the same moment.
+            if e.code() != Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) {
+                return Err(e.into());
+            }
+        }
+    }
+    drop(client);
+    task.abort();
+    Ok(())
+}

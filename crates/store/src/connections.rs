@@ -1,0 +1,309 @@
+//! Connections: provider accounts with tokens sealed at rest, and the row lock that serialises refreshes.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Object;
+use uuid::Uuid;
+
+use crate::{MasterKey, SealedToken, Store, StoreError};
+
+/// A connection as the API shows it (never with tokens).
+#[derive(Debug, Clone)]
+pub struct ConnectionRow {
+    pub id: Uuid,
+    pub provider: String,
+    pub status: String,
+    pub account_name: String,
+    pub external_account_id: String,
+    pub status_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Plaintext credentials, only ever in the memory of the process using them.
+#[derive(Clone)]
+pub struct Credentials {
+    pub connection_id: Uuid,
+    pub provider: String,
+    pub status: String,
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub instance_url: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("connection_id", &self.connection_id)
+            .field("provider", &self.provider)
+            .field("access_token", &"[redacted]")
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// What a new connection is made of.
+pub struct NewConnection {
+    pub provider: String,
+    pub account_name: String,
+    pub external_account_id: String,
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub instance_url: Option<String>,
+}
+
+const COLUMNS: &str = "id, provider, status, account_name, external_account_id, status_message, created_at";
+
+fn row_to_connection(r: &tokio_postgres::Row) -> ConnectionRow {
+    ConnectionRow {
+        id: r.get(0),
+        provider: r.get(1),
+        status: r.get(2),
+        account_name: r.get(3),
+        external_account_id: r.get(4),
+        status_message: r.get(5),
+        created_at: r.get(6),
+    }
+}
+
+fn open_credentials(key: &MasterKey, r: &tokio_postgres::Row) -> Result<Credentials, StoreError> {
+    let id: Uuid = r.get("id");
+    let aad = id.to_string();
+    let key_id: String = r.get("key_id");
+    let access = SealedToken { key_id: key_id.clone(), bytes: r.get("access_token") };
+    let refresh: Option<Vec<u8>> = r.get("refresh_token");
+    Ok(Credentials {
+        connection_id: id,
+        provider: r.get("provider"),
+        status: r.get("status"),
+        access_token: key.open(&aad, &access)?,
+        refresh_token: match refresh {
+            Some(bytes) => Some(key.open(&format!("{aad}:refresh"), &SealedToken { key_id, bytes })?),
+            None => None,
+        },
+        expires_at: r.get("expires_at"),
+        instance_url: r.get("instance_url"),
+    })
+}
+
+impl Store {
+    pub async fn create_connection(
+        &self,
+        org_id: Uuid,
+        key: &MasterKey,
+        new: NewConnection,
+    ) -> Result<ConnectionRow, StoreError> {
+        let id = Uuid::now_v7();
+        let aad = id.to_string();
+        let access = key.seal(&aad, &new.access_token)?;
+        let refresh = match &new.refresh_token {
+            Some(t) => Some(key.seal(&format!("{aad}:refresh"), t)?.bytes),
+            None => None,
+        };
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                &format!(
+                    "INSERT INTO connections (id, org_id, provider, account_name, external_account_id, key_id,
+                        access_token, refresh_token, expires_at, instance_url)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
+                ),
+                &[
+                    &id,
+                    &org_id,
+                    &new.provider,
+                    &new.account_name,
+                    &new.external_account_id,
+                    &access.key_id,
+                    &access.bytes,
+                    &refresh,
+                    &new.expires_at,
+                    &new.instance_url,
+                ],
+            )
+            .await?;
+        Ok(row_to_connection(&row))
+    }
+
+    pub async fn get_connection(&self, org_id: Uuid, id: Uuid) -> Result<Option<ConnectionRow>, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM connections WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL"),
+                &[&org_id, &id],
+            )
+            .await?;
+        Ok(row.as_ref().map(row_to_connection))
+    }
+
+    /// A page of connections ordered by creation; `after` is the last id of the previous page.
+    pub async fn list_connections(
+        &self,
+        org_id: Uuid,
+        limit: i64,
+        after: Option<Uuid>,
+    ) -> Result<Vec<ConnectionRow>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM connections WHERE org_id = $1 AND deleted_at IS NULL
+                       AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+                ),
+                &[&org_id, &after, &limit],
+            )
+            .await?;
+        Ok(rows.iter().map(row_to_connection).collect())
+    }
+
+    /// Soft-deletes a connection; refuses (Conflict) while a live mapping uses it.
+    pub async fn delete_connection(&self, org_id: Uuid, id: Uuid) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let used = client
+            .query_opt(
+                "SELECT id FROM mappings WHERE org_id = $1 AND deleted_at IS NULL
+                   AND (source_connection_id = $2 OR target_connection_id = $2) LIMIT 1",
+                &[&org_id, &id],
+            )
+            .await?;
+        if let Some(m) = used {
+            let mapping: Uuid = m.get(0);
+            return Err(StoreError::Conflict(format!("connection is used by mapping {mapping}; delete it first")));
+        }
+        let n = client
+            .execute(
+                "UPDATE connections SET deleted_at = now(), access_token = '\\x'::bytea, refresh_token = NULL
+                 WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL",
+                &[&org_id, &id],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Decrypted credentials for a connection (worker only).
+    pub async fn load_credentials(&self, org_id: Uuid, id: Uuid, key: &MasterKey) -> Result<Credentials, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT * FROM connections WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL",
+                &[&org_id, &id],
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        open_credentials(key, &row)
+    }
+
+    /// Locks the connection row (`FOR UPDATE`) so only one process refreshes its tokens at a time,
+    /// and returns the freshest credentials. Finish with `store_tokens`, `mark_expired` or `release`.
+    pub async fn lock_credentials(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        key: &MasterKey,
+    ) -> Result<LockedCredentials, StoreError> {
+        let client = self.client().await?;
+        client.batch_execute("BEGIN").await?;
+        let mut lock = CredentialLock { client: Some(client), org_id, id };
+        let row = lock
+            .client()?
+            .query_opt(
+                "SELECT * FROM connections WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE",
+                &[&org_id, &id],
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let creds = open_credentials(key, &row)?;
+        lock.finish_check(creds)
+    }
+}
+
+/// A held row lock on one connection. Dropping it without finishing closes the
+/// database connection, so the transaction rolls back and the lock is released.
+pub struct CredentialLock {
+    client: Option<Object>,
+    org_id: Uuid,
+    id: Uuid,
+}
+
+/// Credentials read under the lock, with the lock.
+pub struct LockedCredentials {
+    pub lock: CredentialLock,
+    pub credentials: Credentials,
+}
+
+impl CredentialLock {
+    fn client(&self) -> Result<&Object, StoreError> {
+        self.client.as_ref().ok_or_else(|| StoreError::Corrupt("credential lock already finished".into()))
+    }
+
+    fn finish_check(self, credentials: Credentials) -> Result<LockedCredentials, StoreError> {
+        Ok(LockedCredentials { lock: self, credentials })
+    }
+
+    /// Stores refreshed tokens (a rotated refresh token replaces the old one atomically) and commits.
+    pub async fn store_tokens(
+        mut self,
+        key: &MasterKey,
+        access_token: &str,
+        refresh_token: Option<&str>,
+        expires_at: Option<DateTime<Utc>>,
+        instance_url: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let aad = self.id.to_string();
+        let access = key.seal(&aad, access_token)?;
+        let refresh = match refresh_token {
+            Some(t) => Some(key.seal(&format!("{aad}:refresh"), t)?.bytes),
+            None => None,
+        };
+        let client = self.client()?;
+        client
+            .execute(
+                "UPDATE connections SET key_id = $3, access_token = $4,
+                    refresh_token = COALESCE($5, refresh_token), expires_at = $6,
+                    instance_url = COALESCE($7, instance_url), status = 'active', status_message = NULL,
+                    updated_at = now()
+                 WHERE org_id = $1 AND id = $2",
+                &[&self.org_id, &self.id, &access.key_id, &access.bytes, &refresh, &expires_at, &instance_url],
+            )
+            .await?;
+        client.batch_execute("COMMIT").await?;
+        self.client.take();
+        Ok(())
+    }
+
+    /// Marks the connection expired (refresh token revoked or invalid) and commits.
+    pub async fn mark_expired(mut self, message: &str) -> Result<(), StoreError> {
+        let client = self.client()?;
+        client
+            .execute(
+                "UPDATE connections SET status = 'expired', status_message = $3, updated_at = now()
+                 WHERE org_id = $1 AND id = $2",
+                &[&self.org_id, &self.id, &message],
+            )
+            .await?;
+        client.batch_execute("COMMIT").await?;
+        self.client.take();
+        Ok(())
+    }
+
+    /// Releases the lock without changes.
+    pub async fn release(mut self) -> Result<(), StoreError> {
+        self.client()?.batch_execute("ROLLBACK").await?;
+        self.client.take();
+        Ok(())
+    }
+}
+
+impl Drop for CredentialLock {
+    fn drop(&mut self) {
+        if let Some(obj) = self.client.take() {
+            // Mid-transaction: detach from the pool so the connection closes and Postgres rolls back.
+            drop(Object::take(obj));
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! Sync runs: creation (one active per mapping), coordinator progress, finalisation and the cursor.
+
+use chrono::{DateTime, Utc};
+use fluxcascade_core::{final_status, Counts, Cursor, RecordError, SyncStatus};
+use uuid::Uuid;
+
+use crate::{Store, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct SyncRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub mapping_id: Uuid,
+    pub status: String,
+    pub trigger: String,
+    pub mode: String,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub counts: Counts,
+    pub error: Option<String>,
+}
+
+/// What the coordinator needs to (re)start a run.
+#[derive(Debug, Clone)]
+pub struct RunState {
+    pub sync_id: Uuid,
+    pub org_id: Uuid,
+    pub mapping_id: Uuid,
+    pub status: String,
+    pub mode: String,
+    pub created_at: DateTime<Utc>,
+    pub page_token: Option<String>,
+    pub batches_published: i32,
+    pub coordinator_done: bool,
+    /// Read records strictly after this cursor (None: from the beginning).
+    pub from: Option<Cursor>,
+}
+
+const COLUMNS: &str = "id, org_id, mapping_id, status, trigger, mode, created_at, started_at, finished_at,
+    read_count, created_count, updated_count, skipped_count, failed_count, error";
+
+/// Live counts come from the batches until the run is final.
+const LIVE_COLUMNS: &str = "r.id, r.org_id, r.mapping_id, r.status, r.trigger, r.mode, r.created_at, r.started_at,
+    r.finished_at,
+    CASE WHEN r.finished_at IS NULL THEN COALESCE(b.read, 0) ELSE r.read_count END,
+    CASE WHEN r.finished_at IS NULL THEN COALESCE(b.created, 0) ELSE r.created_count END,
+    CASE WHEN r.finished_at IS NULL THEN COALESCE(b.updated, 0) ELSE r.updated_count END,
+    CASE WHEN r.finished_at IS NULL THEN COALESCE(b.skipped, 0) ELSE r.skipped_count END,
+    CASE WHEN r.finished_at IS NULL THEN COALESCE(b.failed, 0) ELSE r.failed_count END,
+    r.error";
+
+const LIVE_JOIN: &str = "LEFT JOIN LATERAL (
+        SELECT sum(read_count)::bigint AS read, sum(created_count)::bigint AS created,
+               sum(updated_count)::bigint AS updated, sum(skipped_count)::bigint AS skipped,
+               sum(failed_count)::bigint AS failed
+        FROM sync_batches WHERE sync_id = r.id) b ON true";
+
+fn row_to_sync(r: &tokio_postgres::Row) -> SyncRow {
+    let n = |i: usize| -> u64 { r.get::<_, i64>(i).max(0) as u64 };
+    SyncRow {
+        id: r.get(0),
+        org_id: r.get(1),
+        mapping_id: r.get(2),
+        status: r.get(3),
+        trigger: r.get(4),
+        mode: r.get(5),
+        created_at: r.get(6),
+        started_at: r.get(7),
+        finished_at: r.get(8),
+        counts: Counts { read: n(9), created: n(10), updated: n(11), skipped: n(12), failed: n(13) },
+        error: r.get(14),
+    }
+}
+
+/// Filters for listing runs.
+#[derive(Debug, Default, Clone)]
+pub struct SyncFilter {
+    pub mapping_id: Option<Uuid>,
+    pub status: Option<String>,
+}
+
+impl Store {
+    /// Creates a pending run. `Conflict` when the mapping already has a pending or running sync.
+    pub async fn create_sync(
+        &self,
+        org_id: Uuid,
+        mapping_id: Uuid,
+        trigger: &str,
+        mode: &str,
+    ) -> Result<SyncRow, StoreError> {
+        let res = self
+            .client()
+            .await?
+            .query_one(
+                &format!(
+                    "INSERT INTO sync_runs (id, org_id, mapping_id, status, trigger, mode)
+                     VALUES ($1, $2, $3, 'pending', $4, $5) RETURNING {COLUMNS}"
+                ),
+                &[&Uuid::now_v7(), &org_id, &mapping_id, &trigger, &mode],
+            )
+            .await;
+        match res {
+            Ok(row) => Ok(row_to_sync(&row)),
+            Err(e) if StoreError::is_unique_violation(&e) => {
+                Err(StoreError::Conflict("a sync of this mapping is already pending or running".into()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes a pending run whose job could not be enqueued (the API answered 503).
+    pub async fn discard_pending_sync(&self, org_id: Uuid, id: Uuid) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .execute("DELETE FROM sync_runs WHERE org_id = $1 AND id = $2 AND status = 'pending'", &[&org_id, &id])
+            .await?;
+        Ok(())
+    }
+
+    pub async fn get_sync(&self, org_id: Uuid, id: Uuid) -> Result<Option<SyncRow>, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                &format!("SELECT {LIVE_COLUMNS} FROM sync_runs r {LIVE_JOIN} WHERE r.org_id = $1 AND r.id = $2"),
+                &[&org_id, &id],
+            )
+            .await?;
+        Ok(row.as_ref().map(row_to_sync))
+    }
+
+    /// Newest first; `after` is the last id of the previous page (ids are time-ordered UUIDv7).
+    pub async fn list_syncs(
+        &self,
+        org_id: Uuid,
+        filter: &SyncFilter,
+        limit: i64,
+        after: Option<Uuid>,
+    ) -> Result<Vec<SyncRow>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {LIVE_COLUMNS} FROM sync_runs r {LIVE_JOIN}
+                     WHERE r.org_id = $1 AND ($2::uuid IS NULL OR r.mapping_id = $2)
+                       AND ($3::text IS NULL OR r.status = $3) AND ($4::uuid IS NULL OR r.id < $4)
+                     ORDER BY r.id DESC LIMIT $5"
+                ),
+                &[&org_id, &filter.mapping_id, &filter.status, &after, &limit],
+            )
+            .await?;
+        Ok(rows.iter().map(row_to_sync).collect())
+    }
+
+    /// Per-record errors of a run, oldest first; `after` is the last error id seen.
+    pub async fn list_sync_errors(
+        &self,
+        org_id: Uuid,
+        sync_id: Uuid,
+        limit: i64,
+        after: Option<i64>,
+    ) -> Result<Vec<(i64, RecordError)>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT id, record_id, code, message FROM sync_errors
+                 WHERE org_id = $1 AND sync_id = $2 AND ($3::bigint IS NULL OR id > $3) ORDER BY id LIMIT $4",
+                &[&org_id, &sync_id, &after, &limit],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), RecordError { record_id: r.get(1), code: r.get(2), message: r.get(3) }))
+            .collect())
+    }
+
+    /// Marks a run running (first start fixes the cursor it reads from) and returns its state.
+    /// None if the run does not exist; a finished run is returned as is.
+    pub async fn start_sync(&self, org_id: Uuid, sync_id: Uuid) -> Result<Option<RunState>, StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE sync_runs SET status = 'running', started_at = now(),
+                    from_updated_at = (SELECT cursor_updated_at FROM mapping_cursors c WHERE c.mapping_id = sync_runs.mapping_id),
+                    from_id = (SELECT cursor_id FROM mapping_cursors c WHERE c.mapping_id = sync_runs.mapping_id)
+                 WHERE org_id = $1 AND id = $2 AND status = 'pending'",
+                &[&org_id, &sync_id],
+            )
+            .await?;
+        let row = client
+            .query_opt(
+                "SELECT id, org_id, mapping_id, status, mode, created_at, page_token, batches_published,
+                        coordinator_done, from_updated_at, from_id
+                 FROM sync_runs WHERE org_id = $1 AND id = $2",
+                &[&org_id, &sync_id],
+            )
+            .await?;
+        Ok(row.map(|r| {
+            let from_at: Option<DateTime<Utc>> = r.get(9);
+            let from_id: Option<String> = r.get(10);
+            RunState {
+                sync_id: r.get(0),
+                org_id: r.get(1),
+                mapping_id: r.get(2),
+                status: r.get(3),
+                mode: r.get(4),
+                created_at: r.get(5),
+                page_token: r.get(6),
+                batches_published: r.get(7),
+                coordinator_done: r.get(8),
+                from: match (from_at, from_id) {
+                    (Some(updated_at), Some(id)) => Some(Cursor { updated_at, id }),
+                    _ => None,
+                },
+            }
+        }))
+    }
+
+    /// Records coordinator progress after a batch job was confirmed by the broker.
+    pub async fn checkpoint_sync(
+        &self,
+        sync_id: Uuid,
+        page_token: Option<&str>,
+        batches_published: i32,
+        done: bool,
+    ) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .execute(
+                "UPDATE sync_runs SET page_token = $2, batches_published = $3, coordinator_done = $4
+                 WHERE id = $1 AND status = 'running'",
+                &[&sync_id, &page_token, &batches_published, &done],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Ends a run as failed (it could not proceed). The cursor does not move.
+    pub async fn fail_sync(&self, org_id: Uuid, sync_id: Uuid, message: &str) -> Result<bool, StoreError> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE sync_runs r SET status = 'failed', finished_at = now(), error = $3,
+                    read_count = COALESCE(b.read, 0), created_count = COALESCE(b.created, 0),
+                    updated_count = COALESCE(b.updated, 0), skipped_count = COALESCE(b.skipped, 0),
+                    failed_count = COALESCE(b.failed, 0)
+                 FROM (SELECT sum(read_count)::bigint AS read, sum(created_count)::bigint AS created,
+                              sum(updated_count)::bigint AS updated, sum(skipped_count)::bigint AS skipped,
+                              sum(failed_count)::bigint AS failed
+                       FROM sync_batches WHERE sync_id = $2) b
+                 WHERE r.org_id = $1 AND r.id = $2 AND r.status IN ('pending', 'running')",
+                &[&org_id, &sync_id, &message],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Finishes a run once the coordinator is done and every batch is accounted for; advances the
+    /// mapping's cursor unless the run failed. Safe to call from every party: exactly one succeeds.
+    pub async fn try_finalize_sync(&self, org_id: Uuid, sync_id: Uuid) -> Result<Option<SyncStatus>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let run = tx
+            .query_opt(
+                "SELECT mapping_id, batches_published FROM sync_runs
+                 WHERE org_id = $1 AND id = $2 AND status = 'running' AND coordinator_done FOR UPDATE",
+                &[&org_id, &sync_id],
+            )
+            .await?;
+        let Some(run) = run else { return Ok(None) };
+        let mapping_id: Uuid = run.get(0);
+        let published: i32 = run.get(1);
+        let agg = tx
+            .query_one(
+                "SELECT count(*)::bigint, COALESCE(sum(read_count), 0)::bigint, COALESCE(sum(created_count), 0)::bigint,
+                        COALESCE(sum(updated_count), 0)::bigint, COALESCE(sum(skipped_count), 0)::bigint,
+                        COALESCE(sum(failed_count), 0)::bigint
+                 FROM sync_batches WHERE sync_id = $1",
+                &[&sync_id],
+            )
+            .await?;
+        let done: i64 = agg.get(0);
+        if done < i64::from(published) {
+            return Ok(None);
+        }
+        let n = |i: usize| -> u64 { agg.get::<_, i64>(i).max(0) as u64 };
+        let counts = Counts { read: n(1), created: n(2), updated: n(3), skipped: n(4), failed: n(5) };
+        let status = final_status(&counts, false);
+        tx.execute(
+            "UPDATE sync_runs SET status = $2, finished_at = now(), read_count = $3, created_count = $4,
+                updated_count = $5, skipped_count = $6, failed_count = $7,
+                error = CASE WHEN $2 = 'failed' THEN 'every record failed; see the run''s errors' ELSE NULL END
+             WHERE id = $1",
+            &[
+                &sync_id,
+                &status.as_str(),
+                &(counts.read as i64),
+                &(counts.created as i64),
+                &(counts.updated as i64),
+                &(counts.skipped as i64),
+                &(counts.failed as i64),
+            ],
+        )
+        .await?;
+        if status != SyncStatus::Failed {
+            // The newest (updated_at, id) any batch processed becomes the mapping's cursor.
+            tx.execute(
+                "INSERT INTO mapping_cursors (mapping_id, org_id, cursor_updated_at, cursor_id)
+                 SELECT $1, $2, max_updated_at, max_id FROM sync_batches
+                 WHERE sync_id = $3 AND max_updated_at IS NOT NULL
+                 ORDER BY max_updated_at DESC, max_id DESC LIMIT 1
+                 ON CONFLICT (mapping_id) DO UPDATE SET
+                    cursor_updated_at = EXCLUDED.cursor_updated_at, cursor_id = EXCLUDED.cursor_id, updated_at = now()
+                 WHERE (mapping_cursors.cursor_updated_at, mapping_cursors.cursor_id)
+                     < (EXCLUDED.cursor_updated_at, EXCLUDED.cursor_id)",
+                &[&mapping_id, &org_id, &sync_id],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(status))
+    }
+
+    /// The mapping's current cursor.
+    pub async fn mapping_cursor(&self, org_id: Uuid, mapping_id: Uuid) -> Result<Option<Cursor>, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT cursor_updated_at, cursor_id FROM mapping_cursors WHERE org_id = $1 AND mapping_id = $2",
+                &[&org_id, &mapping_id],
+            )
+            .await?;
+        Ok(row.map(|r| Cursor { updated_at: r.get(0), id: r.get(1) }))
+    }
+}
