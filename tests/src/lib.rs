@@ -1,1 +1,306 @@
-//! End-to-end test support.
+//! End-to-end test support: spawns the real `fluxcascade` processes against the local Postgres and
+//! RabbitMQ with a private database and queue prefix, and talks to them over HTTP.
+
+pub mod procs;
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+
+pub use procs::{bin_path, Proc};
+
+pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// One isolated FluxCascade installation: its own database, queue prefix, sandbox, ingress and workers.
+pub struct TestEnv {
+    pub name: String,
+    pub db_url: String,
+    pub prefix: String,
+    pub master_key: String,
+    pub sandbox_url: String,
+    pub api_url: String,
+    pub api_key: String,
+    pub http: reqwest::Client,
+    pub sandbox: Proc,
+    pub ingress: Proc,
+    pub workers: Vec<Proc>,
+    pub log_dir: std::path::PathBuf,
+}
+
+impl TestEnv {
+    /// Starts a sandbox, migrates a fresh database, starts the ingress and `workers` workers,
+    /// and creates an org. The sandbox's rate limits are switched off unless a test turns them on.
+    pub async fn start(name: &str, workers: usize) -> anyhow::Result<TestEnv> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let short = &id[..12];
+        let db_name = format!("fc_e2e_{short}");
+        let db_url = format!("postgres://postgres@127.0.0.1:5432/{db_name}");
+        let prefix = format!("e2e_{short}");
+        let master_key = fluxcascade_store::MasterKey::generate_base64();
+        let log_dir = procs::log_dir(name);
+        let env = |p: &mut std::process::Command| {
+            p.env("DATABASE_URL", &db_url)
+                .env("AMQP_URL", AMQP_URL)
+                .env("FLUXCASCADE_QUEUE_PREFIX", &prefix)
+                .env("FLUXCASCADE_MASTER_KEY", &master_key);
+        };
+        let (sandbox, sandbox_url) =
+            Proc::spawn_listening("sandbox", &log_dir, &["sandbox", "--listen", "127.0.0.1:0"], |c| env(c)).await?;
+        let run = |args: &[&str]| -> anyhow::Result<String> {
+            let mut cmd = std::process::Command::new(bin_path());
+            cmd.args(args);
+            env(&mut cmd);
+            let out = cmd.output().with_context(|| format!("running fluxcascade {args:?}"))?;
+            if !out.status.success() {
+                bail!("fluxcascade {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        };
+        run(&["migrate"])?;
+        let out = run(&["admin", "create-org", "--name", name, "--owner", "owner@e2e.test"])?;
+        let api_key = out
+            .lines()
+            .find_map(|l| l.strip_prefix("api_key="))
+            .context("create-org printed no api_key")?
+            .to_string();
+        let sandbox_url_env = sandbox_url.clone();
+        let (ingress, api_url) = Proc::spawn_listening(
+            "ingress",
+            &log_dir,
+            &["ingress", "--listen", "127.0.0.1:0"],
+            |c| {
+                env(c);
+                c.env("FLUXCASCADE_SANDBOX_URL", &sandbox_url_env);
+            },
+        )
+        .await?;
+        let mut me = TestEnv {
+            name: name.to_string(),
+            db_url,
+            prefix,
+            master_key,
+            sandbox_url,
+            api_url,
+            api_key,
+            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?,
+            sandbox,
+            ingress,
+            workers: Vec::new(),
+            log_dir,
+        };
+        me.sandbox_config(json!({"rateLimits": {"enabled": false}})).await?;
+        for _ in 0..workers {
+            me.add_worker(&[]).await?;
+        }
+        Ok(me)
+    }
+
+    /// Starts one more worker process; `extra_env` overrides (e.g. concurrency).
+    pub async fn add_worker(&mut self, extra_env: &[(&str, &str)]) -> anyhow::Result<()> {
+        let n = self.workers.len() + 1;
+        let (db, prefix, key, sb) = (self.db_url.clone(), self.prefix.clone(), self.master_key.clone(), self.sandbox_url.clone());
+        let extra: Vec<(String, String)> = extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let (proc, _health) = Proc::spawn_listening(&format!("worker-{n}"), &self.log_dir, &["worker"], |c| {
+            c.env("DATABASE_URL", &db)
+                .env("AMQP_URL", AMQP_URL)
+                .env("FLUXCASCADE_QUEUE_PREFIX", &prefix)
+                .env("FLUXCASCADE_MASTER_KEY", &key)
+                .env("FLUXCASCADE_SANDBOX_URL", &sb);
+            for (k, v) in &extra {
+                c.env(k, v);
+            }
+        })
+        .await?;
+        self.workers.push(proc);
+        Ok(())
+    }
+
+    pub async fn sandbox_config(&self, body: Value) -> anyhow::Result<Value> {
+        let r = self.http.put(format!("{}/_sandbox/config", self.sandbox_url)).json(&body).send().await?;
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("sandbox config {status}: {v}");
+        }
+        Ok(v)
+    }
+
+    pub async fn seed(&self, provider: &str, object: &str, count: u64) -> anyhow::Result<()> {
+        self.http
+            .post(format!("{}/_sandbox/{provider}/{object}/seed", self.sandbox_url))
+            .json(&json!({"count": count, "seed": 7}))
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    }
+
+    /// Records of a sandbox object as stored (`{id, updatedAt, fields}` per record).
+    pub async fn sandbox_records(&self, provider: &str, object: &str) -> anyhow::Result<Vec<Value>> {
+        let v: Value = self
+            .http
+            .get(format!("{}/_sandbox/{provider}/{object}", self.sandbox_url))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(v["data"].as_array().cloned().unwrap_or_default())
+    }
+
+    pub async fn sandbox_stats(&self) -> anyhow::Result<Value> {
+        Ok(self.http.get(format!("{}/_sandbox/stats", self.sandbox_url)).send().await?.json().await?)
+    }
+
+    /// Connects a sandbox provider account the way a user's browser would: authorize (the sandbox
+    /// auto-approves), exchange the code at the provider's token endpoint, import the tokens.
+    pub async fn connect(&self, provider: &str) -> anyhow::Result<String> {
+        let (authorize, token) = match provider {
+            "hubspot" => ("/hubspot/oauth/authorize", "/hubspot/oauth/v1/token"),
+            "jobber" => ("/jobber/api/oauth/authorize", "/jobber/api/oauth/token"),
+            other => bail!("no OAuth paths for {other}"),
+        };
+        let redirect = "http://127.0.0.1/e2e/callback";
+        let resp = self
+            .http
+            .get(format!("{}{authorize}", self.sandbox_url))
+            .query(&[("client_id", "sandbox-client"), ("redirect_uri", redirect), ("state", "e2e"), ("response_type", "code")])
+            .send()
+            .await?;
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .with_context(|| format!("{provider} authorize answered {} without a redirect", resp.status()))?;
+        let code = url::Url::parse(location)?
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .context("no code in the redirect")?;
+        let tokens: Value = self
+            .http
+            .post(format!("{}{token}", self.sandbox_url))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("client_id", "sandbox-client"),
+                ("client_secret", "sandbox-secret"),
+                ("redirect_uri", redirect),
+                ("code", code.as_str()),
+            ])
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let conn = self
+            .api_ok(
+                reqwest::Method::POST,
+                "/v1/connections",
+                Some(json!({
+                    "provider": provider,
+                    "accountName": format!("{provider} e2e"),
+                    "credentials": {"accessToken": tokens["access_token"], "refreshToken": tokens["refresh_token"]}
+                })),
+            )
+            .await?;
+        conn["id"].as_str().map(str::to_owned).context("connection without id")
+    }
+
+    /// Calls the API with this env's key; returns status and JSON body.
+    pub async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<(u16, Value)> {
+        let mut req = self.http.request(method, format!("{}{path}", self.api_url)).bearer_auth(&self.api_key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+    }
+
+    pub async fn api_ok(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+        let (status, v) = self.api(method.clone(), path, body).await?;
+        if !(200..300).contains(&status) {
+            bail!("{method} {path} answered {status}: {v}");
+        }
+        Ok(v)
+    }
+
+    /// The demo's mapping: HubSpot contacts → Jobber clients.
+    pub async fn contacts_to_clients(&self, hubspot: &str, jobber: &str) -> anyhow::Result<String> {
+        let m = self
+            .api_ok(
+                reqwest::Method::POST,
+                "/v1/mappings",
+                Some(json!({
+                    "name": "contacts to clients",
+                    "source": {"connectionId": hubspot, "object": "contacts"},
+                    "target": {"connectionId": jobber, "object": "clients"},
+                    "fieldPairs": [
+                        {"sourceField": "firstname", "targetField": "firstName"},
+                        {"sourceField": "lastname", "targetField": "lastName", "required": true},
+                        {"sourceField": "email", "targetField": "emails[0].address", "transform": "lowercase"}
+                    ]
+                })),
+            )
+            .await?;
+        m["id"].as_str().map(str::to_owned).context("mapping without id")
+    }
+
+    pub async fn trigger_sync(&self, mapping_id: &str, mode: &str) -> anyhow::Result<String> {
+        let s = self
+            .api_ok(reqwest::Method::POST, "/v1/syncs", Some(json!({"mappingId": mapping_id, "mode": mode})))
+            .await?;
+        s["id"].as_str().map(str::to_owned).context("sync without id")
+    }
+
+    /// Polls a sync until it is completed, partial or failed.
+    pub async fn wait_sync(&self, sync_id: &str, timeout: Duration) -> anyhow::Result<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let s = self.api_ok(reqwest::Method::GET, &format!("/v1/syncs/{sync_id}"), None).await?;
+            if matches!(s["status"].as_str(), Some("completed" | "partial" | "failed")) {
+                return Ok(s);
+            }
+            if Instant::now() > deadline {
+                bail!("sync {sync_id} not finished after {timeout:?}: {s}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// A client on this env's database.
+    pub async fn db(&self) -> anyhow::Result<tokio_postgres::Client> {
+        let (client, conn) = tokio_postgres::connect(&self.db_url, tokio_postgres::NoTls).await?;
+        tokio::spawn(conn);
+        Ok(client)
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        for w in &mut self.workers {
+            w.stop();
+        }
+        self.ingress.stop();
+        self.sandbox.stop();
+        let db = self.db_url.rsplit('/').next().unwrap_or_default().to_string();
+        let prefix = self.prefix.clone();
+        // Own runtime on a plain thread: Drop may run inside the test's runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            if let Ok(rt) = rt {
+                rt.block_on(async move {
+                    if let Ok((c, conn)) = tokio_postgres::connect(PG_ADMIN_URL, tokio_postgres::NoTls).await {
+                        tokio::spawn(conn);
+                        let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)")).await;
+                    }
+                    let _ = fluxcascade_queue::Topology::delete(AMQP_URL, &prefix).await;
+                });
+            }
+        })
+        .join();
+    }
+}

@@ -1,2 +1,148 @@
-//! The `fluxcascade` binary.
-fn main() {}
+//! The `fluxcascade` binary: one executable for every role (ingress, worker, sandbox, migrate) and admin commands.
+
+mod config;
+mod demo;
+mod signals;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use fluxcascade_store::{MasterKey, Store};
+use tracing::info;
+
+use crate::config::Settings;
+
+#[derive(Parser)]
+#[command(name = "fluxcascade", version, about = "Keeps CRM records in sync between HubSpot, Jobber, Pipedrive and Salesforce")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the REST API (and, later, provider webhooks).
+    Ingress {
+        /// Address to listen on (default FLUXCASCADE_LISTEN or 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Consume sync and batch jobs.
+    Worker {
+        /// Health/metrics address (default 127.0.0.1:0: an ephemeral port, printed at start).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Emulate the providers' APIs on loopback (dev and tests only).
+    Sandbox {
+        #[arg(long, default_value = "127.0.0.1:9100")]
+        listen: String,
+    },
+    /// Apply database migrations (creates the database if missing).
+    Migrate,
+    /// Administrative commands.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Set up a demo org against a running sandbox and ingress, run a sync, print the outcome.
+    Demo(demo::DemoArgs),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an organization; prints the owner's API key once.
+    CreateOrg {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        owner: String,
+    },
+    /// Print a fresh master key (base64 of 32 random bytes) for FLUXCASCADE_MASTER_KEY.
+    GenKey,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Ingress { listen } => {
+            fluxcascade_telemetry::init_tracing("ingress");
+            let settings = Settings::from_env()?;
+            let store = connect_store(&settings).await?;
+            let key = Arc::new(settings.master_key()?);
+            let publisher = fluxcascade_queue::Publisher::connect(&settings.queue())
+                .await
+                .context("connecting to RabbitMQ")?;
+            let listen = listen.or(settings.listen.clone()).unwrap_or_else(|| "127.0.0.1:8080".into());
+            let config = fluxcascade_ingress::IngressConfig { listen, max_body_bytes: 1024 * 1024 };
+            let ingress = fluxcascade_ingress::Ingress::build(config, store, publisher, key).await?;
+            info!(addr = %ingress.local_addr(), "ingress listening");
+            println!("ingress listening on http://{}", ingress.local_addr());
+            let shutdown = signals::shutdown_token();
+            ingress.run_until_stopped(shutdown).await
+        }
+        Command::Worker { listen } => {
+            fluxcascade_telemetry::init_tracing("worker");
+            let settings = Settings::from_env()?;
+            let store = connect_store(&settings).await?;
+            let key = Arc::new(settings.master_key()?);
+            let config = fluxcascade_worker::WorkerConfig {
+                concurrency: settings.worker_concurrency,
+                queue: settings.queue(),
+                providers: settings.providers.clone(),
+                listen: listen.unwrap_or_else(|| "127.0.0.1:0".into()),
+                max_attempts: 8,
+                page_size: 100,
+                shutdown_grace: settings.shutdown_grace,
+            };
+            let worker = fluxcascade_worker::Worker::build(config, store, key).await?;
+            info!(health = %worker.health_addr(), "worker started");
+            println!("worker health on http://{}", worker.health_addr());
+            let shutdown = signals::shutdown_token();
+            worker.run_until_stopped(shutdown).await
+        }
+        Command::Sandbox { listen } => {
+            fluxcascade_telemetry::init_tracing("sandbox");
+            let sandbox = fluxcascade_sandbox::Sandbox::bind(&listen).await?;
+            println!("sandbox listening on {}", sandbox.base_url());
+            let shutdown = signals::shutdown_token();
+            tokio::select! {
+                r = sandbox.run_until_stopped() => r,
+                _ = shutdown.cancelled() => Ok(()),
+            }
+        }
+        Command::Migrate => {
+            fluxcascade_telemetry::init_tracing("migrate");
+            let settings = Settings::from_env()?;
+            fluxcascade_store::ensure_database(settings.database_url.expose()).await?;
+            let store = Store::connect(settings.database_url.expose(), 2)?;
+            store.migrate().await.context("applying migrations")?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Admin { command: AdminCommand::CreateOrg { name, owner } } => {
+            let settings = Settings::from_env()?;
+            let store = connect_store(&settings).await?;
+            let (org_id, key) = store.create_org(&name, &owner).await?;
+            println!("org_id={org_id}");
+            println!("api_key={key}");
+            Ok(())
+        }
+        Command::Admin { command: AdminCommand::GenKey } => {
+            println!("{}", MasterKey::generate_base64());
+            Ok(())
+        }
+        Command::Demo(args) => demo::run(args).await,
+    }
+}
+
+async fn connect_store(settings: &Settings) -> anyhow::Result<Store> {
+    let store = Store::connect(settings.database_url.expose(), settings.db_pool_size)?;
+    Ok(store)
+}

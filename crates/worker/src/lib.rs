@@ -1,1 +1,94 @@
-//! placeholder
+//! The worker role: consumes sync and batch jobs, talks to providers through adapters, commits to Postgres.
+
+mod adapters;
+mod batch;
+mod classify;
+mod coordinator;
+mod handler;
+mod health;
+mod project;
+mod tokens;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use fluxcascade_providers::ProvidersConfig;
+use fluxcascade_queue::{ConsumerOptions, JobKind, Publisher, QueueConfig};
+use fluxcascade_store::{MasterKey, Store};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+pub use handler::WorkerHandler;
+
+/// Worker settings, loaded once at start.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Jobs in flight in this process (also the AMQP prefetch).
+    pub concurrency: usize,
+    pub queue: QueueConfig,
+    pub providers: ProvidersConfig,
+    /// Health/metrics listener (`/healthz`, `/readyz`, `/metrics`); port 0 picks one.
+    pub listen: String,
+    /// Attempts before a job is dead-lettered (the last attempt ends the run or batch for good).
+    pub max_attempts: u32,
+    /// Records per page read from the source (one batch job per page).
+    pub page_size: u32,
+    /// How long in-flight jobs may take to finish on SIGTERM.
+    pub shutdown_grace: Duration,
+}
+
+pub struct Worker {
+    config: WorkerConfig,
+    handler: Arc<WorkerHandler>,
+    health: health::HealthServer,
+}
+
+impl Worker {
+    pub async fn build(config: WorkerConfig, store: Store, master_key: Arc<MasterKey>) -> anyhow::Result<Worker> {
+        let publisher = Publisher::connect(&config.queue).await.context("connecting the job publisher")?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(64)
+            .build()
+            .context("building the HTTP client")?;
+        let name = format!(
+            "{}-{}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into()),
+            std::process::id()
+        );
+        let adapters = adapters::Adapters::new(store.clone(), master_key, config.providers.clone(), http);
+        let handler = Arc::new(WorkerHandler::new(
+            store.clone(),
+            publisher.clone(),
+            adapters,
+            name,
+            config.max_attempts,
+            config.page_size,
+        ));
+        let health = health::HealthServer::bind(&config.listen, store, publisher).await?;
+        Ok(Worker { config, handler, health })
+    }
+
+    pub fn health_addr(&self) -> std::net::SocketAddr {
+        self.health.local_addr()
+    }
+
+    /// Consumes until `shutdown` fires, then drains in-flight jobs within the grace period.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let options = ConsumerOptions {
+            kinds: vec![JobKind::Sync, JobKind::Batch],
+            concurrency: self.config.concurrency,
+            max_attempts: self.config.max_attempts,
+            shutdown_grace: self.config.shutdown_grace,
+        };
+        let health = tokio::spawn(self.health.run(shutdown.clone()));
+        info!(concurrency = self.config.concurrency, "worker consuming");
+        let res = fluxcascade_queue::run_consumer(self.config.queue.clone(), options, self.handler, shutdown.clone())
+            .await
+            .context("job consumer");
+        shutdown.cancel();
+        let _ = health.await;
+        res
+    }
+}

@@ -1,0 +1,32 @@
+# FluxCascade — the two commands: `make run` (whole system + demo) and `make test` (the suite).
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: run build test bench lint fmt clean-test-state
+
+## Build, migrate, start sandbox + ingress + 2 workers, create the demo org and run a sync. Ctrl-C stops all.
+run:
+	./scripts/run.sh
+
+build:
+	$(CARGO) build --release --bin fluxcascade
+
+## The whole suite: unit, integration and end-to-end tests against the local PostgreSQL and RabbitMQ.
+test:
+	$(CARGO) build --bin fluxcascade
+	$(CARGO) test --workspace --no-fail-fast -- --test-threads=$${FLUXCASCADE_TEST_THREADS:-4}
+
+## Benchmarks: print a table and write JSON under target/bench/.
+bench:
+	./scripts/bench.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## Drops databases and queues left behind by interrupted test runs.
+clean-test-state:
+	./scripts/clean-test-state.sh

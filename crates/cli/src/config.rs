@@ -1,0 +1,89 @@
+//! Configuration: read once from the environment into typed settings; secrets redact in `Debug`.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use fluxcascade_providers::ProvidersConfig;
+use fluxcascade_queue::QueueConfig;
+
+/// A value that must never be printed.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: Secret,
+    pub amqp_url: Secret,
+    pub master_key: Option<Secret>,
+    pub listen: Option<String>,
+    pub worker_concurrency: usize,
+    pub queue_prefix: String,
+    pub db_pool_size: usize,
+    pub providers: ProvidersConfig,
+    pub shutdown_grace: Duration,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn env_parse<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match env(name) {
+        Some(v) => v.parse().map_err(|e| anyhow::anyhow!("{name}={v:?} is invalid: {e}")),
+        None => Ok(default),
+    }
+}
+
+impl Settings {
+    pub fn from_env() -> anyhow::Result<Settings> {
+        let worker_concurrency: usize = env_parse("FLUXCASCADE_WORKER_CONCURRENCY", 8)?;
+        if worker_concurrency == 0 {
+            bail!("FLUXCASCADE_WORKER_CONCURRENCY must be at least 1");
+        }
+        let providers = match env("FLUXCASCADE_SANDBOX_URL") {
+            Some(url) => ProvidersConfig::sandbox(url.trim_end_matches('/')),
+            None => ProvidersConfig::from_env().context("provider configuration")?,
+        };
+        Ok(Settings {
+            database_url: Secret(
+                env("DATABASE_URL").unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/fluxcascade".into()),
+            ),
+            amqp_url: Secret(env("AMQP_URL").unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".into())),
+            master_key: env("FLUXCASCADE_MASTER_KEY").map(Secret),
+            listen: env("FLUXCASCADE_LISTEN"),
+            worker_concurrency,
+            queue_prefix: env("FLUXCASCADE_QUEUE_PREFIX").unwrap_or_else(|| "fluxcascade".into()),
+            db_pool_size: env_parse("FLUXCASCADE_DB_POOL_SIZE", 2 * worker_concurrency + 8)?,
+            providers,
+            shutdown_grace: Duration::from_secs(env_parse("FLUXCASCADE_SHUTDOWN_GRACE_SECONDS", 30)?),
+        })
+    }
+
+    pub fn queue(&self) -> QueueConfig {
+        let mut q = QueueConfig::new(self.amqp_url.expose(), &self.queue_prefix);
+        q.prefetch = u16::try_from(self.worker_concurrency).unwrap_or(u16::MAX);
+        q
+    }
+
+    pub fn master_key(&self) -> anyhow::Result<fluxcascade_store::MasterKey> {
+        let Some(k) = &self.master_key else {
+            bail!("FLUXCASCADE_MASTER_KEY is not set (base64 of 32 random bytes; `fluxcascade admin gen-key` makes one)");
+        };
+        fluxcascade_store::MasterKey::from_base64(k.expose()).context("FLUXCASCADE_MASTER_KEY")
+    }
+}

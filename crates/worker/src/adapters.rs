@@ -1,0 +1,68 @@
+//! A per-process cache of provider adapters, one per connection, each with a store-backed token source.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use fluxcascade_core::ProviderKind;
+use fluxcascade_providers::{Provider, ProviderError, ProvidersConfig};
+use fluxcascade_store::{MasterKey, Store, StoreError};
+use uuid::Uuid;
+
+use crate::tokens::StoreTokenSource;
+
+#[derive(Clone)]
+pub struct Adapter {
+    pub kind: ProviderKind,
+    pub provider: Arc<dyn Provider>,
+}
+
+pub struct Adapters {
+    store: Store,
+    key: Arc<MasterKey>,
+    config: ProvidersConfig,
+    http: reqwest::Client,
+    cache: Mutex<HashMap<Uuid, Adapter>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error("connection {0} was deleted")]
+    Gone(Uuid),
+}
+
+impl Adapters {
+    pub fn new(store: Store, key: Arc<MasterKey>, config: ProvidersConfig, http: reqwest::Client) -> Adapters {
+        Adapters { store, key, config, http, cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// The adapter for a connection, built on first use and kept for the life of the process.
+    pub async fn get(&self, org_id: Uuid, connection_id: Uuid) -> Result<Adapter, AdapterError> {
+        if let Some(a) = self.cache.lock().expect("adapter cache poisoned").get(&connection_id) {
+            return Ok(a.clone());
+        }
+        let creds = match self.store.load_credentials(org_id, connection_id, &self.key).await {
+            Ok(c) => c,
+            Err(StoreError::NotFound) => return Err(AdapterError::Gone(connection_id)),
+            Err(e) => return Err(e.into()),
+        };
+        let kind = ProviderKind::parse(&creds.provider)
+            .ok_or_else(|| ProviderError::Permanent(format!("unknown provider {}", creds.provider)))?;
+        let tokens = Arc::new(StoreTokenSource::new(
+            self.store.clone(),
+            self.key.clone(),
+            org_id,
+            kind,
+            self.config.clone(),
+            self.http.clone(),
+            creds,
+        ));
+        let provider = fluxcascade_providers::connect(kind, &self.config, tokens, self.http.clone())?;
+        let adapter = Adapter { kind, provider };
+        self.cache.lock().expect("adapter cache poisoned").insert(connection_id, adapter.clone());
+        Ok(adapter)
+    }
+}

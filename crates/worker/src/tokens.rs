@@ -1,0 +1,133 @@
+//! A `TokenSource` backed by the store: refreshes before expiry, one refresher at a time per connection.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use fluxcascade_core::ProviderKind;
+use fluxcascade_providers::{ProviderError, ProvidersConfig, TokenSource};
+use fluxcascade_store::connections::Credentials;
+use fluxcascade_store::{MasterKey, Store, StoreError};
+use tokio::sync::Mutex;
+use tracing::{info, warn};
+use uuid::Uuid;
+
+/// Refresh this long before the provider's expiry.
+const REFRESH_MARGIN_SECONDS: i64 = 60;
+
+struct Cached {
+    token: String,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+pub struct StoreTokenSource {
+    store: Store,
+    key: Arc<MasterKey>,
+    org_id: Uuid,
+    connection_id: Uuid,
+    kind: ProviderKind,
+    config: ProvidersConfig,
+    http: reqwest::Client,
+    cached: Mutex<Cached>,
+}
+
+fn store_err(e: StoreError) -> ProviderError {
+    ProviderError::Transient(format!("credential store: {e}"))
+}
+
+fn fresh(expires_at: Option<DateTime<Utc>>) -> bool {
+    expires_at.is_none_or(|t| t > Utc::now() + Duration::seconds(REFRESH_MARGIN_SECONDS))
+}
+
+impl StoreTokenSource {
+    pub fn new(
+        store: Store,
+        key: Arc<MasterKey>,
+        org_id: Uuid,
+        kind: ProviderKind,
+        config: ProvidersConfig,
+        http: reqwest::Client,
+        creds: Credentials,
+    ) -> StoreTokenSource {
+        StoreTokenSource {
+            store,
+            key,
+            org_id,
+            connection_id: creds.connection_id,
+            kind,
+            config,
+            http,
+            cached: Mutex::new(Cached { token: creds.access_token, expires_at: creds.expires_at }),
+        }
+    }
+
+    /// Refreshes under the connection's row lock. `rejected` is a token the provider refused.
+    async fn refresh(&self, cached: &mut Cached, rejected: Option<&str>) -> Result<(), ProviderError> {
+        let locked = self.store.lock_credentials(self.org_id, self.connection_id, &self.key).await.map_err(store_err)?;
+        let creds = locked.credentials.clone();
+        if creds.status == "expired" {
+            let _ = locked.lock.release().await;
+            return Err(ProviderError::Auth("the connection has expired; reconnect the account".into()));
+        }
+        let someone_refreshed = creds.access_token != cached.token && Some(creds.access_token.as_str()) != rejected;
+        if someone_refreshed && fresh(creds.expires_at) {
+            // Another worker refreshed while we waited for the lock.
+            cached.token = creds.access_token;
+            cached.expires_at = creds.expires_at;
+            let _ = locked.lock.release().await;
+            return Ok(());
+        }
+        let Some(refresh_token) = creds.refresh_token.clone() else {
+            let _ = locked.lock.release().await;
+            return Err(ProviderError::Auth("the access token expired and there is no refresh token; reconnect".into()));
+        };
+        let app = self.config.app(self.kind);
+        match fluxcascade_providers::refresh(self.kind, app, &self.http, &refresh_token).await {
+            Ok(set) => {
+                locked
+                    .lock
+                    .store_tokens(
+                        &self.key,
+                        &set.access_token,
+                        set.refresh_token.as_deref(),
+                        set.expires_at,
+                        set.instance_url.as_deref(),
+                    )
+                    .await
+                    .map_err(store_err)?;
+                info!(connection_id = %self.connection_id, provider = %self.kind, "access token refreshed");
+                cached.token = set.access_token;
+                cached.expires_at = set.expires_at;
+                Ok(())
+            }
+            Err(ProviderError::Auth(msg)) => {
+                warn!(connection_id = %self.connection_id, error = %msg, "refresh token rejected; connection expired");
+                let message = format!("the provider rejected the refresh token ({msg}); reconnect the account");
+                locked.lock.mark_expired(&message).await.map_err(store_err)?;
+                Err(ProviderError::Auth(message))
+            }
+            Err(e) => {
+                let _ = locked.lock.release().await;
+                Err(e)
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenSource for StoreTokenSource {
+    async fn access_token(&self) -> Result<String, ProviderError> {
+        let mut cached = self.cached.lock().await;
+        if !fresh(cached.expires_at) {
+            self.refresh(&mut cached, None).await?;
+        }
+        Ok(cached.token.clone())
+    }
+
+    async fn invalidate(&self, token: &str) -> Result<(), ProviderError> {
+        let mut cached = self.cached.lock().await;
+        if cached.token != token {
+            return Ok(()); // already replaced
+        }
+        self.refresh(&mut cached, Some(token)).await
+    }
+}
