@@ -1,1 +1,89 @@
-//! placeholder
+//! Loopback emulators of the providers' HTTP APIs (HubSpot CRM v3, Jobber GraphQL) with
+//! OAuth, rate limits and a `/_sandbox` control plane, for tests, demos and benchmarks.
+//!
+//! Documented choices where the real provider is unknown or was simplified:
+//! - `POST /_sandbox/reset` clears records, rate-limit windows and stats; accounts,
+//!   issued tokens and config stay valid.
+//! - Jobber answers a missing/invalid/expired token with HTTP 401
+//!   `{"error":"invalid_request","message":...}` and a missing `X-JOBBER-GRAPHQL-VERSION`
+//!   header with HTTP 400 `{"errors":[{"message":...}]}`.
+//! - HubSpot expired tokens get 401 `EXPIRED_AUTHENTICATION`, unknown ones
+//!   `INVALID_AUTHENTICATION`. HubSpot refresh tokens do not rotate; Jobber's do.
+//! - HubSpot `GET` with `properties=` returns those plus `createdate`, `hs_object_id` and the
+//!   modified date (as HubSpot does); without `properties` the type's defaults. List `limit`
+//!   is clamped to 100; search `limit` above 200 and `after` ≥ 10,000 are 400s.
+//! - Jobber `clients` is ordered by id, or by (updatedAt, id) when filtered by `updatedAt`;
+//!   `first` defaults to 20 and is capped at 100; cursors encode (updatedAt ms, id).
+//! - Stats `writes` count records written through the provider APIs, not the control plane.
+
+// Handlers return a ready `Response` as their early-exit error; its size is irrelevant here.
+#![allow(clippy::result_large_err)]
+
+mod auth;
+mod clock;
+pub mod config;
+mod control;
+mod fake;
+mod gate;
+mod hubspot;
+mod jobber;
+mod oauth;
+mod state;
+mod stats;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use config::SandboxConfig;
+use state::{SandboxState, SharedState};
+
+/// A bound, not yet serving, sandbox server.
+pub struct Sandbox {
+    listener: TcpListener,
+    addr: SocketAddr,
+    state: SharedState,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox").field("addr", &self.addr).finish()
+    }
+}
+
+impl Sandbox {
+    /// Binds (use "127.0.0.1:0" for an ephemeral port).
+    pub async fn bind(addr: &str) -> anyhow::Result<Sandbox> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(SandboxState::new(format!("http://{addr}")));
+        Ok(Sandbox {
+            listener,
+            addr,
+            state,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Serves until the process ends.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let app = router(self.state);
+        tracing::info!(addr = %self.addr, "sandbox listening");
+        axum::serve(self.listener, app).await?;
+        Ok(())
+    }
+}
+
+fn router(state: SharedState) -> Router {
+    Router::new()
+        .nest("/hubspot", hubspot::router(state.clone()))
+        .nest("/jobber", jobber::router(state.clone()))
+        .nest("/_sandbox", control::router())
+        .with_state(state)
+}

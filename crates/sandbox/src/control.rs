@@ -1,0 +1,394 @@
+//! The `/_sandbox` control plane: seed, create, patch and read records; config; stats; reset.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::clock::now_ms;
+use crate::fake::FakeData;
+use crate::hubspot::store::{properties_from_json, HubspotObjectKind};
+use crate::jobber::input::{client_from_create, client_from_edit, UserError};
+use crate::jobber::store::{
+    decode_id, encode_id, JobberAddress, JobberClient, JobberEmail, JobberPhone,
+};
+use crate::state::{lock, Provider, SharedState, DEFAULT_ACCOUNT};
+
+/// Largest seed batch accepted in one call.
+pub const MAX_SEED: u64 = 1_000_000;
+
+pub fn router() -> Router<SharedState> {
+    Router::new()
+        .route("/config", put(put_config).get(get_config))
+        .route("/stats", get(stats))
+        .route("/reset", post(reset))
+        .route("/{provider}/{object}/seed", post(seed))
+        .route("/{provider}/{object}", post(create).get(list))
+        .route("/{provider}/{object}/{id}", get(get_one).patch(patch))
+}
+
+fn err(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({"error": message.into()}))).into_response()
+}
+
+fn user_errors(errs: &[UserError]) -> Response {
+    let list: Vec<Value> = errs
+        .iter()
+        .map(|e| json!({"message": e.message, "path": e.path}))
+        .collect();
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": "invalid record", "userErrors": list})),
+    )
+        .into_response()
+}
+
+/// Which store a control-plane path points at.
+enum Target {
+    Hubspot(HubspotObjectKind),
+    JobberClients,
+}
+
+fn target(provider: &str, object: &str) -> Result<Target, Response> {
+    match (Provider::parse(provider), object) {
+        (Some(Provider::Hubspot), o) => HubspotObjectKind::parse(o)
+            .map(Target::Hubspot)
+            .ok_or_else(|| err(StatusCode::NOT_FOUND, format!("unknown hubspot object {o}"))),
+        (Some(Provider::Jobber), "clients" | "client") => Ok(Target::JobberClients),
+        (Some(Provider::Jobber), o) => Err(err(
+            StatusCode::NOT_FOUND,
+            format!("unknown jobber object {o}"),
+        )),
+        (None, p) => Err(err(StatusCode::NOT_FOUND, format!("unknown provider {p}"))),
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct AccountQuery {
+    account: Option<String>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+impl AccountQuery {
+    fn account(&self) -> &str {
+        self.account.as_deref().unwrap_or(DEFAULT_ACCOUNT)
+    }
+}
+
+fn parse_body(body: &[u8]) -> Result<Value, Response> {
+    if body.is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| err(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")))
+}
+
+/// Jobber client as stored, with its encoded id.
+fn jobber_json(c: &JobberClient) -> Value {
+    let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
+    v["rawId"] = json!(c.id);
+    v["id"] = json!(encode_id("Client", c.id));
+    v["createdAt"] = json!(crate::clock::iso_millis(c.created_ms));
+    v["updatedAt"] = json!(crate::clock::iso_millis(c.updated_ms));
+    v
+}
+
+async fn seed(
+    State(state): State<SharedState>,
+    Path((provider, object)): Path<(String, String)>,
+    Query(q): Query<AccountQuery>,
+    body: Bytes,
+) -> Response {
+    let t = match target(&provider, &object) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let body = match parse_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let count = body.get("count").and_then(Value::as_u64).unwrap_or(0);
+    if count > MAX_SEED {
+        return err(
+            StatusCode::BAD_REQUEST,
+            format!("count must be ≤ {MAX_SEED}"),
+        );
+    }
+    let seed = body.get("seed").and_then(Value::as_u64).unwrap_or(1);
+    let account = body
+        .get("account")
+        .and_then(Value::as_str)
+        .unwrap_or(q.account())
+        .to_owned();
+    let mut fake = FakeData::new(seed);
+    let now = now_ms();
+    match t {
+        Target::Hubspot(kind) => {
+            let acct = state.hubspot.get_or_create(&account);
+            let mut store = acct.store(kind);
+            let base = store.len() as u64;
+            for i in 0..count {
+                let index = base + i + 1;
+                let props = match kind {
+                    HubspotObjectKind::Contacts => fake.contact(index),
+                    HubspotObjectKind::Companies => fake.company(index),
+                    HubspotObjectKind::Deals => fake.deal(index),
+                };
+                store.insert_at(props, now - (count - i) as i64);
+            }
+        }
+        Target::JobberClients => {
+            let acct = state.jobber.get_or_create(&account);
+            let mut store = lock(&acct.clients);
+            let base = store.len() as u64;
+            for i in 0..count {
+                let p = fake.person(base + i + 1);
+                let client = JobberClient {
+                    first_name: p.first.clone(),
+                    last_name: p.last.clone(),
+                    company_name: Some(p.company.clone()),
+                    emails: vec![JobberEmail {
+                        id: store.next_sub_id(),
+                        address: p.email.clone(),
+                        description: "MAIN".into(),
+                        primary: true,
+                    }],
+                    phones: vec![JobberPhone {
+                        id: store.next_sub_id(),
+                        number: p.phone_dashed(),
+                        description: "MAIN".into(),
+                        primary: true,
+                        sms_allowed: false,
+                    }],
+                    billing_address: Some(JobberAddress {
+                        street1: p.street.clone(),
+                        street2: String::new(),
+                        city: p.city.clone(),
+                        province: p.state.clone(),
+                        postal_code: p.zip.clone(),
+                        country: "United States".into(),
+                    }),
+                    ..Default::default()
+                };
+                store.insert_at(client, now - (count - i) as i64);
+            }
+        }
+    }
+    Json(json!({"created": count})).into_response()
+}
+
+async fn create(
+    State(state): State<SharedState>,
+    Path((provider, object)): Path<(String, String)>,
+    Query(q): Query<AccountQuery>,
+    body: Bytes,
+) -> Response {
+    let t = match target(&provider, &object) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let body = match parse_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    match t {
+        Target::Hubspot(kind) => {
+            let props_json = body.get("properties").unwrap_or(&body);
+            let props = match properties_from_json(props_json) {
+                Ok(p) => p,
+                Err(e) => return err(StatusCode::BAD_REQUEST, e),
+            };
+            let acct = state.hubspot.get_or_create(q.account());
+            let mut store = acct.store(kind);
+            let id = store.create(props);
+            let out = store.get(id).map(|r| store.render_all(r));
+            (StatusCode::CREATED, Json(out)).into_response()
+        }
+        Target::JobberClients => {
+            let acct = state.jobber.get_or_create(q.account());
+            let mut store = lock(&acct.clients);
+            match client_from_create(&mut store, &body) {
+                Ok(c) => {
+                    let id = store.insert(c);
+                    let out = store.get(id).map(jobber_json);
+                    (StatusCode::CREATED, Json(out)).into_response()
+                }
+                Err(errs) => user_errors(&errs),
+            }
+        }
+    }
+}
+
+async fn patch(
+    State(state): State<SharedState>,
+    Path((provider, object, id)): Path<(String, String, String)>,
+    Query(q): Query<AccountQuery>,
+    body: Bytes,
+) -> Response {
+    let t = match target(&provider, &object) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let body = match parse_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let not_found = || err(StatusCode::NOT_FOUND, format!("no record {id}"));
+    match t {
+        Target::Hubspot(kind) => {
+            let props_json = body.get("properties").unwrap_or(&body);
+            let props = match properties_from_json(props_json) {
+                Ok(p) => p,
+                Err(e) => return err(StatusCode::BAD_REQUEST, e),
+            };
+            let acct = state.hubspot.get_or_create(q.account());
+            let mut store = acct.store(kind);
+            let Some(num) = id.parse::<u64>().ok() else {
+                return not_found();
+            };
+            if store.update(num, props).is_none() {
+                return not_found();
+            }
+            Json(store.get(num).map(|r| store.render_all(r))).into_response()
+        }
+        Target::JobberClients => {
+            let acct = state.jobber.get_or_create(q.account());
+            let mut store = lock(&acct.clients);
+            let Some(current) = decode_id("Client", &id).and_then(|n| store.get(n)).cloned() else {
+                return not_found();
+            };
+            match client_from_edit(&mut store, &current, &body) {
+                Ok(c) => {
+                    let cid = c.id;
+                    store.replace(c);
+                    Json(store.get(cid).map(jobber_json)).into_response()
+                }
+                Err(errs) => user_errors(&errs),
+            }
+        }
+    }
+}
+
+async fn list(
+    State(state): State<SharedState>,
+    Path((provider, object)): Path<(String, String)>,
+    Query(q): Query<AccountQuery>,
+) -> Response {
+    let t = match target(&provider, &object) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let offset = q.offset.unwrap_or(0);
+    let limit = q.limit.unwrap_or(usize::MAX);
+    let (total, data): (usize, Vec<Value>) = match t {
+        Target::Hubspot(kind) => {
+            let acct = state.hubspot.get_or_create(q.account());
+            let store = acct.store(kind);
+            (
+                store.len(),
+                store
+                    .all()
+                    .skip(offset)
+                    .take(limit)
+                    .map(|r| store.render_all(r))
+                    .collect(),
+            )
+        }
+        Target::JobberClients => {
+            let acct = state.jobber.get_or_create(q.account());
+            let store = lock(&acct.clients);
+            (
+                store.len(),
+                store
+                    .all()
+                    .skip(offset)
+                    .take(limit)
+                    .map(jobber_json)
+                    .collect(),
+            )
+        }
+    };
+    Json(json!({"data": data, "total": total})).into_response()
+}
+
+async fn get_one(
+    State(state): State<SharedState>,
+    Path((provider, object, id)): Path<(String, String, String)>,
+    Query(q): Query<AccountQuery>,
+) -> Response {
+    let t = match target(&provider, &object) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let found = match t {
+        Target::Hubspot(kind) => {
+            let acct = state.hubspot.get_or_create(q.account());
+            let store = acct.store(kind);
+            id.parse::<u64>()
+                .ok()
+                .and_then(|n| store.get(n))
+                .map(|r| store.render_all(r))
+        }
+        Target::JobberClients => {
+            let acct = state.jobber.get_or_create(q.account());
+            let store = lock(&acct.clients);
+            decode_id("Client", &id)
+                .and_then(|n| store.get(n))
+                .map(jobber_json)
+        }
+    };
+    match found {
+        Some(v) => Json(v).into_response(),
+        None => err(StatusCode::NOT_FOUND, format!("no record {id}")),
+    }
+}
+
+async fn put_config(State(state): State<SharedState>, body: Bytes) -> Response {
+    let patch = match parse_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    match state.config().merged(&patch) {
+        Ok(cfg) => {
+            if !(0.0..=1.0).contains(&cfg.error_rate) {
+                return err(StatusCode::BAD_REQUEST, "errorRate must be within 0..1");
+            }
+            state.set_config(cfg.clone());
+            Json(cfg).into_response()
+        }
+        Err(e) => err(StatusCode::BAD_REQUEST, format!("invalid config: {e}")),
+    }
+}
+
+async fn get_config(State(state): State<SharedState>) -> Response {
+    Json(state.config().as_ref().clone()).into_response()
+}
+
+async fn stats(State(state): State<SharedState>) -> Response {
+    let mut v = state.stats.snapshot();
+    let mut records: HashMap<String, usize> = HashMap::new();
+    for a in state.hubspot.all() {
+        for k in HubspotObjectKind::ALL {
+            *records
+                .entry(format!("hubspot/{}", k.as_str()))
+                .or_insert(0) += a.store(k).len();
+        }
+    }
+    for a in state.jobber.all() {
+        *records.entry("jobber/clients".into()).or_insert(0) += lock(&a.clients).len();
+    }
+    v["records"] = json!(records);
+    Json(v).into_response()
+}
+
+async fn reset(State(state): State<SharedState>) -> Response {
+    state.reset();
+    Json(json!({"reset": true})).into_response()
+}
