@@ -13,8 +13,12 @@ pub enum ProviderKind {
 }
 
 impl ProviderKind {
-    pub const ALL: [ProviderKind; 4] =
-        [ProviderKind::Hubspot, ProviderKind::Jobber, ProviderKind::Pipedrive, ProviderKind::Salesforce];
+    pub const ALL: [ProviderKind; 4] = [
+        ProviderKind::Hubspot,
+        ProviderKind::Jobber,
+        ProviderKind::Pipedrive,
+        ProviderKind::Salesforce,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -154,9 +158,15 @@ impl SyncStatus {
         }
     }
     pub fn parse(s: &str) -> Option<SyncStatus> {
-        [Self::Pending, Self::Running, Self::Completed, Self::Partial, Self::Failed]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        [
+            Self::Pending,
+            Self::Running,
+            Self::Completed,
+            Self::Partial,
+            Self::Failed,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
     }
 }
 

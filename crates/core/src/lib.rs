@@ -1,7 +1,22 @@
 //! FluxCascade's domain: records, mappings, transforms and sync decisions, as plain functions with no I/O.
 
+pub mod decide;
 pub mod domain;
+pub mod engine;
+pub mod hash;
+pub mod path;
 pub mod record;
+pub mod schedule;
+pub mod transform;
+pub mod validate;
 
+pub use decide::{
+    decide_write, is_conflict, is_echo, resolve_conflict, Decision, LinkState, Side, SkipReason,
+};
 pub use domain::*;
+pub use engine::{CompiledMapping, MappingError};
+pub use hash::values_hash;
+pub use path::{FieldPath, PathError};
 pub use record::{Cursor, Record};
+pub use transform::{SpecError, Transform, TransformError};
+pub use validate::{validate_mapping, ValidationIssue};

@@ -35,6 +35,9 @@ impl Cursor {
 
     /// The cursor a record stands at.
     pub fn of(record: &Record) -> Cursor {
-        Cursor { updated_at: record.updated_at, id: record.id.clone() }
+        Cursor {
+            updated_at: record.updated_at,
+            id: record.id.clone(),
+        }
     }
 }
