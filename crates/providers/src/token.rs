@@ -18,7 +18,10 @@ impl std::fmt::Debug for TokenSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenSet")
             .field("access_token", &"[redacted]")
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
             .field("expires_at", &self.expires_at)
             .field("instance_url", &self.instance_url)
             .finish()
@@ -44,6 +47,8 @@ impl TokenSource for StaticToken {
         Ok(self.0.clone())
     }
     async fn invalidate(&self, _token: &str) -> Result<(), ProviderError> {
-        Err(ProviderError::Auth("access token rejected and cannot be refreshed".into()))
+        Err(ProviderError::Auth(
+            "access token rejected and cannot be refreshed".into(),
+        ))
     }
 }

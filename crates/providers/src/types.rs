@@ -28,8 +28,13 @@ pub struct Page {
 /// One write in a batch.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteOp {
-    Create { fields: serde_json::Value },
-    Update { id: String, fields: serde_json::Value },
+    Create {
+        fields: serde_json::Value,
+    },
+    Update {
+        id: String,
+        fields: serde_json::Value,
+    },
 }
 
 /// The outcome of one write, in request order.
@@ -49,7 +54,8 @@ pub trait Provider: Send + Sync {
     /// Read records by id (missing ids are simply absent from the result).
     async fn get_many(&self, object: &str, ids: &[String]) -> Result<Vec<Record>, ProviderError>;
     /// Write a batch; at most `max_batch(object)` ops. Results are in op order.
-    async fn write(&self, object: &str, ops: &[WriteOp]) -> Result<Vec<WriteResult>, ProviderError>;
+    async fn write(&self, object: &str, ops: &[WriteOp])
+        -> Result<Vec<WriteResult>, ProviderError>;
     /// The most ops one `write` call accepts.
     fn max_batch(&self, object: &str) -> usize;
 }

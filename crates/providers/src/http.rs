@@ -1,0 +1,246 @@
+//! Shared HTTP behaviour for every adapter: bearer auth with one refresh on 401, internal
+//! retries on rate limits (honouring the provider's wait), and error classification.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{ConstantBuilder, Retryable};
+use rand::Rng;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tracing::{debug, warn};
+
+use crate::{ProviderError, TokenSource};
+
+/// How many times a rate-limited request is retried inside the adapter before
+/// `ProviderError::RateLimited` goes back to the caller.
+pub const DEFAULT_RATE_LIMIT_RETRIES: usize = 3;
+
+/// What differs between providers in otherwise shared HTTP handling.
+pub(crate) trait ProviderPolicy: Send + Sync {
+    /// Provider name for logs.
+    fn name(&self) -> &'static str;
+    /// How long to wait after a 429 when there is no `Retry-After` header.
+    fn rate_limit_wait(&self, body: &Value) -> Duration;
+    /// Errors hidden in a 2xx body (GraphQL throttling); `Ok` when the body is usable.
+    fn check_body(&self, _body: &Value) -> Result<(), ProviderError> {
+        Ok(())
+    }
+}
+
+/// An authenticated JSON client for one provider connection.
+pub(crate) struct ApiClient {
+    http: reqwest::Client,
+    tokens: Arc<dyn TokenSource>,
+    policy: Box<dyn ProviderPolicy>,
+    rate_limit_retries: usize,
+}
+
+/// One JSON request: method, absolute URL, optional JSON body and extra headers.
+pub(crate) struct ApiRequest<'a> {
+    pub method: Method,
+    pub url: String,
+    pub body: Option<&'a Value>,
+    pub headers: &'a [(&'static str, &'static str)],
+}
+
+impl ApiClient {
+    pub(crate) fn new(
+        http: reqwest::Client,
+        tokens: Arc<dyn TokenSource>,
+        policy: Box<dyn ProviderPolicy>,
+    ) -> Self {
+        ApiClient {
+            http,
+            tokens,
+            policy,
+            rate_limit_retries: DEFAULT_RATE_LIMIT_RETRIES,
+        }
+    }
+
+    pub(crate) fn set_rate_limit_retries(&mut self, retries: usize) {
+        self.rate_limit_retries = retries;
+    }
+
+    /// Send the request, returning the status (2xx only, 207 included) and the JSON body.
+    pub(crate) async fn send(
+        &self,
+        req: &ApiRequest<'_>,
+    ) -> Result<(StatusCode, Value), ProviderError> {
+        let policy_name = self.policy.name();
+        (|| self.send_authorized(req))
+            .retry(ConstantBuilder::default().with_max_times(self.rate_limit_retries))
+            .when(|e| matches!(e, ProviderError::RateLimited { .. }))
+            .adjust(|e, next| {
+                let ProviderError::RateLimited { retry_after } = e else { return None };
+                next.map(|_| *retry_after + jitter())
+            })
+            .notify(|e, wait| {
+                warn!(provider = policy_name, error = %e, wait_ms = wait.as_millis() as u64, "rate limited, retrying");
+            })
+            .await
+    }
+
+    /// One attempt, with one token refresh and resend if the provider answers 401.
+    async fn send_authorized(
+        &self,
+        req: &ApiRequest<'_>,
+    ) -> Result<(StatusCode, Value), ProviderError> {
+        let token = self.tokens.access_token().await?;
+        match self.send_once(req, &token).await? {
+            Sent::Unauthorized(_) => {
+                debug!(
+                    provider = self.policy.name(),
+                    "401, invalidating the access token and retrying once"
+                );
+                self.tokens.invalidate(&token).await?;
+                let token = self.tokens.access_token().await?;
+                match self.send_once(req, &token).await? {
+                    Sent::Unauthorized(msg) => Err(ProviderError::Auth(msg)),
+                    Sent::Done(status, body) => Ok((status, body)),
+                }
+            }
+            Sent::Done(status, body) => Ok((status, body)),
+        }
+    }
+
+    async fn send_once(&self, req: &ApiRequest<'_>, token: &str) -> Result<Sent, ProviderError> {
+        let mut builder = self
+            .http
+            .request(req.method.clone(), &req.url)
+            .bearer_auth(token);
+        for (name, value) in req.headers {
+            builder = builder.header(*name, *value);
+        }
+        if let Some(body) = req.body {
+            builder = builder.json(body);
+        }
+        let response = builder.send().await.map_err(transport_error)?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.map_err(transport_error)?;
+        let body: Value = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            match serde_json::from_str(&text) {
+                Ok(v) => v,
+                Err(_) if !status.is_success() => Value::String(text.clone()),
+                Err(e) => {
+                    return Err(ProviderError::Transient(format!(
+                        "{} answered {status} with a body that is not JSON: {e}",
+                        self.policy.name()
+                    )))
+                }
+            }
+        };
+        if status == StatusCode::UNAUTHORIZED {
+            return Ok(Sent::Unauthorized(error_message(&body)));
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let retry_after =
+                retry_after_header(&headers).unwrap_or_else(|| self.policy.rate_limit_wait(&body));
+            return Err(ProviderError::RateLimited { retry_after });
+        }
+        if status.is_server_error() {
+            return Err(ProviderError::Transient(format!(
+                "{} answered {status}: {}",
+                self.policy.name(),
+                error_message(&body)
+            )));
+        }
+        if !status.is_success() {
+            return Err(ProviderError::Permanent(format!(
+                "{} answered {status}: {}",
+                self.policy.name(),
+                error_message(&body)
+            )));
+        }
+        self.policy.check_body(&body)?;
+        Ok(Sent::Done(status, body))
+    }
+}
+
+enum Sent {
+    Unauthorized(String),
+    Done(StatusCode, Value),
+}
+
+/// Network failures, timeouts and truncated bodies are worth retrying.
+pub(crate) fn transport_error(e: reqwest::Error) -> ProviderError {
+    ProviderError::Transient(format!("request failed: {e}"))
+}
+
+/// Up to a quarter second of random extra wait so retries from many workers spread out.
+fn jitter() -> Duration {
+    Duration::from_millis(rand::thread_rng().gen_range(0..250))
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is not used by these providers).
+pub(crate) fn retry_after_header(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let secs: f64 = v.trim().parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+/// The human message in a provider error body: `message`, `error_description`, `error`,
+/// or the first of `errors[].message`; otherwise the body itself, shortened.
+pub(crate) fn error_message(body: &Value) -> String {
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    let found = text(body.get("message"))
+        .or_else(|| text(body.get("error_description")))
+        .or_else(|| text(body.get("error")))
+        .or_else(|| {
+            text(
+                body.get("errors")
+                    .and_then(|e| e.get(0))
+                    .and_then(|e| e.get("message")),
+            )
+        });
+    match found {
+        Some(m) => m,
+        None => {
+            let s = match body {
+                Value::String(s) => s.clone(),
+                Value::Null => "(empty body)".to_owned(),
+                other => other.to_string(),
+            };
+            s.chars().take(300).collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn error_message_prefers_the_providers_message() {
+        assert_eq!(
+            error_message(&json!({"status":"error","message":"Property x does not exist"})),
+            "Property x does not exist"
+        );
+        assert_eq!(
+            error_message(&json!({"error":"invalid_grant","error_description":"expired"})),
+            "expired"
+        );
+        assert_eq!(
+            error_message(&json!({"errors":[{"message":"Throttled"}]})),
+            "Throttled"
+        );
+        assert_eq!(
+            error_message(&Value::String("Bad Gateway".into())),
+            "Bad Gateway"
+        );
+    }
+
+    #[test]
+    fn retry_after_header_is_read_in_seconds() {
+        let mut h = HeaderMap::new();
+        h.insert(reqwest::header::RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(retry_after_header(&h), Some(Duration::from_secs(7)));
+        h.insert(reqwest::header::RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after_header(&h), None);
+    }
+}

@@ -1,0 +1,292 @@
+//! `HubspotClient`: the `Provider` for HubSpot CRM v3 objects (contacts, companies, deals).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use fluxcascade_core::Record;
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+
+use super::batch::{
+    create_body, match_created, match_updated, read_results, update_body, REJECTED,
+};
+use super::records::{
+    next_after, next_search_token, object, parse_results, properties_for, search_body,
+    to_properties, HubspotObject, SearchToken, MAX_BATCH, MAX_SEARCH_LIMIT,
+};
+use crate::http::{ApiClient, ApiRequest, ProviderPolicy};
+use crate::{
+    ListQuery, Page, Provider, ProviderApp, ProviderError, TokenSource, WriteOp, WriteResult,
+};
+
+/// How far before the cursor an incremental read starts.
+pub const LOOK_BACK: chrono::Duration = chrono::Duration::seconds(1);
+
+struct HubspotPolicy;
+
+impl ProviderPolicy for HubspotPolicy {
+    fn name(&self) -> &'static str {
+        "hubspot"
+    }
+
+    /// The official SDK's waits: 10 s on the ten-secondly window, 1 s on the secondly one.
+    fn rate_limit_wait(&self, body: &Value) -> Duration {
+        let policy = body
+            .get("policyName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if policy.eq_ignore_ascii_case("SECONDLY") {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_secs(10)
+        }
+    }
+}
+
+/// One HubSpot account (portal), reached with the tokens of one connection.
+pub struct HubspotClient {
+    api: ApiClient,
+    base: String,
+}
+
+impl HubspotClient {
+    pub fn new(app: &ProviderApp, tokens: Arc<dyn TokenSource>, http: reqwest::Client) -> Self {
+        HubspotClient {
+            api: ApiClient::new(http, tokens, Box::new(HubspotPolicy)),
+            base: app.api_base.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// How often a 429 is retried inside the adapter (default 3) before `RateLimited` is returned.
+    pub fn with_rate_limit_retries(mut self, retries: usize) -> Self {
+        self.api.set_rate_limit_retries(retries);
+        self
+    }
+
+    fn url(&self, obj: &HubspotObject, rest: &str) -> String {
+        format!("{}/crm/v3/objects/{}{rest}", self.base, obj.name)
+    }
+
+    async fn post(
+        &self,
+        url: String,
+        body: &Value,
+    ) -> Result<(reqwest::StatusCode, Value), ProviderError> {
+        self.api
+            .send(&ApiRequest {
+                method: Method::POST,
+                url,
+                body: Some(body),
+                headers: &[],
+            })
+            .await
+    }
+
+    async fn list_full(
+        &self,
+        obj: &HubspotObject,
+        query: &ListQuery,
+    ) -> Result<Page, ProviderError> {
+        let limit = clamp(query.page_size, MAX_BATCH as u32).to_string();
+        let props = properties_for(obj, &query.fields).join(",");
+        let mut params = vec![
+            ("limit", limit.as_str()),
+            ("properties", props.as_str()),
+            ("archived", "false"),
+        ];
+        if let Some(after) = &query.page {
+            params.push(("after", after.as_str()));
+        }
+        let url = crate::oauth::with_query(&self.url(obj, ""), &params);
+        let (_, body) = self
+            .api
+            .send(&ApiRequest {
+                method: Method::GET,
+                url,
+                body: None,
+                headers: &[],
+            })
+            .await?;
+        Ok(Page {
+            records: parse_results(obj, &body)?,
+            next_page: next_after(&body),
+        })
+    }
+
+    async fn list_changed(
+        &self,
+        obj: &HubspotObject,
+        query: &ListQuery,
+    ) -> Result<Page, ProviderError> {
+        let token = match (&query.page, &query.since) {
+            (Some(page), _) => SearchToken::decode(page)?,
+            (None, Some(since)) => SearchToken {
+                anchor: (since.updated_at - LOOK_BACK).timestamp_millis(),
+                after: None,
+            },
+            (None, None) => return self.list_full(obj, query).await,
+        };
+        let limit = clamp(query.page_size, MAX_SEARCH_LIMIT);
+        let props = properties_for(obj, &query.fields);
+        let body = search_body(obj, &token, &props, limit);
+        let (_, resp) = self.post(self.url(obj, "/search"), &body).await?;
+        let records = parse_results(obj, &resp)?;
+        let next = next_search_token(obj, &token, &records, next_after(&resp), limit);
+        Ok(Page {
+            records,
+            next_page: next.map(|t| t.encode()),
+        })
+    }
+
+    /// One `batch/create` call of at most 100 inputs.
+    async fn create_chunk(
+        &self,
+        obj: &HubspotObject,
+        props: &[Map<String, Value>],
+    ) -> Result<Vec<WriteResult>, ProviderError> {
+        match self
+            .post(self.url(obj, "/batch/create"), &create_body(props))
+            .await
+        {
+            Ok((_, body)) => Ok(match_created(obj, props.len(), &body)),
+            Err(e) => whole_chunk_failed(e, props.len()),
+        }
+    }
+
+    /// One `batch/update` call of at most 100 inputs.
+    async fn update_chunk(
+        &self,
+        obj: &HubspotObject,
+        inputs: &[(String, Map<String, Value>)],
+    ) -> Result<Vec<WriteResult>, ProviderError> {
+        match self
+            .post(self.url(obj, "/batch/update"), &update_body(inputs))
+            .await
+        {
+            Ok((_, body)) => {
+                let ids: Vec<String> = inputs.iter().map(|(id, _)| id.clone()).collect();
+                Ok(match_updated(obj, &ids, &body))
+            }
+            Err(e) => whole_chunk_failed(e, inputs.len()),
+        }
+    }
+}
+
+/// `page_size` 0 means "the most the provider gives".
+fn clamp(page_size: u32, max: u32) -> u32 {
+    if page_size == 0 {
+        max
+    } else {
+        page_size.min(max)
+    }
+}
+
+/// A whole batch refused with a 4xx (HubSpot rejects a batch outright when one input has,
+/// say, an unknown property) fails each of its records; anything retryable or an auth
+/// failure stays an error of the whole call.
+fn whole_chunk_failed(e: ProviderError, n: usize) -> Result<Vec<WriteResult>, ProviderError> {
+    match e {
+        ProviderError::Permanent(message) => Ok(vec![
+            WriteResult::Failed {
+                code: REJECTED.to_owned(),
+                message
+            };
+            n
+        ]),
+        other => Err(other),
+    }
+}
+
+#[async_trait]
+impl Provider for HubspotClient {
+    async fn list(&self, object_name: &str, query: &ListQuery) -> Result<Page, ProviderError> {
+        let obj = object(object_name)?;
+        if query.since.is_some() {
+            self.list_changed(obj, query).await
+        } else {
+            self.list_full(obj, query).await
+        }
+    }
+
+    async fn get_many(
+        &self,
+        object_name: &str,
+        ids: &[String],
+    ) -> Result<Vec<Record>, ProviderError> {
+        let obj = object(object_name)?;
+        let props = properties_for(obj, &[]);
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_BATCH) {
+            let inputs: Vec<Value> = chunk.iter().map(|id| json!({ "id": id })).collect();
+            let body = json!({ "properties": props, "inputs": inputs });
+            let (_, resp) = self.post(self.url(obj, "/batch/read"), &body).await?;
+            out.extend(read_results(obj, &resp));
+        }
+        Ok(out)
+    }
+
+    async fn write(
+        &self,
+        object_name: &str,
+        ops: &[WriteOp],
+    ) -> Result<Vec<WriteResult>, ProviderError> {
+        let obj = object(object_name)?;
+        let mut results: Vec<Option<WriteResult>> = vec![None; ops.len()];
+        let mut creates: Vec<(usize, Map<String, Value>)> = Vec::new();
+        let mut updates: Vec<(usize, (String, Map<String, Value>))> = Vec::new();
+        for (i, op) in ops.iter().enumerate() {
+            let (fields, id) = match op {
+                WriteOp::Create { fields } => (fields, None),
+                WriteOp::Update { id, fields } => (fields, Some(id)),
+            };
+            match (to_properties(fields), id) {
+                (Err(message), _) => {
+                    results[i] = Some(WriteResult::Failed {
+                        code: "invalid_field".into(),
+                        message,
+                    })
+                }
+                (Ok(p), None) => creates.push((i, p)),
+                (Ok(p), Some(id)) => updates.push((i, (id.clone(), p))),
+            }
+        }
+        for chunk in creates.chunks(MAX_BATCH) {
+            let props: Vec<Map<String, Value>> = chunk.iter().map(|(_, p)| p.clone()).collect();
+            let chunk_results = self.create_chunk(obj, &props).await?;
+            place(&mut results, chunk.iter().map(|(i, _)| *i), chunk_results);
+        }
+        for chunk in updates.chunks(MAX_BATCH) {
+            let inputs: Vec<(String, Map<String, Value>)> =
+                chunk.iter().map(|(_, x)| x.clone()).collect();
+            let chunk_results = self.update_chunk(obj, &inputs).await?;
+            place(&mut results, chunk.iter().map(|(i, _)| *i), chunk_results);
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| WriteResult::Failed {
+                    code: REJECTED.into(),
+                    message: "no result for this write".into(),
+                })
+            })
+            .collect())
+    }
+
+    fn max_batch(&self, _object: &str) -> usize {
+        MAX_BATCH
+    }
+}
+
+/// Put a chunk's results back at their ops' positions.
+fn place(
+    results: &mut [Option<WriteResult>],
+    positions: impl Iterator<Item = usize>,
+    chunk_results: Vec<WriteResult>,
+) {
+    for (pos, r) in positions.zip(chunk_results) {
+        if let Some(slot) = results.get_mut(pos) {
+            *slot = Some(r);
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! HubSpot CRM v3 adapter: client (the `Provider`), OAuth, wire-format mapping and batch writes.
+
+pub mod auth;
+mod batch;
+mod client;
+pub mod records;
+#[cfg(test)]
+mod tests;
+
+pub use auth::HubspotAuth;
+pub use client::{HubspotClient, LOOK_BACK};
+pub use records::{HubspotObject, SearchToken};

@@ -1,0 +1,95 @@
+//! Jobber OAuth: the authorize URL, and `POST /api/oauth/token` for code exchange and refresh.
+//! Access tokens are JWTs whose `exp` claim is their expiry; refresh tokens rotate.
+
+use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
+use base64::Engine;
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::Value;
+
+use crate::oauth::{parse_token_response, post_token_form, with_query};
+use crate::{ProviderApp, ProviderError, TokenSet};
+
+/// Jobber's OAuth endpoints.
+#[derive(Debug)]
+pub struct JobberAuth;
+
+impl JobberAuth {
+    pub fn authorize_url(app: &ProviderApp, redirect_uri: &str, state: &str) -> String {
+        with_query(
+            &format!("{}/api/oauth/authorize", app.oauth_base),
+            &[
+                ("response_type", "code"),
+                ("client_id", app.client_id.as_str()),
+                ("redirect_uri", redirect_uri),
+                ("state", state),
+            ],
+        )
+    }
+
+    fn token_url(app: &ProviderApp) -> String {
+        format!("{}/api/oauth/token", app.oauth_base)
+    }
+
+    pub async fn exchange_code(
+        app: &ProviderApp,
+        http: &reqwest::Client,
+        code: &str,
+        redirect_uri: &str,
+    ) -> Result<TokenSet, ProviderError> {
+        let body = post_token_form(
+            http,
+            &Self::token_url(app),
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", app.client_id.as_str()),
+                ("client_secret", app.client_secret.expose()),
+                ("redirect_uri", redirect_uri),
+                ("code", code),
+            ],
+        )
+        .await?;
+        token_set(&body)
+    }
+
+    /// The returned set carries the NEW refresh token: the old one stops working.
+    pub async fn refresh(
+        app: &ProviderApp,
+        http: &reqwest::Client,
+        refresh_token: &str,
+    ) -> Result<TokenSet, ProviderError> {
+        let body = post_token_form(
+            http,
+            &Self::token_url(app),
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", app.client_id.as_str()),
+                ("client_secret", app.client_secret.expose()),
+                ("refresh_token", refresh_token),
+            ],
+        )
+        .await?;
+        token_set(&body)
+    }
+}
+
+/// A token response, with `expires_at` from the JWT's `exp` (else `expires_in`).
+pub fn token_set(body: &Value) -> Result<TokenSet, ProviderError> {
+    let mut tokens = parse_token_response(body, Utc::now())?;
+    if let Some(exp) = jwt_expiry(&tokens.access_token) {
+        tokens.expires_at = Some(exp);
+    }
+    Ok(tokens)
+}
+
+/// The `exp` claim of a JWT, read without checking the signature (we only schedule refreshes by it).
+pub fn jwt_expiry(token: &str) -> Option<DateTime<Utc>> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .or_else(|_| URL_SAFE.decode(payload))
+        .ok()?;
+    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    let exp = claims.get("exp")?;
+    let secs = exp.as_i64().or_else(|| exp.as_f64().map(|f| f as i64))?;
+    Utc.timestamp_opt(secs, 0).single()
+}

@@ -1,0 +1,292 @@
+//! `JobberClient`: the `Provider` for Jobber's GraphQL API (clients), one mutation per write
+//! with bounded concurrency since Jobber has no batch API.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use fluxcascade_core::Record;
+use futures::future::{BoxFuture, FutureExt};
+use futures::stream::{self, StreamExt};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use super::queries::{CREATE_CLIENT, EDIT_CLIENT, GET_CLIENT, LIST_CLIENTS, LIST_CLIENTS_SINCE};
+use super::records::{
+    client_create_input, client_edit_input, data_field, edit_needs_current, parse_connection,
+    parse_mutation_payload, parse_node, request,
+};
+use crate::http::{error_message, ApiClient, ApiRequest, ProviderPolicy};
+use crate::{
+    ListQuery, Page, Provider, ProviderApp, ProviderError, TokenSource, WriteOp, WriteResult,
+};
+
+/// The API version every request names (`X-JOBBER-GRAPHQL-VERSION`).
+pub const GRAPHQL_VERSION: &str = "2025-01-20";
+/// Most ops one `write` takes.
+pub const MAX_BATCH: usize = 50;
+/// Most nodes one list page asks for (cost grows with `first`).
+pub const MAX_PAGE: u32 = 100;
+/// Mutations in flight at once during a `write`.
+pub const WRITE_CONCURRENCY: usize = 16;
+/// How far before the cursor an incremental read starts (Jobber's `after` is strict).
+pub const LOOK_BACK: chrono::Duration = chrono::Duration::seconds(1);
+/// Code of a `WriteResult::Failed` for Jobber `userErrors`.
+pub const REJECTED: &str = "provider_rejected";
+
+struct JobberPolicy;
+
+impl ProviderPolicy for JobberPolicy {
+    fn name(&self) -> &'static str {
+        "jobber"
+    }
+
+    /// HTTP 429 (2,500 requests per 5 minutes) without `Retry-After`.
+    fn rate_limit_wait(&self, _body: &Value) -> Duration {
+        Duration::from_secs(10)
+    }
+
+    fn check_body(&self, body: &Value) -> Result<(), ProviderError> {
+        graphql_errors(body)
+    }
+}
+
+/// GraphQL-level errors in a 200: `THROTTLED` is a rate limit (wait until the bucket holds
+/// the requested cost again), anything else is a permanent error of the request.
+pub fn graphql_errors(body: &Value) -> Result<(), ProviderError> {
+    let Some(Value::Array(errors)) = body.get("errors") else {
+        return Ok(());
+    };
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let throttled = errors
+        .iter()
+        .any(|e| e.pointer("/extensions/code").and_then(Value::as_str) == Some("THROTTLED"));
+    if throttled {
+        return Err(ProviderError::RateLimited {
+            retry_after: throttle_wait(body),
+        });
+    }
+    Err(ProviderError::Permanent(format!(
+        "Jobber GraphQL error: {}",
+        error_message(body)
+    )))
+}
+
+/// Seconds until `restoreRate` refills the bucket to the requested cost (at least 1 s).
+pub fn throttle_wait(body: &Value) -> Duration {
+    let cost = body.pointer("/extensions/cost");
+    let num = |p: &str| cost.and_then(|c| c.pointer(p)).and_then(Value::as_f64);
+    let requested = num("/requestedQueryCost").unwrap_or(1000.0);
+    let available = num("/throttleStatus/currentlyAvailable").unwrap_or(0.0);
+    let rate = num("/throttleStatus/restoreRate")
+        .filter(|r| *r > 0.0)
+        .unwrap_or(500.0);
+    let secs = ((requested - available) / rate).ceil().clamp(1.0, 300.0);
+    Duration::from_secs_f64(secs)
+}
+
+/// One Jobber account, reached with the tokens of one connection.
+pub struct JobberClient {
+    api: ApiClient,
+    url: String,
+}
+
+impl JobberClient {
+    pub fn new(app: &ProviderApp, tokens: Arc<dyn TokenSource>, http: reqwest::Client) -> Self {
+        JobberClient {
+            api: ApiClient::new(http, tokens, Box::new(JobberPolicy)),
+            url: format!("{}/api/graphql", app.api_base.trim_end_matches('/')),
+        }
+    }
+
+    /// How often a throttled request is retried inside the adapter (default 3).
+    pub fn with_rate_limit_retries(mut self, retries: usize) -> Self {
+        self.api.set_rate_limit_retries(retries);
+        self
+    }
+
+    /// Run one GraphQL document with variables; returns the whole response body.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Result<Value, ProviderError> {
+        let body = request(query, variables);
+        let req = ApiRequest {
+            method: Method::POST,
+            url: self.url.clone(),
+            body: Some(&body),
+            headers: &[("X-JOBBER-GRAPHQL-VERSION", GRAPHQL_VERSION)],
+        };
+        self.api.send(&req).await.map(|(_, body)| body)
+    }
+
+    async fn get_client(&self, id: &str) -> Result<Option<Record>, ProviderError> {
+        let body = self.graphql(GET_CLIENT, json!({ "id": id })).await?;
+        match data_field(&body, "client")? {
+            Value::Null => Ok(None),
+            node => parse_node(node).map(Some),
+        }
+    }
+
+    async fn write_one(&self, op: &WriteOp) -> Result<WriteResult, ProviderError> {
+        let (query, variables, field) = match op {
+            WriteOp::Create { fields } => match client_create_input(fields) {
+                Ok(input) => (CREATE_CLIENT, json!({ "input": input }), "clientCreate"),
+                Err(message) => return Ok(invalid(message)),
+            },
+            WriteOp::Update { id, fields } => {
+                let current = if edit_needs_current(fields) {
+                    match self.get_client(id).await? {
+                        Some(rec) => Some(rec.fields),
+                        None => {
+                            return Ok(WriteResult::Failed {
+                                code: "not_found".into(),
+                                message: format!("Jobber client {id} does not exist"),
+                            })
+                        }
+                    }
+                } else {
+                    None
+                };
+                match client_edit_input(fields, current.as_ref()) {
+                    Ok(input) => (
+                        EDIT_CLIENT,
+                        json!({ "id": id, "input": input }),
+                        "clientEdit",
+                    ),
+                    Err(message) => return Ok(invalid(message)),
+                }
+            }
+        };
+        let body = match self.graphql(query, variables).await {
+            Ok(b) => b,
+            // A GraphQL error about this one input is this record's failure.
+            Err(ProviderError::Permanent(message)) => {
+                return Ok(WriteResult::Failed {
+                    code: REJECTED.into(),
+                    message,
+                })
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(match parse_mutation_payload(data_field(&body, field)?)? {
+            Ok(record) => WriteResult::Ok(record),
+            Err(message) => WriteResult::Failed {
+                code: REJECTED.into(),
+                message,
+            },
+        })
+    }
+}
+
+/// Per-op outcomes → the batch result. Nothing written: the first error fails the call, so the
+/// worker retries the batch. Some written: retrying would create those again, so the ops that
+/// hit a retryable error become record failures instead. An auth failure always fails the call.
+pub(crate) fn settle_writes(
+    results: Vec<Result<WriteResult, ProviderError>>,
+) -> Result<Vec<WriteResult>, ProviderError> {
+    let any_written = results.iter().any(|r| matches!(r, Ok(WriteResult::Ok(_))));
+    let mut out = Vec::with_capacity(results.len());
+    for r in results {
+        match r {
+            Ok(w) => out.push(w),
+            Err(e @ ProviderError::Auth(_)) => return Err(e),
+            Err(e) if !any_written => return Err(e),
+            Err(e) => {
+                let code = match e {
+                    ProviderError::RateLimited { .. } => "rate_limited",
+                    _ => "transient",
+                };
+                out.push(WriteResult::Failed {
+                    code: code.into(),
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn invalid(message: String) -> WriteResult {
+    WriteResult::Failed {
+        code: "invalid_field".into(),
+        message,
+    }
+}
+
+fn check_object(object: &str) -> Result<(), ProviderError> {
+    if object == "clients" {
+        Ok(())
+    } else {
+        Err(ProviderError::Permanent(format!(
+            "Jobber object `{object}` is not supported yet"
+        )))
+    }
+}
+
+#[async_trait]
+impl Provider for JobberClient {
+    async fn list(&self, object: &str, query: &ListQuery) -> Result<Page, ProviderError> {
+        check_object(object)?;
+        let first = if query.page_size == 0 {
+            MAX_PAGE
+        } else {
+            query.page_size.min(MAX_PAGE)
+        };
+        let body = match &query.since {
+            Some(since) => {
+                let since = (since.updated_at - LOOK_BACK)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                let vars = json!({ "first": first, "after": query.page, "since": since });
+                self.graphql(LIST_CLIENTS_SINCE, vars).await?
+            }
+            None => {
+                self.graphql(LIST_CLIENTS, json!({ "first": first, "after": query.page }))
+                    .await?
+            }
+        };
+        let (records, next_page) = parse_connection(data_field(&body, "clients")?)?;
+        Ok(Page { records, next_page })
+    }
+
+    async fn get_many(&self, object: &str, ids: &[String]) -> Result<Vec<Record>, ProviderError> {
+        check_object(object)?;
+        let reads: Vec<BoxFuture<'_, Result<Option<Record>, ProviderError>>> =
+            ids.iter().map(|id| self.get_client(id).boxed()).collect();
+        let found: Vec<_> = stream::iter(reads)
+            .buffered(WRITE_CONCURRENCY)
+            .collect()
+            .await;
+        let mut out = Vec::new();
+        for r in found {
+            match r {
+                Ok(Some(rec)) => out.push(rec),
+                Ok(None) => {}
+                // Jobber answers an unknown or malformed id with a GraphQL error: absent.
+                Err(ProviderError::Permanent(msg)) => {
+                    tracing::debug!(error = %msg, "Jobber client not readable")
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn write(
+        &self,
+        object: &str,
+        ops: &[WriteOp],
+    ) -> Result<Vec<WriteResult>, ProviderError> {
+        check_object(object)?;
+        let writes: Vec<BoxFuture<'_, Result<WriteResult, ProviderError>>> =
+            ops.iter().map(|op| self.write_one(op).boxed()).collect();
+        let results: Vec<_> = stream::iter(writes)
+            .buffered(WRITE_CONCURRENCY)
+            .collect()
+            .await;
+        settle_writes(results)
+    }
+
+    fn max_batch(&self, _object: &str) -> usize {
+        MAX_BATCH
+    }
+}

@@ -1,0 +1,60 @@
+//! The GraphQL documents the Jobber adapter sends, as constants. Values always travel as
+//! variables; `tests/jobber_schema.rs` validates every document against Jobber's schema.
+
+/// The client fields a `Record` carries (plus `id` and `updatedAt`, which become the
+/// record's id and time). Kept lean: Jobber charges query cost per field and node.
+macro_rules! client_fields {
+    () => {
+        "id firstName lastName companyName isCompany title isArchived createdAt updatedAt \
+         emails { id address description primary } \
+         phones { id number description primary smsAllowed } \
+         billingAddress { street1 street2 city province postalCode country }"
+    };
+}
+
+/// Full read of clients, one page.
+pub const LIST_CLIENTS: &str = concat!(
+    "query ListClients($first: Int!, $after: String) { ",
+    "clients(first: $first, after: $after) { nodes { ",
+    client_fields!(),
+    " } pageInfo { endCursor hasNextPage } } }"
+);
+
+/// Incremental read of clients updated after `$since`, one page.
+pub const LIST_CLIENTS_SINCE: &str = concat!(
+    "query ListClientsSince($first: Int!, $after: String, $since: ISO8601DateTime!) { ",
+    "clients(first: $first, after: $after, filter: { updatedAt: { after: $since } }) { nodes { ",
+    client_fields!(),
+    " } pageInfo { endCursor hasNextPage } } }"
+);
+
+/// One client by id.
+pub const GET_CLIENT: &str = concat!(
+    "query GetClient($id: EncodedId!) { client(id: $id) { ",
+    client_fields!(),
+    " } }"
+);
+
+/// Create one client.
+pub const CREATE_CLIENT: &str = concat!(
+    "mutation CreateClient($input: ClientCreateInput!) { clientCreate(input: $input) { client { ",
+    client_fields!(),
+    " } userErrors { message path } } }"
+);
+
+/// Edit one client.
+pub const EDIT_CLIENT: &str = concat!(
+    "mutation EditClient($id: EncodedId!, $input: ClientEditInput!) { ",
+    "clientEdit(clientId: $id, input: $input) { client { ",
+    client_fields!(),
+    " } userErrors { message path } } }"
+);
+
+/// Every document above, by name, for the schema test.
+pub const ALL_DOCUMENTS: &[(&str, &str)] = &[
+    ("LIST_CLIENTS", LIST_CLIENTS),
+    ("LIST_CLIENTS_SINCE", LIST_CLIENTS_SINCE),
+    ("GET_CLIENT", GET_CLIENT),
+    ("CREATE_CLIENT", CREATE_CLIENT),
+    ("EDIT_CLIENT", EDIT_CLIENT),
+];

@@ -1,0 +1,173 @@
+//! Unit tests of the Jobber mapping: client nodes, create/edit inputs, payloads, throttling
+//! and the JWT expiry.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{TimeZone, Utc};
+use serde_json::{json, Value};
+
+use super::auth::{jwt_expiry, token_set};
+use super::client::{graphql_errors, settle_writes, throttle_wait};
+use super::records::*;
+use crate::{ProviderError, WriteResult};
+
+fn client_node() -> Value {
+    json!({
+        "id": "Z2lkOi8vSm9iYmVyL0NsaWVudC8x",
+        "firstName": "Ada", "lastName": "Lovelace", "companyName": null, "isCompany": false, "title": "MS",
+        "isArchived": false, "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-02-03T04:05:06Z",
+        "emails": [{"id": "e1", "address": "ada@example.com", "description": "MAIN", "primary": true}],
+        "phones": [{"id": "p1", "number": "+1 555 0100", "description": "MOBILE", "primary": true, "smsAllowed": false}],
+        "billingAddress": {"street1": "1 Main St", "street2": "", "city": "Springfield", "province": "IL", "postalCode": "62701", "country": "US"}
+    })
+}
+
+#[test]
+fn client_node_becomes_a_record_without_id_and_updated_at_in_fields() {
+    let rec = parse_node(&client_node()).unwrap();
+    assert_eq!(rec.id, "Z2lkOi8vSm9iYmVyL0NsaWVudC8x");
+    assert_eq!(
+        rec.updated_at,
+        Utc.with_ymd_and_hms(2026, 2, 3, 4, 5, 6).unwrap()
+    );
+    assert_eq!(rec.fields["firstName"], "Ada");
+    assert_eq!(rec.fields["emails"][0]["address"], "ada@example.com");
+    assert_eq!(rec.fields["billingAddress"]["city"], "Springfield");
+    assert!(rec.fields.get("id").is_none() && rec.fields.get("updatedAt").is_none());
+}
+
+#[test]
+fn connection_gives_the_cursor_only_when_there_is_a_next_page() {
+    let conn =
+        json!({"nodes": [client_node()], "pageInfo": {"endCursor": "MQ", "hasNextPage": true}});
+    let (recs, next) = parse_connection(&conn).unwrap();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(next.as_deref(), Some("MQ"));
+    let conn = json!({"nodes": [], "pageInfo": {"endCursor": "MQ", "hasNextPage": false}});
+    assert_eq!(parse_connection(&conn).unwrap().1, None);
+}
+
+#[test]
+fn create_input_uses_the_schema_shapes() {
+    let fields = json!({
+        "firstName": "Ada", "lastName": "Lovelace", "title": "Ms.", "isCompany": false,
+        "emails": [{"address": "ada@example.com", "description": "work", "primary": true}, {"address": ""}],
+        "phones": [{"number": "+15550100", "description": "cell"}],
+        "billingAddress": {"street1": "1 Main St", "city": "Springfield", "latitude": "1"},
+        "createdAt": "ignored"
+    });
+    let input = client_create_input(&fields).unwrap();
+    assert_eq!(
+        input,
+        json!({
+            "firstName": "Ada", "lastName": "Lovelace", "title": "MS", "isCompany": false,
+            "emails": [{"address": "ada@example.com", "description": "WORK", "primary": true}],
+            "phones": [{"number": "+15550100", "description": "OTHER"}],
+            "billingAddress": {"street1": "1 Main St", "city": "Springfield"}
+        })
+    );
+}
+
+#[test]
+fn bad_field_values_are_record_errors() {
+    assert!(client_create_input(&json!({"title": "Captain"}))
+        .unwrap_err()
+        .contains("title"));
+    assert!(client_create_input(&json!({"emails": "ada@example.com"})).is_err());
+    assert!(client_create_input(&json!({"isCompany": "yes"})).is_err());
+    assert!(client_create_input(&json!([1, 2])).is_err());
+}
+
+#[test]
+fn edit_input_edits_stored_emails_by_id_and_adds_new_ones() {
+    let current = parse_node(&client_node()).unwrap().fields;
+    let fields = json!({
+        "firstName": "Augusta",
+        "emails": [{"address": "ada@newmail.com"}, {"address": "second@example.com", "description": "PERSONAL"}],
+        "phones": [{"number": "+1 555 0100", "description": "MOBILE", "primary": true}]
+    });
+    let input = client_edit_input(&fields, Some(&current)).unwrap();
+    assert_eq!(input["firstName"], "Augusta");
+    assert_eq!(
+        input["emailsToEdit"],
+        json!([{"id": "e1", "address": "ada@newmail.com"}])
+    );
+    assert_eq!(
+        input["emailsToAdd"],
+        json!([{"address": "second@example.com", "description": "PERSONAL"}])
+    );
+    // The phone is unchanged: nothing to send for phones.
+    assert!(input.get("phonesToEdit").is_none() && input.get("phonesToAdd").is_none());
+    assert!(input.get("emails").is_none());
+    assert!(edit_needs_current(&fields));
+    assert!(!edit_needs_current(&json!({"firstName": "x"})));
+}
+
+#[test]
+fn mutation_payload_with_user_errors_is_a_record_failure() {
+    let p = json!({"client": null, "userErrors": [{"message": "First name can't be blank", "path": ["input", "firstName"]}]});
+    assert_eq!(
+        parse_mutation_payload(&p).unwrap(),
+        Err("input.firstName: First name can't be blank".to_owned())
+    );
+    let p = json!({"client": client_node(), "userErrors": []});
+    assert_eq!(
+        parse_mutation_payload(&p).unwrap().unwrap().fields["lastName"],
+        "Lovelace"
+    );
+}
+
+#[test]
+fn throttled_is_rate_limited_until_the_bucket_refills() {
+    let body = json!({
+        "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
+        "extensions": {"cost": {"requestedQueryCost": 2100, "actualQueryCost": null,
+            "throttleStatus": {"maximumAvailable": 10000, "currentlyAvailable": 100, "restoreRate": 500}}}
+    });
+    match graphql_errors(&body) {
+        Err(ProviderError::RateLimited { retry_after }) => assert_eq!(retry_after.as_secs(), 4),
+        other => panic!("expected RateLimited, got {other:?}"),
+    }
+    assert_eq!(throttle_wait(&json!({})).as_secs(), 2);
+    assert!(
+        matches!(graphql_errors(&json!({"errors": [{"message": "Field 'x' doesn't exist"}]})), Err(ProviderError::Permanent(m)) if m.contains("doesn't exist"))
+    );
+    assert!(graphql_errors(&json!({"data": {}})).is_ok());
+}
+
+#[test]
+fn partial_write_failures_do_not_throw_away_records_already_created() {
+    let rec = parse_node(&client_node()).unwrap();
+    let limited = || {
+        Err(ProviderError::RateLimited {
+            retry_after: std::time::Duration::from_secs(1),
+        })
+    };
+    let out = settle_writes(vec![Ok(WriteResult::Ok(rec)), limited()]).unwrap();
+    assert!(matches!(&out[1], WriteResult::Failed { code, .. } if code == "rate_limited"));
+    // Nothing written: the whole call fails so the worker retries it.
+    assert!(settle_writes(vec![limited(), limited()]).is_err());
+}
+
+fn jwt(claims: Value) -> String {
+    format!(
+        "eyJhbGciOiJIUzI1NiJ9.{}.sig",
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}
+
+#[test]
+fn jwt_expiry_comes_from_the_exp_claim() {
+    assert_eq!(
+        jwt_expiry(&jwt(json!({"exp": 1_800_000_000, "sub": "1"}))),
+        Utc.timestamp_opt(1_800_000_000, 0).single()
+    );
+    assert_eq!(jwt_expiry("not-a-jwt"), None);
+    assert_eq!(jwt_expiry(&jwt(json!({"sub": "1"}))), None);
+    let t = token_set(
+        &json!({"access_token": jwt(json!({"exp": 1_800_000_000})), "refresh_token": "r2"}),
+    )
+    .unwrap();
+    assert_eq!(t.expires_at, Utc.timestamp_opt(1_800_000_000, 0).single());
+    assert_eq!(t.refresh_token.as_deref(), Some("r2"));
+}

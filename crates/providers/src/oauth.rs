@@ -1,0 +1,205 @@
+//! OAuth for every provider: the authorize URL a user is sent to, the code exchange and the
+//! refresh, each dispatching to the provider's own `auth` module.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use fluxcascade_core::ProviderKind;
+use serde_json::Value;
+
+use crate::http::{error_message, retry_after_header, transport_error};
+use crate::{hubspot::HubspotAuth, jobber::JobberAuth, ProviderApp, ProviderError, TokenSet};
+
+fn unsupported(kind: ProviderKind) -> ProviderError {
+    ProviderError::Permanent(format!("{} is not supported yet", kind.as_str()))
+}
+
+/// Where to send the user to grant FluxCascade access. Providers not supported yet get
+/// their OAuth base with the standard parameters.
+pub fn authorize_url(
+    kind: ProviderKind,
+    app: &ProviderApp,
+    redirect_uri: &str,
+    state: &str,
+) -> String {
+    match kind {
+        ProviderKind::Hubspot => HubspotAuth::authorize_url(app, redirect_uri, state),
+        ProviderKind::Jobber => JobberAuth::authorize_url(app, redirect_uri, state),
+        ProviderKind::Pipedrive | ProviderKind::Salesforce => {
+            let path = if kind == ProviderKind::Pipedrive {
+                "/oauth/authorize"
+            } else {
+                "/services/oauth2/authorize"
+            };
+            with_query(
+                &format!("{}{path}", app.oauth_base),
+                &[
+                    ("response_type", "code"),
+                    ("client_id", &app.client_id),
+                    ("redirect_uri", redirect_uri),
+                    ("state", state),
+                ],
+            )
+        }
+    }
+}
+
+/// Exchange the authorization `code` the provider redirected back with for tokens.
+pub async fn exchange_code(
+    kind: ProviderKind,
+    app: &ProviderApp,
+    http: &reqwest::Client,
+    code: &str,
+    redirect_uri: &str,
+) -> Result<TokenSet, ProviderError> {
+    match kind {
+        ProviderKind::Hubspot => HubspotAuth::exchange_code(app, http, code, redirect_uri).await,
+        ProviderKind::Jobber => JobberAuth::exchange_code(app, http, code, redirect_uri).await,
+        other => Err(unsupported(other)),
+    }
+}
+
+/// Trade a refresh token for a new token set. A refused grant is `ProviderError::Auth`:
+/// the user must reconnect. (Jobber rotates refresh tokens: store the returned one.)
+pub async fn refresh(
+    kind: ProviderKind,
+    app: &ProviderApp,
+    http: &reqwest::Client,
+    refresh_token: &str,
+) -> Result<TokenSet, ProviderError> {
+    match kind {
+        ProviderKind::Hubspot => HubspotAuth::refresh(app, http, refresh_token).await,
+        ProviderKind::Jobber => JobberAuth::refresh(app, http, refresh_token).await,
+        other => Err(unsupported(other)),
+    }
+}
+
+/// `base?k=v&...` with the values percent-encoded.
+pub(crate) fn with_query(base: &str, params: &[(&str, &str)]) -> String {
+    match url::Url::parse_with_params(base, params) {
+        Ok(u) => u.to_string(),
+        Err(_) => {
+            let q: String = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(params)
+                .finish();
+            format!("{base}?{q}")
+        }
+    }
+}
+
+/// POST a form to a token endpoint and classify the failure modes.
+pub(crate) async fn post_token_form(
+    http: &reqwest::Client,
+    url: &str,
+    form: &[(&str, &str)],
+) -> Result<Value, ProviderError> {
+    let response = http
+        .post(url)
+        .form(form)
+        .send()
+        .await
+        .map_err(transport_error)?;
+    let status = response.status();
+    let retry_after = retry_after_header(response.headers());
+    let text = response.text().await.map_err(transport_error)?;
+    let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    if status.is_success() {
+        return Ok(body);
+    }
+    let message = error_message(&body);
+    if status.as_u16() == 429 {
+        return Err(ProviderError::RateLimited {
+            retry_after: retry_after.unwrap_or(Duration::from_secs(10)),
+        });
+    }
+    if status.is_server_error() {
+        return Err(ProviderError::Transient(format!(
+            "token endpoint answered {status}: {message}"
+        )));
+    }
+    let code = body
+        .get("error")
+        .or_else(|| body.get("status"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    match code {
+        // Our own app is misconfigured: reconnecting will not help.
+        "invalid_client"
+        | "unsupported_grant_type"
+        | "BAD_CLIENT_ID"
+        | "BAD_CLIENT_SECRET"
+        | "BAD_GRANT_TYPE" => Err(ProviderError::Permanent(format!(
+            "token endpoint refused the app ({code}): {message}"
+        ))),
+        // invalid_grant, BAD_REFRESH_TOKEN, BAD_AUTH_CODE, ...: the grant is dead.
+        _ => Err(ProviderError::Auth(format!(
+            "token endpoint refused the grant ({status}): {message}"
+        ))),
+    }
+}
+
+/// The common fields of a token response; `expires_at` from `expires_in` when given.
+pub(crate) fn parse_token_response(
+    body: &Value,
+    now: DateTime<Utc>,
+) -> Result<TokenSet, ProviderError> {
+    let access_token = body
+        .get("access_token")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ProviderError::Permanent("token response without access_token".into()))?
+        .to_owned();
+    let expires_at = body
+        .get("expires_in")
+        .and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
+        .map(|secs| now + chrono::Duration::seconds(secs));
+    let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+    Ok(TokenSet {
+        access_token,
+        refresh_token: text("refresh_token"),
+        expires_at,
+        instance_url: text("instance_url").or_else(|| text("api_domain")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn token_response_expiry_is_now_plus_expires_in() {
+        let now = Utc::now();
+        let t = parse_token_response(
+            &json!({"access_token":"a","refresh_token":"r","expires_in":1800,"token_type":"bearer"}),
+            now,
+        )
+        .unwrap();
+        assert_eq!(t.access_token, "a");
+        assert_eq!(t.refresh_token.as_deref(), Some("r"));
+        assert_eq!(t.expires_at, Some(now + chrono::Duration::seconds(1800)));
+    }
+
+    #[test]
+    fn token_response_without_access_token_is_an_error() {
+        assert!(parse_token_response(&json!({"error":"x"}), Utc::now()).is_err());
+    }
+
+    #[test]
+    fn query_values_are_encoded() {
+        let u = with_query(
+            "http://h/a",
+            &[
+                ("redirect_uri", "http://localhost/cb?x=1"),
+                ("state", "a b"),
+            ],
+        );
+        assert_eq!(
+            u,
+            "http://h/a?redirect_uri=http%3A%2F%2Flocalhost%2Fcb%3Fx%3D1&state=a+b"
+        );
+    }
+}

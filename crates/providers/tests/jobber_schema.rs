@@ -1,0 +1,51 @@
+//! Validates every GraphQL document the Jobber adapter sends against Jobber's published
+//! schema (shared/reference/jobber/schema.graphql), so a misspelt field or argument fails here.
+
+use std::path::PathBuf;
+
+use apollo_compiler::{ExecutableDocument, Schema};
+use fluxcascade_providers::jobber::queries::ALL_DOCUMENTS;
+
+/// `$FLUXCASCADE_SHARED_DIR/reference/jobber/schema.graphql`, else `shared/` beside the repo.
+fn schema_path() -> PathBuf {
+    let shared = match std::env::var_os("FLUXCASCADE_SHARED_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
+    };
+    shared.join("reference/jobber/schema.graphql")
+}
+
+fn schema() -> apollo_compiler::validation::Valid<Schema> {
+    let path = schema_path();
+    let sdl = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read the Jobber schema at {}: {e}", path.display()));
+    Schema::parse_and_validate(sdl, &path)
+        .unwrap_or_else(|e| panic!("the Jobber schema does not validate: {e}"))
+}
+
+#[test]
+fn every_jobber_document_validates_against_the_schema() {
+    let schema = schema();
+    assert!(!ALL_DOCUMENTS.is_empty());
+    let mut failures = Vec::new();
+    for (name, doc) in ALL_DOCUMENTS {
+        if let Err(e) =
+            ExecutableDocument::parse_and_validate(&schema, *doc, format!("{name}.graphql"))
+        {
+            failures.push(format!("{name}:\n{e}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "invalid Jobber documents:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn a_misspelt_field_is_caught() {
+    // Guards the test itself: the validator must reject a field Jobber does not have.
+    let schema = schema();
+    let bad = "query Bad { clients(first: 1) { nodes { id firstname } } }";
+    assert!(ExecutableDocument::parse_and_validate(&schema, bad, "bad.graphql").is_err());
+}
