@@ -24,7 +24,7 @@ pub struct CompiledMapping {
 
 /// Why one record could not be mapped. `field` is the target path; `code` is
 /// the transform's code (`invalid_phone`, ...) or `required_field_missing`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
 #[error("{field}: {message}")]
 pub struct MappingError {
     pub code: String,
@@ -165,6 +165,18 @@ impl CompiledMapping {
     pub fn target_paths(&self) -> Vec<String> {
         distinct(self.pairs.iter().map(|p| &p.target))
     }
+
+    /// The full source paths (`emails[0].address`), distinct, in pair order.
+    pub fn source_field_paths(&self) -> Vec<String> {
+        distinct_full(self.pairs.iter().flat_map(|p| p.sources.iter()))
+    }
+
+    /// The full target paths (`phones[0].number`), distinct, in pair order:
+    /// exactly what [`apply`](Self::apply) may write, so hashing a target
+    /// record over these paths compares like with like.
+    pub fn target_field_paths(&self) -> Vec<String> {
+        distinct_full(self.pairs.iter().map(|p| &p.target))
+    }
 }
 
 fn distinct<'a>(paths: impl Iterator<Item = &'a FieldPath>) -> Vec<String> {
@@ -173,6 +185,17 @@ fn distinct<'a>(paths: impl Iterator<Item = &'a FieldPath>) -> Vec<String> {
         let top = p.top_level();
         if !out.iter().any(|o| o == top) {
             out.push(top.to_string());
+        }
+    }
+    out
+}
+
+fn distinct_full<'a>(paths: impl Iterator<Item = &'a FieldPath>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in paths {
+        let full = p.to_string();
+        if !out.contains(&full) {
+            out.push(full);
         }
     }
     out
