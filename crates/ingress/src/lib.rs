@@ -1,1 +1,204 @@
-//! placeholder
+//! The ingress: FluxCascade's stateless REST API. It authenticates, validates, stores and enqueues;
+//! it never calls a provider's data API.
+//!
+//! Choices the brief left open:
+//! - `POST /v1/syncs` with an unknown or another org's `mappingId` in the body is 422 naming
+//!   `mappingId`; an unknown or foreign id in a path is always 404.
+//! - `PATCH /v1/mappings/{id}` replaces the given top-level keys; a `null` value removes the key
+//!   (so `schedule: null` unschedules), then the result is validated like a new mapping.
+//! - A `Sync` also carries `error`: why the run failed as a whole, when it did.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod json;
+pub mod paging;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use fluxcascade_queue::Publisher;
+use fluxcascade_store::{MasterKey, Store};
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::error::ApiError;
+
+/// Default request-body limit (1 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Where the API listens and how large a body may be.
+#[derive(Debug, Clone)]
+pub struct IngressConfig {
+    /// `host:port`, e.g. `127.0.0.1:8080`; port 0 picks a free port.
+    pub listen: String,
+    /// Bodies over this many bytes are answered 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for IngressConfig {
+    fn default() -> IngressConfig {
+        IngressConfig {
+            listen: "127.0.0.1:8080".into(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// What every handler shares; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub publisher: Publisher,
+    pub master_key: Arc<MasterKey>,
+    pub max_body_bytes: usize,
+}
+
+impl AppState {
+    /// State with the default 1 MiB body limit.
+    pub fn new(store: Store, publisher: Publisher, master_key: Arc<MasterKey>) -> AppState {
+        AppState {
+            store,
+            publisher,
+            master_key,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store)
+            .field("publisher", &self.publisher)
+            .field("master_key", &self.master_key)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
+}
+
+/// The whole API as a router (tests serve it directly).
+pub fn router(state: AppState) -> Router {
+    use api::{connections, health, mappings, syncs};
+    let limit = state.max_body_bytes;
+    Router::new()
+        .route(
+            "/v1/connections",
+            get(connections::list).post(connections::create),
+        )
+        .route(
+            "/v1/connections/{id}",
+            get(connections::get_one).delete(connections::delete),
+        )
+        .route("/v1/mappings", get(mappings::list).post(mappings::create))
+        .route(
+            "/v1/mappings/{id}",
+            get(mappings::get_one)
+                .patch(mappings::patch)
+                .delete(mappings::delete),
+        )
+        .route("/v1/syncs", get(syncs::list).post(syncs::trigger))
+        .route("/v1/syncs/{id}", get(syncs::get_one))
+        .route("/v1/syncs/{id}/errors", get(syncs::errors))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::map_response(error::ensure_json_errors))
+        .layer(CatchPanicLayer::custom(on_panic))
+        .layer(middleware::from_fn(count_requests))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "not_found",
+        "no such route",
+    )
+}
+
+fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    ApiError::internal().into_response()
+}
+
+/// Counts requests by route template and status (`fluxcascade_http_requests_total`).
+async fn count_requests(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let resp = next.run(req).await;
+    let route = route.as_deref().unwrap_or("unmatched");
+    fluxcascade_telemetry::metrics()
+        .http_requests
+        .with_label_values(&[route, resp.status().as_str()])
+        .inc();
+    resp
+}
+
+/// A bound, not yet serving, API server.
+pub struct Ingress {
+    listener: tokio::net::TcpListener,
+    local_addr: SocketAddr,
+    router: Router,
+}
+
+impl std::fmt::Debug for Ingress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ingress")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ingress {
+    /// Binds the listener (so `local_addr` is known before serving).
+    pub async fn build(
+        config: IngressConfig,
+        store: Store,
+        publisher: Publisher,
+        master_key: Arc<MasterKey>,
+    ) -> anyhow::Result<Ingress> {
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let local_addr = listener
+            .local_addr()
+            .context("listener has no local address")?;
+        let state = AppState {
+            store,
+            publisher,
+            master_key,
+            max_body_bytes: config.max_body_bytes,
+        };
+        Ok(Ingress {
+            listener,
+            local_addr,
+            router: router(state),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` is cancelled, then finishes in-flight requests and returns.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.local_addr, "ingress listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+            .context("ingress server failed")?;
+        tracing::info!("ingress stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,209 @@
+//! `/v1/connections`: create (tokens sealed by the store), list, get, delete. Tokens are never returned.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use fluxcascade_core::ProviderKind;
+use fluxcascade_store::connections::{ConnectionRow, NewConnection};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::api::PathId;
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorDetail};
+use crate::json::ApiJson;
+use crate::paging::{Page, Params};
+use crate::AppState;
+
+/// `POST /v1/connections` body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateConnectionBody {
+    pub provider: String,
+    #[serde(default)]
+    pub account_name: Option<String>,
+    #[serde(default)]
+    pub external_account_id: Option<String>,
+    pub credentials: CredentialsBody,
+    #[serde(default)]
+    pub instance_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsBody {
+    pub access_token: String,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for CredentialsBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialsBody")
+            .field("access_token", &"[redacted]")
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// A connection as the API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionView {
+    pub id: Uuid,
+    pub provider: String,
+    pub status: String,
+    pub account_name: String,
+    pub external_account_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<ConnectionRow> for ConnectionView {
+    fn from(r: ConnectionRow) -> ConnectionView {
+        ConnectionView {
+            id: r.id,
+            provider: r.provider,
+            status: r.status,
+            account_name: r.account_name,
+            external_account_id: r.external_account_id,
+            status_message: r.status_message,
+            created_at: r.created_at,
+        }
+    }
+}
+
+fn validate(body: &CreateConnectionBody) -> Result<ProviderKind, ApiError> {
+    let mut details = Vec::new();
+    let provider = ProviderKind::parse(&body.provider);
+    if provider.is_none() {
+        let known: Vec<&str> = ProviderKind::ALL.iter().map(|p| p.as_str()).collect();
+        details.push(ErrorDetail::new(
+            "provider",
+            format!("unknown provider; expected one of {}", known.join(", ")),
+        ));
+    }
+    if body.credentials.access_token.trim().is_empty() {
+        details.push(ErrorDetail::new(
+            "credentials.accessToken",
+            "must not be empty",
+        ));
+    }
+    if let Some(url) = &body.instance_url {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            details.push(ErrorDetail::new("instanceUrl", "must be an http(s) URL"));
+        }
+    }
+    match provider {
+        Some(p) if details.is_empty() => Ok(p),
+        _ => Err(ApiError::invalid(details)),
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateConnectionBody>,
+) -> Result<(StatusCode, Json<ConnectionView>), ApiError> {
+    caller.require_manage()?;
+    let provider = validate(&body)?;
+    let new = NewConnection {
+        provider: provider.as_str().to_string(),
+        account_name: body.account_name.unwrap_or_default(),
+        external_account_id: body.external_account_id.unwrap_or_default(),
+        access_token: body.credentials.access_token,
+        refresh_token: body.credentials.refresh_token.filter(|t| !t.is_empty()),
+        expires_at: body.credentials.expires_at,
+        instance_url: body.instance_url,
+    };
+    let row = state
+        .store
+        .create_connection(caller.org_id(), &state.master_key, new)
+        .await?;
+    tracing::info!(org_id = %caller.org_id(), connection_id = %row.id, provider = %row.provider, "connection created");
+    Ok((StatusCode::CREATED, Json(row.into())))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> Result<Json<Page<ConnectionView>>, ApiError> {
+    let limit = params.limit()?;
+    let rows = state
+        .store
+        .list_connections(caller.org_id(), limit + 1, params.uuid_cursor()?)
+        .await?;
+    Ok(Json(Page::from_rows(
+        rows,
+        limit,
+        |r| r.id,
+        ConnectionView::from,
+    )))
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> Result<Json<ConnectionView>, ApiError> {
+    let row = state
+        .store
+        .get_connection(caller.org_id(), id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(row.into()))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> Result<StatusCode, ApiError> {
+    caller.require_manage()?;
+    if state.store.delete_connection(caller.org_id(), id).await? {
+        tracing::info!(org_id = %caller.org_id(), connection_id = %id, "connection deleted");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(json: &str) -> CreateConnectionBody {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn unknown_provider_and_empty_token_are_both_reported() {
+        let e = validate(&body(
+            r#"{"provider":"zoho","credentials":{"accessToken":" "}}"#,
+        ))
+        .unwrap_err();
+        let fields: Vec<&str> = e.details.iter().map(|d| d.field.as_str()).collect();
+        assert_eq!(fields, ["provider", "credentials.accessToken"]);
+    }
+
+    #[test]
+    fn valid_body_yields_the_provider() {
+        let b = body(
+            r#"{"provider":"jobber","credentials":{"accessToken":"t","expiresAt":"2030-01-01T00:00:00Z"}}"#,
+        );
+        assert_eq!(validate(&b).unwrap(), ProviderKind::Jobber);
+        assert!(
+            !format!("{b:?}").contains("\"t\""),
+            "tokens are redacted in Debug"
+        );
+    }
+}

@@ -1,0 +1,48 @@
+//! `/healthz` (alive), `/readyz` (Postgres and RabbitMQ reachable) and `/metrics` (Prometheus text).
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::AppState;
+
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let (database, queue) = tokio::join!(state.store.is_healthy(), state.publisher.is_healthy());
+    let word = |ok: bool| if ok { "ok" } else { "unavailable" };
+    let checks = json!({ "database": word(database), "queue": word(queue) });
+    if database && queue {
+        (
+            StatusCode::OK,
+            Json(json!({ "status": "ok", "checks": checks })),
+        )
+            .into_response()
+    } else {
+        let failed: Vec<&str> = [("database", database), ("queue", queue)]
+            .into_iter()
+            .filter(|(_, ok)| !ok)
+            .map(|(name, _)| name)
+            .collect();
+        tracing::warn!(failed = ?failed, "not ready");
+        let body = json!({
+            "status": "unavailable",
+            "checks": checks,
+            "error": {
+                "code": "unavailable",
+                "message": format!("not ready: {} unavailable", failed.join(" and ")),
+                "details": failed.iter().map(|f| json!({"field": f, "message": "unavailable"})).collect::<Vec<_>>(),
+            }
+        });
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+    }
+}
+
+pub async fn metrics() -> Response {
+    let text = fluxcascade_telemetry::metrics().render();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}

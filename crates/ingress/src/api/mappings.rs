@@ -1,0 +1,237 @@
+//! `/v1/mappings`: create and PATCH (validated against the caller's connections), list, get, delete.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use fluxcascade_core::{MappingSpec, ProviderKind};
+use fluxcascade_store::mappings::MappingRow;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::api::PathId;
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorDetail};
+use crate::json::{self, ApiJson};
+use crate::paging::{Page, Params};
+use crate::AppState;
+
+/// A stored mapping as the API shows it: the spec plus id and timestamps (`match`, `schedule` may be null).
+pub fn mapping_view(row: &MappingRow) -> Result<Value, ApiError> {
+    let spec = serde_json::to_value(&row.spec).map_err(|e| {
+        tracing::error!(error = %e, mapping_id = %row.id, "cannot serialise mapping");
+        ApiError::internal()
+    })?;
+    let mut out = Map::new();
+    out.insert("id".into(), Value::String(row.id.to_string()));
+    if let Value::Object(fields) = spec {
+        out.extend(fields);
+    }
+    out.entry("match").or_insert(Value::Null);
+    out.entry("schedule").or_insert(Value::Null);
+    out.insert(
+        "createdAt".into(),
+        Value::String(row.created_at.to_rfc3339()),
+    );
+    out.insert(
+        "updatedAt".into(),
+        Value::String(row.updated_at.to_rfc3339()),
+    );
+    Ok(Value::Object(out))
+}
+
+/// The provider of a connection id named in a spec, or the 422 detail saying why it cannot be used.
+async fn endpoint_provider(
+    state: &AppState,
+    org_id: Uuid,
+    raw_id: &str,
+    field: &str,
+) -> Result<Result<ProviderKind, ErrorDetail>, ApiError> {
+    let unknown = || ErrorDetail::new(field, "no such connection in this organization");
+    let Ok(id) = Uuid::parse_str(raw_id) else {
+        return Ok(Err(unknown()));
+    };
+    let Some(conn) = state.store.get_connection(org_id, id).await? else {
+        return Ok(Err(unknown()));
+    };
+    match ProviderKind::parse(&conn.provider) {
+        Some(p) => Ok(Ok(p)),
+        None => {
+            tracing::error!(connection_id = %id, provider = %conn.provider, "stored connection has an unknown provider");
+            Err(ApiError::internal())
+        }
+    }
+}
+
+/// Both connections must exist in the caller's org; then the spec must pass `validate_mapping`.
+async fn validate(state: &AppState, org_id: Uuid, spec: &MappingSpec) -> Result<(), ApiError> {
+    let source = endpoint_provider(
+        state,
+        org_id,
+        &spec.source.connection_id,
+        "source.connectionId",
+    )
+    .await?;
+    let target = endpoint_provider(
+        state,
+        org_id,
+        &spec.target.connection_id,
+        "target.connectionId",
+    )
+    .await?;
+    let (source, target) = match (source, target) {
+        (Ok(s), Ok(t)) => (s, t),
+        (s, t) => {
+            return Err(ApiError::invalid(
+                s.err().into_iter().chain(t.err()).collect(),
+            ))
+        }
+    };
+    let issues = fluxcascade_core::validate_mapping(spec, source, target);
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            issues
+                .into_iter()
+                .map(|i| ErrorDetail::new(i.field, i.message))
+                .collect(),
+        ))
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(spec): ApiJson<MappingSpec>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require_manage()?;
+    validate(&state, caller.org_id(), &spec).await?;
+    let row = state.store.create_mapping(caller.org_id(), &spec).await?;
+    tracing::info!(org_id = %caller.org_id(), mapping_id = %row.id, "mapping created");
+    Ok((StatusCode::CREATED, Json(mapping_view(&row)?)))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
+    let limit = params.limit()?;
+    let rows = state
+        .store
+        .list_mappings(caller.org_id(), limit + 1, params.uuid_cursor()?)
+        .await?;
+    let page = Page::from_rows(rows, limit, |r| r.id, |r| mapping_view(&r));
+    let data = page.data.into_iter().collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(
+        serde_json::json!({ "data": data, "nextCursor": page.next_cursor }),
+    ))
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> Result<Json<Value>, ApiError> {
+    let row = state
+        .store
+        .get_mapping(caller.org_id(), id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(mapping_view(&row)?))
+}
+
+/// Merges the patch's top-level keys onto the stored spec (`null` removes an optional key).
+pub fn merge_patch(spec: &MappingSpec, patch: Value) -> Result<MappingSpec, ApiError> {
+    let Value::Object(patch) = patch else {
+        return Err(ApiError::invalid_field(
+            "body",
+            "a PATCH body is a JSON object of the fields to change",
+        ));
+    };
+    let mut merged = match serde_json::to_value(spec) {
+        Ok(Value::Object(m)) => m,
+        _ => return Err(ApiError::internal()),
+    };
+    for (key, value) in patch {
+        if value.is_null() {
+            merged.remove(&key);
+        } else {
+            merged.insert(key, value);
+        }
+    }
+    json::from_value(Value::Object(merged))
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_manage()?;
+    let current = state
+        .store
+        .get_mapping(caller.org_id(), id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let spec = merge_patch(&current.spec, body)?;
+    validate(&state, caller.org_id(), &spec).await?;
+    let row = state
+        .store
+        .update_mapping(caller.org_id(), id, &spec)
+        .await?;
+    tracing::info!(org_id = %caller.org_id(), mapping_id = %id, "mapping updated");
+    Ok(Json(mapping_view(&row)?))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> Result<StatusCode, ApiError> {
+    caller.require_manage()?;
+    if state.store.delete_mapping(caller.org_id(), id).await? {
+        tracing::info!(org_id = %caller.org_id(), mapping_id = %id, "mapping deleted");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec() -> MappingSpec {
+        serde_json::from_value(json!({
+            "name": "contacts",
+            "source": {"connectionId": "a", "object": "contacts"},
+            "target": {"connectionId": "b", "object": "clients"},
+            "fieldPairs": [{"sourceField": "email", "targetField": "emails[0].address"}],
+            "schedule": {"cron": "0 * * * * *", "timezone": "UTC"}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn patch_replaces_given_keys_and_keeps_the_rest() {
+        let merged = merge_patch(&spec(), json!({"name": "renamed", "enabled": false})).unwrap();
+        assert_eq!(merged.name, "renamed");
+        assert!(!merged.enabled);
+        assert_eq!(merged.field_pairs, spec().field_pairs);
+        assert_eq!(merged.schedule, spec().schedule);
+    }
+
+    #[test]
+    fn patch_null_clears_optional_keys_and_bad_values_name_the_field() {
+        let merged = merge_patch(&spec(), json!({"schedule": null})).unwrap();
+        assert_eq!(merged.schedule, None);
+        let e = merge_patch(&spec(), json!({"fieldPairs": [{"sourceField": "x"}]})).unwrap_err();
+        assert_eq!(e.details[0].field, "fieldPairs[0].targetField");
+        let e = merge_patch(&spec(), json!({"name": null})).unwrap_err();
+        assert_eq!(e.details[0].field, "name");
+        assert!(merge_patch(&spec(), json!([1])).is_err());
+    }
+}

@@ -1,0 +1,274 @@
+//! `/v1/syncs`: trigger a run (stored, then enqueued with a broker confirm), list, get, per-record errors.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use fluxcascade_core::{Counts, RecordError, SyncMode, SyncStatus};
+use fluxcascade_proto::v1::{JobEnvelope, JobKind, SyncJob};
+use fluxcascade_store::syncs::{SyncFilter, SyncRow};
+use prost::Message;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::api::PathId;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::paging::{encode_cursor, Page, Params};
+use crate::AppState;
+
+/// How many per-record errors a `Sync` carries inline (the rest: `/v1/syncs/{id}/errors`).
+pub const INLINE_ERRORS: i64 = 100;
+
+/// `POST /v1/syncs` body. An unknown or another org's `mappingId` is 422 naming `mappingId`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerSyncBody {
+    pub mapping_id: Uuid,
+    #[serde(default)]
+    pub mode: SyncMode,
+}
+
+/// A run as the API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncView {
+    pub id: Uuid,
+    pub mapping_id: Uuid,
+    pub status: String,
+    pub trigger: String,
+    pub mode: String,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub counts: Counts,
+    /// Why the run failed as a whole, when it did.
+    pub error: Option<String>,
+    pub errors: Vec<RecordError>,
+}
+
+impl SyncView {
+    fn new(row: SyncRow, errors: Vec<RecordError>) -> SyncView {
+        SyncView {
+            id: row.id,
+            mapping_id: row.mapping_id,
+            status: row.status,
+            trigger: row.trigger,
+            mode: row.mode,
+            created_at: row.created_at,
+            started_at: row.started_at,
+            finished_at: row.finished_at,
+            counts: row.counts,
+            error: row.error,
+            errors,
+        }
+    }
+}
+
+/// The run with its first errors (only runs with failed records have any).
+async fn with_errors(state: &AppState, row: SyncRow) -> Result<SyncView, ApiError> {
+    let errors = if row.counts.failed > 0 {
+        state
+            .store
+            .list_sync_errors(row.org_id, row.id, INLINE_ERRORS, None)
+            .await?
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(SyncView::new(row, errors))
+}
+
+fn mode_str(mode: SyncMode) -> &'static str {
+    match mode {
+        SyncMode::Incremental => "incremental",
+        SyncMode::Full => "full",
+    }
+}
+
+pub async fn trigger(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<TriggerSyncBody>,
+) -> Result<(StatusCode, Json<SyncView>), ApiError> {
+    caller.require_manage()?;
+    let org_id = caller.org_id();
+    let mapping = state
+        .store
+        .get_mapping(org_id, body.mapping_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::invalid_field("mappingId", "no such mapping in this organization")
+        })?;
+    if !mapping.spec.enabled {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "mapping_disabled",
+            "the mapping is disabled; enable it first",
+        ));
+    }
+    let run = state
+        .store
+        .create_sync(org_id, mapping.id, "manual", mode_str(body.mode))
+        .await?;
+    let job = SyncJob {
+        sync_id: run.id.to_string(),
+        mapping_id: mapping.id.to_string(),
+    };
+    let envelope = JobEnvelope::new(JobKind::Sync, org_id.to_string(), job.encode_to_vec());
+    if let Err(e) = state.publisher.publish(&envelope).await {
+        tracing::warn!(error = %e, org_id = %org_id, sync_id = %run.id, "could not enqueue sync job; discarding the run");
+        if let Err(e) = state.store.discard_pending_sync(org_id, run.id).await {
+            tracing::error!(error = %e, sync_id = %run.id, "could not discard the unqueued run");
+        }
+        return Err(ApiError::unavailable(
+            "the job queue is unavailable; nothing was started, retry later",
+        ));
+    }
+    tracing::info!(org_id = %org_id, sync_id = %run.id, mapping_id = %mapping.id, "sync enqueued");
+    Ok((StatusCode::ACCEPTED, Json(SyncView::new(run, Vec::new()))))
+}
+
+fn filter(params: &Params) -> Result<SyncFilter, ApiError> {
+    let mapping_id = params
+        .get("mappingId")
+        .map(|v| {
+            Uuid::parse_str(v)
+                .map_err(|_| ApiError::invalid_field("mappingId", "must be a mapping id"))
+        })
+        .transpose()?;
+    let status = params
+        .get("status")
+        .map(|v| {
+            SyncStatus::parse(v)
+                .map(|s| s.as_str().to_string())
+                .ok_or_else(|| {
+                    ApiError::invalid_field(
+                        "status",
+                        "must be one of pending, running, completed, partial, failed",
+                    )
+                })
+        })
+        .transpose()?;
+    Ok(SyncFilter { mapping_id, status })
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> Result<Json<Page<SyncView>>, ApiError> {
+    let limit = params.limit()?;
+    let filter = filter(&params)?;
+    let rows = state
+        .store
+        .list_syncs(caller.org_id(), &filter, limit + 1, params.uuid_cursor()?)
+        .await?;
+    let page = Page::from_rows(rows, limit, |r| r.id, |r| r);
+    let mut data = Vec::with_capacity(page.data.len());
+    for row in page.data {
+        data.push(with_errors(&state, row).await?);
+    }
+    Ok(Json(Page {
+        data,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> Result<Json<SyncView>, ApiError> {
+    let row = state
+        .store
+        .get_sync(caller.org_id(), id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(with_errors(&state, row).await?))
+}
+
+pub async fn errors(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+    params: Params,
+) -> Result<Json<Page<RecordError>>, ApiError> {
+    let limit = params.limit()?;
+    let after = params.int_cursor()?;
+    state
+        .store
+        .get_sync(caller.org_id(), id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let mut rows = state
+        .store
+        .list_sync_errors(caller.org_id(), id, limit + 1, after)
+        .await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let next_cursor = if more {
+        rows.last().map(|(n, _)| encode_cursor(n))
+    } else {
+        None
+    };
+    Ok(Json(Page {
+        data: rows.into_iter().map(|(_, e)| e).collect(),
+        next_cursor,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn filters_are_validated() {
+        let id = Uuid::now_v7();
+        let f = filter(&params(&[
+            ("mappingId", &id.to_string()),
+            ("status", "partial"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (f.mapping_id, f.status.as_deref()),
+            (Some(id), Some("partial"))
+        );
+        assert_eq!(
+            filter(&params(&[("status", "done")])).unwrap_err().details[0].field,
+            "status"
+        );
+        assert_eq!(
+            filter(&params(&[("mappingId", "x")])).unwrap_err().details[0].field,
+            "mappingId"
+        );
+    }
+
+    #[test]
+    fn trigger_body_defaults_to_incremental_and_rejects_bad_modes() {
+        let id = Uuid::now_v7();
+        let b: TriggerSyncBody =
+            crate::json::parse_slice(format!(r#"{{"mappingId":"{id}"}}"#).as_bytes()).unwrap();
+        assert_eq!(mode_str(b.mode), "incremental");
+        let e = crate::json::parse_slice::<TriggerSyncBody>(
+            format!(r#"{{"mappingId":"{id}","mode":"x"}}"#).as_bytes(),
+        )
+        .unwrap_err();
+        assert_eq!(e.details[0].field, "mode");
+        let e =
+            crate::json::parse_slice::<TriggerSyncBody>(br#"{"mappingId":"nope"}"#).unwrap_err();
+        assert_eq!(e.details[0].field, "mappingId");
+    }
+}

@@ -1,0 +1,92 @@
+//! Bearer API-key authentication and role checks.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use fluxcascade_store::orgs::{Principal, Role};
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// The authenticated caller (401 when the key is missing, malformed, unknown or revoked).
+#[derive(Debug, Clone, Copy)]
+pub struct Caller(pub Principal);
+
+impl Caller {
+    pub fn org_id(&self) -> uuid::Uuid {
+        self.0.org_id
+    }
+
+    /// 403 unless the caller may change things (Admins and Owners; Members read only).
+    pub fn require_manage(&self) -> Result<(), ApiError> {
+        if self.0.role >= Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden())
+        }
+    }
+}
+
+/// The key in `Authorization: Bearer <key>` (scheme case-insensitive).
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, key) = value.trim().split_once(' ')?;
+    let key = key.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then_some(key)
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = bearer(parts).ok_or_else(ApiError::unauthorized)?;
+        match state.store.authenticate(key).await? {
+            Some(principal) => Ok(Caller(principal)),
+            None => Err(ApiError::unauthorized()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request;
+
+    fn parts(auth: Option<&str>) -> Parts {
+        let mut b = Request::builder().uri("/v1/connections");
+        if let Some(a) = auth {
+            b = b.header(AUTHORIZATION, a);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn reads_bearer_keys_only() {
+        assert_eq!(bearer(&parts(Some("Bearer fc_abc"))), Some("fc_abc"));
+        assert_eq!(bearer(&parts(Some("bearer  fc_abc "))), Some("fc_abc"));
+        assert_eq!(bearer(&parts(Some("Basic Zm9vOmJhcg=="))), None);
+        assert_eq!(bearer(&parts(Some("Bearer "))), None);
+        assert_eq!(bearer(&parts(None)), None);
+    }
+
+    #[test]
+    fn members_may_not_manage() {
+        let p = |role| {
+            Caller(Principal {
+                org_id: uuid::Uuid::nil(),
+                key_id: uuid::Uuid::nil(),
+                role,
+            })
+        };
+        assert_eq!(
+            p(Role::Member)
+                .require_manage()
+                .unwrap_err()
+                .status
+                .as_u16(),
+            403
+        );
+        assert!(p(Role::Admin).require_manage().is_ok());
+        assert!(p(Role::Owner).require_manage().is_ok());
+    }
+}
