@@ -220,3 +220,46 @@ fn paths_a_mapping_needs() {
         ]
     );
 }
+
+#[test]
+fn a_written_record_coming_back_is_recognised_as_an_echo() {
+    use crate::decide::{is_echo, LinkState};
+    use crate::hash::values_hash;
+    let forward = CompiledMapping::compile(&hubspot_to_jobber()).unwrap();
+    let backward = forward.reversed();
+    let source = json!({"firstname": "Ada", "lastname": "Lovelace", "email": "ada@x.io", "phone": "+12015550123", "address": "1 Main St", "createdate": "2024-03-05T14:30:00Z"});
+
+    // We write the mapped values to the target and remember their hash.
+    let written = forward.apply(&source).unwrap();
+    let link = LinkState {
+        target_id: "J1".into(),
+        source_updated_at: None,
+        target_updated_at: None,
+        hash: Some(values_hash(&written)),
+    };
+
+    // The target's webhook brings our write back: mapped to the source side
+    // and forward again, it hashes to what we wrote.
+    let back = backward.apply(&written).unwrap();
+    let mut source_again = source.clone();
+    for (k, v) in back.as_object().unwrap() {
+        source_again[k] = v.clone();
+    }
+    assert_eq!(source_again, source);
+    assert!(is_echo(
+        Some(&link),
+        &values_hash(&forward.apply(&source_again).unwrap())
+    ));
+
+    // A real edit on the target is not an echo.
+    let mut edited = written.clone();
+    edited["emails"][0]["address"] = json!("ada@lovelace.dev");
+    let mut source_edited = source.clone();
+    for (k, v) in backward.apply(&edited).unwrap().as_object().unwrap() {
+        source_edited[k] = v.clone();
+    }
+    assert!(!is_echo(
+        Some(&link),
+        &values_hash(&forward.apply(&source_edited).unwrap())
+    ));
+}
