@@ -1,0 +1,119 @@
+//! Configuration of the queue layer: broker address, name prefix, retry delays,
+//! and the consumer's concurrency/attempt/shutdown options.
+
+use std::time::Duration;
+
+use fluxcascade_proto::JobKind;
+
+use crate::error::QueueError;
+
+/// The production retry tier delays (1 s, 10 s, 1 min, 10 min).
+pub const DEFAULT_RETRY_DELAYS: [Duration; 4] = [
+    Duration::from_secs(1),
+    Duration::from_secs(10),
+    Duration::from_secs(60),
+    Duration::from_secs(600),
+];
+
+/// Where the broker is and how our queues are named.
+#[derive(Clone, Debug)]
+pub struct QueueConfig {
+    /// e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`
+    pub amqp_url: String,
+    /// Name prefix of every exchange and queue, e.g. `fluxcascade` (tests use a unique one).
+    pub prefix: String,
+    /// Consumer prefetch; `0` means "same as the consumer's concurrency".
+    pub prefetch: u16,
+    /// Delays of the four retry tiers (`retry.1s|10s|1m|10m`); `None` = [`DEFAULT_RETRY_DELAYS`].
+    /// Tests shorten them. All processes sharing a prefix must agree on them.
+    pub retry_delays: Option<Vec<Duration>>,
+}
+
+impl QueueConfig {
+    /// A config with default prefetch and production retry delays.
+    pub fn new(amqp_url: impl Into<String>, prefix: impl Into<String>) -> QueueConfig {
+        QueueConfig {
+            amqp_url: amqp_url.into(),
+            prefix: prefix.into(),
+            prefetch: 0,
+            retry_delays: None,
+        }
+    }
+
+    /// The four retry tier delays, validated.
+    pub fn tier_delays(&self) -> Result<[Duration; 4], QueueError> {
+        match &self.retry_delays {
+            None => Ok(DEFAULT_RETRY_DELAYS),
+            Some(delays) => {
+                let tiers: [Duration; 4] = delays.as_slice().try_into().map_err(|_| {
+                    QueueError::Config(format!(
+                        "retry_delays needs exactly 4 delays, got {}",
+                        delays.len()
+                    ))
+                })?;
+                if tiers.iter().any(|d| d.is_zero()) || tiers.windows(2).any(|w| w[0] > w[1]) {
+                    return Err(QueueError::Config(
+                        "retry_delays must be non-zero and non-decreasing".into(),
+                    ));
+                }
+                Ok(tiers)
+            }
+        }
+    }
+}
+
+/// How `run_consumer` consumes.
+#[derive(Clone, Debug)]
+pub struct ConsumerOptions {
+    /// Kinds (queues) to consume.
+    pub kinds: Vec<JobKind>,
+    /// Jobs in flight per process.
+    pub concurrency: usize,
+    /// After this many attempts a transient failure is dead-lettered (default 8).
+    pub max_attempts: u32,
+    /// How long shutdown waits for in-flight jobs before closing the connection.
+    pub shutdown_grace: Duration,
+}
+
+impl ConsumerOptions {
+    /// Options for `kinds` with concurrency 16, 8 attempts and a 30 s grace.
+    pub fn new(kinds: Vec<JobKind>) -> ConsumerOptions {
+        ConsumerOptions {
+            kinds,
+            ..ConsumerOptions::default()
+        }
+    }
+}
+
+impl Default for ConsumerOptions {
+    fn default() -> Self {
+        ConsumerOptions {
+            kinds: JobKind::ALL.to_vec(),
+            concurrency: 16,
+            max_attempts: 8,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_default_and_validation() {
+        let mut config = QueueConfig::new("amqp://x", "p");
+        assert_eq!(config.tier_delays().unwrap(), DEFAULT_RETRY_DELAYS);
+        config.retry_delays = Some(vec![Duration::from_millis(100); 3]);
+        assert!(matches!(config.tier_delays(), Err(QueueError::Config(_))));
+        config.retry_delays = Some(vec![
+            Duration::from_millis(200),
+            Duration::from_millis(100),
+            Duration::from_millis(300),
+            Duration::from_millis(400),
+        ]);
+        assert!(config.tier_delays().is_err());
+        config.retry_delays = Some(vec![Duration::from_millis(100); 4]);
+        assert_eq!(config.tier_delays().unwrap()[3], Duration::from_millis(100));
+    }
+}

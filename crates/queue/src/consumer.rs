@@ -1,0 +1,232 @@
+//! The consumer runtime: consumes the configured kinds with bounded prefetch, runs
+//! jobs concurrently, reconnects with backoff after an outage, shuts down gracefully.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::{select_all, SelectAll, StreamExt};
+use lapin::options::{
+    BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{Channel, Connection, Consumer};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::config::{ConsumerOptions, QueueConfig};
+use crate::connect::{open_connection, reconnect_backoff};
+use crate::error::QueueError;
+use crate::job::{process_delivery, JobContext, JobHandler, TaskOutcome};
+use crate::topology::Topology;
+
+/// Consumes jobs of `options.kinds` until `shutdown` is cancelled.
+///
+/// A job is acked only after `handler` returned `Ok`; transient failures go to a
+/// retry tier, permanent ones (and exhausted or undecodable jobs) to `{prefix}.dead`.
+/// Returns `Ok` after a graceful shutdown; `Err` only for an invalid configuration.
+pub async fn run_consumer(
+    config: QueueConfig,
+    options: ConsumerOptions,
+    handler: Arc<dyn JobHandler>,
+    shutdown: CancellationToken,
+) -> Result<(), QueueError> {
+    let delays = config.tier_delays()?;
+    if options.kinds.is_empty() || options.concurrency == 0 {
+        return Err(QueueError::Config(
+            "consumer needs at least one kind and a concurrency of at least 1".into(),
+        ));
+    }
+    if options
+        .kinds
+        .contains(&fluxcascade_proto::JobKind::Unspecified)
+    {
+        return Err(QueueError::Config("cannot consume kind unspecified".into()));
+    }
+    let mut tasks: JoinSet<TaskOutcome> = JoinSet::new();
+    let mut backoff = reconnect_backoff();
+    while !shutdown.is_cancelled() {
+        let opened = tokio::select! {
+            opened = Session::open(&config, &options, &delays, &handler) => opened,
+            _ = shutdown.cancelled() => break,
+        };
+        let mut session = match opened {
+            Ok(session) => session,
+            Err(error) => {
+                let delay = backoff.next().unwrap_or(Duration::from_secs(10));
+                warn!(error = %error, ?delay, prefix = %config.prefix, "consumer cannot connect, retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => continue,
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+        };
+        backoff = reconnect_backoff();
+        info!(prefix = %config.prefix, kinds = ?options.kinds, "consumer connected");
+        match session
+            .run(&mut tasks, options.concurrency, &shutdown)
+            .await
+        {
+            SessionEnd::Shutdown => {
+                session.stop_consuming().await;
+                drain(&mut tasks, options.shutdown_grace).await;
+                session.close().await;
+                info!(prefix = %config.prefix, "consumer stopped");
+                return Ok(());
+            }
+            SessionEnd::Lost(reason) => {
+                warn!(error = %reason, prefix = %config.prefix, "consumer lost its broker connection, reconnecting");
+                session.close().await;
+                let delay = backoff.next().unwrap_or(Duration::from_secs(1));
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+        }
+    }
+    drain(&mut tasks, options.shutdown_grace).await;
+    info!(prefix = %config.prefix, "consumer stopped");
+    Ok(())
+}
+
+enum SessionEnd {
+    Shutdown,
+    Lost(String),
+}
+
+/// One broker connection with its consuming and confirm channels.
+struct Session {
+    connection: Connection,
+    consume_channel: Channel,
+    consumer_tags: Vec<String>,
+    deliveries: SelectAll<Consumer>,
+    context: Arc<JobContext>,
+}
+
+impl Session {
+    async fn open(
+        config: &QueueConfig,
+        options: &ConsumerOptions,
+        delays: &[Duration; 4],
+        handler: &Arc<dyn JobHandler>,
+    ) -> Result<Session, QueueError> {
+        let connection = open_connection(&config.amqp_url).await?;
+        let publish_channel = connection.create_channel().await?;
+        publish_channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Topology::declare_with_delays(&publish_channel, &config.prefix, delays).await?;
+
+        let consume_channel = connection.create_channel().await?;
+        let prefetch = if config.prefetch == 0 {
+            u16::try_from(options.concurrency).unwrap_or(u16::MAX)
+        } else {
+            config.prefetch
+        };
+        consume_channel
+            .basic_qos(prefetch, BasicQosOptions::default())
+            .await?;
+        let mut consumers = Vec::with_capacity(options.kinds.len());
+        for kind in &options.kinds {
+            let consumer = consume_channel
+                .basic_consume(
+                    &Topology::queue(&config.prefix, *kind),
+                    "",
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            consumers.push(consumer);
+        }
+        let consumer_tags = consumers.iter().map(|c| c.tag().to_string()).collect();
+        Ok(Session {
+            connection,
+            consume_channel,
+            consumer_tags,
+            deliveries: select_all(consumers),
+            context: Arc::new(JobContext {
+                handler: Arc::clone(handler),
+                publish_channel,
+                prefix: config.prefix.clone(),
+                delays: *delays,
+                max_attempts: options.max_attempts.max(1),
+            }),
+        })
+    }
+
+    /// Dispatches deliveries to job tasks until shutdown or until the link breaks.
+    async fn run(
+        &mut self,
+        tasks: &mut JoinSet<TaskOutcome>,
+        concurrency: usize,
+        shutdown: &CancellationToken,
+    ) -> SessionEnd {
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return SessionEnd::Shutdown,
+                Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                    match joined {
+                        Ok(TaskOutcome::Settled) => {}
+                        Ok(TaskOutcome::BrokerFailed) => {
+                            if !self.healthy() {
+                                return SessionEnd::Lost("a job could not be settled".into());
+                            }
+                        }
+                        Err(join_error) => error!(error = %join_error, "job task failed"),
+                    }
+                }
+                next = self.deliveries.next(), if tasks.len() < concurrency => match next {
+                    Some(Ok(delivery)) => {
+                        tasks.spawn(process_delivery(delivery, Arc::clone(&self.context)));
+                    }
+                    Some(Err(error)) => return SessionEnd::Lost(error.to_string()),
+                    None => return SessionEnd::Lost("the broker cancelled our consumers".into()),
+                },
+            }
+        }
+    }
+
+    fn healthy(&self) -> bool {
+        self.connection.status().connected()
+            && self.consume_channel.status().connected()
+            && self.context.publish_channel.status().connected()
+    }
+
+    /// basic.cancel every consumer: no new deliveries, in-flight ones can still be acked.
+    async fn stop_consuming(&self) {
+        for tag in &self.consumer_tags {
+            if let Err(error) = self
+                .consume_channel
+                .basic_cancel(tag, BasicCancelOptions::default())
+                .await
+            {
+                warn!(error = %error, consumer_tag = %tag, "basic.cancel failed");
+            }
+        }
+    }
+
+    /// Closes the connection; unacked messages go back to their queues.
+    async fn close(&self) {
+        if self.connection.status().connected() {
+            if let Err(error) = self.connection.close(200, "consumer closing").await {
+                warn!(error = %error, "closing the broker connection failed");
+            }
+        }
+    }
+}
+
+/// Waits up to `grace` for in-flight jobs, then abandons the rest (their messages
+/// are redelivered once the connection closes).
+async fn drain(tasks: &mut JoinSet<TaskOutcome>, grace: Duration) {
+    let wait_all = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(grace, wait_all).await.is_err() {
+        warn!(
+            in_flight = tasks.len(),
+            "shutdown grace elapsed, abandoning in-flight jobs"
+        );
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+    }
+}

@@ -1,0 +1,177 @@
+//! AMQP message details shared by the publisher and the consumer: properties,
+//! headers (W3C `traceparent`, failure reason), confirmed publishing.
+
+use std::time::Duration;
+
+use lapin::options::BasicPublishOptions;
+use lapin::publisher_confirm::{Confirmation, PublisherConfirm};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Channel};
+
+use crate::error::QueueError;
+
+/// Content type of every job message.
+pub const CONTENT_TYPE: &str = "application/x-protobuf";
+/// AMQP header carrying the W3C trace context.
+pub const TRACEPARENT_HEADER: &str = "traceparent";
+/// AMQP header carrying the last failure reason on retried and dead-lettered messages.
+pub const REASON_HEADER: &str = "x-fluxcascade-reason";
+/// How long a publish waits for the broker's confirm.
+pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
+
+tokio::task_local! {
+    static TRACEPARENT: Option<String>;
+}
+
+/// The `traceparent` of the job being handled by the current task, if it carried one.
+///
+/// Set by the consumer around `JobHandler::handle`; jobs published from inside a
+/// handler inherit it unless the publisher was given one explicitly.
+pub fn current_traceparent() -> Option<String> {
+    TRACEPARENT.try_with(Clone::clone).ok().flatten()
+}
+
+/// Runs `future` with `traceparent` visible through [`current_traceparent`].
+pub(crate) async fn scope_traceparent<F: std::future::Future>(
+    traceparent: Option<String>,
+    future: F,
+) -> F::Output {
+    TRACEPARENT.scope(traceparent, future).await
+}
+
+/// Properties of a persistent job message.
+pub(crate) fn job_properties(
+    message_id: &str,
+    traceparent: Option<&str>,
+    reason: Option<&str>,
+    expiration_ms: Option<u64>,
+) -> BasicProperties {
+    let mut headers = FieldTable::default();
+    if let Some(traceparent) = traceparent {
+        headers.insert(
+            ShortString::from(TRACEPARENT_HEADER),
+            AMQPValue::LongString(LongString::from(traceparent)),
+        );
+    }
+    if let Some(reason) = reason {
+        headers.insert(
+            ShortString::from(REASON_HEADER),
+            AMQPValue::LongString(LongString::from(reason)),
+        );
+    }
+    let mut properties = BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type(ShortString::from(CONTENT_TYPE))
+        .with_headers(headers);
+    if !message_id.is_empty() {
+        properties = properties.with_message_id(ShortString::from(message_id));
+    }
+    if let Some(ms) = expiration_ms {
+        properties = properties.with_expiration(ShortString::from(ms.to_string()));
+    }
+    properties
+}
+
+/// A string header of a received message.
+pub(crate) fn header_string(properties: &BasicProperties, name: &str) -> Option<String> {
+    let headers = properties.headers().as_ref()?;
+    match headers.inner().get(name)? {
+        AMQPValue::LongString(value) => {
+            Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
+        }
+        AMQPValue::ShortString(value) => Some(value.as_str().to_owned()),
+        _ => None,
+    }
+}
+
+/// Sends one message as mandatory (an unroutable message is an error, not a silent loss);
+/// returns the pending confirm.
+pub(crate) async fn send(
+    channel: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    payload: &[u8],
+    properties: BasicProperties,
+) -> Result<PublisherConfirm, QueueError> {
+    let options = BasicPublishOptions {
+        mandatory: true,
+        ..BasicPublishOptions::default()
+    };
+    Ok(channel
+        .basic_publish(exchange, routing_key, options, payload, properties)
+        .await?)
+}
+
+/// Waits for the broker to confirm one message.
+pub(crate) async fn await_confirm(
+    confirm: PublisherConfirm,
+    job_id: &str,
+    routing_key: &str,
+) -> Result<(), QueueError> {
+    let confirmation = tokio::time::timeout(CONFIRM_TIMEOUT, confirm)
+        .await
+        .map_err(|_| QueueError::ConfirmTimeout {
+            job_id: job_id.to_owned(),
+            timeout: CONFIRM_TIMEOUT,
+        })??;
+    match confirmation {
+        Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
+        Confirmation::Ack(Some(_)) => Err(QueueError::Unroutable {
+            job_id: job_id.to_owned(),
+            routing_key: routing_key.to_owned(),
+        }),
+        Confirmation::Nack(_) => Err(QueueError::Nacked {
+            job_id: job_id.to_owned(),
+        }),
+    }
+}
+
+/// Sends one message and waits for its confirm.
+pub(crate) async fn publish_confirmed(
+    channel: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    payload: &[u8],
+    properties: BasicProperties,
+    job_id: &str,
+) -> Result<(), QueueError> {
+    let confirm = send(channel, exchange, routing_key, payload, properties).await?;
+    await_confirm(confirm, job_id, routing_key).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_carry_persistence_id_and_headers() {
+        let props = job_properties("job-1", Some("00-abc-def-01"), Some("boom"), Some(800));
+        assert_eq!(props.delivery_mode(), &Some(2));
+        assert_eq!(
+            props.message_id().as_ref().map(|s| s.as_str()),
+            Some("job-1")
+        );
+        assert_eq!(
+            props.content_type().as_ref().map(|s| s.as_str()),
+            Some(CONTENT_TYPE)
+        );
+        assert_eq!(
+            header_string(&props, TRACEPARENT_HEADER).as_deref(),
+            Some("00-abc-def-01")
+        );
+        assert_eq!(
+            header_string(&props, REASON_HEADER).as_deref(),
+            Some("boom")
+        );
+        assert_eq!(props.expiration().as_ref().map(|s| s.as_str()), Some("800"));
+        let bare = job_properties("job-2", None, None, None);
+        assert_eq!(header_string(&bare, TRACEPARENT_HEADER), None);
+    }
+
+    #[tokio::test]
+    async fn traceparent_is_task_scoped() {
+        assert_eq!(current_traceparent(), None);
+        let seen = scope_traceparent(Some("tp".into()), async { current_traceparent() }).await;
+        assert_eq!(seen.as_deref(), Some("tp"));
+    }
+}

@@ -1,0 +1,182 @@
+//! The confirmed publisher: one connection with a confirm-select channel, shared by
+//! cheap clones, reconnecting on its own on the next publish after an outage.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fluxcascade_proto::{JobEnvelope, JobKind, Message};
+use futures::future::try_join_all;
+use lapin::options::ConfirmSelectOptions;
+use lapin::{Channel, Connection};
+use tokio::sync::Mutex;
+use tracing::{debug, warn};
+
+use crate::config::QueueConfig;
+use crate::connect::open_connection;
+use crate::error::QueueError;
+use crate::message::{await_confirm, current_traceparent, job_properties, send};
+use crate::topology::Topology;
+
+/// How long `is_healthy` may spend (re)connecting.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Publishes jobs to the work exchange with publisher confirms. Clone it freely.
+#[derive(Clone)]
+pub struct Publisher {
+    inner: Arc<PublisherInner>,
+    traceparent: Option<Arc<str>>,
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("prefix", &self.inner.prefix)
+            .field("traceparent", &self.traceparent)
+            .finish_non_exhaustive()
+    }
+}
+
+struct PublisherInner {
+    amqp_url: String,
+    prefix: String,
+    exchange: String,
+    delays: [Duration; 4],
+    link: Mutex<Option<Link>>,
+}
+
+struct Link {
+    connection: Connection,
+    channel: Channel,
+}
+
+impl Link {
+    fn usable(&self) -> bool {
+        self.connection.status().connected() && self.channel.status().connected()
+    }
+}
+
+impl Publisher {
+    /// Connects, opens a confirm channel and declares the topology.
+    pub async fn connect(config: &QueueConfig) -> Result<Publisher, QueueError> {
+        let publisher = Publisher::lazy(config)?;
+        publisher.channel().await?;
+        Ok(publisher)
+    }
+
+    /// A publisher that connects on first use (e.g. so a process can start while
+    /// the broker is down and report unhealthy until it is back).
+    pub fn lazy(config: &QueueConfig) -> Result<Publisher, QueueError> {
+        let delays = config.tier_delays()?;
+        Ok(Publisher {
+            inner: Arc::new(PublisherInner {
+                amqp_url: config.amqp_url.clone(),
+                prefix: config.prefix.clone(),
+                exchange: Topology::exchange(&config.prefix),
+                delays,
+                link: Mutex::new(None),
+            }),
+            traceparent: None,
+        })
+    }
+
+    /// A clone that sends `traceparent` (W3C trace context) with every job it publishes.
+    /// Without one, the trace context of the job being handled (if any) is passed on.
+    pub fn with_traceparent(&self, traceparent: impl Into<String>) -> Publisher {
+        Publisher {
+            inner: Arc::clone(&self.inner),
+            traceparent: Some(Arc::from(traceparent.into())),
+        }
+    }
+
+    /// Publishes one job; returns once the broker confirmed it.
+    pub async fn publish(&self, job: &JobEnvelope) -> Result<(), QueueError> {
+        self.publish_many(std::slice::from_ref(job)).await
+    }
+
+    /// Publishes all jobs pipelined (all sent, then all confirms awaited);
+    /// `Ok` means the broker confirmed every one of them.
+    pub async fn publish_many(&self, jobs: &[JobEnvelope]) -> Result<(), QueueError> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let encoded = jobs
+            .iter()
+            .map(|job| Ok((job, routing_key(job)?, job.encode_to_vec())))
+            .collect::<Result<Vec<_>, QueueError>>()?;
+        match self.try_publish(&encoded).await {
+            Err(QueueError::Amqp(error)) => {
+                // The link broke under us (broker restart, connection cut):
+                // one more try on a fresh connection before giving up.
+                warn!(error = %error, prefix = %self.inner.prefix, "publish failed, reconnecting");
+                self.try_publish(&encoded).await
+            }
+            other => other,
+        }
+    }
+
+    /// Whether the broker is reachable (reconnecting if needed, within a few seconds).
+    pub async fn is_healthy(&self) -> bool {
+        matches!(
+            tokio::time::timeout(HEALTH_TIMEOUT, self.channel()).await,
+            Ok(Ok(_))
+        )
+    }
+
+    async fn try_publish(&self, jobs: &[(&JobEnvelope, &str, Vec<u8>)]) -> Result<(), QueueError> {
+        let channel = self.channel().await?;
+        let traceparent = self
+            .traceparent
+            .as_deref()
+            .map(str::to_owned)
+            .or_else(current_traceparent);
+        let sends = jobs.iter().map(|(job, key, payload)| {
+            let properties = job_properties(&job.job_id, traceparent.as_deref(), None, None);
+            send(&channel, &self.inner.exchange, key, payload, properties)
+        });
+        let confirms = try_join_all(sends).await?;
+        let waits = confirms
+            .into_iter()
+            .zip(jobs)
+            .map(|(confirm, (job, key, _))| await_confirm(confirm, &job.job_id, key));
+        try_join_all(waits).await?;
+        Ok(())
+    }
+
+    /// The current confirm channel, (re)connecting first if the link is down.
+    async fn channel(&self) -> Result<Channel, QueueError> {
+        let mut link = self.inner.link.lock().await;
+        if let Some(current) = link.as_ref() {
+            if current.usable() {
+                return Ok(current.channel.clone());
+            }
+        }
+        if let Some(old) = link.take() {
+            let _ = old.connection.close(200, "reconnecting").await;
+        }
+        debug!(prefix = %self.inner.prefix, "publisher connecting");
+        let connection = open_connection(&self.inner.amqp_url).await?;
+        let channel = connection.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Topology::declare_with_delays(&channel, &self.inner.prefix, &self.inner.delays).await?;
+        *link = Some(Link {
+            connection,
+            channel: channel.clone(),
+        });
+        Ok(channel)
+    }
+}
+
+fn routing_key(job: &JobEnvelope) -> Result<&'static str, QueueError> {
+    if job.job_id.is_empty() {
+        return Err(QueueError::InvalidJob("empty job_id".into()));
+    }
+    match job.kind() {
+        JobKind::Unspecified => Err(QueueError::InvalidJob(format!(
+            "job {} has no kind (value {})",
+            job.job_id, job.kind
+        ))),
+        kind => Ok(kind.name()),
+    }
+}

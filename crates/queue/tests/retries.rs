@@ -1,0 +1,201 @@
+//! Retry tiers and the dead-letter queue: transient failures come back with a higher
+//! attempt, permanent/exhausted/undecodable jobs land in `{prefix}.dead` with a reason.
+
+mod common;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{get_one, next_seen, raw_connection, Recorder, TestPrefix};
+use fluxcascade_proto::Message;
+use fluxcascade_queue::{
+    run_consumer, ConsumerOptions, JobEnvelope, JobError, JobHandler, JobKind, Publisher, Topology,
+    REASON_HEADER,
+};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::AMQPValue;
+use lapin::BasicProperties;
+use tokio_util::sync::CancellationToken;
+
+fn start(
+    config: fluxcascade_queue::QueueConfig,
+    options: ConsumerOptions,
+    handler: Arc<dyn JobHandler>,
+) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    let handle = tokio::spawn(async move {
+        run_consumer(config, options, handler, token)
+            .await
+            .expect("consumer");
+    });
+    (shutdown, handle)
+}
+
+fn reason_header(properties: &BasicProperties) -> Option<String> {
+    let headers = properties.headers().as_ref()?;
+    match headers.inner().get(REASON_HEADER)? {
+        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_failures_are_retried_with_increasing_attempts() {
+    let prefix = TestPrefix::new();
+    let config = prefix.config();
+    let publisher = Publisher::connect(&config).await.expect("publisher");
+    let calls = Arc::new(AtomicU32::new(0));
+    let counter = Arc::clone(&calls);
+    let (recorder, mut seen) = Recorder::new(move |_| {
+        if counter.fetch_add(1, Ordering::SeqCst) < 2 {
+            Err(JobError::transient("provider returned 503"))
+        } else {
+            Ok(())
+        }
+    });
+    let (shutdown, consumer) = start(
+        config,
+        ConsumerOptions::new(vec![JobKind::Webhook]),
+        recorder,
+    );
+    let job = JobEnvelope::new(JobKind::Webhook, "org-7", b"event".to_vec());
+    publisher
+        .with_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+        .publish(&job)
+        .await
+        .expect("publish");
+
+    let started = Instant::now();
+    let first = next_seen(&mut seen, 10).await;
+    let second = next_seen(&mut seen, 10).await;
+    let third = next_seen(&mut seen, 10).await;
+    let attempts: Vec<u32> = [&first, &second, &third]
+        .iter()
+        .map(|s| s.job.attempt)
+        .collect();
+    assert_eq!(attempts, vec![1, 2, 3]);
+    for call in [&first, &second, &third] {
+        assert_eq!(call.job.job_id, job.job_id);
+        assert_eq!(call.job.payload, job.payload);
+        assert_eq!(
+            call.traceparent.as_deref(),
+            Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+        );
+    }
+    assert_eq!(second.job.reason, "provider returned 503");
+    // Tier 1 (≥75 ms with jitter) then tier 2 (≥150 ms): the retries did wait.
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(seen.try_recv().is_err(), "handled again after success");
+    assert!(get_one(&Topology::dead_queue(&prefix.0), 0).await.is_none());
+    shutdown.cancel();
+    consumer.await.expect("consumer task");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permanent_failure_goes_to_the_dead_letter_queue_with_its_reason() {
+    let prefix = TestPrefix::new();
+    let config = prefix.config();
+    let publisher = Publisher::connect(&config).await.expect("publisher");
+    let (recorder, mut seen) =
+        Recorder::new(|_| Err(JobError::permanent("mapping m-1 was deleted")));
+    let (shutdown, consumer) = start(config, ConsumerOptions::new(vec![JobKind::Sync]), recorder);
+    let job = JobEnvelope::new(JobKind::Sync, "org-1", b"sync".to_vec());
+    publisher.publish(&job).await.expect("publish");
+
+    assert_eq!(next_seen(&mut seen, 10).await.job.job_id, job.job_id);
+    let (bytes, properties) = get_one(&Topology::dead_queue(&prefix.0), 10)
+        .await
+        .expect("a dead letter");
+    let dead = JobEnvelope::decode(bytes.as_slice()).expect("dead letter is an envelope");
+    assert_eq!(dead.job_id, job.job_id);
+    assert_eq!(dead.reason, "mapping m-1 was deleted");
+    assert_eq!(dead.attempt, 1);
+    assert_eq!(
+        reason_header(&properties).as_deref(),
+        Some("mapping m-1 was deleted")
+    );
+    assert!(seen.try_recv().is_err(), "a permanent failure was retried");
+    shutdown.cancel();
+    consumer.await.expect("consumer task");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_keeps_failing_is_dead_lettered_after_max_attempts() {
+    let prefix = TestPrefix::new();
+    let config = prefix.config();
+    let publisher = Publisher::connect(&config).await.expect("publisher");
+    let (recorder, mut seen) = Recorder::new(|_| Err(JobError::transient("timeout")));
+    let options = ConsumerOptions {
+        max_attempts: 3,
+        ..ConsumerOptions::new(vec![JobKind::Delivery])
+    };
+    let (shutdown, consumer) = start(config, options, recorder);
+    let job = JobEnvelope::new(JobKind::Delivery, "org-1", Vec::new());
+    publisher.publish(&job).await.expect("publish");
+
+    for attempt in 1..=3 {
+        assert_eq!(next_seen(&mut seen, 10).await.job.attempt, attempt);
+    }
+    let (bytes, _) = get_one(&Topology::dead_queue(&prefix.0), 10)
+        .await
+        .expect("a dead letter");
+    let dead = JobEnvelope::decode(bytes.as_slice()).expect("envelope");
+    assert_eq!(dead.job_id, job.job_id);
+    assert_eq!(dead.attempt, 3);
+    assert_eq!(dead.reason, "gave up after 3 attempts: timeout");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(seen.try_recv().is_err(), "retried beyond max_attempts");
+    shutdown.cancel();
+    consumer.await.expect("consumer task");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_bytes_are_dead_lettered_unchanged_and_the_consumer_goes_on() {
+    let prefix = TestPrefix::new();
+    let config = prefix.config();
+    let publisher = Publisher::connect(&config).await.expect("publisher");
+    let (recorder, mut seen) = Recorder::new(|_| Ok(()));
+    let (shutdown, consumer) = start(config, ConsumerOptions::new(vec![JobKind::Sync]), recorder);
+
+    let garbage = vec![0xff, 0xff, 0xff, 0xff, 0x01, 0x02];
+    let connection = raw_connection().await;
+    let channel = connection.create_channel().await.expect("channel");
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirms");
+    channel
+        .basic_publish(
+            &Topology::exchange(&prefix.0),
+            "sync",
+            BasicPublishOptions::default(),
+            &garbage,
+            BasicProperties::default().with_message_id("not-a-job".into()),
+        )
+        .await
+        .expect("publish garbage")
+        .await
+        .expect("confirm garbage");
+    let _ = connection.close(200, "done").await;
+
+    let (bytes, properties) = get_one(&Topology::dead_queue(&prefix.0), 10)
+        .await
+        .expect("garbage dead-lettered");
+    assert_eq!(bytes, garbage);
+    assert_eq!(
+        properties.message_id().as_ref().map(|s| s.as_str()),
+        Some("not-a-job")
+    );
+    let reason = reason_header(&properties).expect("reason header");
+    assert!(reason.starts_with("undecodable envelope"), "{reason}");
+
+    // The consumer survived and still handles real jobs.
+    let job = JobEnvelope::new(JobKind::Sync, "org-1", Vec::new());
+    publisher.publish(&job).await.expect("publish");
+    assert_eq!(next_seen(&mut seen, 10).await.job.job_id, job.job_id);
+    shutdown.cancel();
+    consumer.await.expect("consumer task");
+}
