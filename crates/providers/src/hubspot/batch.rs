@@ -67,11 +67,14 @@ fn batch_errors(body: &Value) -> Vec<BatchError> {
                 .iter()
                 .filter_map(|s| s.parse().ok())
                 .collect();
-            trace_ids.extend(
-                strings(ctx.and_then(|c| c.get("index")))
-                    .iter()
-                    .filter_map(|s| s.parse::<usize>().ok()),
-            );
+            // Input positions under the names seen in HubSpot-style errors.
+            for key in ["inputIndex", "index"] {
+                trace_ids.extend(
+                    strings(ctx.and_then(|c| c.get(key)))
+                        .iter()
+                        .filter_map(|s| s.parse::<usize>().ok()),
+                );
+            }
             let message = e
                 .get("message")
                 .and_then(Value::as_str)

@@ -235,7 +235,7 @@ impl Provider for JobberClient {
         let body = match &query.since {
             Some(since) => {
                 let since = (since.updated_at - LOOK_BACK)
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
                 let vars = json!({ "first": first, "after": query.page, "since": since });
                 self.graphql(LIST_CLIENTS_SINCE, vars).await?
             }

@@ -1,0 +1,275 @@
+//! The HubSpot adapter against the sandbox over HTTP: OAuth, full and incremental reads,
+//! batch reads and writes, and the 401 refresh path.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use fluxcascade_core::{Cursor, ProviderKind};
+use fluxcascade_providers::{
+    connect, HubspotClient, ListQuery, Provider, ProviderError, TokenSource, WriteOp, WriteResult,
+};
+use serde_json::json;
+
+async fn hubspot(sb: &common::TestSandbox) -> Arc<dyn Provider> {
+    let tokens = sb.token_source(ProviderKind::Hubspot).await;
+    connect(
+        ProviderKind::Hubspot,
+        &sb.config,
+        tokens,
+        reqwest::Client::new(),
+    )
+    .expect("connect")
+}
+
+async fn read_all(p: &dyn Provider, mut query: ListQuery) -> Vec<fluxcascade_core::Record> {
+    let mut out = Vec::new();
+    for _ in 0..1000 {
+        let page = p.list("contacts", &query).await.expect("list page");
+        out.extend(page.records);
+        match page.next_page {
+            Some(next) => query.page = Some(next),
+            None => return out,
+        }
+    }
+    panic!("paging did not end");
+}
+
+#[tokio::test]
+async fn oauth_code_exchange_gives_an_expiring_token_set() {
+    let sb = common::start().await;
+    let t = sb.connect_oauth(ProviderKind::Hubspot).await;
+    assert!(!t.access_token.is_empty());
+    assert!(t.refresh_token.is_some());
+    assert!(t.expires_at.is_some_and(|e| e > chrono::Utc::now()));
+    let again = fluxcascade_providers::refresh(
+        ProviderKind::Hubspot,
+        &sb.config.hubspot,
+        &reqwest::Client::new(),
+        t.refresh_token.as_deref().unwrap(),
+    )
+    .await
+    .expect("refresh");
+    assert_ne!(again.access_token, t.access_token);
+    let bad = fluxcascade_providers::refresh(
+        ProviderKind::Hubspot,
+        &sb.config.hubspot,
+        &reqwest::Client::new(),
+        "nope",
+    )
+    .await;
+    assert!(matches!(bad, Err(ProviderError::Auth(_))), "{bad:?}");
+}
+
+#[tokio::test]
+async fn full_list_returns_every_seeded_contact_once() {
+    let sb = common::start().await;
+    sb.seed("hubspot", "contacts", 250).await;
+    let p = hubspot(&sb).await;
+    let records = read_all(
+        p.as_ref(),
+        ListQuery {
+            page_size: 100,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(records.len(), 250);
+    let ids: HashSet<_> = records.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(ids.len(), 250, "a contact came back twice");
+    assert!(records
+        .iter()
+        .all(|r| r.fields.get("email").is_some() && r.fields.get("firstname").is_some()));
+}
+
+#[tokio::test]
+async fn incremental_read_after_patching_returns_the_patched_contacts() {
+    let sb = common::start().await;
+    sb.seed("hubspot", "contacts", 250).await;
+    let p = hubspot(&sb).await;
+    let all = read_all(p.as_ref(), ListQuery::default()).await;
+    // The cursor of a previous sync that ran 1.5 s after seeding: seeded records are older
+    // than the look-back window, so only the patched ones may come back.
+    let seeded_max = all.iter().map(Cursor::of).max().expect("records");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let since = Cursor {
+        updated_at: chrono::Utc::now(),
+        id: String::new(),
+    };
+    assert!(since.updated_at - seeded_max.updated_at > chrono::Duration::seconds(1));
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let patched: HashSet<String> = all.iter().take(10).map(|r| r.id.clone()).collect();
+    for id in &patched {
+        sb.patch(
+            "hubspot",
+            "contacts",
+            id,
+            json!({"properties": {"firstname": "Patched"}}),
+        )
+        .await;
+    }
+    let changed = read_all(
+        p.as_ref(),
+        ListQuery {
+            since: Some(since.clone()),
+            page_size: 3,
+            ..Default::default()
+        },
+    )
+    .await;
+    let got: HashSet<String> = changed.iter().map(|r| r.id.clone()).collect();
+    assert!(
+        patched.is_subset(&got),
+        "missing patched contacts: {:?}",
+        patched.difference(&got).collect::<Vec<_>>()
+    );
+    // Anything else is only the one-second look-back before the cursor.
+    assert_eq!(
+        got, patched,
+        "only the patched records changed since the cursor"
+    );
+    assert_eq!(
+        changed.len(),
+        patched.len(),
+        "a changed record came back twice"
+    );
+    assert!(changed
+        .iter()
+        .filter(|r| patched.contains(&r.id))
+        .all(|r| r.fields["firstname"] == "Patched"));
+}
+
+#[tokio::test]
+async fn batch_create_of_150_takes_two_calls_and_keeps_op_order() {
+    let sb = common::start().await;
+    let p = hubspot(&sb).await;
+    let ops: Vec<WriteOp> = (0..150)
+        .map(|i| WriteOp::Create {
+            fields: json!({"email": format!("new{i}@example.com"), "firstname": "New", "age": i}),
+        })
+        .collect();
+    let results = p.write("contacts", &ops).await.expect("write");
+    assert_eq!(results.len(), 150);
+    for (i, r) in results.iter().enumerate() {
+        match r {
+            WriteResult::Ok(rec) => assert_eq!(rec.fields["email"], format!("new{i}@example.com")),
+            WriteResult::Failed { message, .. } => panic!("op {i} failed: {message}"),
+        }
+    }
+    assert_eq!(sb.request_count("hubspot", "/batch/create").await, 2);
+    assert_eq!(sb.stored("hubspot", "contacts").await.len(), 150);
+}
+
+#[tokio::test]
+async fn batch_update_and_get_many_round_trip() {
+    let sb = common::start().await;
+    sb.seed("hubspot", "contacts", 5).await;
+    let p = hubspot(&sb).await;
+    let all = read_all(p.as_ref(), ListQuery::default()).await;
+    let mut ops: Vec<WriteOp> = all
+        .iter()
+        .map(|r| WriteOp::Update {
+            id: r.id.clone(),
+            fields: json!({"lastname": format!("L{}", r.id)}),
+        })
+        .collect();
+    ops.insert(
+        2,
+        WriteOp::Update {
+            id: "999999".into(),
+            fields: json!({"lastname": "ghost"}),
+        },
+    );
+    let results = p.write("contacts", &ops).await.expect("write");
+    assert_eq!(results.len(), 6);
+    assert!(
+        matches!(&results[2], WriteResult::Failed { .. }),
+        "{:?}",
+        results[2]
+    );
+    for (op, r) in ops.iter().zip(&results) {
+        if let (WriteOp::Update { id, .. }, WriteResult::Ok(rec)) = (op, r) {
+            assert_eq!(&rec.id, id);
+        }
+    }
+    let ids: Vec<String> = all
+        .iter()
+        .map(|r| r.id.clone())
+        .chain(["999999".to_owned()])
+        .collect();
+    let read = p.get_many("contacts", &ids).await.expect("get_many");
+    assert_eq!(read.len(), 5);
+    assert!(read
+        .iter()
+        .all(|r| r.fields["lastname"] == format!("L{}", r.id)));
+}
+
+/// Hands out a bad token first; `invalidate` switches to the good one.
+struct StaleThenFresh {
+    good: String,
+    invalidated: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl TokenSource for StaleThenFresh {
+    async fn access_token(&self) -> Result<String, ProviderError> {
+        Ok(if self.invalidated.load(Ordering::SeqCst) == 0 {
+            "stale".into()
+        } else {
+            self.good.clone()
+        })
+    }
+    async fn invalidate(&self, token: &str) -> Result<(), ProviderError> {
+        assert_eq!(token, "stale");
+        self.invalidated.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_401_invalidates_the_token_once_and_retries() {
+    let sb = common::start().await;
+    sb.seed("hubspot", "contacts", 3).await;
+    let good = sb.connect_oauth(ProviderKind::Hubspot).await.access_token;
+    let tokens = Arc::new(StaleThenFresh {
+        good,
+        invalidated: AtomicUsize::new(0),
+    });
+    let client = HubspotClient::new(&sb.config.hubspot, tokens.clone(), reqwest::Client::new());
+    let page = client
+        .list("contacts", &ListQuery::default())
+        .await
+        .expect("list after refresh");
+    assert_eq!(page.records.len(), 3);
+    assert_eq!(tokens.invalidated.load(Ordering::SeqCst), 1);
+
+    // A token that cannot be refreshed ends in Auth.
+    let dead = HubspotClient::new(
+        &sb.config.hubspot,
+        Arc::new(fluxcascade_providers::StaticToken("revoked".into())),
+        reqwest::Client::new(),
+    );
+    let err = dead
+        .list("contacts", &ListQuery::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProviderError::Auth(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn unsupported_providers_and_objects_are_permanent_errors() {
+    let sb = common::start().await;
+    let tokens: Arc<dyn TokenSource> = Arc::new(fluxcascade_providers::StaticToken("x".into()));
+    let r = connect(
+        ProviderKind::Pipedrive,
+        &sb.config,
+        tokens,
+        reqwest::Client::new(),
+    );
+    assert!(matches!(r, Err(ProviderError::Permanent(_))));
+    let p = hubspot(&sb).await;
+    let r = p.list("widgets", &ListQuery::default()).await;
+    assert!(matches!(r, Err(ProviderError::Permanent(_))));
+}
