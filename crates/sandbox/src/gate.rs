@@ -23,17 +23,19 @@ fn endpoint_name(req: &Request, provider: Provider) -> String {
     let Some(matched) = req.extensions().get::<MatchedPath>() else {
         return format!("{method} (unmatched)");
     };
+    // Inside the nested router the URI has lost the provider prefix; the template has not.
+    let prefix = format!("/{}", provider.as_str());
     let template = matched.as_str();
+    let template = template.strip_prefix(&prefix).unwrap_or(template);
     let actual = req.uri().path();
-    let mut out = String::with_capacity(template.len());
-    for (t, a) in template.split('/').zip(actual.split('/')) {
-        if !out.is_empty() || t.is_empty() {
-            out.push('/');
+    let actual = actual.strip_prefix(&prefix).unwrap_or(actual);
+    let mut path = String::with_capacity(template.len());
+    for (i, (t, a)) in template.split('/').zip(actual.split('/')).enumerate() {
+        if i > 0 {
+            path.push('/');
         }
-        out.push_str(if t == "{object_type}" { a } else { t });
+        path.push_str(if t == "{object_type}" { a } else { t });
     }
-    let prefix = format!("//{}", provider.as_str());
-    let path = out.strip_prefix(&prefix).unwrap_or(&out);
     format!("{method} {path}")
 }
 

@@ -64,7 +64,7 @@ fn query_field(
             })?;
             match decode_id("Client", id).and_then(|n| store.get(n)) {
                 Some(c) => client(c, &f.selection),
-                None => Ok(Value::Null),
+                None => client(&JobberClient::default(), &f.selection).map(|_| Value::Null),
             }
         }
         "account" => {
@@ -202,6 +202,7 @@ fn clients_connection(store: &JobberClientStore, f: &Field) -> Result<Value, Gra
         match g.name.as_str() {
             "nodes" => {
                 needs_selection(g, "Client")?;
+                client(&JobberClient::default(), &g.selection)?;
                 page.iter()
                     .map(|c| client(c, &g.selection))
                     .collect::<Result<Vec<_>, _>>()
@@ -209,17 +210,9 @@ fn clients_connection(store: &JobberClientStore, f: &Field) -> Result<Value, Gra
             }
             "edges" => {
                 needs_selection(g, "ClientEdge")?;
+                edge(&JobberClient::default(), &g.selection, "")?;
                 page.iter()
-                    .map(|c| {
-                        object(&g.selection, "ClientEdge", |h| match h.name.as_str() {
-                            "cursor" => leaf(h, cursor_of(c).into()),
-                            "node" => {
-                                needs_selection(h, "Client")?;
-                                client(c, &h.selection)
-                            }
-                            _ => Err(undefined_field("ClientEdge", h)),
-                        })
-                    })
+                    .map(|c| edge(c, &g.selection, &cursor_of(c)))
                     .collect::<Result<Vec<_>, _>>()
                     .map(Value::Array)
             }
@@ -236,6 +229,17 @@ fn clients_connection(store: &JobberClientStore, f: &Field) -> Result<Value, Gra
             "totalCount" => leaf(g, json!(matching(store, &q, None).count())),
             _ => Err(undefined_field("ClientConnection", g)),
         }
+    })
+}
+
+fn edge(c: &JobberClient, fields: &[Field], cursor: &str) -> Result<Value, GraphqlError> {
+    object(fields, "ClientEdge", |h| match h.name.as_str() {
+        "cursor" => leaf(h, cursor.into()),
+        "node" => {
+            needs_selection(h, "Client")?;
+            client(c, &h.selection)
+        }
+        _ => Err(undefined_field("ClientEdge", h)),
     })
 }
 

@@ -7,7 +7,7 @@ use super::store::{
 };
 
 /// A `MutationErrors` entry.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct UserError {
     pub message: String,
     pub path: Vec<String>,

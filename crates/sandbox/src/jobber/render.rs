@@ -58,13 +58,17 @@ pub fn needs_selection(f: &Field, type_name: &str) -> Result<(), GraphqlError> {
     Ok(())
 }
 
-fn list<T>(
+/// Renders a list; an empty list still validates the selection (as a schema would).
+fn list<T: Default>(
     f: &Field,
     type_name: &str,
     items: &[T],
     render: impl Fn(&T, &[Field]) -> Result<Value, GraphqlError>,
 ) -> Result<Value, GraphqlError> {
     needs_selection(f, type_name)?;
+    if items.is_empty() {
+        render(&T::default(), &f.selection)?;
+    }
     items
         .iter()
         .map(|i| render(i, &f.selection))
@@ -104,9 +108,10 @@ pub fn client(c: &JobberClient, fields: &[Field]) -> Result<Value, GraphqlError>
         "phones" => list(f, "ClientPhoneNumber", &c.phones, phone),
         "billingAddress" => {
             needs_selection(f, "ClientAddress")?;
-            c.billing_address
-                .as_ref()
-                .map_or(Ok(Value::Null), |a| address(a, &f.selection))
+            match &c.billing_address {
+                Some(a) => address(a, &f.selection),
+                None => address(&JobberAddress::default(), &f.selection).map(|_| Value::Null),
+            }
         }
         _ => Err(undefined_field("Client", f)),
     })
@@ -171,7 +176,10 @@ pub fn client_payload(
     object(fields, typename, |f| match f.name.as_str() {
         "client" => {
             needs_selection(f, "Client")?;
-            c.map_or(Ok(Value::Null), |c| client(c, &f.selection))
+            match c {
+                Some(c) => client(c, &f.selection),
+                None => client(&JobberClient::default(), &f.selection).map(|_| Value::Null),
+            }
         }
         "userErrors" => list(f, "MutationErrors", errors, |e, sel| {
             object(sel, "MutationErrors", |g| match g.name.as_str() {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::clock::now_ms;
 
 /// A client email.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct JobberEmail {
     pub id: u64,
@@ -20,7 +20,7 @@ pub struct JobberEmail {
 }
 
 /// A client phone number.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct JobberPhone {
     pub id: u64,
