@@ -1,0 +1,162 @@
+//! Shutdown and outages: in-flight jobs are not lost on shutdown, and both the
+//! consumer and the publisher recover after the broker connection is cut (via a proxy).
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{next_seen, ready_count, CutProxy, Recorder, TestPrefix};
+use fluxcascade_queue::{
+    run_consumer, ConsumerOptions, JobEnvelope, JobHandler, JobKind, Publisher, QueueConfig,
+    Topology,
+};
+use tokio_util::sync::CancellationToken;
+
+fn start(
+    config: QueueConfig,
+    options: ConsumerOptions,
+    handler: Arc<dyn JobHandler>,
+) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    let handle = tokio::spawn(async move {
+        run_consumer(config, options, handler, token)
+            .await
+            .expect("consumer");
+    });
+    (shutdown, handle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_a_short_job_finish_and_acks_it() {
+    let prefix = TestPrefix::new();
+    let config = prefix.config();
+    let publisher = Publisher::connect(&config).await.expect("publisher");
+    let (recorder, mut seen) = Recorder::slow(Duration::from_millis(700), |_| Ok(()));
+    let options = ConsumerOptions {
+        shutdown_grace: Duration::from_secs(10),
+        ..ConsumerOptions::new(vec![JobKind::Sync])
+    };
+    let (shutdown, consumer) = start(config, options, recorder);
+    let job = JobEnvelope::new(JobKind::Sync, "org", Vec::new());
+    publisher.publish(&job).await.expect("publish");
+    next_seen(&mut seen, 10).await;
+
+    let asked = Instant::now();
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), consumer)
+        .await
+        .expect("consumer stops within the grace")
+        .expect("consumer task");
+    assert!(
+        asked.elapsed() >= Duration::from_millis(300),
+        "did not wait for the job"
+    );
+    assert_eq!(
+        ready_count(&Topology::queue(&prefix.0, JobKind::Sync)).await,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_cut_off_by_shutdown_is_redelivered_to_the_next_consumer() {
+    let prefix = TestPrefix::new();
+    let config = prefix.config();
+    let publisher = Publisher::connect(&config).await.expect("publisher");
+    let (stuck, mut stuck_seen) = Recorder::slow(Duration::from_secs(60), |_| Ok(()));
+    let options = ConsumerOptions {
+        shutdown_grace: Duration::from_millis(300),
+        ..ConsumerOptions::new(vec![JobKind::Batch])
+    };
+    let (shutdown, consumer) = start(config.clone(), options.clone(), stuck);
+    let job = JobEnvelope::new(JobKind::Batch, "org", b"rows".to_vec());
+    publisher.publish(&job).await.expect("publish");
+    assert_eq!(next_seen(&mut stuck_seen, 10).await.job.job_id, job.job_id);
+
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), consumer)
+        .await
+        .expect("consumer gives up on the job after the grace")
+        .expect("consumer task");
+
+    let (recorder, mut seen) = Recorder::new(|_| Ok(()));
+    let (shutdown, consumer) = start(config, options, recorder);
+    let again = next_seen(&mut seen, 10).await;
+    assert_eq!(again.job, job);
+    shutdown.cancel();
+    consumer.await.expect("consumer task");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consumer_reconnects_after_the_connection_is_cut() {
+    let prefix = TestPrefix::new();
+    let proxy = CutProxy::start().await;
+    let publisher = Publisher::connect(&prefix.config())
+        .await
+        .expect("publisher");
+    let (recorder, mut seen) = Recorder::new(|_| Ok(()));
+    let (shutdown, consumer) = start(
+        prefix.config_at(&proxy.url),
+        ConsumerOptions::new(vec![JobKind::Webhook]),
+        recorder,
+    );
+
+    let before = JobEnvelope::new(JobKind::Webhook, "org", b"before".to_vec());
+    publisher.publish(&before).await.expect("publish");
+    assert_eq!(next_seen(&mut seen, 10).await.job.job_id, before.job_id);
+
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let during = JobEnvelope::new(JobKind::Webhook, "org", b"during".to_vec());
+    publisher
+        .publish(&during)
+        .await
+        .expect("publish while consumer is cut off");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        seen.try_recv().is_err(),
+        "the proxy did not cut the consumer off"
+    );
+
+    proxy.restore();
+    let after_restore = next_seen(&mut seen, 20).await;
+    assert_eq!(after_restore.job.job_id, during.job_id);
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), consumer)
+        .await
+        .expect("consumer stops")
+        .expect("consumer task");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_publisher_fails_fast_while_cut_and_recovers_on_its_own() {
+    let prefix = TestPrefix::new();
+    let proxy = CutProxy::start().await;
+    let publisher = Publisher::connect(&prefix.config_at(&proxy.url))
+        .await
+        .expect("publisher");
+    let job = || JobEnvelope::new(JobKind::Delivery, "org", Vec::new());
+    publisher.publish(&job()).await.expect("publish before");
+
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    assert!(
+        publisher.publish(&job()).await.is_err(),
+        "published while cut"
+    );
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(!publisher.is_healthy().await);
+
+    proxy.restore();
+    assert!(publisher.is_healthy().await);
+    publisher
+        .publish(&job())
+        .await
+        .expect("publish after restore");
+    assert_eq!(
+        ready_count(&Topology::queue(&prefix.0, JobKind::Delivery)).await,
+        2
+    );
+}
