@@ -273,3 +273,57 @@ async fn unsupported_providers_and_objects_are_permanent_errors() {
     let r = p.list("widgets", &ListQuery::default()).await;
     assert!(matches!(r, Err(ProviderError::Permanent(_))));
 }
+
+#[tokio::test]
+async fn incremental_read_past_the_10000_search_cap_reanchors_and_misses_nothing() {
+    let sb = common::start().await;
+    sb.seed("hubspot", "contacts", 10_250).await;
+    let p = hubspot(&sb).await;
+    let since = Cursor {
+        updated_at: chrono::Utc::now() - chrono::Duration::days(1),
+        id: String::new(),
+    };
+    let query = ListQuery {
+        since: Some(since),
+        page_size: 200,
+        ..Default::default()
+    };
+    let records = read_all(p.as_ref(), query).await;
+    let ids: HashSet<_> = records.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(ids.len(), 10_250, "every contact is read at least once");
+    // Re-anchoring re-reads only the records at the anchor time, not whole pages.
+    assert!(
+        records.len() < 10_250 + 10,
+        "{} records read",
+        records.len()
+    );
+}
+
+#[tokio::test]
+async fn a_429_past_the_retry_budget_is_rate_limited_with_the_providers_wait() {
+    let sb = common::start().await;
+    sb.seed("hubspot", "contacts", 3).await;
+    let token = sb.connect_oauth(ProviderKind::Hubspot).await.access_token;
+    sb.configure(json!({"rateLimits": {"enabled": true, "hubspot": {"tenSecondly": 2}}}))
+        .await;
+    let client = HubspotClient::new(
+        &sb.config.hubspot,
+        Arc::new(fluxcascade_providers::StaticToken(token)),
+        reqwest::Client::new(),
+    )
+    .with_rate_limit_retries(0);
+    let mut outcomes = Vec::new();
+    for _ in 0..3 {
+        outcomes.push(client.list("contacts", &ListQuery::default()).await);
+    }
+    assert!(outcomes[0].is_ok() && outcomes[1].is_ok());
+    match &outcomes[2] {
+        Err(ProviderError::RateLimited { retry_after }) => {
+            assert!(
+                retry_after.as_secs() >= 1 && retry_after.as_secs() <= 10,
+                "{retry_after:?}"
+            )
+        }
+        other => panic!("expected RateLimited, got {other:?}"),
+    }
+}

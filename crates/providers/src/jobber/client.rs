@@ -1,5 +1,5 @@
-//! `JobberClient`: the `Provider` for Jobber's GraphQL API (clients), one mutation per write
-//! with bounded concurrency since Jobber has no batch API.
+//! `JobberClient`: the `Provider` for Jobber's GraphQL API (clients read/write, jobs read), one
+//! mutation per write with bounded concurrency since Jobber has no batch API.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +11,9 @@ use futures::stream::{self, StreamExt};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::queries::{CREATE_CLIENT, EDIT_CLIENT, GET_CLIENT, LIST_CLIENTS, LIST_CLIENTS_SINCE};
+use super::queries::{
+    CREATE_CLIENT, EDIT_CLIENT, GET_CLIENT, GET_JOB, LIST_CLIENTS, LIST_CLIENTS_SINCE, LIST_JOBS,
+};
 use super::records::{
     client_create_input, client_edit_input, data_field, edit_needs_current, parse_connection,
     parse_mutation_payload, parse_node, request,
@@ -127,6 +129,14 @@ impl JobberClient {
         }
     }
 
+    async fn get_job(&self, id: &str) -> Result<Option<Record>, ProviderError> {
+        let body = self.graphql(GET_JOB, json!({ "id": id })).await?;
+        match data_field(&body, "job")? {
+            Value::Null => Ok(None),
+            node => parse_node(node).map(Some),
+        }
+    }
+
     async fn write_one(&self, op: &WriteOp) -> Result<WriteResult, ProviderError> {
         let (query, variables, field) = match op {
             WriteOp::Create { fields } => match client_create_input(fields) {
@@ -213,25 +223,68 @@ fn invalid(message: String) -> WriteResult {
     }
 }
 
-fn check_object(object: &str) -> Result<(), ProviderError> {
-    if object == "clients" {
-        Ok(())
-    } else {
-        Err(ProviderError::Permanent(format!(
+/// The Jobber objects this adapter reads (`clients` read and write, `jobs` read only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JobberObject {
+    Clients,
+    Jobs,
+}
+
+fn jobber_object(object: &str) -> Result<JobberObject, ProviderError> {
+    match object {
+        "clients" => Ok(JobberObject::Clients),
+        "jobs" => Ok(JobberObject::Jobs),
+        _ => Err(ProviderError::Permanent(format!(
             "Jobber object `{object}` is not supported yet"
-        )))
+        ))),
+    }
+}
+
+fn check_writable(object: &str) -> Result<(), ProviderError> {
+    match jobber_object(object)? {
+        JobberObject::Clients => Ok(()),
+        JobberObject::Jobs => Err(ProviderError::Permanent(
+            "writing Jobber jobs is not supported yet".into(),
+        )),
+    }
+}
+
+/// An incremental page of jobs (sorted newest first): keep what changed at or after
+/// `floor`, and stop paging at the first older job.
+pub(crate) fn jobs_since(
+    records: Vec<Record>,
+    next_page: Option<String>,
+    floor: chrono::DateTime<chrono::Utc>,
+) -> Page {
+    let reached_older = records.iter().any(|r| r.updated_at < floor);
+    let records = records
+        .into_iter()
+        .filter(|r| r.updated_at >= floor)
+        .collect();
+    Page {
+        records,
+        next_page: if reached_older { None } else { next_page },
     }
 }
 
 #[async_trait]
 impl Provider for JobberClient {
     async fn list(&self, object: &str, query: &ListQuery) -> Result<Page, ProviderError> {
-        check_object(object)?;
+        let kind = jobber_object(object)?;
         let first = if query.page_size == 0 {
             MAX_PAGE
         } else {
             query.page_size.min(MAX_PAGE)
         };
+        if kind == JobberObject::Jobs {
+            let vars = json!({ "first": first, "after": query.page });
+            let body = self.graphql(LIST_JOBS, vars).await?;
+            let (records, next_page) = parse_connection(data_field(&body, "jobs")?)?;
+            return Ok(match &query.since {
+                Some(since) => jobs_since(records, next_page, since.updated_at - LOOK_BACK),
+                None => Page { records, next_page },
+            });
+        }
         let body = match &query.since {
             Some(since) => {
                 let since = (since.updated_at - LOOK_BACK)
@@ -249,9 +302,14 @@ impl Provider for JobberClient {
     }
 
     async fn get_many(&self, object: &str, ids: &[String]) -> Result<Vec<Record>, ProviderError> {
-        check_object(object)?;
-        let reads: Vec<BoxFuture<'_, Result<Option<Record>, ProviderError>>> =
-            ids.iter().map(|id| self.get_client(id).boxed()).collect();
+        let kind = jobber_object(object)?;
+        let reads: Vec<BoxFuture<'_, Result<Option<Record>, ProviderError>>> = ids
+            .iter()
+            .map(|id| match kind {
+                JobberObject::Clients => self.get_client(id).boxed(),
+                JobberObject::Jobs => self.get_job(id).boxed(),
+            })
+            .collect();
         let found: Vec<_> = stream::iter(reads)
             .buffered(WRITE_CONCURRENCY)
             .collect()
@@ -276,7 +334,7 @@ impl Provider for JobberClient {
         object: &str,
         ops: &[WriteOp],
     ) -> Result<Vec<WriteResult>, ProviderError> {
-        check_object(object)?;
+        check_writable(object)?;
         let writes: Vec<BoxFuture<'_, Result<WriteResult, ProviderError>>> =
             ops.iter().map(|op| self.write_one(op).boxed()).collect();
         let results: Vec<_> = stream::iter(writes)

@@ -50,6 +50,30 @@ pub const EDIT_CLIENT: &str = concat!(
     " } userErrors { message path } } }"
 );
 
+/// The job fields a `Record` carries; the client and property by id.
+macro_rules! job_fields {
+    () => {
+        "id jobNumber title instructions jobStatus jobType startAt endAt completedAt total \
+         createdAt updatedAt client { id } property { id }"
+    };
+}
+
+/// Jobs, most recently updated first (Jobber has no `updatedAt` filter on jobs: an
+/// incremental read stops at the first job older than its cursor).
+pub const LIST_JOBS: &str = concat!(
+    "query ListJobs($first: Int!, $after: String) { ",
+    "jobs(first: $first, after: $after, sort: [{ key: UPDATED_AT, direction: DESCENDING }]) { nodes { ",
+    job_fields!(),
+    " } pageInfo { endCursor hasNextPage } } }"
+);
+
+/// One job by id.
+pub const GET_JOB: &str = concat!(
+    "query GetJob($id: EncodedId!) { job(id: $id) { ",
+    job_fields!(),
+    " } }"
+);
+
 /// Every document above, by name, for the schema test.
 pub const ALL_DOCUMENTS: &[(&str, &str)] = &[
     ("LIST_CLIENTS", LIST_CLIENTS),
@@ -57,4 +81,6 @@ pub const ALL_DOCUMENTS: &[(&str, &str)] = &[
     ("GET_CLIENT", GET_CLIENT),
     ("CREATE_CLIENT", CREATE_CLIENT),
     ("EDIT_CLIENT", EDIT_CLIENT),
+    ("LIST_JOBS", LIST_JOBS),
+    ("GET_JOB", GET_JOB),
 ];

@@ -7,7 +7,7 @@ use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
 
 use super::auth::{jwt_expiry, token_set};
-use super::client::{graphql_errors, settle_writes, throttle_wait};
+use super::client::{graphql_errors, jobs_since, settle_writes, throttle_wait};
 use super::records::*;
 use crate::{ProviderError, WriteResult};
 
@@ -170,4 +170,39 @@ fn jwt_expiry_comes_from_the_exp_claim() {
     .unwrap();
     assert_eq!(t.expires_at, Utc.timestamp_opt(1_800_000_000, 0).single());
     assert_eq!(t.refresh_token.as_deref(), Some("r2"));
+}
+
+#[test]
+fn incremental_jobs_stop_at_the_first_job_older_than_the_cursor() {
+    let job = |id: &str, updated: &str| {
+        parse_node(&json!({"id": id, "title": "Fix", "updatedAt": updated, "client": {"id": "c"}}))
+            .unwrap()
+    };
+    let floor = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let page = jobs_since(
+        vec![
+            job("a", "2026-01-02T00:00:00Z"),
+            job("b", "2026-01-01T00:00:00Z"),
+        ],
+        Some("cur".into()),
+        floor,
+    );
+    assert_eq!(page.records.len(), 2);
+    assert_eq!(page.next_page.as_deref(), Some("cur"));
+    let page = jobs_since(
+        vec![
+            job("c", "2026-01-01T00:00:01Z"),
+            job("d", "2025-12-31T23:59:59Z"),
+        ],
+        Some("cur".into()),
+        floor,
+    );
+    assert_eq!(
+        page.records
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["c"]
+    );
+    assert_eq!(page.next_page, None);
 }
