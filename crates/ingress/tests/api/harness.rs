@@ -1,0 +1,251 @@
+//! The test harness: one isolated API per test (private database, queue prefix), HTTP helpers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fluxcascade_ingress::{Ingress, IngressConfig};
+use fluxcascade_queue::{Publisher, QueueConfig, Topology};
+use fluxcascade_store::orgs::Role;
+use fluxcascade_store::{MasterKey, Store};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// One isolated API: its own database and queue prefix, dropped at the end (even on panic).
+pub struct App {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub store: Store,
+    pub db: String,
+    pub prefix: String,
+    pub shutdown: CancellationToken,
+    /// The first org's owner key.
+    pub owner: String,
+}
+
+impl App {
+    pub async fn start() -> App {
+        App::start_with(None).await
+    }
+
+    /// With `dead_broker`, the publisher points at a port where no broker listens.
+    pub async fn start_with(dead_broker: Option<&str>) -> App {
+        let short = Uuid::new_v4().simple().to_string();
+        let db = format!("fluxcascade_test_{short}");
+        let prefix = format!("ingress_test_{short}");
+        let db_url = format!("postgres://postgres@127.0.0.1:5432/{db}");
+        fluxcascade_store::ensure_database(&db_url)
+            .await
+            .expect("create database");
+        let store = Store::connect(&db_url, 8).expect("store");
+        store.migrate().await.expect("migrate");
+        let publisher = match dead_broker {
+            None => Publisher::connect(&QueueConfig::new(AMQP_URL, &prefix))
+                .await
+                .expect("publisher"),
+            Some(url) => Publisher::lazy(&QueueConfig::new(url, &prefix)).expect("lazy publisher"),
+        };
+        let key = Arc::new(MasterKey::from_base64(&MasterKey::generate_base64()).expect("key"));
+        let config = IngressConfig {
+            listen: "127.0.0.1:0".into(),
+            max_body_bytes: 1024 * 1024,
+        };
+        let ingress = Ingress::build(config, store.clone(), publisher, key)
+            .await
+            .expect("build");
+        let base = format!("http://{}", ingress.local_addr());
+        let shutdown = CancellationToken::new();
+        tokio::spawn(ingress.run_until_stopped(shutdown.clone()));
+        let (_, owner) = store
+            .create_org("Acme", "owner@acme.test")
+            .await
+            .expect("org");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("client");
+        App {
+            base,
+            http,
+            store,
+            db,
+            prefix,
+            shutdown,
+            owner,
+        }
+    }
+
+    /// A new org's owner key.
+    pub async fn other_org(&self) -> String {
+        self.store
+            .create_org("Other", "owner@other.test")
+            .await
+            .expect("org")
+            .1
+    }
+
+    pub async fn member_key(&self) -> String {
+        let p = self
+            .store
+            .authenticate(&self.owner)
+            .await
+            .expect("auth")
+            .expect("owner");
+        self.store
+            .create_api_key(p.org_id, Role::Member, "member")
+            .await
+            .expect("key")
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let text = resp.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        key: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status();
+        let text = resp.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn connection(&self, key: &str, provider: &str) -> String {
+        let body = json!({"provider": provider, "accountName": "Acct", "credentials": {"accessToken": "tok-secret-123"}});
+        let (status, v) = self
+            .call(Method::POST, "/v1/connections", Some(key), Some(body))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        v["id"].as_str().expect("id").to_string()
+    }
+
+    pub async fn mapping(&self, key: &str, source: &str, target: &str) -> String {
+        let (status, v) = self
+            .call(
+                Method::POST,
+                "/v1/mappings",
+                Some(key),
+                Some(mapping_body(source, target)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        v["id"].as_str().expect("id").to_string()
+    }
+
+    /// Messages waiting in `{prefix}.sync`.
+    pub async fn sync_queue_depth(&self) -> u32 {
+        let conn = lapin::Connection::connect(
+            AMQP_URL,
+            lapin::ConnectionProperties::default()
+                .with_executor(tokio_executor_trait::Tokio::current())
+                .with_reactor(tokio_reactor_trait::Tokio),
+        )
+        .await
+        .expect("amqp");
+        let ch = conn.create_channel().await.expect("channel");
+        let q = ch
+            .queue_declare(
+                &format!("{}.sync", self.prefix),
+                lapin::options::QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .expect("the sync queue exists");
+        let n = q.message_count();
+        let _ = conn.close(200, "bye").await;
+        n
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        let (db, prefix) = (self.db.clone(), self.prefix.clone());
+        // Own runtime on a plain thread: Drop runs inside the test's runtime.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok((c, conn)) =
+                    tokio_postgres::connect(PG_ADMIN_URL, tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(conn);
+                    let _ = c
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
+                        .await;
+                }
+                let _ = Topology::delete(AMQP_URL, &prefix).await;
+            });
+        })
+        .join();
+    }
+}
+
+pub fn mapping_body(source: &str, target: &str) -> Value {
+    json!({
+        "name": "HubSpot contacts to Jobber clients",
+        "source": {"connectionId": source, "object": "contacts"},
+        "target": {"connectionId": target, "object": "clients"},
+        "fieldPairs": [
+            {"sourceField": "firstname", "targetField": "firstName"},
+            {"sourceField": "email", "targetField": "emails[0].address", "transform": "lowercase"}
+        ],
+        "match": {"sourceField": "email", "targetField": "emails[0].address"}
+    })
+}
+
+pub fn error_fields(v: &Value) -> Vec<String> {
+    v["error"]["details"]
+        .as_array()
+        .map(|d| {
+            d.iter()
+                .filter_map(|x| x["field"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}

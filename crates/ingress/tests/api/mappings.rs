@@ -1,0 +1,139 @@
+//! Mappings: connection and spec validation, PATCH, org scoping, delete rules.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::harness::{error_fields, mapping_body, App};
+
+#[tokio::test]
+async fn mappings_are_validated_and_scoped() {
+    let app = App::start().await;
+    let hub = app.connection(&app.owner, "hubspot").await;
+    let jobber = app.connection(&app.owner, "jobber").await;
+    let other = app.other_org().await;
+    let foreign = app.connection(&other, "jobber").await;
+
+    let (s, v) = app
+        .call(
+            Method::POST,
+            "/v1/mappings",
+            Some(&app.owner),
+            Some(mapping_body(&Uuid::now_v7().to_string(), &foreign)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(
+        error_fields(&v),
+        ["source.connectionId", "target.connectionId"]
+    );
+
+    let mut bad = mapping_body(&hub, &jobber);
+    bad["fieldPairs"][1]["transform"] = json!("rot13");
+    let (s, v) = app
+        .call(Method::POST, "/v1/mappings", Some(&app.owner), Some(bad))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(
+        error_fields(&v)
+            .iter()
+            .any(|f| f.starts_with("fieldPairs[1]")),
+        "{v}"
+    );
+
+    let (s, m) = app
+        .call(
+            Method::POST,
+            "/v1/mappings",
+            Some(&app.owner),
+            Some(mapping_body(&hub, &jobber)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{m}");
+    assert_eq!(m["source"]["connectionId"], hub.as_str());
+    assert_eq!(m["conflictResolution"], "newest_wins");
+    assert_eq!(m["direction"], "source_to_target");
+    assert_eq!(m["enabled"], true);
+    assert!(m["createdAt"].is_string() && m["updatedAt"].is_string());
+    let id = m["id"].as_str().expect("id").to_string();
+
+    let (s, _) = app
+        .call(
+            Method::GET,
+            &format!("/v1/mappings/{id}"),
+            Some(&other),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/mappings/{id}"),
+            Some(&other),
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/mappings/{id}"),
+            Some(&other),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    let path = format!("/v1/mappings/{id}");
+    let (s, v) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&app.owner),
+            Some(json!({"name": "Renamed"})),
+        )
+        .await;
+    assert_eq!((s, &v["name"]), (StatusCode::OK, &json!("Renamed")), "{v}");
+    assert_eq!(
+        v["fieldPairs"], m["fieldPairs"],
+        "keys not in the patch are kept"
+    );
+    let patch = json!({"target": {"connectionId": foreign, "object": "clients"}});
+    let (s, v) = app
+        .call(Method::PATCH, &path, Some(&app.owner), Some(patch))
+        .await;
+    assert_eq!(
+        (s, error_fields(&v)),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec!["target.connectionId".to_string()]
+        )
+    );
+    let (s, v) = app.call(Method::GET, &path, Some(&app.owner), None).await;
+    assert_eq!(
+        (s, &v["target"]["connectionId"]),
+        (StatusCode::OK, &json!(jobber)),
+        "a rejected patch changes nothing"
+    );
+
+    let (s, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/connections/{hub}"),
+            Some(&app.owner),
+            None,
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::CONFLICT,
+        "a connection in use cannot be deleted"
+    );
+    let (s, _) = app
+        .call(Method::DELETE, &path, Some(&app.owner), None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = app.call(Method::GET, &path, Some(&app.owner), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
