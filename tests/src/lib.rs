@@ -13,6 +13,15 @@ pub use procs::{bin_path, Proc};
 pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
+/// A sandbox record's provider-native fields: HubSpot keeps them under `properties`,
+/// Jobber's GraphQL objects carry them at the top level.
+pub fn fields(record: &Value) -> &Value {
+    match record.get("properties") {
+        Some(p) if p.is_object() => p,
+        _ => record,
+    }
+}
+
 /// One isolated FluxCascade installation: its own database, queue prefix, sandbox, ingress and workers.
 pub struct TestEnv {
     pub name: String,
@@ -137,7 +146,7 @@ impl TestEnv {
         Ok(())
     }
 
-    /// Records of a sandbox object as stored (`{id, updatedAt, fields}` per record).
+    /// Records of a sandbox object as stored, in the provider's own shape (see [`fields`]).
     pub async fn sandbox_records(&self, provider: &str, object: &str) -> anyhow::Result<Vec<Value>> {
         let v: Value = self
             .http

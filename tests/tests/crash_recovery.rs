@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use fluxcascade_tests::TestEnv;
+use fluxcascade_tests::{fields, TestEnv};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkilled_worker_mid_sync_then_restart_completes_with_exactly_one_client_per_contact() -> anyhow::Result<()> {
@@ -45,7 +45,7 @@ async fn sigkilled_worker_mid_sync_then_restart_completes_with_exactly_one_clien
     let clients = env.sandbox_records("jobber", "clients").await?;
     let emails: HashSet<String> = clients
         .iter()
-        .filter_map(|c| c["fields"]["emails"][0]["address"].as_str().map(str::to_owned))
+        .filter_map(|c| fields(&c)["emails"][0]["address"].as_str().map(str::to_owned))
         .collect();
     assert_eq!(clients.len(), N, "exactly one client per contact");
     assert_eq!(emails.len(), N, "no contact was written twice");

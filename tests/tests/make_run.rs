@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use fluxcascade_tests::{bin_path, PG_ADMIN_URL};
+use fluxcascade_tests::{bin_path, fields, PG_ADMIN_URL};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
@@ -61,16 +61,16 @@ async fn make_run_starts_the_system_and_the_demo_sync_completes() -> anyhow::Res
         assert_eq!(contacts.len(), 1000);
         assert_eq!(clients.len(), 1000, "the sandbox holds 1,000 Jobber clients");
         for contact in &contacts {
-            let f = &contact["fields"];
+            let f = &fields(&contact);
             let email = f["email"].as_str().unwrap_or_default().to_lowercase();
             let client = clients
                 .iter()
-                .find(|c| c["fields"]["emails"][0]["address"].as_str() == Some(email.as_str()))
+                .find(|c| fields(&c)["emails"][0]["address"].as_str() == Some(email.as_str()))
                 .unwrap_or_else(|| panic!("no client for {email}"));
-            assert_eq!(client["fields"]["firstName"], f["firstname"]);
-            assert_eq!(client["fields"]["lastName"], f["lastname"]);
+            assert_eq!(fields(&client)["firstName"], f["firstname"]);
+            assert_eq!(fields(&client)["lastName"], f["lastname"]);
             let company = f["company"].as_str().map(str::to_uppercase);
-            assert_eq!(client["fields"]["companyName"].as_str().map(str::to_owned), company, "companyName is uppercased");
+            assert_eq!(fields(&client)["companyName"].as_str().map(str::to_owned), company, "companyName is uppercased");
         }
         anyhow::Ok(())
     }

@@ -3,14 +3,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use fluxcascade_tests::TestEnv;
+use fluxcascade_tests::{fields, TestEnv};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(180);
 
 fn email_of_client(c: &Value) -> Option<String> {
-    c["fields"]["emails"][0]["address"].as_str().map(str::to_owned)
+    fields(&c)["emails"][0]["address"].as_str().map(str::to_owned)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -34,11 +34,11 @@ async fn sync_creates_once_reruns_create_nothing_and_incremental_reads_only_chan
     let by_email: HashMap<String, &Value> = clients.iter().filter_map(|c| Some((email_of_client(c)?, c))).collect();
     assert_eq!(by_email.len(), 1000, "every client has its own email");
     for contact in &contacts {
-        let p = &contact["fields"];
+        let p = &fields(&contact);
         let email = p["email"].as_str().expect("seeded contacts have emails").to_lowercase();
         let client = by_email.get(&email).unwrap_or_else(|| panic!("no client for {email}"));
-        assert_eq!(client["fields"]["firstName"], p["firstname"], "firstName of {email}");
-        assert_eq!(client["fields"]["lastName"], p["lastname"], "lastName of {email}");
+        assert_eq!(fields(&client)["firstName"], p["firstname"], "firstName of {email}");
+        assert_eq!(fields(&client)["lastName"], p["lastname"], "lastName of {email}");
     }
 
     // 2. Running it again creates nothing: incremental reads nothing new, full re-reads and skips.
@@ -63,7 +63,7 @@ async fn sync_creates_once_reruns_create_nothing_and_incremental_reads_only_chan
             .send()
             .await?
             .error_for_status()?;
-        changed.push((c["fields"]["email"].as_str().expect("email").to_lowercase(), name));
+        changed.push((fields(&c)["email"].as_str().expect("email").to_lowercase(), name));
     }
     let inc = env.wait_sync(&env.trigger_sync(&mapping, "incremental").await?, WAIT).await?;
     assert_eq!(inc["status"], "completed", "{inc}");
@@ -74,7 +74,7 @@ async fn sync_creates_once_reruns_create_nothing_and_incremental_reads_only_chan
     assert_eq!(clients.len(), 1000);
     for (email, name) in changed {
         let c = clients.iter().find(|c| email_of_client(c).as_deref() == Some(email.as_str())).expect("client");
-        assert_eq!(c["fields"]["firstName"], name.as_str());
+        assert_eq!(fields(&c)["firstName"], name.as_str());
     }
     Ok(())
 }

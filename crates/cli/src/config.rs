@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use fluxcascade_providers::ProvidersConfig;
+use fluxcascade_providers::{ProviderApp, ProvidersConfig};
 use fluxcascade_queue::QueueConfig;
 
 /// A value that must never be printed.
@@ -57,7 +57,7 @@ impl Settings {
         }
         let providers = match env("FLUXCASCADE_SANDBOX_URL") {
             Some(url) => ProvidersConfig::sandbox(url.trim_end_matches('/')),
-            None => ProvidersConfig::from_env().context("provider configuration")?,
+            None => providers_from_env(),
         };
         Ok(Settings {
             database_url: Secret(
@@ -86,4 +86,30 @@ impl Settings {
         };
         fluxcascade_store::MasterKey::from_base64(k.expose()).context("FLUXCASCADE_MASTER_KEY")
     }
+}
+
+/// Production provider settings: the real hosts, with app credentials (and optional base-URL
+/// overrides) from `FLUXCASCADE_<PROVIDER>_CLIENT_ID`, `_CLIENT_SECRET`, `_API_BASE`, `_OAUTH_BASE`.
+fn providers_from_env() -> ProvidersConfig {
+    let creds = |p: &str| {
+        (
+            env(&format!("FLUXCASCADE_{p}_CLIENT_ID")).unwrap_or_default(),
+            fluxcascade_providers::Secret::from(env(&format!("FLUXCASCADE_{p}_CLIENT_SECRET")).unwrap_or_default()),
+        )
+    };
+    let mut config =
+        ProvidersConfig::production(creds("HUBSPOT"), creds("JOBBER"), creds("PIPEDRIVE"), creds("SALESFORCE"));
+    let overrides = |p: &str, app: &mut ProviderApp| {
+        if let Some(v) = env(&format!("FLUXCASCADE_{p}_API_BASE")) {
+            app.api_base = v;
+        }
+        if let Some(v) = env(&format!("FLUXCASCADE_{p}_OAUTH_BASE")) {
+            app.oauth_base = v;
+        }
+    };
+    overrides("HUBSPOT", &mut config.hubspot);
+    overrides("JOBBER", &mut config.jobber);
+    overrides("PIPEDRIVE", &mut config.pipedrive);
+    overrides("SALESFORCE", &mut config.salesforce);
+    config
 }

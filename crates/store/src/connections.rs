@@ -208,7 +208,7 @@ impl Store {
     ) -> Result<LockedCredentials, StoreError> {
         let client = self.client().await?;
         client.batch_execute("BEGIN").await?;
-        let mut lock = CredentialLock { client: Some(client), org_id, id };
+        let lock = CredentialLock { client: Some(client), org_id, id };
         let row = lock
             .client()?
             .query_opt(

@@ -64,11 +64,10 @@ impl WorkerHandler {
                 issues.iter().map(|i| format!("{}: {}", i.field, i.message)).collect::<Vec<_>>().join("; ")
             ),
         })?;
-        let target_paths = engine.target_paths();
         Ok(Compiled {
             source_fields: top_level(engine.source_paths()),
-            target_fields: top_level(target_paths.clone()),
-            projection: Projection::new(&target_paths),
+            target_fields: top_level(engine.target_paths()),
+            projection: Projection::new(&engine.target_field_paths()),
             engine,
         })
     }
