@@ -202,7 +202,11 @@ fn whole_chunk_failed(e: ProviderError, n: usize) -> Result<Vec<WriteResult>, Pr
 impl Provider for HubspotClient {
     async fn list(&self, object_name: &str, query: &ListQuery) -> Result<Page, ProviderError> {
         let obj = object(object_name)?;
-        if query.since.is_some() {
+        let continues_search = query
+            .page
+            .as_deref()
+            .is_some_and(SearchToken::is_search_token);
+        if query.since.is_some() || continues_search {
             self.list_changed(obj, query).await
         } else {
             self.list_full(obj, query).await

@@ -216,6 +216,11 @@ impl SearchToken {
         format!("{SEARCH_TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(json))
     }
 
+    /// Whether `token` came from an incremental read (full reads use HubSpot's `after`).
+    pub fn is_search_token(token: &str) -> bool {
+        token.starts_with(SEARCH_TOKEN_PREFIX)
+    }
+
     pub fn decode(token: &str) -> Result<SearchToken, ProviderError> {
         let bad = || ProviderError::Permanent(format!("invalid HubSpot page token `{token}`"));
         let b64 = token.strip_prefix(SEARCH_TOKEN_PREFIX).ok_or_else(bad)?;

@@ -93,6 +93,8 @@ fn search_token_round_trips_and_rejects_garbage() {
         after: Some("200".into()),
     };
     assert_eq!(SearchToken::decode(&t.encode()).unwrap(), t);
+    assert!(SearchToken::is_search_token(&t.encode()));
+    assert!(!SearchToken::is_search_token("100"));
     assert!(SearchToken::decode("100").is_err());
     assert!(SearchToken::decode("s1.!!!").is_err());
 }
