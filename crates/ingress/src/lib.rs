@@ -27,6 +27,7 @@ use fluxcascade_queue::Publisher;
 use fluxcascade_store::{MasterKey, Store};
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
 
@@ -114,6 +115,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::map_response(error::ensure_json_errors))
         .layer(CatchPanicLayer::custom(on_panic))
         .layer(middleware::from_fn(count_requests))
+        .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 

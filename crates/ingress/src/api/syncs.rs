@@ -110,13 +110,32 @@ pub async fn trigger(
             "the mapping is disabled; enable it first",
         ));
     }
+    // Store, publish and (on failure) discard run to completion in their own task: a client that
+    // hangs up mid-request must not leave a pending run that was never enqueued.
+    let mode = mode_str(body.mode);
+    let task = tokio::spawn(async move { start_run(&state, org_id, mapping.id, mode).await });
+    let run = task.await.map_err(|e| {
+        tracing::error!(error = %e, org_id = %org_id, "sync trigger task failed");
+        ApiError::internal()
+    })??;
+    Ok((StatusCode::ACCEPTED, Json(SyncView::new(run, Vec::new()))))
+}
+
+/// Creates the pending run and publishes its job; a run whose job the broker did not confirm
+/// is discarded and the caller gets 503 (a 2xx promises the job is queued).
+async fn start_run(
+    state: &AppState,
+    org_id: Uuid,
+    mapping_id: Uuid,
+    mode: &str,
+) -> Result<SyncRow, ApiError> {
     let run = state
         .store
-        .create_sync(org_id, mapping.id, "manual", mode_str(body.mode))
+        .create_sync(org_id, mapping_id, "manual", mode)
         .await?;
     let job = SyncJob {
         sync_id: run.id.to_string(),
-        mapping_id: mapping.id.to_string(),
+        mapping_id: mapping_id.to_string(),
     };
     let envelope = JobEnvelope::new(JobKind::Sync, org_id.to_string(), job.encode_to_vec());
     if let Err(e) = state.publisher.publish(&envelope).await {
@@ -128,8 +147,8 @@ pub async fn trigger(
             "the job queue is unavailable; nothing was started, retry later",
         ));
     }
-    tracing::info!(org_id = %org_id, sync_id = %run.id, mapping_id = %mapping.id, "sync enqueued");
-    Ok((StatusCode::ACCEPTED, Json(SyncView::new(run, Vec::new()))))
+    tracing::info!(org_id = %org_id, sync_id = %run.id, mapping_id = %mapping_id, job_id = %envelope.job_id, "sync enqueued");
+    Ok(run)
 }
 
 fn filter(params: &Params) -> Result<SyncFilter, ApiError> {
