@@ -154,10 +154,19 @@ async fn create_then_edit_round_trips_through_jobber() {
     let invalid = WriteOp::Create {
         fields: json!({"firstName": "X", "title": "Captain"}),
     };
+    // Jobber itself refuses a client without any name (userErrors in a 200).
+    let nameless = WriteOp::Create {
+        fields: json!({"emails": [{"address": "nobody@example.com"}]}),
+    };
     let results = p
-        .write("clients", &[create, invalid])
+        .write("clients", &[create, invalid, nameless])
         .await
         .expect("create");
+    assert!(
+        matches!(&results[2], WriteResult::Failed { code, message } if code == "provider_rejected" && message.contains("name")),
+        "{:?}",
+        results[2]
+    );
     let created = match &results[0] {
         WriteResult::Ok(r) => r.clone(),
         WriteResult::Failed { message, .. } => panic!("create failed: {message}"),
