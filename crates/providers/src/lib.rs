@@ -1,4 +1,16 @@
 //! The `Provider` trait every adapter implements, its error classification, and adapter construction.
+//!
+//! Choices callers should know about:
+//! - 429s (and Jobber `THROTTLED`) are retried inside the adapter up to
+//!   [`DEFAULT_RATE_LIMIT_RETRIES`] times, waiting what the provider asks plus jitter; then
+//!   `ProviderError::RateLimited`. A 401 invalidates the token once and retries once.
+//! - A HubSpot batch refused as a whole with a 4xx fails each of its records
+//!   (`WriteResult::Failed`), not the call. A Jobber `write` whose ops partly succeeded turns
+//!   the retryable failures into record failures, so a retry never creates twice.
+//! - HubSpot incremental reads re-anchor before the 10,000-result search cap; if more than
+//!   10,000 records share one millisecond the read steps 1 ms past it (and may miss some).
+//! - Jobber `jobs` are read-only (no `updatedAt` filter in Jobber's schema: incremental reads
+//!   sort by `UPDATED_AT` descending and stop at the cursor); `properties` are not supported.
 
 pub mod config;
 pub mod error;
