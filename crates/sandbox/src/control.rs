@@ -19,6 +19,7 @@ use crate::jobber::store::{
     decode_id, encode_id, JobberAddress, JobberClient, JobberEmail, JobberPhone,
 };
 use crate::state::{lock, Provider, SharedState, DEFAULT_ACCOUNT};
+use crate::webhook::ChangeSource;
 
 /// Largest seed batch accepted in one call.
 pub const MAX_SEED: u64 = 1_000_000;
@@ -209,6 +210,8 @@ async fn create(
             let mut store = acct.store(kind);
             let id = store.create(props);
             let out = store.get(id).map(|r| store.render_all(r));
+            drop(store);
+            state.hubspot_created(acct.portal_id, kind.as_str(), &[id], ChangeSource::User);
             (StatusCode::CREATED, Json(out)).into_response()
         }
         Target::JobberClients => {
@@ -218,6 +221,8 @@ async fn create(
                 Ok(c) => {
                     let id = store.insert(c);
                     let out = store.get(id).map(jobber_json);
+                    drop(store);
+                    state.jobber_changed(acct.account_id, id, true);
                     (StatusCode::CREATED, Json(out)).into_response()
                 }
                 Err(errs) => user_errors(&errs),
@@ -253,10 +258,16 @@ async fn patch(
             let Some(num) = id.parse::<u64>().ok() else {
                 return not_found();
             };
+            let hook = state.webhooks_on().then(|| props.clone());
             if store.update(num, props).is_none() {
                 return not_found();
             }
-            Json(store.get(num).map(|r| store.render_all(r))).into_response()
+            let out = store.get(num).map(|r| store.render_all(r));
+            drop(store);
+            if let Some(p) = hook {
+                state.hubspot_updated(acct.portal_id, kind.as_str(), num, &p, ChangeSource::User);
+            }
+            Json(out).into_response()
         }
         Target::JobberClients => {
             let acct = state.jobber.get_or_create(q.account());
@@ -268,7 +279,10 @@ async fn patch(
                 Ok(c) => {
                     let cid = c.id;
                     store.replace(c);
-                    Json(store.get(cid).map(jobber_json)).into_response()
+                    let out = store.get(cid).map(jobber_json);
+                    drop(store);
+                    state.jobber_changed(acct.account_id, cid, false);
+                    Json(out).into_response()
                 }
                 Err(errs) => user_errors(&errs),
             }

@@ -15,6 +15,9 @@
 //! - Jobber `clients` is ordered by id, or by (updatedAt, id) when filtered by `updatedAt`;
 //!   `first` defaults to 20 and is capped at 100; cursors encode (updatedAt ms, id).
 //! - Stats `writes` count records written through the provider APIs, not the control plane.
+//! - Webhooks go to `webhookUrl` + `/hooks/{provider}` (or `webhookUrl` with `{provider}`
+//!   substituted) for API writes (`changeSource: INTEGRATION`, `sourceId` = app id 1) and
+//!   control-plane create/patch (`CRM_UI`); seeding sends none. Up to 5 attempts each.
 
 // Handlers return a ready `Response` as their early-exit error; its size is irrelevant here.
 #![allow(clippy::result_large_err)]
@@ -30,9 +33,10 @@ mod jobber;
 mod oauth;
 mod state;
 mod stats;
+mod webhook;
+mod webhook_emit;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -58,7 +62,7 @@ impl Sandbox {
     pub async fn bind(addr: &str) -> anyhow::Result<Sandbox> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(SandboxState::new(format!("http://{addr}")));
+        let state = SandboxState::start(format!("http://{addr}"));
         Ok(Sandbox {
             listener,
             addr,

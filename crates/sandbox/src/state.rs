@@ -8,6 +8,7 @@ use crate::config::SandboxConfig;
 use crate::hubspot::HubspotAccount;
 use crate::jobber::JobberAccount;
 use crate::stats::SandboxStats;
+use crate::webhook::WebhookDispatcher;
 
 /// Name of the account that exists from start for every provider.
 pub const DEFAULT_ACCOUNT: &str = "default";
@@ -94,13 +95,24 @@ pub struct SandboxState {
     pub jobber: AccountRegistry<JobberAccount>,
     pub tokens: TokenRegistry,
     pub stats: SandboxStats,
+    pub webhooks: WebhookDispatcher,
 }
 
 pub type SharedState = Arc<SandboxState>;
 
 impl SandboxState {
-    pub fn new(base_url: String) -> SandboxState {
+    /// Builds the state and spawns the webhook delivery task (needs a Tokio runtime).
+    pub fn start(base_url: String) -> SharedState {
+        Arc::new_cyclic(|weak| {
+            let (webhooks, task) = WebhookDispatcher::start(weak.clone());
+            tokio::spawn(task);
+            SandboxState::new(base_url, webhooks)
+        })
+    }
+
+    fn new(base_url: String, webhooks: WebhookDispatcher) -> SandboxState {
         SandboxState {
+            webhooks,
             config: RwLock::new(Arc::new(SandboxConfig::default())),
             base_url,
             hubspot: AccountRegistry::new(10_000_001, HubspotAccount::new),

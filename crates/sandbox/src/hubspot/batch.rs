@@ -16,6 +16,7 @@ use super::store::{properties_from_json, HubspotObjectKind, PropertySelection};
 use super::HubspotAccount;
 use crate::clock::{iso_millis, now_ms};
 use crate::state::SharedState;
+use crate::webhook::ChangeSource;
 
 /// HubSpot's batch size cap.
 pub const MAX_BATCH_INPUTS: usize = 100;
@@ -173,12 +174,14 @@ pub async fn create(
         .collect();
     let mut results = Vec::with_capacity(parsed.len());
     let mut errors = Vec::new();
+    let mut created = Vec::with_capacity(parsed.len());
     let mut store = account.store(req.kind);
     for (index, p) in parsed.drain(..).enumerate() {
         match p {
             Ok(props) => {
                 let sel = written_selection(&props);
                 let id = store.create(props);
+                created.push(id);
                 if let Some(r) = store.get(id) {
                     results.push(store.render(r, &sel));
                 }
@@ -190,6 +193,12 @@ pub async fn create(
     state
         .stats
         .record_writes("hubspot", req.kind.as_str(), results.len() as u64);
+    state.hubspot_created(
+        account.portal_id,
+        req.kind.as_str(),
+        &created,
+        ChangeSource::Integration,
+    );
     finish(StatusCode::CREATED, req.started_ms, results, errors)
 }
 
@@ -207,6 +216,8 @@ pub async fn update(
     let mut results = Vec::new();
     let mut errors = Vec::new();
     let mut missing = Vec::new();
+    let hooks_on = state.webhooks_on();
+    let mut changed = Vec::new();
     let mut store = account.store(req.kind);
     for (index, input) in inputs(&req).iter().enumerate() {
         let id = input_id(input);
@@ -218,12 +229,18 @@ pub async fn update(
             }
         };
         let sel = written_selection(&props);
+        let hook = hooks_on.then(|| props.clone());
         let updated = id
             .parse::<u64>()
             .ok()
             .and_then(|n| store.update(n, props).map(|()| n));
         match updated.and_then(|n| store.get(n)) {
-            Some(r) => results.push(store.render(r, &sel)),
+            Some(r) => {
+                results.push(store.render(r, &sel));
+                if let Some(p) = hook {
+                    changed.push((r.id, p));
+                }
+            }
             None => missing.push(id),
         }
     }
@@ -231,6 +248,15 @@ pub async fn update(
     state
         .stats
         .record_writes("hubspot", req.kind.as_str(), results.len() as u64);
+    for (id, p) in &changed {
+        state.hubspot_updated(
+            account.portal_id,
+            req.kind.as_str(),
+            *id,
+            p,
+            ChangeSource::Integration,
+        );
+    }
     if !missing.is_empty() {
         errors.push(not_found_error(req.kind, "update", missing));
     }

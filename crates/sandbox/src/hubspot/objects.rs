@@ -13,6 +13,7 @@ use super::error::{hubspot_error, not_found, parse_json, validation};
 use super::store::{properties_from_json, HubspotObjectKind, PropertySelection};
 use super::HubspotAccount;
 use crate::state::SharedState;
+use crate::webhook::ChangeSource;
 
 /// Query string as decoded pairs.
 pub fn query_pairs(raw: &Option<String>) -> Vec<(String, String)> {
@@ -160,6 +161,12 @@ pub async fn create(
     let out = store.get(id).map(|r| store.render(r, &sel));
     drop(store);
     state.stats.record_writes("hubspot", kind.as_str(), 1);
+    state.hubspot_created(
+        account.portal_id,
+        kind.as_str(),
+        &[id],
+        ChangeSource::Integration,
+    );
     (StatusCode::CREATED, Json(out)).into_response()
 }
 
@@ -186,6 +193,7 @@ pub async fn update(
         return not_found(&id);
     };
     let sel = written_selection(&props);
+    let hook = state.webhooks_on().then(|| props.clone());
     let mut store = account.store(kind);
     if store.update(num, props).is_none() {
         return not_found(&id);
@@ -193,6 +201,15 @@ pub async fn update(
     let out = store.get(num).map(|r| store.render(r, &sel));
     drop(store);
     state.stats.record_writes("hubspot", kind.as_str(), 1);
+    if let Some(p) = hook {
+        state.hubspot_updated(
+            account.portal_id,
+            kind.as_str(),
+            num,
+            &p,
+            ChangeSource::Integration,
+        );
+    }
     Json(out).into_response()
 }
 

@@ -24,13 +24,15 @@ pub struct ExecResult {
     pub data: Option<Value>,
     pub errors: Vec<Value>,
     pub writes: u64,
+    /// (client id, created) for every client written.
+    pub changed: Vec<(u64, bool)>,
 }
 
 fn failed(e: GraphqlError) -> ExecResult {
     ExecResult {
         data: None,
         errors: vec![e.to_json()],
-        writes: 0,
+        ..Default::default()
     }
 }
 
@@ -268,7 +270,7 @@ fn execute_mutation(account: &JobberAccount, fields: &[Field]) -> ExecResult {
     if let Err(e) = validation {
         return failed(e);
     }
-    let mut writes = 0;
+    let mut changed = Vec::new();
     let mut store = lock(&account.clients);
     let data = object(fields, "Mutation", |f| match f.name.as_str() {
         "clientCreate" => {
@@ -278,7 +280,7 @@ fn execute_mutation(account: &JobberAccount, fields: &[Field]) -> ExecResult {
             match client_from_create(&mut store, input) {
                 Ok(c) => {
                     let id = store.insert(c);
-                    writes += 1;
+                    changed.push((id, true));
                     client_payload("ClientCreatePayload", store.get(id), &[], &f.selection)
                 }
                 Err(errs) => client_payload("ClientCreatePayload", None, &errs, &f.selection),
@@ -300,7 +302,7 @@ fn execute_mutation(account: &JobberAccount, fields: &[Field]) -> ExecResult {
                 Ok(c) => {
                     let cid = c.id;
                     store.replace(c);
-                    writes += 1;
+                    changed.push((cid, false));
                     client_payload("ClientEditPayload", store.get(cid), &[], &f.selection)
                 }
                 Err(errs) => {
@@ -314,12 +316,14 @@ fn execute_mutation(account: &JobberAccount, fields: &[Field]) -> ExecResult {
         Ok(d) => ExecResult {
             data: Some(d),
             errors: Vec::new(),
-            writes,
+            writes: changed.len() as u64,
+            changed,
         },
         Err(e) => ExecResult {
             data: None,
             errors: vec![e.to_json()],
-            writes,
+            writes: changed.len() as u64,
+            changed,
         },
     }
 }

@@ -126,6 +126,9 @@ pub async fn graphql(
     state
         .stats
         .record_writes("jobber", "clients", result.writes);
+    for (id, created) in &result.changed {
+        state.jobber_changed(account.account_id, *id, *created);
+    }
     let mut out = Map::new();
     if !result.errors.is_empty() {
         out.insert("errors".into(), Value::Array(result.errors));

@@ -1,0 +1,74 @@
+//! Helpers on the sandbox state that turn record writes into queued webhook events.
+
+use crate::state::SandboxState;
+use crate::webhook::{ChangeSource, WebhookEvent};
+
+impl SandboxState {
+    /// Whether changes should be announced (a webhook URL is configured).
+    pub fn webhooks_on(&self) -> bool {
+        self.config().webhook_url.is_some()
+    }
+
+    /// Announces HubSpot record creations.
+    pub fn hubspot_created(
+        &self,
+        portal_id: u64,
+        object: &'static str,
+        ids: &[u64],
+        source: ChangeSource,
+    ) {
+        if !self.webhooks_on() {
+            return;
+        }
+        self.webhooks.emit(
+            self,
+            ids.iter().map(|&object_id| WebhookEvent::Hubspot {
+                portal_id,
+                object,
+                object_id,
+                property: None,
+                source,
+            }),
+        );
+    }
+
+    /// Announces HubSpot property changes, one event per property.
+    pub fn hubspot_updated(
+        &self,
+        portal_id: u64,
+        object: &'static str,
+        object_id: u64,
+        props: &std::collections::HashMap<String, String>,
+        source: ChangeSource,
+    ) {
+        if !self.webhooks_on() {
+            return;
+        }
+        self.webhooks.emit(
+            self,
+            props.iter().map(|(k, v)| WebhookEvent::Hubspot {
+                portal_id,
+                object,
+                object_id,
+                property: Some((k.clone(), v.clone())),
+                source,
+            }),
+        );
+    }
+
+    /// Announces a Jobber client creation or update.
+    pub fn jobber_changed(&self, account_id: u64, client_id: u64, created: bool) {
+        self.webhooks.emit(
+            self,
+            [WebhookEvent::Jobber {
+                account_id,
+                topic: if created {
+                    "CLIENT_CREATE"
+                } else {
+                    "CLIENT_UPDATE"
+                },
+                client_id,
+            }],
+        );
+    }
+}
