@@ -4,12 +4,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::stream::{select_all, SelectAll, StreamExt};
+use std::pin::Pin;
+
+use futures::stream::{self, select_all, SelectAll, Stream, StreamExt};
+use lapin::message::Delivery;
 use lapin::options::{
     BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{Channel, Connection, Consumer};
+use lapin::{Channel, Connection};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -90,6 +93,8 @@ pub async fn run_consumer(
     Ok(())
 }
 
+type DeliveryStream = Pin<Box<dyn Stream<Item = Result<Delivery, String>> + Send + Sync>>;
+
 enum SessionEnd {
     Shutdown,
     Lost(String),
@@ -100,7 +105,9 @@ struct Session {
     connection: Connection,
     consume_channel: Channel,
     consumer_tags: Vec<String>,
-    deliveries: SelectAll<Consumer>,
+    /// Deliveries of every consumer; an `Err` means the link broke or the broker
+    /// cancelled one of our consumers (e.g. its queue was deleted).
+    deliveries: SelectAll<DeliveryStream>,
     context: Arc<JobContext>,
 }
 
@@ -140,11 +147,22 @@ impl Session {
             consumers.push(consumer);
         }
         let consumer_tags = consumers.iter().map(|c| c.tag().to_string()).collect();
+        let streams = consumers.into_iter().map(|consumer| {
+            let queue = consumer.queue().to_string();
+            let stream: DeliveryStream = Box::pin(
+                consumer
+                    .map(|delivery| delivery.map_err(|e| e.to_string()))
+                    .chain(stream::once(async move {
+                        Err(format!("the broker cancelled our consumer of {queue}"))
+                    })),
+            );
+            stream
+        });
         Ok(Session {
             connection,
             consume_channel,
             consumer_tags,
-            deliveries: select_all(consumers),
+            deliveries: select_all(streams),
             context: Arc::new(JobContext {
                 handler: Arc::clone(handler),
                 publish_channel,
@@ -181,8 +199,8 @@ impl Session {
                     Some(Ok(delivery)) => {
                         tasks.spawn(process_delivery(delivery, Arc::clone(&self.context)));
                     }
-                    Some(Err(error)) => return SessionEnd::Lost(error.to_string()),
-                    None => return SessionEnd::Lost("the broker cancelled our consumers".into()),
+                    Some(Err(reason)) => return SessionEnd::Lost(reason),
+                    None => return SessionEnd::Lost("no consumer left".into()),
                 },
             }
         }

@@ -113,3 +113,62 @@ async fn connecting_to_a_closed_port_is_an_error() {
     let lazy = Publisher::lazy(&config).expect("lazy publisher");
     assert!(!lazy.is_healthy().await);
 }
+
+/// Counts how many jobs run at the same time.
+struct Overlap {
+    running: std::sync::atomic::AtomicUsize,
+    peak: std::sync::atomic::AtomicUsize,
+    done: std::sync::atomic::AtomicUsize,
+}
+
+#[fluxcascade_queue::async_trait]
+impl JobHandler for Overlap {
+    async fn handle(&self, _job: &JobEnvelope) -> Result<(), fluxcascade_queue::JobError> {
+        use std::sync::atomic::Ordering;
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        self.done.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_run_concurrently_up_to_the_configured_limit() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let prefix = TestPrefix::new();
+    let config = prefix.config();
+    let publisher = Publisher::connect(&config).await.expect("publisher");
+    let jobs: Vec<JobEnvelope> = (0..12)
+        .map(|_| JobEnvelope::new(JobKind::Batch, "org", Vec::new()))
+        .collect();
+    publisher.publish_many(&jobs).await.expect("publish");
+
+    let overlap = Arc::new(Overlap {
+        running: AtomicUsize::new(0),
+        peak: AtomicUsize::new(0),
+        done: AtomicUsize::new(0),
+    });
+    let shutdown = CancellationToken::new();
+    let consumer = tokio::spawn(run_consumer(
+        config,
+        ConsumerOptions {
+            concurrency: 4,
+            ..ConsumerOptions::new(vec![JobKind::Batch])
+        },
+        Arc::clone(&overlap) as Arc<dyn JobHandler>,
+        shutdown.clone(),
+    ));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while overlap.done.load(Ordering::SeqCst) < 12 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "jobs not all handled"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(overlap.peak.load(Ordering::SeqCst), 4);
+    shutdown.cancel();
+    consumer.await.expect("task").expect("consumer");
+}

@@ -160,3 +160,46 @@ async fn the_publisher_fails_fast_while_cut_and_recovers_on_its_own() {
         2
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consumer_recovers_when_its_queue_is_deleted_under_it() {
+    let prefix = TestPrefix::new();
+    let config = prefix.config();
+    let publisher = Publisher::connect(&config).await.expect("publisher");
+    let (recorder, mut seen) = Recorder::new(|_| Ok(()));
+    let (shutdown, consumer) = start(
+        config.clone(),
+        ConsumerOptions::new(vec![JobKind::Sync, JobKind::Batch]),
+        recorder,
+    );
+    let first = JobEnvelope::new(JobKind::Sync, "org", Vec::new());
+    publisher.publish(&first).await.expect("publish");
+    assert_eq!(next_seen(&mut seen, 10).await.job.job_id, first.job_id);
+
+    // An operator deletes the sync queue: the broker cancels that consumer.
+    let connection = common::raw_connection().await;
+    let channel = connection.create_channel().await.expect("channel");
+    channel
+        .queue_delete(
+            &Topology::queue(&prefix.0, JobKind::Sync),
+            lapin::options::QueueDeleteOptions::default(),
+        )
+        .await
+        .expect("delete queue");
+    let _ = connection.close(200, "done").await;
+
+    // The consumer re-declares the topology and consumes again.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let second = JobEnvelope::new(JobKind::Sync, "org", Vec::new());
+    loop {
+        // Until the queue exists again, the publish is unroutable (an error, not a loss).
+        if publisher.publish(&second).await.is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "queue never re-declared");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(next_seen(&mut seen, 20).await.job.job_id, second.job_id);
+    shutdown.cancel();
+    consumer.await.expect("consumer task");
+}

@@ -199,3 +199,38 @@ async fn garbage_bytes_are_dead_lettered_unchanged_and_the_consumer_goes_on() {
     shutdown.cancel();
     consumer.await.expect("consumer task");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_honoured() {
+    let prefix = TestPrefix::new();
+    let config = prefix.config();
+    let publisher = Publisher::connect(&config).await.expect("publisher");
+    let (recorder, mut seen) = Recorder::new(|job| {
+        if job.attempt == 1 {
+            Err(JobError::Transient {
+                message: "429 Too Many Requests".into(),
+                retry_after: Some(Duration::from_millis(250)),
+            })
+        } else {
+            Ok(())
+        }
+    });
+    let (shutdown, consumer) = start(config, ConsumerOptions::new(vec![JobKind::Sync]), recorder);
+    publisher
+        .publish(&JobEnvelope::new(JobKind::Sync, "org", Vec::new()))
+        .await
+        .expect("publish");
+    next_seen(&mut seen, 10).await;
+    let failed_at = Instant::now();
+    let retried = next_seen(&mut seen, 10).await;
+    assert_eq!(retried.job.attempt, 2);
+    assert_eq!(retried.job.reason, "429 Too Many Requests");
+    // The 300 ms tier is the smallest at least 250 ms, with no jitter below it.
+    assert!(
+        failed_at.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        failed_at.elapsed()
+    );
+    shutdown.cancel();
+    consumer.await.expect("consumer task");
+}
