@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::clock::now_ms;
+use crate::control_jobs;
 use crate::fake::FakeData;
 use crate::hubspot::store::{properties_from_json, HubspotObjectKind};
 use crate::jobber::input::{client_from_create, client_from_edit, UserError};
@@ -54,6 +55,7 @@ fn user_errors(errs: &[UserError]) -> Response {
 enum Target {
     Hubspot(HubspotObjectKind),
     JobberClients,
+    JobberJobs,
 }
 
 fn target(provider: &str, object: &str) -> Result<Target, Response> {
@@ -62,6 +64,7 @@ fn target(provider: &str, object: &str) -> Result<Target, Response> {
             .map(Target::Hubspot)
             .ok_or_else(|| err(StatusCode::NOT_FOUND, format!("unknown hubspot object {o}"))),
         (Some(Provider::Jobber), "clients" | "client") => Ok(Target::JobberClients),
+        (Some(Provider::Jobber), "jobs" | "job") => Ok(Target::JobberJobs),
         (Some(Provider::Jobber), o) => Err(err(
             StatusCode::NOT_FOUND,
             format!("unknown jobber object {o}"),
@@ -145,6 +148,9 @@ async fn seed(
                 store.insert_at(props, now - (count - i) as i64);
             }
         }
+        Target::JobberJobs => {
+            control_jobs::seed(&state.jobber.get_or_create(&account), count, seed)
+        }
         Target::JobberClients => {
             let acct = state.jobber.get_or_create(&account);
             let mut store = lock(&acct.clients);
@@ -214,6 +220,7 @@ async fn create(
             state.hubspot_created(acct.portal_id, kind.as_str(), &[id], ChangeSource::User);
             (StatusCode::CREATED, Json(out)).into_response()
         }
+        Target::JobberJobs => control_jobs::create(&state.jobber.get_or_create(q.account()), &body),
         Target::JobberClients => {
             let acct = state.jobber.get_or_create(q.account());
             let mut store = lock(&acct.clients);
@@ -269,6 +276,12 @@ async fn patch(
             }
             Json(out).into_response()
         }
+        Target::JobberJobs => {
+            match control_jobs::patch(&state.jobber.get_or_create(q.account()), &id, &body) {
+                Some(v) => Json(v).into_response(),
+                None => not_found(),
+            }
+        }
         Target::JobberClients => {
             let acct = state.jobber.get_or_create(q.account());
             let mut store = lock(&acct.clients);
@@ -315,6 +328,9 @@ async fn list(
                     .collect(),
             )
         }
+        Target::JobberJobs => {
+            control_jobs::list(&state.jobber.get_or_create(q.account()), offset, limit)
+        }
         Target::JobberClients => {
             let acct = state.jobber.get_or_create(q.account());
             let store = lock(&acct.clients);
@@ -350,6 +366,7 @@ async fn get_one(
                 .and_then(|n| store.get(n))
                 .map(|r| store.render_all(r))
         }
+        Target::JobberJobs => control_jobs::get(&state.jobber.get_or_create(q.account()), &id),
         Target::JobberClients => {
             let acct = state.jobber.get_or_create(q.account());
             let store = lock(&acct.clients);
@@ -397,6 +414,7 @@ async fn stats(State(state): State<SharedState>) -> Response {
     }
     for a in state.jobber.all() {
         *records.entry("jobber/clients".into()).or_insert(0) += lock(&a.clients).len();
+        *records.entry("jobber/jobs".into()).or_insert(0) += lock(&a.work).jobs_len();
     }
     v["records"] = json!(records);
     Json(v).into_response()

@@ -26,6 +26,7 @@ mod auth;
 mod clock;
 pub mod config;
 mod control;
+mod control_jobs;
 mod fake;
 mod gate;
 mod hubspot;

@@ -10,7 +10,8 @@ use super::render::{client, client_payload, leaf, needs_selection, object, undef
 use super::store::{
     decode_cursor, decode_id, encode_cursor, encode_id, JobberClient, JobberClientStore,
 };
-use super::JobberAccount;
+use super::work::{JobberJob, JobberProperty, JobberWorkStore};
+use super::{work_exec, JobberAccount};
 use crate::clock::parse_iso;
 use crate::state::lock;
 
@@ -40,7 +41,10 @@ pub fn execute(account: &JobberAccount, op: &Operation) -> ExecResult {
     match op.kind {
         OperationKind::Query => {
             let store = lock(&account.clients);
-            match object(&op.fields, "Query", |f| query_field(account, &store, f)) {
+            let work = lock(&account.work);
+            match object(&op.fields, "Query", |f| {
+                query_field(account, &store, &work, f)
+            }) {
                 Ok(data) => ExecResult {
                     data: Some(data),
                     ..Default::default()
@@ -55,10 +59,30 @@ pub fn execute(account: &JobberAccount, op: &Operation) -> ExecResult {
 fn query_field(
     account: &JobberAccount,
     store: &JobberClientStore,
+    work: &JobberWorkStore,
     f: &Field,
 ) -> Result<Value, GraphqlError> {
     match f.name.as_str() {
         "clients" => clients_connection(store, f),
+        "jobs" => work_exec::jobs_connection(f, store, work),
+        "job" => {
+            needs_selection(f, "Job")?;
+            let id = f.arg("id").and_then(Value::as_str).unwrap_or_default();
+            match decode_id("Job", id).and_then(|n| work.job(n)) {
+                Some(j) => work_exec::job(j, &f.selection, store, work),
+                None => work_exec::job(&JobberJob::default(), &f.selection, store, work)
+                    .map(|_| Value::Null),
+            }
+        }
+        "property" => {
+            needs_selection(f, "Property")?;
+            let id = f.arg("id").and_then(Value::as_str).unwrap_or_default();
+            match decode_id("Property", id).and_then(|n| work.property(n)) {
+                Some(p) => work_exec::property(p, &f.selection, store),
+                None => work_exec::property(&JobberProperty::default(), &f.selection, store)
+                    .map(|_| Value::Null),
+            }
+        }
         "client" => {
             needs_selection(f, "Client")?;
             let id = f.arg("id").and_then(Value::as_str).ok_or_else(|| {
@@ -265,6 +289,20 @@ fn execute_mutation(account: &JobberAccount, fields: &[Field]) -> ExecResult {
             &dummy_errors,
             &f.selection,
         ),
+        "jobCreate" => work_exec::job_payload(
+            None,
+            &dummy_errors,
+            &f.selection,
+            &JobberClientStore::default(),
+            &JobberWorkStore::default(),
+        ),
+        "propertyCreate" => work_exec::property_payload(
+            None,
+            &[],
+            &dummy_errors,
+            &f.selection,
+            &JobberClientStore::default(),
+        ),
         _ => Err(undefined_field("Mutation", f)),
     });
     if let Err(e) = validation {
@@ -272,7 +310,28 @@ fn execute_mutation(account: &JobberAccount, fields: &[Field]) -> ExecResult {
     }
     let mut changed = Vec::new();
     let mut store = lock(&account.clients);
+    let mut work = lock(&account.work);
     let data = object(fields, "Mutation", |f| match f.name.as_str() {
+        "jobCreate" => {
+            let input = f.arg("input").cloned().unwrap_or_else(|| json!({}));
+            match work_exec::create_job(&mut work, &input) {
+                Ok(id) => work_exec::job_payload(work.job(id), &[], &f.selection, &store, &work),
+                Err(errs) => work_exec::job_payload(None, &errs, &f.selection, &store, &work),
+            }
+        }
+        "propertyCreate" => {
+            let cid = f
+                .arg("clientId")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let input = f.arg("input").cloned().unwrap_or_else(|| json!({}));
+            match work_exec::create_properties(&store, &mut work, cid, &input) {
+                Ok((owner, props)) => {
+                    work_exec::property_payload(store.get(owner), &props, &[], &f.selection, &store)
+                }
+                Err(errs) => work_exec::property_payload(None, &[], &errs, &f.selection, &store),
+            }
+        }
         "clientCreate" => {
             let input = f.arg("input").ok_or_else(|| {
                 GraphqlError::new("Field 'clientCreate' is missing required arguments: input")

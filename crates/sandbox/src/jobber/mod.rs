@@ -6,6 +6,8 @@ pub mod exec;
 pub mod input;
 pub mod render;
 pub mod store;
+pub mod work;
+pub mod work_exec;
 
 use std::sync::{Arc, Mutex};
 
@@ -24,12 +26,15 @@ use crate::state::{lock, SharedState};
 use cost::{cost_extension, requested_cost, JobberThrottle, ThrottleDecision};
 use document::parse_operation;
 use store::JobberClientStore;
+use work::JobberWorkStore;
 
 /// One Jobber account with its clients.
 pub struct JobberAccount {
     pub name: String,
     pub account_id: u64,
     pub clients: Mutex<JobberClientStore>,
+    /// Properties and jobs; lock after `clients` when both are needed.
+    pub work: Mutex<JobberWorkStore>,
     pub throttle: Mutex<JobberThrottle>,
 }
 
@@ -39,12 +44,14 @@ impl JobberAccount {
             name: name.to_owned(),
             account_id,
             clients: Mutex::new(JobberClientStore::default()),
+            work: Mutex::new(JobberWorkStore::default()),
             throttle: Mutex::new(JobberThrottle::default()),
         }
     }
 
     pub fn clear(&self) {
         lock(&self.clients).clear();
+        lock(&self.work).clear();
         lock(&self.throttle).clear();
     }
 }
