@@ -12,7 +12,7 @@ use lapin::options::{
     BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{Channel, Connection};
+use lapin::{Channel, Connection, Consumer};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -119,6 +119,48 @@ impl Session {
         handler: &Arc<dyn JobHandler>,
     ) -> Result<Session, QueueError> {
         let connection = open_connection(&config.amqp_url).await?;
+        let (publish_channel, consume_channel, consumers) =
+            match Session::setup(&connection, config, options, delays).await {
+                Ok(parts) => parts,
+                Err(error) => {
+                    let _ = connection.close(200, "consumer setup failed").await;
+                    return Err(error);
+                }
+            };
+        let consumer_tags = consumers.iter().map(|c| c.tag().to_string()).collect();
+        let streams = consumers.into_iter().map(|consumer| {
+            let queue = consumer.queue().to_string();
+            let stream: DeliveryStream = Box::pin(
+                consumer
+                    .map(|delivery| delivery.map_err(|e| e.to_string()))
+                    .chain(stream::once(async move {
+                        Err(format!("the broker cancelled our consumer of {queue}"))
+                    })),
+            );
+            stream
+        });
+        Ok(Session {
+            connection,
+            consume_channel,
+            consumer_tags,
+            deliveries: select_all(streams),
+            context: Arc::new(JobContext {
+                handler: Arc::clone(handler),
+                publish_channel,
+                prefix: config.prefix.clone(),
+                delays: *delays,
+                max_attempts: options.max_attempts.max(1),
+            }),
+        })
+    }
+
+    /// Opens the confirm and consuming channels, declares the topology, starts consuming.
+    async fn setup(
+        connection: &Connection,
+        config: &QueueConfig,
+        options: &ConsumerOptions,
+        delays: &[Duration; 4],
+    ) -> Result<(Channel, Channel, Vec<Consumer>), QueueError> {
         let publish_channel = connection.create_channel().await?;
         publish_channel
             .confirm_select(ConfirmSelectOptions::default())
@@ -146,31 +188,7 @@ impl Session {
                 .await?;
             consumers.push(consumer);
         }
-        let consumer_tags = consumers.iter().map(|c| c.tag().to_string()).collect();
-        let streams = consumers.into_iter().map(|consumer| {
-            let queue = consumer.queue().to_string();
-            let stream: DeliveryStream = Box::pin(
-                consumer
-                    .map(|delivery| delivery.map_err(|e| e.to_string()))
-                    .chain(stream::once(async move {
-                        Err(format!("the broker cancelled our consumer of {queue}"))
-                    })),
-            );
-            stream
-        });
-        Ok(Session {
-            connection,
-            consume_channel,
-            consumer_tags,
-            deliveries: select_all(streams),
-            context: Arc::new(JobContext {
-                handler: Arc::clone(handler),
-                publish_channel,
-                prefix: config.prefix.clone(),
-                delays: *delays,
-                max_attempts: options.max_attempts.max(1),
-            }),
-        })
+        Ok((publish_channel, consume_channel, consumers))
     }
 
     /// Dispatches deliveries to job tasks until shutdown or until the link breaks.

@@ -1,5 +1,36 @@
 //! RabbitMQ layer of FluxCascade: topology, confirmed publisher, consumer runtime
 //! with retry tiers and a dead-letter queue. The only crate that talks AMQP.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use fluxcascade_queue::{
+//!     async_trait, run_consumer, ConsumerOptions, JobEnvelope, JobError, JobHandler, JobKind,
+//!     Publisher, QueueConfig,
+//! };
+//! use tokio_util::sync::CancellationToken;
+//!
+//! struct Worker;
+//!
+//! #[async_trait]
+//! impl JobHandler for Worker {
+//!     async fn handle(&self, job: &JobEnvelope) -> Result<(), JobError> {
+//!         // Idempotent work here; Err(JobError::transient(..)) retries later,
+//!         // Err(JobError::permanent(..)) dead-letters at once.
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # async fn demo() -> Result<(), fluxcascade_queue::QueueError> {
+//! let config = QueueConfig::new("amqp://guest:guest@127.0.0.1:5672/%2f", "fluxcascade");
+//! let publisher = Publisher::connect(&config).await?;
+//! let job = JobEnvelope::new(JobKind::Sync, "org-1", Vec::new());
+//! publisher.publish(&job).await?; // returns once the broker confirmed it
+//!
+//! let shutdown = CancellationToken::new();
+//! let options = ConsumerOptions { concurrency: 8, ..ConsumerOptions::new(vec![JobKind::Sync]) };
+//! run_consumer(config, options, Arc::new(Worker), shutdown).await?;
+//! # Ok(()) }
+//! ```
 
 mod config;
 mod connect;
@@ -12,6 +43,7 @@ mod retry;
 mod topology;
 
 pub use config::{ConsumerOptions, QueueConfig, DEFAULT_RETRY_DELAYS};
+pub use connect::CONNECT_TIMEOUT;
 pub use consumer::run_consumer;
 pub use error::{JobError, QueueError};
 pub use fluxcascade_proto::{JobEnvelope, JobKind};

@@ -155,15 +155,29 @@ impl Publisher {
         }
         debug!(prefix = %self.inner.prefix, "publisher connecting");
         let connection = open_connection(&self.inner.amqp_url).await?;
+        let channel = match self.setup(&connection).await {
+            Ok(channel) => channel,
+            Err(error) => {
+                let _ = connection.close(200, "publisher setup failed").await;
+                return Err(error);
+            }
+        };
+        *link = Some(Link {
+            connection,
+            channel: channel.clone(),
+        });
+        Ok(channel)
+    }
+}
+
+impl Publisher {
+    /// Opens the confirm channel and declares the topology.
+    async fn setup(&self, connection: &Connection) -> Result<Channel, QueueError> {
         let channel = connection.create_channel().await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
         Topology::declare_with_delays(&channel, &self.inner.prefix, &self.inner.delays).await?;
-        *link = Some(Link {
-            connection,
-            channel: channel.clone(),
-        });
         Ok(channel)
     }
 }
