@@ -136,8 +136,18 @@ async fn seed(
     match t {
         Target::Hubspot(kind) => {
             let acct = state.hubspot.get_or_create(&account);
+            // Seeded deals are associated with existing contacts, round-robin.
+            let contacts: Vec<u64> = if kind == HubspotObjectKind::Deals {
+                acct.store(HubspotObjectKind::Contacts)
+                    .all()
+                    .map(|r| r.id)
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let mut store = acct.store(kind);
             let base = store.len() as u64;
+            let mut ids = Vec::with_capacity(count as usize);
             for i in 0..count {
                 let index = base + i + 1;
                 let props = match kind {
@@ -145,7 +155,15 @@ async fn seed(
                     HubspotObjectKind::Companies => fake.company(index),
                     HubspotObjectKind::Deals => fake.deal(index),
                 };
-                store.insert_at(props, now - (count - i) as i64);
+                ids.push(store.insert_at(props, now - (count - i) as i64));
+            }
+            drop(store);
+            if !contacts.is_empty() {
+                let mut assoc = lock(&acct.associations);
+                for (i, id) in ids.iter().enumerate() {
+                    let contact = contacts[i % contacts.len()];
+                    assoc.link(kind, *id, HubspotObjectKind::Contacts, contact);
+                }
             }
         }
         Target::JobberJobs => {

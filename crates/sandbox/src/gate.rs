@@ -17,7 +17,7 @@ use crate::hubspot::{self, error::rate_limited};
 use crate::state::{lock, Provider, SharedState};
 
 /// Route template for stats: the matched path without the provider prefix, with
-/// `{object_type}` replaced by the requested object type.
+/// `{object_type}`/`{to_type}` replaced by the requested object types.
 fn endpoint_name(req: &Request, provider: Provider) -> String {
     let method = req.method().as_str().to_owned();
     let Some(matched) = req.extensions().get::<MatchedPath>() else {
@@ -34,7 +34,11 @@ fn endpoint_name(req: &Request, provider: Provider) -> String {
         if i > 0 {
             path.push('/');
         }
-        path.push_str(if t == "{object_type}" { a } else { t });
+        path.push_str(if t == "{object_type}" || t == "{to_type}" {
+            a
+        } else {
+            t
+        });
     }
     format!("{method} {path}")
 }

@@ -334,3 +334,95 @@ async fn search_secondly_limit() {
     assert_eq!(statuses[2].0, 429);
     assert_eq!(statuses[2].1["policyName"], "SECONDLY");
 }
+
+#[tokio::test]
+async fn deals_associate_with_contacts_v3_and_v4() {
+    let t = start().await;
+    t.seed("hubspot", "contacts", 2).await;
+    t.seed("hubspot", "deals", 4).await;
+    let tok = t.hubspot_token().await;
+    let (_, deals) = t
+        .hs(
+            &tok,
+            "GET",
+            "/crm/v3/objects/deals?associations=contacts",
+            None,
+        )
+        .await;
+    let first = &deals["results"][0];
+    assert_eq!(
+        first["associations"]["contacts"]["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        first["associations"]["contacts"]["results"][0]["type"],
+        "deal_to_contact"
+    );
+    let (_, contacts) = t
+        .hs(&tok, "GET", "/crm/v3/objects/contacts?limit=1", None)
+        .await;
+    let contact_id = contacts["results"][0]["id"].as_str().unwrap().to_owned();
+
+    let (status, created) = t
+        .hs(&tok, "POST", "/crm/v3/objects/deals", Some(json!({
+            "properties": {"dealname": "New"},
+            "associations": [{"to": {"id": contact_id}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}]}]
+        })))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let deal_id = created["id"].as_str().unwrap();
+    let (status, v4) = t
+        .hs(
+            &tok,
+            "GET",
+            &format!("/crm/v4/objects/deals/{deal_id}/associations/contacts"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(v4["results"][0]["toObjectId"].to_string(), contact_id);
+    assert_eq!(v4["results"][0]["associationTypes"][0]["typeId"], 3);
+
+    let (_, company) = t
+        .hs(
+            &tok,
+            "POST",
+            "/crm/v3/objects/companies",
+            Some(json!({"properties": {"name": "Co"}})),
+        )
+        .await;
+    let company_id = company["id"].as_str().unwrap();
+    let (status, _) = t
+        .hs(
+            &tok,
+            "PUT",
+            &format!(
+                "/crm/v4/objects/contacts/{contact_id}/associations/default/companies/{company_id}"
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, got) = t
+        .hs(
+            &tok,
+            "GET",
+            &format!("/crm/v3/objects/companies/{company_id}?associations=contacts"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        got["associations"]["contacts"]["results"][0]["id"],
+        contact_id.as_str()
+    );
+    let (status, _) = t
+        .hs(&tok, "POST", "/crm/v3/objects/deals", Some(json!({
+            "properties": {"dealname": "Bad"},
+            "associations": [{"to": {"id": "1"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}]}]
+        })))
+        .await;
+    assert_eq!(status, 400);
+}

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::error::{parse_json, validation};
 use super::objects::{kind_of, written_selection};
 use super::store::{properties_from_json, HubspotObjectKind, PropertySelection};
-use super::HubspotAccount;
+use super::{assoc, HubspotAccount};
 use crate::clock::{iso_millis, now_ms};
 use crate::state::SharedState;
 use crate::webhook::ChangeSource;
@@ -175,6 +175,7 @@ pub async fn create(
     let mut results = Vec::with_capacity(parsed.len());
     let mut errors = Vec::new();
     let mut created = Vec::with_capacity(parsed.len());
+    let mut created_inputs = Vec::new();
     let mut store = account.store(req.kind);
     for (index, p) in parsed.drain(..).enumerate() {
         match p {
@@ -182,6 +183,7 @@ pub async fn create(
                 let sel = written_selection(&props);
                 let id = store.create(props);
                 created.push(id);
+                created_inputs.push((index, id));
                 if let Some(r) = store.get(id) {
                     results.push(store.render(r, &sel));
                 }
@@ -190,6 +192,13 @@ pub async fn create(
         }
     }
     drop(store);
+    for (index, id) in &created_inputs {
+        if let Some(input) = inputs(&req).get(*index) {
+            if let Err(message) = assoc::link_from_input(&account, req.kind, *id, input) {
+                errors.push(invalid_input_error(message, *index));
+            }
+        }
+    }
     state
         .stats
         .record_writes("hubspot", req.kind.as_str(), results.len() as u64);

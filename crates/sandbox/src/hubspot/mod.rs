@@ -1,5 +1,6 @@
 //! HubSpot CRM v3 emulation: accounts (portals), routes and OAuth wiring.
 
+pub mod assoc;
 pub mod batch;
 pub mod error;
 pub mod limit;
@@ -25,6 +26,7 @@ pub struct HubspotAccount {
     pub portal_id: u64,
     stores: [Mutex<HubspotObjectStore>; 3],
     pub limiter: Mutex<HubspotLimiter>,
+    pub associations: Mutex<assoc::HubspotAssociations>,
 }
 
 impl HubspotAccount {
@@ -34,6 +36,7 @@ impl HubspotAccount {
             portal_id,
             stores: HubspotObjectKind::ALL.map(|k| Mutex::new(HubspotObjectStore::new(k))),
             limiter: Mutex::new(HubspotLimiter::default()),
+            associations: Mutex::new(assoc::HubspotAssociations::default()),
         }
     }
 
@@ -47,6 +50,7 @@ impl HubspotAccount {
             lock(s).clear();
         }
         lock(&self.limiter).clear();
+        lock(&self.associations).clear();
     }
 }
 
@@ -76,6 +80,14 @@ pub fn router(state: SharedState) -> Router<SharedState> {
             post(batch::update),
         )
         .route("/crm/v3/objects/{object_type}/search", post(search::search))
+        .route(
+            "/crm/v4/objects/{object_type}/{id}/associations/{to_type}",
+            get(assoc::list_v4),
+        )
+        .route(
+            "/crm/v4/objects/{object_type}/{id}/associations/default/{to_type}/{to_id}",
+            axum::routing::put(assoc::create_default_v4),
+        )
         .route_layer(from_fn_with_state(state.clone(), gate::hubspot_api));
     Router::new()
         .route("/oauth/authorize", get(oauth::hubspot_authorize))

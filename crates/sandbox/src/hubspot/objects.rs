@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::error::{hubspot_error, not_found, parse_json, validation};
 use super::store::{properties_from_json, HubspotObjectKind, PropertySelection};
-use super::HubspotAccount;
+use super::{assoc, HubspotAccount};
 use crate::state::SharedState;
 use crate::webhook::ChangeSource;
 
@@ -53,7 +53,17 @@ fn selection(pairs: &[(String, String)]) -> PropertySelection {
     )
 }
 
-/// `GET /crm/v3/objects/{type}?limit&after&properties`
+/// Object types named by `associations=` (comma-separated or repeated).
+fn wanted_associations(pairs: &[(String, String)]) -> Vec<HubspotObjectKind> {
+    pairs
+        .iter()
+        .filter(|(k, _)| k == "associations")
+        .flat_map(|(_, v)| v.split(','))
+        .filter_map(|s| HubspotObjectKind::parse(s.trim()))
+        .collect()
+}
+
+/// `GET /crm/v3/objects/{type}?limit&after&properties&associations`
 pub async fn list(
     State(state): State<SharedState>,
     Extension(account): Extension<Arc<HubspotAccount>>,
@@ -76,7 +86,8 @@ pub async fn list(
         Some(Err(_)) => return validation("after must be a numeric paging cursor"),
     };
     let sel = selection(&pairs);
-    let (results, next) = {
+    let wanted = wanted_associations(&pairs);
+    let (mut results, next) = {
         let store = account.store(kind);
         let mut it = store.iter_from(after);
         let mut results = Vec::with_capacity(limit);
@@ -85,6 +96,15 @@ pub async fn list(
         }
         (results, it.next().map(|r| r.id))
     };
+    if !wanted.is_empty() {
+        for r in &mut results {
+            let id = r["id"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+            let block = assoc::v3_block(&account, kind, id, &wanted);
+            if block.as_object().is_some_and(|o| !o.is_empty()) {
+                r["associations"] = block;
+            }
+        }
+    }
     let mut body = json!({ "results": results });
     if let Some(next) = next {
         let mut link = format!(
@@ -121,10 +141,19 @@ pub async fn get_one(
         }),
         _ => id.parse::<u64>().ok().and_then(|n| store.get(n)),
     };
-    match rec {
-        Some(r) => Json(store.render(r, &sel)).into_response(),
-        None => not_found(&id),
+    let Some(mut out) = rec.map(|r| store.render(r, &sel)) else {
+        return not_found(&id);
+    };
+    drop(store);
+    let wanted = wanted_associations(&pairs);
+    if !wanted.is_empty() {
+        let num = out["id"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+        let block = assoc::v3_block(&account, kind, num, &wanted);
+        if block.as_object().is_some_and(|o| !o.is_empty()) {
+            out["associations"] = block;
+        }
     }
+    Json(out).into_response()
 }
 
 fn input_properties(body: &Value) -> Result<std::collections::HashMap<String, String>, Response> {
@@ -160,6 +189,10 @@ pub async fn create(
     let id = store.create(props);
     let out = store.get(id).map(|r| store.render(r, &sel));
     drop(store);
+    if let Err(e) = assoc::link_from_input(&account, kind, id, &body) {
+        account.store(kind).archive(id);
+        return validation(e);
+    }
     state.stats.record_writes("hubspot", kind.as_str(), 1);
     state.hubspot_created(
         account.portal_id,
