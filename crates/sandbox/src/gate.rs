@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::auth::{bearer, TokenCheck};
 use crate::clock::correlation_id;
-use crate::hubspot::limit::HubspotAdmission;
+use crate::hubspot::limit::{HubspotAdmission, DAILY_LIMIT};
 use crate::hubspot::{self, error::rate_limited};
 use crate::state::{lock, Provider, SharedState};
 
@@ -111,13 +111,19 @@ pub async fn hubspot_api(
     };
     let limits = &cfg.rate_limits;
     let mut remaining = None;
+    let mut daily_used = 0;
     if limits.enabled {
         let is_search = req.uri().path().ends_with("/search");
-        let admission = lock(&account.limiter).admit(
-            is_search,
-            limits.hubspot.ten_secondly,
-            limits.hubspot.search_per_second,
-        );
+        let admission = {
+            let mut limiter = lock(&account.limiter);
+            let a = limiter.admit(
+                is_search,
+                limits.hubspot.ten_secondly,
+                limits.hubspot.search_per_second,
+            );
+            daily_used = limiter.daily_used;
+            a
+        };
         match admission {
             HubspotAdmission::Allowed { remaining: r } => remaining = Some(r),
             HubspotAdmission::TenSecondly => {
@@ -137,6 +143,12 @@ pub async fn hubspot_api(
     let mut resp = next.run(req).await;
     if let Some(r) = remaining {
         add_hubspot_headers(&mut resp, limits.hubspot.ten_secondly, r);
+        let h = resp.headers_mut();
+        h.insert("X-HubSpot-RateLimit-Daily", HeaderValue::from(DAILY_LIMIT));
+        h.insert(
+            "X-HubSpot-RateLimit-Daily-Remaining",
+            HeaderValue::from(DAILY_LIMIT.saturating_sub(daily_used)),
+        );
     }
     resp
 }

@@ -305,6 +305,10 @@ async fn ten_secondly_limit_answers_429_with_hubspot_body_and_headers() {
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["x-hubspot-ratelimit-max"], "3");
         assert_eq!(
+            r.headers()["x-hubspot-ratelimit-daily-remaining"],
+            (250_000 - 1 - i).to_string().as_str()
+        );
+        assert_eq!(
             r.headers()["x-hubspot-ratelimit-remaining"],
             (2 - i).to_string().as_str()
         );
@@ -425,4 +429,48 @@ async fn deals_associate_with_contacts_v3_and_v4() {
         })))
         .await;
     assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn batch_upsert_by_email_and_archive() {
+    let t = start().await;
+    let tok = t.hubspot_token().await;
+    let (_, first) = t
+        .hs(
+            &tok,
+            "POST",
+            "/crm/v3/objects/contacts/batch/upsert",
+            Some(json!({"inputs": [
+                {"id": "up@x.io", "idProperty": "email", "properties": {"firstname": "Up"}}
+            ]})),
+        )
+        .await;
+    assert_eq!(first["results"][0]["new"], true);
+    let id = first["results"][0]["id"].as_str().unwrap().to_owned();
+    let (_, second) = t
+        .hs(
+            &tok,
+            "POST",
+            "/crm/v3/objects/contacts/batch/upsert",
+            Some(json!({"inputs": [
+                {"id": "UP@x.io", "idProperty": "email", "properties": {"firstname": "Upper"}}
+            ]})),
+        )
+        .await;
+    assert_eq!(second["results"][0]["new"], false);
+    assert_eq!(second["results"][0]["id"], id.as_str());
+    assert_eq!(second["results"][0]["properties"]["firstname"], "Upper");
+    let (status, _) = t
+        .hs(
+            &tok,
+            "POST",
+            "/crm/v3/objects/contacts/batch/archive",
+            Some(json!({"inputs": [{"id": id}]})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = t
+        .hs(&tok, "GET", &format!("/crm/v3/objects/contacts/{id}"), None)
+        .await;
+    assert_eq!(status, 404);
 }

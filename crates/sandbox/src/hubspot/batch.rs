@@ -21,13 +21,13 @@ use crate::webhook::ChangeSource;
 /// HubSpot's batch size cap.
 pub const MAX_BATCH_INPUTS: usize = 100;
 
-struct BatchRequest {
-    kind: HubspotObjectKind,
-    body: Value,
-    started_ms: i64,
+pub(super) struct BatchRequest {
+    pub(super) kind: HubspotObjectKind,
+    pub(super) body: Value,
+    pub(super) started_ms: i64,
 }
 
-fn parse_request(object_type: &str, body: &[u8]) -> Result<BatchRequest, Response> {
+pub(super) fn parse_request(object_type: &str, body: &[u8]) -> Result<BatchRequest, Response> {
     let started_ms = now_ms();
     let kind = kind_of(object_type)?;
     let body = parse_json(body)?;
@@ -49,14 +49,14 @@ fn parse_request(object_type: &str, body: &[u8]) -> Result<BatchRequest, Respons
     })
 }
 
-fn inputs(req: &BatchRequest) -> &[Value] {
+pub(super) fn inputs(req: &BatchRequest) -> &[Value] {
     req.body
         .get("inputs")
         .and_then(Value::as_array)
         .map_or(&[], Vec::as_slice)
 }
 
-fn finish(
+pub(super) fn finish(
     ok_status: StatusCode,
     started_ms: i64,
     results: Vec<Value>,
@@ -89,7 +89,7 @@ fn not_found_error(kind: HubspotObjectKind, verb: &str, ids: Vec<String>) -> Val
     })
 }
 
-fn invalid_input_error(message: String, index: usize) -> Value {
+pub(super) fn invalid_input_error(message: String, index: usize) -> Value {
     json!({
         "status": "error",
         "category": "VALIDATION_ERROR",
@@ -99,7 +99,7 @@ fn invalid_input_error(message: String, index: usize) -> Value {
     })
 }
 
-fn input_id(input: &Value) -> String {
+pub(super) fn input_id(input: &Value) -> String {
     match input.get("id") {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),

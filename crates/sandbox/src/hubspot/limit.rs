@@ -8,7 +8,12 @@ use std::time::{Duration, Instant};
 pub struct HubspotLimiter {
     ten_secondly: VecDeque<Instant>,
     search: VecDeque<Instant>,
+    /// Requests admitted since the sandbox started or was reset (the "daily" count).
+    pub daily_used: u64,
 }
+
+/// HubSpot's daily cap reported in `X-HubSpot-RateLimit-Daily` (not enforced).
+pub const DAILY_LIMIT: u64 = 250_000;
 
 /// Outcome of one admission check.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -35,6 +40,7 @@ impl HubspotLimiter {
     pub fn clear(&mut self) {
         self.ten_secondly.clear();
         self.search.clear();
+        self.daily_used = 0;
     }
 
     /// Admits one request (search requests also count against the secondly limit).
@@ -49,7 +55,10 @@ impl HubspotLimiter {
             return HubspotAdmission::Secondly;
         }
         match admit(&mut self.ten_secondly, now, TEN_SECONDS, ten_secondly) {
-            Some(remaining) => HubspotAdmission::Allowed { remaining },
+            Some(remaining) => {
+                self.daily_used += 1;
+                HubspotAdmission::Allowed { remaining }
+            }
             None => HubspotAdmission::TenSecondly,
         }
     }

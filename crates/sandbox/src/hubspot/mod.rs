@@ -2,6 +2,7 @@
 
 pub mod assoc;
 pub mod batch;
+pub mod batch_upsert;
 pub mod error;
 pub mod limit;
 pub mod objects;
@@ -78,6 +79,14 @@ pub fn router(state: SharedState) -> Router<SharedState> {
         .route(
             "/crm/v3/objects/{object_type}/batch/update",
             post(batch::update),
+        )
+        .route(
+            "/crm/v3/objects/{object_type}/batch/upsert",
+            post(batch_upsert::upsert),
+        )
+        .route(
+            "/crm/v3/objects/{object_type}/batch/archive",
+            post(batch_upsert::archive),
         )
         .route("/crm/v3/objects/{object_type}/search", post(search::search))
         .route(
