@@ -123,7 +123,7 @@ pub async fn archive(
     let mut store = account.store(req.kind);
     let mut n = 0;
     for input in inputs(&req) {
-        if let Some(id) = input_id(input).parse::<u64>().ok() {
+        if let Ok(id) = input_id(input).parse::<u64>() {
             if store.archive(id).is_some() {
                 n += 1;
             }
