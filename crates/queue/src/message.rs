@@ -61,8 +61,10 @@ pub(crate) fn job_properties(
     }
     let mut properties = BasicProperties::default()
         .with_delivery_mode(2)
-        .with_content_type(ShortString::from(CONTENT_TYPE))
-        .with_headers(headers);
+        .with_content_type(ShortString::from(CONTENT_TYPE));
+    if !headers.inner().is_empty() {
+        properties = properties.with_headers(headers);
+    }
     if !message_id.is_empty() {
         properties = properties.with_message_id(ShortString::from(message_id));
     }
@@ -108,13 +110,21 @@ pub(crate) async fn await_confirm(
     job_id: &str,
     routing_key: &str,
 ) -> Result<(), QueueError> {
-    let confirmation = tokio::time::timeout(CONFIRM_TIMEOUT, confirm)
+    tokio::time::timeout(CONFIRM_TIMEOUT, check_confirm(confirm, job_id, routing_key))
         .await
         .map_err(|_| QueueError::ConfirmTimeout {
             job_id: job_id.to_owned(),
             timeout: CONFIRM_TIMEOUT,
-        })??;
-    match confirmation {
+        })?
+}
+
+/// Waits (without a timeout of its own) for one confirm and checks it was a plain ack.
+pub(crate) async fn check_confirm(
+    confirm: PublisherConfirm,
+    job_id: &str,
+    routing_key: &str,
+) -> Result<(), QueueError> {
+    match confirm.await? {
         Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
         Confirmation::Ack(Some(_)) => Err(QueueError::Unroutable {
             job_id: job_id.to_owned(),

@@ -14,7 +14,7 @@ use tracing::{debug, warn};
 use crate::config::QueueConfig;
 use crate::connect::open_connection;
 use crate::error::QueueError;
-use crate::message::{await_confirm, current_traceparent, job_properties, send};
+use crate::message::{check_confirm, current_traceparent, job_properties, send, CONFIRM_TIMEOUT};
 use crate::topology::Topology;
 
 /// How long `is_healthy` may spend (re)connecting.
@@ -137,9 +137,15 @@ impl Publisher {
         let waits = confirms
             .into_iter()
             .zip(jobs)
-            .map(|(confirm, (job, key, _))| await_confirm(confirm, &job.job_id, key));
-        try_join_all(waits).await?;
-        Ok(())
+            .map(|(confirm, (job, key, _))| check_confirm(confirm, &job.job_id, key));
+        // One timer for the whole batch rather than one per message.
+        match tokio::time::timeout(CONFIRM_TIMEOUT, try_join_all(waits)).await {
+            Ok(result) => result.map(|_| ()),
+            Err(_) => Err(QueueError::ConfirmTimeout {
+                job_id: jobs.first().map(|j| j.0.job_id.clone()).unwrap_or_default(),
+                timeout: CONFIRM_TIMEOUT,
+            }),
+        }
     }
 
     /// The current confirm channel, (re)connecting first if the link is down.
