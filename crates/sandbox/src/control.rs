@@ -238,7 +238,9 @@ async fn create(
             state.hubspot_created(acct.portal_id, kind.as_str(), &[id], ChangeSource::User);
             (StatusCode::CREATED, Json(out)).into_response()
         }
-        Target::JobberJobs => control_jobs::create(&state.jobber.get_or_create(q.account()), &body),
+        Target::JobberJobs => {
+            control_jobs::create(&state, &state.jobber.get_or_create(q.account()), &body)
+        }
         Target::JobberClients => {
             let acct = state.jobber.get_or_create(q.account());
             let mut store = lock(&acct.clients);
@@ -247,7 +249,7 @@ async fn create(
                     let id = store.insert(c);
                     let out = store.get(id).map(jobber_json);
                     drop(store);
-                    state.jobber_changed(acct.account_id, id, true);
+                    state.jobber_changed(acct.account_id, "Client", id, true);
                     (StatusCode::CREATED, Json(out)).into_response()
                 }
                 Err(errs) => user_errors(&errs),
@@ -295,7 +297,8 @@ async fn patch(
             Json(out).into_response()
         }
         Target::JobberJobs => {
-            match control_jobs::patch(&state.jobber.get_or_create(q.account()), &id, &body) {
+            match control_jobs::patch(&state, &state.jobber.get_or_create(q.account()), &id, &body)
+            {
                 Some(v) => Json(v).into_response(),
                 None => not_found(),
             }
@@ -312,7 +315,7 @@ async fn patch(
                     store.replace(c);
                     let out = store.get(cid).map(jobber_json);
                     drop(store);
-                    state.jobber_changed(acct.account_id, cid, false);
+                    state.jobber_changed(acct.account_id, "Client", cid, false);
                     Json(out).into_response()
                 }
                 Err(errs) => user_errors(&errs),

@@ -11,7 +11,7 @@ use crate::jobber::store::{decode_id, encode_id, JobberAddress, JobberClient};
 use crate::jobber::work::JobberJob;
 use crate::jobber::work_exec::create_job;
 use crate::jobber::JobberAccount;
-use crate::state::lock;
+use crate::state::{lock, SandboxState};
 
 /// A job as stored, with encoded ids.
 pub fn job_json(j: &JobberJob) -> Value {
@@ -71,11 +71,15 @@ pub fn seed(acct: &JobberAccount, count: u64, seed: u64) {
 }
 
 /// Creates a job from `JobCreateAttributes`-shaped JSON (needs `propertyId`).
-pub fn create(acct: &JobberAccount, body: &Value) -> Response {
-    let _clients = lock(&acct.clients);
+pub fn create(state: &SandboxState, acct: &JobberAccount, body: &Value) -> Response {
     let mut work = lock(&acct.work);
     match create_job(&mut work, body) {
-        Ok(id) => (StatusCode::CREATED, Json(work.job(id).map(job_json))).into_response(),
+        Ok(id) => {
+            let out = work.job(id).map(job_json);
+            drop(work);
+            state.jobber_changed(acct.account_id, "Job", id, true);
+            (StatusCode::CREATED, Json(out)).into_response()
+        }
         Err(errs) => (
             StatusCode::BAD_REQUEST,
             Json(json!({"error": "invalid job", "userErrors": errs.iter().map(|e| json!({"message": e.message, "path": e.path})).collect::<Vec<_>>()})),
@@ -85,7 +89,7 @@ pub fn create(acct: &JobberAccount, body: &Value) -> Response {
 }
 
 /// Changes `title`, `instructions`, `jobStatus`, `total`; bumps `updatedAt`.
-pub fn patch(acct: &JobberAccount, id: &str, body: &Value) -> Option<Value> {
+pub fn patch(state: &SandboxState, acct: &JobberAccount, id: &str, body: &Value) -> Option<Value> {
     let mut work = lock(&acct.work);
     let mut job = decode_id("Job", id).and_then(|n| work.job(n)).cloned()?;
     if let Some(t) = body.get("title").and_then(Value::as_str) {
@@ -102,7 +106,10 @@ pub fn patch(acct: &JobberAccount, id: &str, body: &Value) -> Option<Value> {
     }
     let jid = job.id;
     work.replace_job(job)?;
-    work.job(jid).map(job_json)
+    let out = work.job(jid).map(job_json);
+    drop(work);
+    state.jobber_changed(acct.account_id, "Job", jid, false);
+    out
 }
 
 pub fn list(acct: &JobberAccount, offset: usize, limit: usize) -> (usize, Vec<Value>) {

@@ -46,7 +46,9 @@ pub enum WebhookEvent {
     Jobber {
         account_id: u64,
         topic: &'static str,
-        client_id: u64,
+        /// Jobber type name of the item (`Client`, `Job`).
+        item_kind: &'static str,
+        item_id: u64,
     },
 }
 
@@ -154,13 +156,14 @@ async fn run(state: Weak<SandboxState>, mut rx: mpsc::UnboundedReceiver<WebhookE
                 WebhookEvent::Jobber {
                     account_id,
                     topic,
-                    client_id,
+                    item_kind,
+                    item_id,
                 } => {
                     let body = json!({"data": {"webHookEvent": {
                         "topic": topic,
                         "appId": cfg.app("jobber").client_id,
                         "accountId": encode_id("Account", account_id),
-                        "itemId": encode_id("Client", client_id),
+                        "itemId": encode_id(item_kind, item_id),
                         "occurredAt": iso_seconds(now_ms()),
                     }}});
                     let secret = cfg.app("jobber").client_secret;

@@ -56,18 +56,27 @@ impl SandboxState {
         );
     }
 
-    /// Announces a Jobber client creation or update.
-    pub fn jobber_changed(&self, account_id: u64, client_id: u64, created: bool) {
+    /// Announces a Jobber item (`Client` or `Job`) creation or update.
+    pub fn jobber_changed(
+        &self,
+        account_id: u64,
+        item_kind: &'static str,
+        item_id: u64,
+        created: bool,
+    ) {
+        let topic = match (item_kind, created) {
+            ("Job", true) => "JOB_CREATE",
+            ("Job", false) => "JOB_UPDATE",
+            (_, true) => "CLIENT_CREATE",
+            (_, false) => "CLIENT_UPDATE",
+        };
         self.webhooks.emit(
             self,
             [WebhookEvent::Jobber {
                 account_id,
-                topic: if created {
-                    "CLIENT_CREATE"
-                } else {
-                    "CLIENT_UPDATE"
-                },
-                client_id,
+                topic,
+                item_kind,
+                item_id,
             }],
         );
     }

@@ -137,3 +137,42 @@ async fn jobber_changes_are_posted_with_hmac_header() {
     assert_eq!(v["data"]["webHookEvent"]["topic"], "CLIENT_CREATE");
     assert_eq!(v["data"]["webHookEvent"]["itemId"], id.as_str());
 }
+
+#[tokio::test]
+async fn jobber_job_creation_is_announced_as_job_create() {
+    let (hook_base, got) = receiver().await;
+    let t = start().await;
+    t.seed("jobber", "jobs", 1).await;
+    t.config(json!({"webhookUrl": hook_base})).await;
+    let (_, jobs) = {
+        let r = t
+            .http
+            .get(t.url("/_sandbox/jobber/jobs"))
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json::<Value>().await.unwrap())
+    };
+    let property_id = jobs["data"][0]["propertyId"].as_str().unwrap().to_owned();
+    let tok = t.jobber_token().await;
+    let (_, body) = t
+        .gql(
+            &tok,
+            "mutation J($input: JobCreateAttributes!) { jobCreate(input: $input) { job { id } } }",
+            json!({"input": {"propertyId": property_id, "title": "Hooked"}}),
+        )
+        .await;
+    let job_id = body["data"]["jobCreate"]["job"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hits = wait_for(&got, 1).await;
+    assert_eq!(
+        hits.len(),
+        1,
+        "seeding sends no webhooks; the mutation sends one"
+    );
+    let v: Value = serde_json::from_str(&hits[0].2).unwrap();
+    assert_eq!(v["data"]["webHookEvent"]["topic"], "JOB_CREATE");
+    assert_eq!(v["data"]["webHookEvent"]["itemId"], job_id.as_str());
+}

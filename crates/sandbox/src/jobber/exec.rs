@@ -25,8 +25,10 @@ pub struct ExecResult {
     pub data: Option<Value>,
     pub errors: Vec<Value>,
     pub writes: u64,
-    /// (client id, created) for every client written.
-    pub changed: Vec<(u64, bool)>,
+    /// Jobs created.
+    pub job_writes: u64,
+    /// (item kind, id, created) for every item written.
+    pub changed: Vec<(&'static str, u64, bool)>,
 }
 
 fn failed(e: GraphqlError) -> ExecResult {
@@ -315,7 +317,10 @@ fn execute_mutation(account: &JobberAccount, fields: &[Field]) -> ExecResult {
         "jobCreate" => {
             let input = f.arg("input").cloned().unwrap_or_else(|| json!({}));
             match work_exec::create_job(&mut work, &input) {
-                Ok(id) => work_exec::job_payload(work.job(id), &[], &f.selection, &store, &work),
+                Ok(id) => {
+                    changed.push(("Job", id, true));
+                    work_exec::job_payload(work.job(id), &[], &f.selection, &store, &work)
+                }
                 Err(errs) => work_exec::job_payload(None, &errs, &f.selection, &store, &work),
             }
         }
@@ -339,7 +344,7 @@ fn execute_mutation(account: &JobberAccount, fields: &[Field]) -> ExecResult {
             match client_from_create(&mut store, input) {
                 Ok(c) => {
                     let id = store.insert(c);
-                    changed.push((id, true));
+                    changed.push(("Client", id, true));
                     client_payload("ClientCreatePayload", store.get(id), &[], &f.selection)
                 }
                 Err(errs) => client_payload("ClientCreatePayload", None, &errs, &f.selection),
@@ -361,7 +366,7 @@ fn execute_mutation(account: &JobberAccount, fields: &[Field]) -> ExecResult {
                 Ok(c) => {
                     let cid = c.id;
                     store.replace(c);
-                    changed.push((cid, false));
+                    changed.push(("Client", cid, false));
                     client_payload("ClientEditPayload", store.get(cid), &[], &f.selection)
                 }
                 Err(errs) => {
@@ -375,13 +380,15 @@ fn execute_mutation(account: &JobberAccount, fields: &[Field]) -> ExecResult {
         Ok(d) => ExecResult {
             data: Some(d),
             errors: Vec::new(),
-            writes: changed.len() as u64,
+            writes: changed.iter().filter(|c| c.0 == "Client").count() as u64,
+            job_writes: changed.iter().filter(|c| c.0 == "Job").count() as u64,
             changed,
         },
         Err(e) => ExecResult {
             data: None,
             errors: vec![e.to_json()],
-            writes: changed.len() as u64,
+            writes: changed.iter().filter(|c| c.0 == "Client").count() as u64,
+            job_writes: changed.iter().filter(|c| c.0 == "Job").count() as u64,
             changed,
         },
     }

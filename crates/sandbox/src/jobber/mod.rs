@@ -133,8 +133,11 @@ pub async fn graphql(
     state
         .stats
         .record_writes("jobber", "clients", result.writes);
-    for (id, created) in &result.changed {
-        state.jobber_changed(account.account_id, *id, *created);
+    state
+        .stats
+        .record_writes("jobber", "jobs", result.job_writes);
+    for (kind, id, created) in &result.changed {
+        state.jobber_changed(account.account_id, kind, *id, *created);
     }
     let mut out = Map::new();
     if !result.errors.is_empty() {
