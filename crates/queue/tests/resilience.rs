@@ -203,3 +203,31 @@ async fn the_consumer_recovers_when_its_queue_is_deleted_under_it() {
     shutdown.cancel();
     consumer.await.expect("consumer task");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_started_while_the_broker_is_unreachable_connects_later() {
+    let prefix = TestPrefix::new();
+    let proxy = CutProxy::start().await;
+    proxy.cut();
+    let (recorder, mut seen) = Recorder::new(|_| Ok(()));
+    let (shutdown, consumer) = start(
+        prefix.config_at(&proxy.url),
+        ConsumerOptions::new(vec![JobKind::Sync]),
+        recorder,
+    );
+    let publisher = Publisher::connect(&prefix.config())
+        .await
+        .expect("publisher");
+    let job = JobEnvelope::new(JobKind::Sync, "org", Vec::new());
+    publisher.publish(&job).await.expect("publish");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(seen.try_recv().is_err(), "consumed through a cut proxy");
+
+    proxy.restore();
+    assert_eq!(next_seen(&mut seen, 20).await.job.job_id, job.job_id);
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), consumer)
+        .await
+        .expect("consumer stops")
+        .expect("consumer task");
+}
