@@ -79,6 +79,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let sb = args.sandbox.trim_end_matches('/');
     let base = args.api.trim_end_matches('/');
 
+    // The sandbox enforces the providers' documented rate limits by default. Jobber's query-cost
+    // bucket would stretch a 1,000-client import over minutes of throttling; the demo turns the
+    // limits off so it finishes in seconds (the rate-limit tests turn them on).
+    http.put(format!("{sb}/_sandbox/config"))
+        .json(&json!({"rateLimits": {"enabled": false}}))
+        .send()
+        .await?
+        .error_for_status()
+        .context("configuring the sandbox")?;
     let seeded: Value = http
         .post(format!("{sb}/_sandbox/hubspot/contacts/seed"))
         .json(&json!({"count": args.contacts, "seed": 42}))

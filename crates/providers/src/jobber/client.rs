@@ -188,32 +188,37 @@ impl JobberClient {
     }
 }
 
-/// Per-op outcomes → the batch result. Nothing written: the first error fails the call, so the
-/// worker retries the batch. Some written: retrying would create those again, so the ops that
-/// hit a retryable error become record failures instead. An auth failure always fails the call.
+/// Per-op outcomes → the batch result. A retryable error (throttle, 5xx) on any op fails the whole
+/// call with the longest wait asked for, so the worker retries the batch later instead of counting
+/// those records failed: the worker records create intents before writing and reconciles the ones
+/// that did go through, so a retry never creates a client twice. Auth failures fail the call too.
 pub(crate) fn settle_writes(
     results: Vec<Result<WriteResult, ProviderError>>,
 ) -> Result<Vec<WriteResult>, ProviderError> {
-    let any_written = results.iter().any(|r| matches!(r, Ok(WriteResult::Ok(_))));
     let mut out = Vec::with_capacity(results.len());
+    let mut retry: Option<ProviderError> = None;
     for r in results {
         match r {
             Ok(w) => out.push(w),
-            Err(e @ ProviderError::Auth(_)) => return Err(e),
-            Err(e) if !any_written => return Err(e),
+            Err(e @ (ProviderError::Auth(_) | ProviderError::Permanent(_))) => return Err(e),
             Err(e) => {
-                let code = match e {
-                    ProviderError::RateLimited { .. } => "rate_limited",
-                    _ => "transient",
-                };
-                out.push(WriteResult::Failed {
-                    code: code.into(),
-                    message: e.to_string(),
+                retry = Some(match (retry, e) {
+                    (
+                        Some(ProviderError::RateLimited { retry_after: a }),
+                        ProviderError::RateLimited { retry_after: b },
+                    ) => ProviderError::RateLimited {
+                        retry_after: a.max(b),
+                    },
+                    (Some(prev @ ProviderError::RateLimited { .. }), _) => prev,
+                    (_, e) => e,
                 });
             }
         }
     }
-    Ok(out)
+    match retry {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
 }
 
 fn invalid(message: String) -> WriteResult {

@@ -136,17 +136,23 @@ fn throttled_is_rate_limited_until_the_bucket_refills() {
 }
 
 #[test]
-fn partial_write_failures_do_not_throw_away_records_already_created() {
+fn a_throttled_op_fails_the_whole_write_with_the_longest_wait() {
     let rec = parse_node(&client_node()).unwrap();
     let limited = || {
         Err(ProviderError::RateLimited {
             retry_after: std::time::Duration::from_secs(1),
         })
     };
-    let out = settle_writes(vec![Ok(WriteResult::Ok(rec)), limited()]).unwrap();
-    assert!(matches!(&out[1], WriteResult::Failed { code, .. } if code == "rate_limited"));
-    // Nothing written: the whole call fails so the worker retries it.
+    let longer = Err(ProviderError::RateLimited {
+        retry_after: std::time::Duration::from_secs(5),
+    });
+    // Some written, one throttled: the call fails so the worker retries the batch (its create
+    // intents find what was already written).
+    let err = settle_writes(vec![Ok(WriteResult::Ok(rec.clone())), limited(), longer]).unwrap_err();
+    assert!(matches!(err, ProviderError::RateLimited { retry_after } if retry_after.as_secs() == 5));
     assert!(settle_writes(vec![limited(), limited()]).is_err());
+    let ok = settle_writes(vec![Ok(WriteResult::Ok(rec))]).unwrap();
+    assert_eq!(ok.len(), 1);
 }
 
 fn jwt(claims: Value) -> String {
