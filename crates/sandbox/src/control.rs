@@ -22,6 +22,9 @@ use crate::jobber::store::{
 use crate::state::{lock, Provider, SharedState, DEFAULT_ACCOUNT};
 use crate::webhook::ChangeSource;
 
+/// Largest configurable response delay.
+pub const MAX_LATENCY_MS: u64 = 600_000;
+
 /// Largest seed batch accepted in one call.
 pub const MAX_SEED: u64 = 1_000_000;
 
@@ -411,6 +414,12 @@ async fn put_config(State(state): State<SharedState>, body: Bytes) -> Response {
         Ok(cfg) => {
             if !(0.0..=1.0).contains(&cfg.error_rate) {
                 return err(StatusCode::BAD_REQUEST, "errorRate must be within 0..1");
+            }
+            if cfg.latency_ms > MAX_LATENCY_MS {
+                return err(
+                    StatusCode::BAD_REQUEST,
+                    format!("latencyMs must be ≤ {MAX_LATENCY_MS}"),
+                );
             }
             state.set_config(cfg.clone());
             Json(cfg).into_response()

@@ -460,6 +460,10 @@ async fn batch_upsert_by_email_and_archive() {
     assert_eq!(second["results"][0]["new"], false);
     assert_eq!(second["results"][0]["id"], id.as_str());
     assert_eq!(second["results"][0]["properties"]["firstname"], "Upper");
+    let (_, found) = search(&t, &tok, json!({"query": "UPPER"})).await;
+    assert_eq!(found["total"], 1);
+    let (_, none) = search(&t, &tok, json!({"query": "nobody-by-that-name"})).await;
+    assert_eq!(none["total"], 0);
     let (status, _) = t
         .hs(
             &tok,
@@ -473,4 +477,9 @@ async fn batch_upsert_by_email_and_archive() {
         .hs(&tok, "GET", &format!("/crm/v3/objects/contacts/{id}"), None)
         .await;
     assert_eq!(status, 404);
+    let (_, archived) = t
+        .hs(&tok, "GET", "/crm/v3/objects/contacts?archived=true", None)
+        .await;
+    assert_eq!(archived["results"][0]["id"], id.as_str());
+    assert_eq!(archived["results"][0]["archived"], true);
 }

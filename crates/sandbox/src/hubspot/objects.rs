@@ -89,7 +89,12 @@ pub async fn list(
     let wanted = wanted_associations(&pairs);
     let (mut results, next) = {
         let store = account.store(kind);
-        let mut it = store.iter_from(after);
+        let archived = first(&pairs, "archived") == Some("true");
+        let mut it: Box<dyn Iterator<Item = &super::store::HubspotRecord>> = if archived {
+            Box::new(store.iter_archived_from(after))
+        } else {
+            Box::new(store.iter_from(after))
+        };
         let mut results = Vec::with_capacity(limit);
         for rec in it.by_ref().take(limit) {
             results.push(store.render(rec, &sel));

@@ -311,12 +311,28 @@ pub async fn search(
             .unwrap_or_default()
             .into_iter(),
     );
+    let text = body
+        .get("query")
+        .and_then(Value::as_str)
+        .map(|q| q.trim().to_lowercase())
+        .filter(|q| !q.is_empty());
     let store = account.store(kind);
+    // Free-text `query` matches the type's default properties, case-insensitively.
+    let text_hit = |r: &HubspotRecord| {
+        text.as_ref().is_none_or(|q| {
+            kind.default_properties().iter().any(|p| {
+                store
+                    .property(r, p)
+                    .is_some_and(|v| v.to_lowercase().contains(q.as_str()))
+            })
+        })
+    };
     let keep = |r: &HubspotRecord| {
-        groups.is_empty()
-            || groups
-                .iter()
-                .any(|g| g.iter().all(|f| matches(&store, r, f)))
+        text_hit(r)
+            && (groups.is_empty()
+                || groups
+                    .iter()
+                    .any(|g| g.iter().all(|f| matches(&store, r, f))))
     };
     let by_modified_asc =
         sorts.len() == 1 && !sorts[0].descending && sorts[0].property == kind.modified_property();

@@ -160,6 +160,14 @@ impl HubspotObjectStore {
             .filter(|r| !r.archived)
     }
 
+    /// Archived records with id ≥ `from`, in id order (`archived=true` lists).
+    pub fn iter_archived_from(&self, from: u64) -> impl Iterator<Item = &HubspotRecord> {
+        self.records
+            .range(from..)
+            .map(|(_, r)| r)
+            .filter(|r| r.archived)
+    }
+
     /// Live records in (updated, id) order.
     pub fn iter_by_updated(&self) -> impl Iterator<Item = &HubspotRecord> {
         self.by_updated
