@@ -55,20 +55,37 @@ impl TestEnv {
                 .env("FLUXCASCADE_QUEUE_PREFIX", &prefix)
                 .env("FLUXCASCADE_MASTER_KEY", &master_key);
         };
-        let (sandbox, sandbox_url) =
-            Proc::spawn_listening("sandbox", &log_dir, &["sandbox", "--listen", "127.0.0.1:0"], |c| env(c)).await?;
+        let (sandbox, sandbox_url) = Proc::spawn_listening(
+            "sandbox",
+            &log_dir,
+            &["sandbox", "--listen", "127.0.0.1:0"],
+            |c| env(c),
+        )
+        .await?;
         let run = |args: &[&str]| -> anyhow::Result<String> {
             let mut cmd = std::process::Command::new(bin_path());
             cmd.args(args);
             env(&mut cmd);
-            let out = cmd.output().with_context(|| format!("running fluxcascade {args:?}"))?;
+            let out = cmd
+                .output()
+                .with_context(|| format!("running fluxcascade {args:?}"))?;
             if !out.status.success() {
-                bail!("fluxcascade {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+                bail!(
+                    "fluxcascade {args:?} failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
             }
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         };
         run(&["migrate"])?;
-        let out = run(&["admin", "create-org", "--name", name, "--owner", "owner@e2e.test"])?;
+        let out = run(&[
+            "admin",
+            "create-org",
+            "--name",
+            name,
+            "--owner",
+            "owner@e2e.test",
+        ])?;
         let api_key = out
             .lines()
             .find_map(|l| l.strip_prefix("api_key="))
@@ -93,13 +110,16 @@ impl TestEnv {
             sandbox_url,
             api_url,
             api_key,
-            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
             sandbox,
             ingress,
             workers: Vec::new(),
             log_dir,
         };
-        me.sandbox_config(json!({"rateLimits": {"enabled": false}})).await?;
+        me.sandbox_config(json!({"rateLimits": {"enabled": false}}))
+            .await?;
         for _ in 0..workers {
             me.add_worker(&[]).await?;
         }
@@ -109,25 +129,39 @@ impl TestEnv {
     /// Starts one more worker process; `extra_env` overrides (e.g. concurrency).
     pub async fn add_worker(&mut self, extra_env: &[(&str, &str)]) -> anyhow::Result<()> {
         let n = self.workers.len() + 1;
-        let (db, prefix, key, sb) = (self.db_url.clone(), self.prefix.clone(), self.master_key.clone(), self.sandbox_url.clone());
-        let extra: Vec<(String, String)> = extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let (proc, _health) = Proc::spawn_listening(&format!("worker-{n}"), &self.log_dir, &["worker"], |c| {
-            c.env("DATABASE_URL", &db)
-                .env("AMQP_URL", AMQP_URL)
-                .env("FLUXCASCADE_QUEUE_PREFIX", &prefix)
-                .env("FLUXCASCADE_MASTER_KEY", &key)
-                .env("FLUXCASCADE_SANDBOX_URL", &sb);
-            for (k, v) in &extra {
-                c.env(k, v);
-            }
-        })
-        .await?;
+        let (db, prefix, key, sb) = (
+            self.db_url.clone(),
+            self.prefix.clone(),
+            self.master_key.clone(),
+            self.sandbox_url.clone(),
+        );
+        let extra: Vec<(String, String)> = extra_env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (proc, _health) =
+            Proc::spawn_listening(&format!("worker-{n}"), &self.log_dir, &["worker"], |c| {
+                c.env("DATABASE_URL", &db)
+                    .env("AMQP_URL", AMQP_URL)
+                    .env("FLUXCASCADE_QUEUE_PREFIX", &prefix)
+                    .env("FLUXCASCADE_MASTER_KEY", &key)
+                    .env("FLUXCASCADE_SANDBOX_URL", &sb);
+                for (k, v) in &extra {
+                    c.env(k, v);
+                }
+            })
+            .await?;
         self.workers.push(proc);
         Ok(())
     }
 
     pub async fn sandbox_config(&self, body: Value) -> anyhow::Result<Value> {
-        let r = self.http.put(format!("{}/_sandbox/config", self.sandbox_url)).json(&body).send().await?;
+        let r = self
+            .http
+            .put(format!("{}/_sandbox/config", self.sandbox_url))
+            .json(&body)
+            .send()
+            .await?;
         let status = r.status();
         let v: Value = r.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
@@ -138,7 +172,10 @@ impl TestEnv {
 
     pub async fn seed(&self, provider: &str, object: &str, count: u64) -> anyhow::Result<()> {
         self.http
-            .post(format!("{}/_sandbox/{provider}/{object}/seed", self.sandbox_url))
+            .post(format!(
+                "{}/_sandbox/{provider}/{object}/seed",
+                self.sandbox_url
+            ))
             .json(&json!({"count": count, "seed": 7}))
             .send()
             .await?
@@ -147,7 +184,11 @@ impl TestEnv {
     }
 
     /// Records of a sandbox object as stored, in the provider's own shape (see [`fields`]).
-    pub async fn sandbox_records(&self, provider: &str, object: &str) -> anyhow::Result<Vec<Value>> {
+    pub async fn sandbox_records(
+        &self,
+        provider: &str,
+        object: &str,
+    ) -> anyhow::Result<Vec<Value>> {
         let v: Value = self
             .http
             .get(format!("{}/_sandbox/{provider}/{object}", self.sandbox_url))
@@ -160,7 +201,13 @@ impl TestEnv {
     }
 
     pub async fn sandbox_stats(&self) -> anyhow::Result<Value> {
-        Ok(self.http.get(format!("{}/_sandbox/stats", self.sandbox_url)).send().await?.json().await?)
+        Ok(self
+            .http
+            .get(format!("{}/_sandbox/stats", self.sandbox_url))
+            .send()
+            .await?
+            .json()
+            .await?)
     }
 
     /// Connects a sandbox provider account the way a user's browser would: authorize (the sandbox
@@ -175,14 +222,24 @@ impl TestEnv {
         let resp = self
             .http
             .get(format!("{}{authorize}", self.sandbox_url))
-            .query(&[("client_id", "sandbox-client"), ("redirect_uri", redirect), ("state", "e2e"), ("response_type", "code")])
+            .query(&[
+                ("client_id", "sandbox-client"),
+                ("redirect_uri", redirect),
+                ("state", "e2e"),
+                ("response_type", "code"),
+            ])
             .send()
             .await?;
         let location = resp
             .headers()
             .get("location")
             .and_then(|v| v.to_str().ok())
-            .with_context(|| format!("{provider} authorize answered {} without a redirect", resp.status()))?;
+            .with_context(|| {
+                format!(
+                    "{provider} authorize answered {} without a redirect",
+                    resp.status()
+                )
+            })?;
         let code = url::Url::parse(location)?
             .query_pairs()
             .find(|(k, _)| k == "code")
@@ -214,22 +271,41 @@ impl TestEnv {
                 })),
             )
             .await?;
-        conn["id"].as_str().map(str::to_owned).context("connection without id")
+        conn["id"]
+            .as_str()
+            .map(str::to_owned)
+            .context("connection without id")
     }
 
     /// Calls the API with this env's key; returns status and JSON body.
-    pub async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<(u16, Value)> {
-        let mut req = self.http.request(method, format!("{}{path}", self.api_url)).bearer_auth(&self.api_key);
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.api_url))
+            .bearer_auth(&self.api_key);
         if let Some(b) = body {
             req = req.json(&b);
         }
         let resp = req.send().await?;
         let status = resp.status().as_u16();
         let text = resp.text().await?;
-        Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
     }
 
-    pub async fn api_ok(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+    pub async fn api_ok(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
         let (status, v) = self.api(method.clone(), path, body).await?;
         if !(200..300).contains(&status) {
             bail!("{method} {path} answered {status}: {v}");
@@ -255,22 +331,37 @@ impl TestEnv {
                 })),
             )
             .await?;
-        m["id"].as_str().map(str::to_owned).context("mapping without id")
+        m["id"]
+            .as_str()
+            .map(str::to_owned)
+            .context("mapping without id")
     }
 
     pub async fn trigger_sync(&self, mapping_id: &str, mode: &str) -> anyhow::Result<String> {
         let s = self
-            .api_ok(reqwest::Method::POST, "/v1/syncs", Some(json!({"mappingId": mapping_id, "mode": mode})))
+            .api_ok(
+                reqwest::Method::POST,
+                "/v1/syncs",
+                Some(json!({"mappingId": mapping_id, "mode": mode})),
+            )
             .await?;
-        s["id"].as_str().map(str::to_owned).context("sync without id")
+        s["id"]
+            .as_str()
+            .map(str::to_owned)
+            .context("sync without id")
     }
 
     /// Polls a sync until it is completed, partial or failed.
     pub async fn wait_sync(&self, sync_id: &str, timeout: Duration) -> anyhow::Result<Value> {
         let deadline = Instant::now() + timeout;
         loop {
-            let s = self.api_ok(reqwest::Method::GET, &format!("/v1/syncs/{sync_id}"), None).await?;
-            if matches!(s["status"].as_str(), Some("completed" | "partial" | "failed")) {
+            let s = self
+                .api_ok(reqwest::Method::GET, &format!("/v1/syncs/{sync_id}"), None)
+                .await?;
+            if matches!(
+                s["status"].as_str(),
+                Some("completed" | "partial" | "failed")
+            ) {
                 return Ok(s);
             }
             if Instant::now() > deadline {
@@ -295,16 +386,29 @@ impl Drop for TestEnv {
         }
         self.ingress.stop();
         self.sandbox.stop();
-        let db = self.db_url.rsplit('/').next().unwrap_or_default().to_string();
+        let db = self
+            .db_url
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         let prefix = self.prefix.clone();
         // Own runtime on a plain thread: Drop may run inside the test's runtime.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             if let Ok(rt) = rt {
                 rt.block_on(async move {
-                    if let Ok((c, conn)) = tokio_postgres::connect(PG_ADMIN_URL, tokio_postgres::NoTls).await {
+                    if let Ok((c, conn)) =
+                        tokio_postgres::connect(PG_ADMIN_URL, tokio_postgres::NoTls).await
+                    {
                         tokio::spawn(conn);
-                        let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)")).await;
+                        let _ = c
+                            .batch_execute(&format!(
+                                "DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"
+                            ))
+                            .await;
                     }
                     let _ = fluxcascade_queue::Topology::delete(AMQP_URL, &prefix).await;
                 });

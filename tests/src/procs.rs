@@ -15,7 +15,10 @@ pub fn bin_path() -> PathBuf {
     }
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test> → target/<profile>/fluxcascade
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target profile dir");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile dir");
     profile_dir.join("fluxcascade")
 }
 
@@ -24,7 +27,10 @@ pub fn log_dir(test: &str) -> PathBuf {
     let dir = bin_path()
         .parent()
         .and_then(Path::parent)
-        .map(|t| t.join("e2e-logs").join(format!("{test}-{}", std::process::id())))
+        .map(|t| {
+            t.join("e2e-logs")
+                .join(format!("{test}-{}", std::process::id()))
+        })
         .unwrap_or_else(|| std::env::temp_dir().join("fluxcascade-e2e"));
     let _ = std::fs::create_dir_all(&dir);
     dir
@@ -47,10 +53,18 @@ impl Proc {
         let log_path = log_dir.join(format!("{name}.log"));
         let log = std::fs::File::create(&log_path)?;
         let mut cmd = Command::new(bin_path());
-        cmd.args(args).stdout(Stdio::piped()).stderr(log.try_clone()?).stdin(Stdio::null());
-        cmd.env("RUST_LOG", std::env::var("E2E_RUST_LOG").unwrap_or_else(|_| "info".into()));
+        cmd.args(args)
+            .stdout(Stdio::piped())
+            .stderr(log.try_clone()?)
+            .stdin(Stdio::null());
+        cmd.env(
+            "RUST_LOG",
+            std::env::var("E2E_RUST_LOG").unwrap_or_else(|_| "info".into()),
+        );
         configure(&mut cmd);
-        let mut child = cmd.spawn().with_context(|| format!("spawning {} {args:?}", bin_path().display()))?;
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("spawning {} {args:?}", bin_path().display()))?;
         let stdout = child.stdout.take().context("no stdout")?;
         let (tx, rx) = std::sync::mpsc::channel::<String>();
         std::thread::spawn(move || {
@@ -66,10 +80,18 @@ impl Proc {
                 }
             }
         });
-        let proc = Proc { name: name.to_string(), child: Some(child) };
+        let proc = Proc {
+            name: name.to_string(),
+            child: Some(child),
+        };
         let url = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)))
             .await?
-            .map_err(|_| anyhow::anyhow!("{name} did not report its address; see {}", log_path.display()));
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "{name} did not report its address; see {}",
+                    log_path.display()
+                )
+            });
         match url {
             Ok(u) => Ok((proc, u)),
             Err(e) => bail!(e),

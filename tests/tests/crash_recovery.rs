@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use fluxcascade_tests::{fields, TestEnv};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkilled_worker_mid_sync_then_restart_completes_with_exactly_one_client_per_contact() -> anyhow::Result<()> {
+async fn sigkilled_worker_mid_sync_then_restart_completes_with_exactly_one_client_per_contact(
+) -> anyhow::Result<()> {
     const N: usize = 20_000;
     let mut env = TestEnv::start("crash", 1).await?;
     env.seed("hubspot", "contacts", N as u64).await?;
@@ -20,7 +21,10 @@ async fn sigkilled_worker_mid_sync_then_restart_completes_with_exactly_one_clien
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let done: i64 = db
-            .query_one("SELECT count(*)::bigint FROM sync_batches WHERE sync_id = $1::text::uuid", &[&sync_id])
+            .query_one(
+                "SELECT count(*)::bigint FROM sync_batches WHERE sync_id = $1::text::uuid",
+                &[&sync_id],
+            )
             .await?
             .get(0);
         if done >= 30 {
@@ -32,8 +36,13 @@ async fn sigkilled_worker_mid_sync_then_restart_completes_with_exactly_one_clien
     env.workers[0].kill9();
     let at_kill = env.sandbox_records("jobber", "clients").await?.len();
     println!("killed the worker with {at_kill} clients written");
-    assert!(at_kill < N, "the kill must land mid-sync (already {at_kill} written)");
-    let status = env.api_ok(reqwest::Method::GET, &format!("/v1/syncs/{sync_id}"), None).await?;
+    assert!(
+        at_kill < N,
+        "the kill must land mid-sync (already {at_kill} written)"
+    );
+    let status = env
+        .api_ok(reqwest::Method::GET, &format!("/v1/syncs/{sync_id}"), None)
+        .await?;
     assert_eq!(status["status"], "running", "{status}");
 
     env.add_worker(&[]).await?;
@@ -45,12 +54,21 @@ async fn sigkilled_worker_mid_sync_then_restart_completes_with_exactly_one_clien
     let clients = env.sandbox_records("jobber", "clients").await?;
     let emails: HashSet<String> = clients
         .iter()
-        .filter_map(|c| fields(&c)["emails"][0]["address"].as_str().map(str::to_owned))
+        .filter_map(|c| {
+            fields(c)["emails"][0]["address"]
+                .as_str()
+                .map(str::to_owned)
+        })
         .collect();
     assert_eq!(clients.len(), N, "exactly one client per contact");
     assert_eq!(emails.len(), N, "no contact was written twice");
-    let links: i64 =
-        db.query_one("SELECT count(*)::bigint FROM record_links WHERE target_id IS NOT NULL", &[]).await?.get(0);
+    let links: i64 = db
+        .query_one(
+            "SELECT count(*)::bigint FROM record_links WHERE target_id IS NOT NULL",
+            &[],
+        )
+        .await?
+        .get(0);
     assert_eq!(links, N as i64, "every contact is linked to its client");
     Ok(())
 }

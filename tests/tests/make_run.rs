@@ -8,20 +8,32 @@ use std::time::Duration;
 use fluxcascade_tests::{bin_path, fields, PG_ADMIN_URL};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn make_run_starts_the_system_and_the_demo_sync_completes() -> anyhow::Result<()> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .to_path_buf();
     let id = uuid::Uuid::new_v4().simple().to_string();
     let db = format!("fc_e2e_run_{}", &id[..12]);
     let prefix = format!("e2e_run_{}", &id[..12]);
     let state = std::env::temp_dir().join(format!("fluxcascade-run-{}", &id[..12]));
-    let (api, sandbox) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
+    let (api, sandbox) = (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    );
     let mut child = Command::new(root.join("scripts/run.sh"))
         .env("FLUXCASCADE_BIN", bin_path())
-        .env("DATABASE_URL", format!("postgres://postgres@127.0.0.1:5432/{db}"))
+        .env(
+            "DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:5432/{db}"),
+        )
         .env("FLUXCASCADE_QUEUE_PREFIX", &prefix)
         .env("FLUXCASCADE_API_LISTEN", &api)
         .env("FLUXCASCADE_SANDBOX_LISTEN", &sandbox)
@@ -50,27 +62,46 @@ async fn make_run_starts_the_system_and_the_demo_sync_completes() -> anyhow::Res
     }
     let result = async {
         assert!(up, "make run did not come up; last sync line: {outcome}");
-        assert!(outcome.contains("completed"), "demo sync outcome: {outcome}");
+        assert!(
+            outcome.contains("completed"),
+            "demo sync outcome: {outcome}"
+        );
         let http = reqwest::Client::new();
-        let clients: serde_json::Value =
-            http.get(format!("http://{sandbox}/_sandbox/jobber/clients")).send().await?.json().await?;
-        let contacts: serde_json::Value =
-            http.get(format!("http://{sandbox}/_sandbox/hubspot/contacts")).send().await?.json().await?;
+        let clients: serde_json::Value = http
+            .get(format!("http://{sandbox}/_sandbox/jobber/clients"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let contacts: serde_json::Value = http
+            .get(format!("http://{sandbox}/_sandbox/hubspot/contacts"))
+            .send()
+            .await?
+            .json()
+            .await?;
         let clients = clients["data"].as_array().cloned().unwrap_or_default();
         let contacts = contacts["data"].as_array().cloned().unwrap_or_default();
         assert_eq!(contacts.len(), 1000);
-        assert_eq!(clients.len(), 1000, "the sandbox holds 1,000 Jobber clients");
+        assert_eq!(
+            clients.len(),
+            1000,
+            "the sandbox holds 1,000 Jobber clients"
+        );
         for contact in &contacts {
-            let f = &fields(&contact);
+            let f = &fields(contact);
             let email = f["email"].as_str().unwrap_or_default().to_lowercase();
             let client = clients
                 .iter()
-                .find(|c| fields(&c)["emails"][0]["address"].as_str() == Some(email.as_str()))
+                .find(|c| fields(c)["emails"][0]["address"].as_str() == Some(email.as_str()))
                 .unwrap_or_else(|| panic!("no client for {email}"));
-            assert_eq!(fields(&client)["firstName"], f["firstname"]);
-            assert_eq!(fields(&client)["lastName"], f["lastname"]);
+            assert_eq!(fields(client)["firstName"], f["firstname"]);
+            assert_eq!(fields(client)["lastName"], f["lastname"]);
             let company = f["company"].as_str().map(str::to_uppercase);
-            assert_eq!(fields(&client)["companyName"].as_str().map(str::to_owned), company, "companyName is uppercased");
+            assert_eq!(
+                fields(client)["companyName"].as_str().map(str::to_owned),
+                company,
+                "companyName is uppercased"
+            );
         }
         anyhow::Ok(())
     }
@@ -87,13 +118,18 @@ async fn make_run_starts_the_system_and_the_demo_sync_completes() -> anyhow::Res
 
     if let Ok((c, conn)) = tokio_postgres::connect(PG_ADMIN_URL, tokio_postgres::NoTls).await {
         tokio::spawn(conn);
-        let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)")).await;
+        let _ = c
+            .batch_execute(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
+            .await;
     }
     let _ = fluxcascade_queue::Topology::delete(fluxcascade_tests::AMQP_URL, &prefix).await;
     let _ = std::fs::remove_dir_all(&state);
 
     result?;
     assert!(status.success(), "run.sh exited {status}");
-    assert!(api_closed && sandbox_closed, "every process stopped on Ctrl-C");
+    assert!(
+        api_closed && sandbox_closed,
+        "every process stopped on Ctrl-C"
+    );
     Ok(())
 }

@@ -10,11 +10,14 @@ use serde_json::{json, Value};
 const WAIT: Duration = Duration::from_secs(180);
 
 fn email_of_client(c: &Value) -> Option<String> {
-    fields(&c)["emails"][0]["address"].as_str().map(str::to_owned)
+    fields(c)["emails"][0]["address"]
+        .as_str()
+        .map(str::to_owned)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sync_creates_once_reruns_create_nothing_and_incremental_reads_only_changes() -> anyhow::Result<()> {
+async fn sync_creates_once_reruns_create_nothing_and_incremental_reads_only_changes(
+) -> anyhow::Result<()> {
     let env = TestEnv::start("pipeline", 2).await?;
     env.seed("hubspot", "contacts", 1000).await?;
     let hubspot = env.connect("hubspot").await?;
@@ -22,7 +25,9 @@ async fn sync_creates_once_reruns_create_nothing_and_incremental_reads_only_chan
     let mapping = env.contacts_to_clients(&hubspot, &jobber).await?;
 
     // 1. The first sync creates every client, with the mapped fields.
-    let first = env.wait_sync(&env.trigger_sync(&mapping, "incremental").await?, WAIT).await?;
+    let first = env
+        .wait_sync(&env.trigger_sync(&mapping, "incremental").await?, WAIT)
+        .await?;
     assert_eq!(first["status"], "completed", "{first}");
     assert_eq!(first["counts"]["read"], 1000, "{first}");
     assert_eq!(first["counts"]["created"], 1000, "{first}");
@@ -31,26 +36,50 @@ async fn sync_creates_once_reruns_create_nothing_and_incremental_reads_only_chan
     let contacts = env.sandbox_records("hubspot", "contacts").await?;
     let clients = env.sandbox_records("jobber", "clients").await?;
     assert_eq!(clients.len(), 1000);
-    let by_email: HashMap<String, &Value> = clients.iter().filter_map(|c| Some((email_of_client(c)?, c))).collect();
+    let by_email: HashMap<String, &Value> = clients
+        .iter()
+        .filter_map(|c| Some((email_of_client(c)?, c)))
+        .collect();
     assert_eq!(by_email.len(), 1000, "every client has its own email");
     for contact in &contacts {
-        let p = &fields(&contact);
-        let email = p["email"].as_str().expect("seeded contacts have emails").to_lowercase();
-        let client = by_email.get(&email).unwrap_or_else(|| panic!("no client for {email}"));
-        assert_eq!(fields(&client)["firstName"], p["firstname"], "firstName of {email}");
-        assert_eq!(fields(&client)["lastName"], p["lastname"], "lastName of {email}");
+        let p = &fields(contact);
+        let email = p["email"]
+            .as_str()
+            .expect("seeded contacts have emails")
+            .to_lowercase();
+        let client = by_email
+            .get(&email)
+            .unwrap_or_else(|| panic!("no client for {email}"));
+        assert_eq!(
+            fields(client)["firstName"],
+            p["firstname"],
+            "firstName of {email}"
+        );
+        assert_eq!(
+            fields(client)["lastName"],
+            p["lastname"],
+            "lastName of {email}"
+        );
     }
 
     // 2. Running it again creates nothing: incremental reads nothing new, full re-reads and skips.
-    let again = env.wait_sync(&env.trigger_sync(&mapping, "incremental").await?, WAIT).await?;
+    let again = env
+        .wait_sync(&env.trigger_sync(&mapping, "incremental").await?, WAIT)
+        .await?;
     assert_eq!(again["status"], "completed", "{again}");
     assert_eq!(again["counts"]["created"], 0, "{again}");
-    let full = env.wait_sync(&env.trigger_sync(&mapping, "full").await?, WAIT).await?;
+    let full = env
+        .wait_sync(&env.trigger_sync(&mapping, "full").await?, WAIT)
+        .await?;
     assert_eq!(full["status"], "completed", "{full}");
     assert_eq!(full["counts"]["read"], 1000, "{full}");
     assert_eq!(full["counts"]["created"], 0, "{full}");
     assert_eq!(full["counts"]["skipped"], 1000, "{full}");
-    assert_eq!(env.sandbox_records("jobber", "clients").await?.len(), 1000, "no duplicate client");
+    assert_eq!(
+        env.sandbox_records("jobber", "clients").await?.len(),
+        1000,
+        "no duplicate client"
+    );
 
     // 3. Ten contacts change: an incremental sync reads those ten and updates their clients.
     let mut changed = Vec::new();
@@ -58,14 +87,22 @@ async fn sync_creates_once_reruns_create_nothing_and_incremental_reads_only_chan
         let id = c["id"].as_str().expect("id");
         let name = format!("Changed{i}");
         env.http
-            .patch(format!("{}/_sandbox/hubspot/contacts/{id}", env.sandbox_url))
+            .patch(format!(
+                "{}/_sandbox/hubspot/contacts/{id}",
+                env.sandbox_url
+            ))
             .json(&json!({"firstname": name}))
             .send()
             .await?
             .error_for_status()?;
-        changed.push((fields(&c)["email"].as_str().expect("email").to_lowercase(), name));
+        changed.push((
+            fields(c)["email"].as_str().expect("email").to_lowercase(),
+            name,
+        ));
     }
-    let inc = env.wait_sync(&env.trigger_sync(&mapping, "incremental").await?, WAIT).await?;
+    let inc = env
+        .wait_sync(&env.trigger_sync(&mapping, "incremental").await?, WAIT)
+        .await?;
     assert_eq!(inc["status"], "completed", "{inc}");
     assert_eq!(inc["counts"]["read"], 10, "{inc}");
     assert_eq!(inc["counts"]["updated"], 10, "{inc}");
@@ -73,8 +110,11 @@ async fn sync_creates_once_reruns_create_nothing_and_incremental_reads_only_chan
     let clients = env.sandbox_records("jobber", "clients").await?;
     assert_eq!(clients.len(), 1000);
     for (email, name) in changed {
-        let c = clients.iter().find(|c| email_of_client(c).as_deref() == Some(email.as_str())).expect("client");
-        assert_eq!(fields(&c)["firstName"], name.as_str());
+        let c = clients
+            .iter()
+            .find(|c| email_of_client(c).as_deref() == Some(email.as_str()))
+            .expect("client");
+        assert_eq!(fields(c)["firstName"], name.as_str());
     }
     Ok(())
 }
@@ -99,9 +139,16 @@ async fn batches_of_one_sync_are_written_by_both_workers() -> anyhow::Result<()>
             &[&sync_id],
         )
         .await?;
-    let per_worker: Vec<(String, i64, i64)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+    let per_worker: Vec<(String, i64, i64)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
     println!("batches per worker: {per_worker:?}");
-    assert_eq!(per_worker.len(), 2, "both workers wrote batches: {per_worker:?}");
+    assert_eq!(
+        per_worker.len(),
+        2,
+        "both workers wrote batches: {per_worker:?}"
+    );
     assert_eq!(per_worker.iter().map(|w| w.2).sum::<i64>(), 3000);
     Ok(())
 }
@@ -120,7 +167,10 @@ async fn connections_table_holds_no_plaintext_token() -> anyhow::Result<()> {
         .await?;
     let listed = env.api_ok(Method::GET, "/v1/connections", None).await?;
     for body in [conn.to_string(), listed.to_string()] {
-        assert!(!body.contains(access) && !body.contains(refresh), "the API must never return tokens: {body}");
+        assert!(
+            !body.contains(access) && !body.contains(refresh),
+            "the API must never return tokens: {body}"
+        );
     }
     let db = env.db().await?;
     let rows = db.query("SELECT * FROM connections", &[]).await?;
@@ -130,14 +180,24 @@ async fn connections_table_holds_no_plaintext_token() -> anyhow::Result<()> {
     for (i, col) in row.columns().iter().enumerate() {
         match col.type_().name() {
             "bytea" => stored.extend(row.get::<_, Option<Vec<u8>>>(i).unwrap_or_default()),
-            "text" => stored.extend(row.get::<_, Option<String>>(i).unwrap_or_default().into_bytes()),
+            "text" => stored.extend(
+                row.get::<_, Option<String>>(i)
+                    .unwrap_or_default()
+                    .into_bytes(),
+            ),
             _ => {}
         }
     }
     for secret in [access, refresh] {
-        assert!(!stored.windows(secret.len()).any(|w| w == secret.as_bytes()), "{secret} stored in plaintext");
+        assert!(
+            !stored.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{secret} stored in plaintext"
+        );
     }
     let access_col: Vec<u8> = row.get("access_token");
-    assert!(access_col.len() >= access.len() + 12 + 16, "nonce + ciphertext + tag");
+    assert!(
+        access_col.len() >= access.len() + 12 + 16,
+        "nonce + ciphertext + tag"
+    );
     Ok(())
 }

@@ -44,7 +44,9 @@ where
     T::Err: std::fmt::Display,
 {
     match env(name) {
-        Some(v) => v.parse().map_err(|e| anyhow::anyhow!("{name}={v:?} is invalid: {e}")),
+        Some(v) => v
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name}={v:?} is invalid: {e}")),
         None => Ok(default),
     }
 }
@@ -61,16 +63,22 @@ impl Settings {
         };
         Ok(Settings {
             database_url: Secret(
-                env("DATABASE_URL").unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/fluxcascade".into()),
+                env("DATABASE_URL")
+                    .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/fluxcascade".into()),
             ),
-            amqp_url: Secret(env("AMQP_URL").unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".into())),
+            amqp_url: Secret(
+                env("AMQP_URL").unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".into()),
+            ),
             master_key: env("FLUXCASCADE_MASTER_KEY").map(Secret),
             listen: env("FLUXCASCADE_LISTEN"),
             worker_concurrency,
             queue_prefix: env("FLUXCASCADE_QUEUE_PREFIX").unwrap_or_else(|| "fluxcascade".into()),
             db_pool_size: env_parse("FLUXCASCADE_DB_POOL_SIZE", 2 * worker_concurrency + 8)?,
             providers,
-            shutdown_grace: Duration::from_secs(env_parse("FLUXCASCADE_SHUTDOWN_GRACE_SECONDS", 30)?),
+            shutdown_grace: Duration::from_secs(env_parse(
+                "FLUXCASCADE_SHUTDOWN_GRACE_SECONDS",
+                30,
+            )?),
         })
     }
 
@@ -94,11 +102,17 @@ fn providers_from_env() -> ProvidersConfig {
     let creds = |p: &str| {
         (
             env(&format!("FLUXCASCADE_{p}_CLIENT_ID")).unwrap_or_default(),
-            fluxcascade_providers::Secret::from(env(&format!("FLUXCASCADE_{p}_CLIENT_SECRET")).unwrap_or_default()),
+            fluxcascade_providers::Secret::from(
+                env(&format!("FLUXCASCADE_{p}_CLIENT_SECRET")).unwrap_or_default(),
+            ),
         )
     };
-    let mut config =
-        ProvidersConfig::production(creds("HUBSPOT"), creds("JOBBER"), creds("PIPEDRIVE"), creds("SALESFORCE"));
+    let mut config = ProvidersConfig::production(
+        creds("HUBSPOT"),
+        creds("JOBBER"),
+        creds("PIPEDRIVE"),
+        creds("SALESFORCE"),
+    );
     let overrides = |p: &str, app: &mut ProviderApp| {
         if let Some(v) = env(&format!("FLUXCASCADE_{p}_API_BASE")) {
             app.api_base = v;

@@ -35,12 +35,21 @@ async fn oauth_connect(
     let app = settings.providers.app(kind);
     let redirect = "http://127.0.0.1/demo/callback";
     let url = fluxcascade_providers::authorize_url(kind, app, redirect, "demo");
-    let resp = http.get(&url).send().await.with_context(|| format!("{kind} authorize"))?;
+    let resp = http
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("{kind} authorize"))?;
     let location = resp
         .headers()
         .get(reqwest::header::LOCATION)
         .and_then(|v| v.to_str().ok())
-        .with_context(|| format!("{kind} authorize did not redirect (status {})", resp.status()))?;
+        .with_context(|| {
+            format!(
+                "{kind} authorize did not redirect (status {})",
+                resp.status()
+            )
+        })?;
     let code = url::Url::parse(location)?
         .query_pairs()
         .find(|(k, _)| k == "code")
@@ -56,7 +65,13 @@ async fn oauth_connect(
     }))
 }
 
-async fn api(http: &reqwest::Client, key: &str, method: reqwest::Method, url: String, body: Option<Value>) -> anyhow::Result<Value> {
+async fn api(
+    http: &reqwest::Client,
+    key: &str,
+    method: reqwest::Method,
+    url: String,
+    body: Option<Value>,
+) -> anyhow::Result<Value> {
     let mut req = http.request(method, &url).bearer_auth(key);
     if let Some(b) = body {
         req = req.json(&b);
@@ -72,10 +87,16 @@ async fn api(http: &reqwest::Client, key: &str, method: reqwest::Method, url: St
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut settings = Settings::from_env()?;
-    settings.providers = fluxcascade_providers::ProvidersConfig::sandbox(args.sandbox.trim_end_matches('/'));
+    settings.providers =
+        fluxcascade_providers::ProvidersConfig::sandbox(args.sandbox.trim_end_matches('/'));
     let store = Store::connect(settings.database_url.expose(), 2)?;
-    let (_org, key) = store.create_org("Demo Co", "owner@demo.test").await.context("creating the demo org")?;
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let (_org, key) = store
+        .create_org("Demo Co", "owner@demo.test")
+        .await
+        .context("creating the demo org")?;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
     let sb = args.sandbox.trim_end_matches('/');
     let base = args.api.trim_end_matches('/');
 
@@ -99,14 +120,19 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("seeded HubSpot contacts: {seeded}");
 
     let mut connections = Vec::new();
-    for (kind, name) in [(ProviderKind::Hubspot, "Demo HubSpot"), (ProviderKind::Jobber, "Demo Jobber")] {
+    for (kind, name) in [
+        (ProviderKind::Hubspot, "Demo HubSpot"),
+        (ProviderKind::Jobber, "Demo Jobber"),
+    ] {
         let credentials = oauth_connect(&settings, &http, kind).await?;
         let conn = api(
             &http,
             &key,
             reqwest::Method::POST,
             format!("{base}/v1/connections"),
-            Some(json!({"provider": kind.as_str(), "accountName": name, "credentials": credentials})),
+            Some(
+                json!({"provider": kind.as_str(), "accountName": name, "credentials": credentials}),
+            ),
         )
         .await?;
         connections.push(conn["id"].as_str().unwrap_or_default().to_string());
@@ -144,19 +170,34 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("sync {sync_id} queued");
     let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
     let done = loop {
-        let s = api(&http, &key, reqwest::Method::GET, format!("{base}/v1/syncs/{sync_id}"), None).await?;
-        if matches!(s["status"].as_str(), Some("completed" | "partial" | "failed")) {
+        let s = api(
+            &http,
+            &key,
+            reqwest::Method::GET,
+            format!("{base}/v1/syncs/{sync_id}"),
+            None,
+        )
+        .await?;
+        if matches!(
+            s["status"].as_str(),
+            Some("completed" | "partial" | "failed")
+        ) {
             break s;
         }
         if Instant::now() > deadline {
-            bail!("the demo sync did not finish within {}s: {s}", args.timeout_secs);
+            bail!(
+                "the demo sync did not finish within {}s: {s}",
+                args.timeout_secs
+            );
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     println!();
     println!("FluxCascade demo is up.");
     println!("  API key:      {key}");
-    println!("  REST API:     {base}   (try: curl -H 'Authorization: Bearer {key}' {base}/v1/syncs)");
+    println!(
+        "  REST API:     {base}   (try: curl -H 'Authorization: Bearer {key}' {base}/v1/syncs)"
+    );
     println!("  Sandbox:      {sb}   (try: curl {sb}/_sandbox/stats)");
     println!("  Mapping:      {mapping_id}");
     println!(

@@ -14,7 +14,11 @@ use tracing::info;
 use crate::config::Settings;
 
 #[derive(Parser)]
-#[command(name = "fluxcascade", version, about = "Keeps CRM records in sync between HubSpot, Jobber, Pipedrive and Salesforce")]
+#[command(
+    name = "fluxcascade",
+    version,
+    about = "Keeps CRM records in sync between HubSpot, Jobber, Pipedrive and Salesforce"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -65,7 +69,9 @@ enum AdminCommand {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(run(cli))
 }
 
@@ -79,9 +85,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let publisher = fluxcascade_queue::Publisher::connect(&settings.queue())
                 .await
                 .context("connecting to RabbitMQ")?;
-            let listen = listen.or(settings.listen.clone()).unwrap_or_else(|| "127.0.0.1:8080".into());
-            let config = fluxcascade_ingress::IngressConfig { listen, max_body_bytes: 1024 * 1024 };
-            let ingress = fluxcascade_ingress::Ingress::build(config, store, publisher, key).await?;
+            let listen = listen
+                .or(settings.listen.clone())
+                .unwrap_or_else(|| "127.0.0.1:8080".into());
+            let config = fluxcascade_ingress::IngressConfig {
+                listen,
+                max_body_bytes: 1024 * 1024,
+            };
+            let ingress =
+                fluxcascade_ingress::Ingress::build(config, store, publisher, key).await?;
             info!(addr = %ingress.local_addr(), "ingress listening");
             println!("ingress listening on http://{}", ingress.local_addr());
             let shutdown = signals::shutdown_token();
@@ -126,7 +138,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Admin { command: AdminCommand::CreateOrg { name, owner } } => {
+        Command::Admin {
+            command: AdminCommand::CreateOrg { name, owner },
+        } => {
             let settings = Settings::from_env()?;
             let store = connect_store(&settings).await?;
             let (org_id, key) = store.create_org(&name, &owner).await?;
@@ -134,7 +148,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("api_key={key}");
             Ok(())
         }
-        Command::Admin { command: AdminCommand::GenKey } => {
+        Command::Admin {
+            command: AdminCommand::GenKey,
+        } => {
             println!("{}", MasterKey::generate_base64());
             Ok(())
         }

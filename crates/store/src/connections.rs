@@ -36,7 +36,10 @@ impl std::fmt::Debug for Credentials {
             .field("connection_id", &self.connection_id)
             .field("provider", &self.provider)
             .field("access_token", &"[redacted]")
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
             .field("expires_at", &self.expires_at)
             .finish()
     }
@@ -53,7 +56,8 @@ pub struct NewConnection {
     pub instance_url: Option<String>,
 }
 
-const COLUMNS: &str = "id, provider, status, account_name, external_account_id, status_message, created_at";
+const COLUMNS: &str =
+    "id, provider, status, account_name, external_account_id, status_message, created_at";
 
 fn row_to_connection(r: &tokio_postgres::Row) -> ConnectionRow {
     ConnectionRow {
@@ -71,7 +75,10 @@ fn open_credentials(key: &MasterKey, r: &tokio_postgres::Row) -> Result<Credenti
     let id: Uuid = r.get("id");
     let aad = id.to_string();
     let key_id: String = r.get("key_id");
-    let access = SealedToken { key_id: key_id.clone(), bytes: r.get("access_token") };
+    let access = SealedToken {
+        key_id: key_id.clone(),
+        bytes: r.get("access_token"),
+    };
     let refresh: Option<Vec<u8>> = r.get("refresh_token");
     Ok(Credentials {
         connection_id: id,
@@ -79,7 +86,9 @@ fn open_credentials(key: &MasterKey, r: &tokio_postgres::Row) -> Result<Credenti
         status: r.get("status"),
         access_token: key.open(&aad, &access)?,
         refresh_token: match refresh {
-            Some(bytes) => Some(key.open(&format!("{aad}:refresh"), &SealedToken { key_id, bytes })?),
+            Some(bytes) => {
+                Some(key.open(&format!("{aad}:refresh"), &SealedToken { key_id, bytes })?)
+            }
             None => None,
         },
         expires_at: r.get("expires_at"),
@@ -127,7 +136,11 @@ impl Store {
         Ok(row_to_connection(&row))
     }
 
-    pub async fn get_connection(&self, org_id: Uuid, id: Uuid) -> Result<Option<ConnectionRow>, StoreError> {
+    pub async fn get_connection(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<ConnectionRow>, StoreError> {
         let row = self
             .client()
             .await?
@@ -172,7 +185,9 @@ impl Store {
             .await?;
         if let Some(m) = used {
             let mapping: Uuid = m.get(0);
-            return Err(StoreError::Conflict(format!("connection is used by mapping {mapping}; delete it first")));
+            return Err(StoreError::Conflict(format!(
+                "connection is used by mapping {mapping}; delete it first"
+            )));
         }
         let n = client
             .execute(
@@ -185,7 +200,12 @@ impl Store {
     }
 
     /// Decrypted credentials for a connection (worker only).
-    pub async fn load_credentials(&self, org_id: Uuid, id: Uuid, key: &MasterKey) -> Result<Credentials, StoreError> {
+    pub async fn load_credentials(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        key: &MasterKey,
+    ) -> Result<Credentials, StoreError> {
         let row = self
             .client()
             .await?
@@ -208,7 +228,11 @@ impl Store {
     ) -> Result<LockedCredentials, StoreError> {
         let client = self.client().await?;
         client.batch_execute("BEGIN").await?;
-        let lock = CredentialLock { client: Some(client), org_id, id };
+        let lock = CredentialLock {
+            client: Some(client),
+            org_id,
+            id,
+        };
         let row = lock
             .client()?
             .query_opt(
@@ -238,11 +262,16 @@ pub struct LockedCredentials {
 
 impl CredentialLock {
     fn client(&self) -> Result<&Object, StoreError> {
-        self.client.as_ref().ok_or_else(|| StoreError::Corrupt("credential lock already finished".into()))
+        self.client
+            .as_ref()
+            .ok_or_else(|| StoreError::Corrupt("credential lock already finished".into()))
     }
 
     fn finish_check(self, credentials: Credentials) -> Result<LockedCredentials, StoreError> {
-        Ok(LockedCredentials { lock: self, credentials })
+        Ok(LockedCredentials {
+            lock: self,
+            credentials,
+        })
     }
 
     /// Stores refreshed tokens (a rotated refresh token replaces the old one atomically) and commits.

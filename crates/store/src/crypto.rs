@@ -15,7 +15,10 @@ pub struct MasterKey {
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MasterKey").field("key_id", &self.key_id).field("key", &"[redacted]").finish()
+        f.debug_struct("MasterKey")
+            .field("key_id", &self.key_id)
+            .field("key", &"[redacted]")
+            .finish()
     }
 }
 
@@ -34,18 +37,28 @@ impl MasterKey {
             .decode(b64.trim())
             .map_err(|e| StoreError::Crypto(format!("master key is not base64: {e}")))?;
         if raw.len() != 32 {
-            return Err(StoreError::Crypto(format!("master key must be 32 bytes, got {}", raw.len())));
+            return Err(StoreError::Crypto(format!(
+                "master key must be 32 bytes, got {}",
+                raw.len()
+            )));
         }
         let digest = ring::digest::digest(&ring::digest::SHA256, &raw);
         let key_id = hex::encode(&digest.as_ref()[..4]);
-        let unbound = UnboundKey::new(&AES_256_GCM, &raw).map_err(|_| StoreError::Crypto("bad key".into()))?;
-        Ok(MasterKey { key_id, key: LessSafeKey::new(unbound), rng: SystemRandom::new() })
+        let unbound = UnboundKey::new(&AES_256_GCM, &raw)
+            .map_err(|_| StoreError::Crypto("bad key".into()))?;
+        Ok(MasterKey {
+            key_id,
+            key: LessSafeKey::new(unbound),
+            rng: SystemRandom::new(),
+        })
     }
 
     /// A fresh random key, base64 (for `make run` and tests).
     pub fn generate_base64() -> String {
         let mut raw = [0u8; 32];
-        SystemRandom::new().fill(&mut raw).expect("system RNG failed");
+        SystemRandom::new()
+            .fill(&mut raw)
+            .expect("system RNG failed");
         base64::engine::general_purpose::STANDARD.encode(raw)
     }
 
@@ -55,31 +68,47 @@ impl MasterKey {
 
     pub fn seal(&self, aad: &str, plaintext: &str) -> Result<SealedToken, StoreError> {
         let mut nonce = [0u8; NONCE_LEN];
-        self.rng.fill(&mut nonce).map_err(|_| StoreError::Crypto("RNG failure".into()))?;
+        self.rng
+            .fill(&mut nonce)
+            .map_err(|_| StoreError::Crypto("RNG failure".into()))?;
         let mut buf = plaintext.as_bytes().to_vec();
         self.key
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad.as_bytes()), &mut buf)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad.as_bytes()),
+                &mut buf,
+            )
             .map_err(|_| StoreError::Crypto("seal failed".into()))?;
         let mut bytes = nonce.to_vec();
         bytes.extend_from_slice(&buf);
-        Ok(SealedToken { key_id: self.key_id.clone(), bytes })
+        Ok(SealedToken {
+            key_id: self.key_id.clone(),
+            bytes,
+        })
     }
 
     pub fn open(&self, aad: &str, sealed: &SealedToken) -> Result<String, StoreError> {
         if sealed.key_id != self.key_id {
-            return Err(StoreError::Crypto(format!("token sealed with unknown key {}", sealed.key_id)));
+            return Err(StoreError::Crypto(format!(
+                "token sealed with unknown key {}",
+                sealed.key_id
+            )));
         }
         if sealed.bytes.len() < NONCE_LEN {
             return Err(StoreError::Crypto("sealed token too short".into()));
         }
         let (nonce, ct) = sealed.bytes.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| StoreError::Crypto("bad nonce".into()))?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce)
+            .map_err(|_| StoreError::Crypto("bad nonce".into()))?;
         let mut buf = ct.to_vec();
         let plain = self
             .key
             .open_in_place(nonce, Aad::from(aad.as_bytes()), &mut buf)
-            .map_err(|_| StoreError::Crypto("token does not open with this key and connection".into()))?;
-        String::from_utf8(plain.to_vec()).map_err(|_| StoreError::Crypto("token is not UTF-8".into()))
+            .map_err(|_| {
+                StoreError::Crypto("token does not open with this key and connection".into())
+            })?;
+        String::from_utf8(plain.to_vec())
+            .map_err(|_| StoreError::Crypto("token is not UTF-8".into()))
     }
 }
 
@@ -93,7 +122,10 @@ mod tests {
         let sealed = key.seal("conn-1", "secret-token").unwrap();
         assert!(!sealed.bytes.windows(12).any(|w| w == b"secret-token"));
         assert_eq!(key.open("conn-1", &sealed).unwrap(), "secret-token");
-        assert!(key.open("conn-2", &sealed).is_err(), "a token moved to another connection must not open");
+        assert!(
+            key.open("conn-2", &sealed).is_err(),
+            "a token moved to another connection must not open"
+        );
         let again = key.seal("conn-1", "secret-token").unwrap();
         assert_ne!(again.bytes, sealed.bytes, "nonces are random");
     }

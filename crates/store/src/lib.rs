@@ -27,7 +27,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("pool_size", &self.pool.status().max_size).finish()
+        f.debug_struct("Store")
+            .field("pool_size", &self.pool.status().max_size)
+            .finish()
     }
 }
 
@@ -40,7 +42,9 @@ impl Store {
         let manager = Manager::from_config(
             pg,
             tokio_postgres::NoTls,
-            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
         );
         let pool = Pool::builder(manager)
             .max_size(pool_size)
@@ -87,10 +91,16 @@ pub async fn ensure_database(database_url: &str) -> Result<(), StoreError> {
     admin.dbname("postgres");
     let (client, conn) = admin.connect(tokio_postgres::NoTls).await?;
     let task = tokio::spawn(conn);
-    let exists = client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await?.is_some();
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await?
+        .is_some();
     if !exists {
         let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-        if let Err(e) = client.batch_execute(&format!("CREATE DATABASE {quoted}")).await {
+        if let Err(e) = client
+            .batch_execute(&format!("CREATE DATABASE {quoted}"))
+            .await
+        {
             // Another process may have created it at the same moment.
             if e.code() != Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) {
                 return Err(e.into());

@@ -81,12 +81,21 @@ fn lock_keys(sync_id: Uuid, batch_no: i32) -> (i32, i32) {
 
 impl Store {
     /// Tries to take the batch's lock. None: another worker is processing the same batch right now.
-    pub async fn try_lock_batch(&self, sync_id: Uuid, batch_no: i32) -> Result<Option<BatchLock>, StoreError> {
+    pub async fn try_lock_batch(
+        &self,
+        sync_id: Uuid,
+        batch_no: i32,
+    ) -> Result<Option<BatchLock>, StoreError> {
         let client = self.client().await?;
         let (k1, k2) = lock_keys(sync_id, batch_no);
         client.batch_execute("BEGIN").await?;
-        let got: bool = client.query_one("SELECT pg_try_advisory_xact_lock($1, $2)", &[&k1, &k2]).await?.get(0);
-        let lock = BatchLock { client: Some(client) };
+        let got: bool = client
+            .query_one("SELECT pg_try_advisory_xact_lock($1, $2)", &[&k1, &k2])
+            .await?
+            .get(0);
+        let lock = BatchLock {
+            client: Some(client),
+        };
         if got {
             Ok(Some(lock))
         } else {
@@ -100,7 +109,10 @@ impl Store {
         Ok(self
             .client()
             .await?
-            .query_opt("SELECT 1 FROM sync_batches WHERE sync_id = $1 AND batch_no = $2", &[&sync_id, &batch_no])
+            .query_opt(
+                "SELECT 1 FROM sync_batches WHERE sync_id = $1 AND batch_no = $2",
+                &[&sync_id, &batch_no],
+            )
             .await?
             .is_some())
     }
@@ -194,8 +206,10 @@ impl Store {
         if !c.links.is_empty() {
             let sources: Vec<&str> = c.links.iter().map(|l| l.source_id.as_str()).collect();
             let targets: Vec<&str> = c.links.iter().map(|l| l.target_id.as_str()).collect();
-            let s_at: Vec<Option<DateTime<Utc>>> = c.links.iter().map(|l| l.source_updated_at).collect();
-            let t_at: Vec<Option<DateTime<Utc>>> = c.links.iter().map(|l| l.target_updated_at).collect();
+            let s_at: Vec<Option<DateTime<Utc>>> =
+                c.links.iter().map(|l| l.source_updated_at).collect();
+            let t_at: Vec<Option<DateTime<Utc>>> =
+                c.links.iter().map(|l| l.target_updated_at).collect();
             let hashes: Vec<&str> = c.links.iter().map(|l| l.hash.as_str()).collect();
             tx.execute(
                 "INSERT INTO record_links (org_id, mapping_id, source_id, target_id, source_updated_at,

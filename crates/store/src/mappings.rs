@@ -17,10 +17,12 @@ pub struct MappingRow {
 
 impl MappingRow {
     pub fn source_connection(&self) -> Result<Uuid, StoreError> {
-        Uuid::parse_str(&self.spec.source.connection_id).map_err(|e| StoreError::Corrupt(e.to_string()))
+        Uuid::parse_str(&self.spec.source.connection_id)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
     }
     pub fn target_connection(&self) -> Result<Uuid, StoreError> {
-        Uuid::parse_str(&self.spec.target.connection_id).map_err(|e| StoreError::Corrupt(e.to_string()))
+        Uuid::parse_str(&self.spec.target.connection_id)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 }
 
@@ -31,7 +33,8 @@ fn row_to_mapping(r: &tokio_postgres::Row) -> Result<MappingRow, StoreError> {
     Ok(MappingRow {
         id: r.get(0),
         org_id: r.get(1),
-        spec: serde_json::from_value(spec).map_err(|e| StoreError::Corrupt(format!("mapping spec: {e}")))?,
+        spec: serde_json::from_value(spec)
+            .map_err(|e| StoreError::Corrupt(format!("mapping spec: {e}")))?,
         created_at: r.get(3),
         updated_at: r.get(4),
     })
@@ -45,7 +48,11 @@ fn parse_ids(spec: &MappingSpec) -> Result<(Uuid, Uuid), StoreError> {
 
 impl Store {
     /// Stores a validated spec. The caller has checked both connections belong to `org_id`.
-    pub async fn create_mapping(&self, org_id: Uuid, spec: &MappingSpec) -> Result<MappingRow, StoreError> {
+    pub async fn create_mapping(
+        &self,
+        org_id: Uuid,
+        spec: &MappingSpec,
+    ) -> Result<MappingRow, StoreError> {
         let (source, target) = parse_ids(spec)?;
         let json = serde_json::to_value(spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let row = self
@@ -63,7 +70,12 @@ impl Store {
     }
 
     /// Replaces a mapping's spec (PATCH merges on the caller's side).
-    pub async fn update_mapping(&self, org_id: Uuid, id: Uuid, spec: &MappingSpec) -> Result<MappingRow, StoreError> {
+    pub async fn update_mapping(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        spec: &MappingSpec,
+    ) -> Result<MappingRow, StoreError> {
         let (source, target) = parse_ids(spec)?;
         let json = serde_json::to_value(spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let row = self
@@ -82,7 +94,11 @@ impl Store {
         row_to_mapping(&row)
     }
 
-    pub async fn get_mapping(&self, org_id: Uuid, id: Uuid) -> Result<Option<MappingRow>, StoreError> {
+    pub async fn get_mapping(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<MappingRow>, StoreError> {
         let row = self
             .client()
             .await?
@@ -124,7 +140,9 @@ impl Store {
             )
             .await?;
         if active.is_some() {
-            return Err(StoreError::Conflict("a sync of this mapping is running; try again when it ends".into()));
+            return Err(StoreError::Conflict(
+                "a sync of this mapping is running; try again when it ends".into(),
+            ));
         }
         let n = client
             .execute(

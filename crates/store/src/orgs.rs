@@ -39,13 +39,20 @@ pub struct Principal {
 }
 
 fn hash_key(key: &str) -> Vec<u8> {
-    ring::digest::digest(&ring::digest::SHA256, key.as_bytes()).as_ref().to_vec()
+    ring::digest::digest(&ring::digest::SHA256, key.as_bytes())
+        .as_ref()
+        .to_vec()
 }
 
 fn new_key() -> Result<String, StoreError> {
     let mut raw = [0u8; 32];
-    SystemRandom::new().fill(&mut raw).map_err(|_| StoreError::Crypto("RNG failure".into()))?;
-    Ok(format!("fc_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)))
+    SystemRandom::new()
+        .fill(&mut raw)
+        .map_err(|_| StoreError::Crypto("RNG failure".into()))?;
+    Ok(format!(
+        "fc_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    ))
 }
 
 impl Store {
@@ -54,7 +61,11 @@ impl Store {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let org_id = Uuid::now_v7();
-        tx.execute("INSERT INTO organizations (id, name) VALUES ($1, $2)", &[&org_id, &name]).await?;
+        tx.execute(
+            "INSERT INTO organizations (id, name) VALUES ($1, $2)",
+            &[&org_id, &name],
+        )
+        .await?;
         let key = new_key()?;
         tx.execute(
             "INSERT INTO api_keys (id, org_id, key_hash, role, label) VALUES ($1, $2, $3, 'owner', $4)",
@@ -66,7 +77,12 @@ impl Store {
     }
 
     /// Creates another key for an org with the given role; returns the key once.
-    pub async fn create_api_key(&self, org_id: Uuid, role: Role, label: &str) -> Result<String, StoreError> {
+    pub async fn create_api_key(
+        &self,
+        org_id: Uuid,
+        role: Role,
+        label: &str,
+    ) -> Result<String, StoreError> {
         let key = new_key()?;
         self.client()
             .await?
@@ -88,6 +104,10 @@ impl Store {
                 &[&hash_key(key)],
             )
             .await?;
-        Ok(row.map(|r| Principal { key_id: r.get(0), org_id: r.get(1), role: Role::parse(r.get(2)) }))
+        Ok(row.map(|r| Principal {
+            key_id: r.get(0),
+            org_id: r.get(1),
+            role: Role::parse(r.get(2)),
+        }))
     }
 }

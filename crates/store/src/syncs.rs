@@ -37,11 +37,13 @@ pub struct RunState {
     pub from: Option<Cursor>,
 }
 
-const COLUMNS: &str = "id, org_id, mapping_id, status, trigger, mode, created_at, started_at, finished_at,
+const COLUMNS: &str =
+    "id, org_id, mapping_id, status, trigger, mode, created_at, started_at, finished_at,
     read_count, created_count, updated_count, skipped_count, failed_count, error";
 
 /// Live counts come from the batches until the run is final.
-const LIVE_COLUMNS: &str = "r.id, r.org_id, r.mapping_id, r.status, r.trigger, r.mode, r.created_at, r.started_at,
+const LIVE_COLUMNS: &str =
+    "r.id, r.org_id, r.mapping_id, r.status, r.trigger, r.mode, r.created_at, r.started_at,
     r.finished_at,
     CASE WHEN r.finished_at IS NULL THEN COALESCE(b.read, 0) ELSE r.read_count END,
     CASE WHEN r.finished_at IS NULL THEN COALESCE(b.created, 0) ELSE r.created_count END,
@@ -68,7 +70,13 @@ fn row_to_sync(r: &tokio_postgres::Row) -> SyncRow {
         created_at: r.get(6),
         started_at: r.get(7),
         finished_at: r.get(8),
-        counts: Counts { read: n(9), created: n(10), updated: n(11), skipped: n(12), failed: n(13) },
+        counts: Counts {
+            read: n(9),
+            created: n(10),
+            updated: n(11),
+            skipped: n(12),
+            failed: n(13),
+        },
         error: r.get(14),
     }
 }
@@ -102,9 +110,9 @@ impl Store {
             .await;
         match res {
             Ok(row) => Ok(row_to_sync(&row)),
-            Err(e) if StoreError::is_unique_violation(&e) => {
-                Err(StoreError::Conflict("a sync of this mapping is already pending or running".into()))
-            }
+            Err(e) if StoreError::is_unique_violation(&e) => Err(StoreError::Conflict(
+                "a sync of this mapping is already pending or running".into(),
+            )),
             Err(e) => Err(e.into()),
         }
     }
@@ -113,7 +121,10 @@ impl Store {
     pub async fn discard_pending_sync(&self, org_id: Uuid, id: Uuid) -> Result<(), StoreError> {
         self.client()
             .await?
-            .execute("DELETE FROM sync_runs WHERE org_id = $1 AND id = $2 AND status = 'pending'", &[&org_id, &id])
+            .execute(
+                "DELETE FROM sync_runs WHERE org_id = $1 AND id = $2 AND status = 'pending'",
+                &[&org_id, &id],
+            )
             .await?;
         Ok(())
     }
@@ -173,13 +184,26 @@ impl Store {
             .await?;
         Ok(rows
             .iter()
-            .map(|r| (r.get(0), RecordError { record_id: r.get(1), code: r.get(2), message: r.get(3) }))
+            .map(|r| {
+                (
+                    r.get(0),
+                    RecordError {
+                        record_id: r.get(1),
+                        code: r.get(2),
+                        message: r.get(3),
+                    },
+                )
+            })
             .collect())
     }
 
     /// Marks a run running (first start fixes the cursor it reads from) and returns its state.
     /// None if the run does not exist; a finished run is returned as is.
-    pub async fn start_sync(&self, org_id: Uuid, sync_id: Uuid) -> Result<Option<RunState>, StoreError> {
+    pub async fn start_sync(
+        &self,
+        org_id: Uuid,
+        sync_id: Uuid,
+    ) -> Result<Option<RunState>, StoreError> {
         let client = self.client().await?;
         client
             .execute(
@@ -239,7 +263,12 @@ impl Store {
     }
 
     /// Ends a run as failed (it could not proceed). The cursor does not move.
-    pub async fn fail_sync(&self, org_id: Uuid, sync_id: Uuid, message: &str) -> Result<bool, StoreError> {
+    pub async fn fail_sync(
+        &self,
+        org_id: Uuid,
+        sync_id: Uuid,
+        message: &str,
+    ) -> Result<bool, StoreError> {
         let n = self
             .client()
             .await?
@@ -261,7 +290,11 @@ impl Store {
 
     /// Finishes a run once the coordinator is done and every batch is accounted for; advances the
     /// mapping's cursor unless the run failed. Safe to call from every party: exactly one succeeds.
-    pub async fn try_finalize_sync(&self, org_id: Uuid, sync_id: Uuid) -> Result<Option<SyncStatus>, StoreError> {
+    pub async fn try_finalize_sync(
+        &self,
+        org_id: Uuid,
+        sync_id: Uuid,
+    ) -> Result<Option<SyncStatus>, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let run = tx
@@ -288,7 +321,13 @@ impl Store {
             return Ok(None);
         }
         let n = |i: usize| -> u64 { agg.get::<_, i64>(i).max(0) as u64 };
-        let counts = Counts { read: n(1), created: n(2), updated: n(3), skipped: n(4), failed: n(5) };
+        let counts = Counts {
+            read: n(1),
+            created: n(2),
+            updated: n(3),
+            skipped: n(4),
+            failed: n(5),
+        };
         let status = final_status(&counts, false);
         tx.execute(
             "UPDATE sync_runs SET status = $2, finished_at = now(), read_count = $3, created_count = $4,
@@ -326,7 +365,11 @@ impl Store {
     }
 
     /// The mapping's current cursor.
-    pub async fn mapping_cursor(&self, org_id: Uuid, mapping_id: Uuid) -> Result<Option<Cursor>, StoreError> {
+    pub async fn mapping_cursor(
+        &self,
+        org_id: Uuid,
+        mapping_id: Uuid,
+    ) -> Result<Option<Cursor>, StoreError> {
         let row = self
             .client()
             .await?
@@ -335,6 +378,9 @@ impl Store {
                 &[&org_id, &mapping_id],
             )
             .await?;
-        Ok(row.map(|r| Cursor { updated_at: r.get(0), id: r.get(1) }))
+        Ok(row.map(|r| Cursor {
+            updated_at: r.get(0),
+            id: r.get(1),
+        }))
     }
 }

@@ -35,22 +35,43 @@ pub enum AdapterError {
 }
 
 impl Adapters {
-    pub fn new(store: Store, key: Arc<MasterKey>, config: ProvidersConfig, http: reqwest::Client) -> Adapters {
-        Adapters { store, key, config, http, cache: Mutex::new(HashMap::new()) }
+    pub fn new(
+        store: Store,
+        key: Arc<MasterKey>,
+        config: ProvidersConfig,
+        http: reqwest::Client,
+    ) -> Adapters {
+        Adapters {
+            store,
+            key,
+            config,
+            http,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The adapter for a connection, built on first use and kept for the life of the process.
     pub async fn get(&self, org_id: Uuid, connection_id: Uuid) -> Result<Adapter, AdapterError> {
-        if let Some(a) = self.cache.lock().expect("adapter cache poisoned").get(&connection_id) {
+        if let Some(a) = self
+            .cache
+            .lock()
+            .expect("adapter cache poisoned")
+            .get(&connection_id)
+        {
             return Ok(a.clone());
         }
-        let creds = match self.store.load_credentials(org_id, connection_id, &self.key).await {
+        let creds = match self
+            .store
+            .load_credentials(org_id, connection_id, &self.key)
+            .await
+        {
             Ok(c) => c,
             Err(StoreError::NotFound) => return Err(AdapterError::Gone(connection_id)),
             Err(e) => return Err(e.into()),
         };
-        let kind = ProviderKind::parse(&creds.provider)
-            .ok_or_else(|| ProviderError::Permanent(format!("unknown provider {}", creds.provider)))?;
+        let kind = ProviderKind::parse(&creds.provider).ok_or_else(|| {
+            ProviderError::Permanent(format!("unknown provider {}", creds.provider))
+        })?;
         let tokens = Arc::new(StoreTokenSource::new(
             self.store.clone(),
             self.key.clone(),
@@ -60,9 +81,13 @@ impl Adapters {
             self.http.clone(),
             creds,
         ));
-        let provider = fluxcascade_providers::connect(kind, &self.config, tokens, self.http.clone())?;
+        let provider =
+            fluxcascade_providers::connect(kind, &self.config, tokens, self.http.clone())?;
         let adapter = Adapter { kind, provider };
-        self.cache.lock().expect("adapter cache poisoned").insert(connection_id, adapter.clone());
+        self.cache
+            .lock()
+            .expect("adapter cache poisoned")
+            .insert(connection_id, adapter.clone());
         Ok(adapter)
     }
 }

@@ -25,33 +25,54 @@ const RECONCILE_MAX_PAGES: usize = 400;
 
 /// What one source record turns into.
 enum Planned {
-    Write { source: Record, op: WriteOp, hash: String, create: bool },
+    Write {
+        source: Record,
+        op: WriteOp,
+        hash: String,
+        create: bool,
+    },
     Skipped,
     Failed(RecordError),
 }
 
 impl WorkerHandler {
     pub(crate) async fn handle_batch(&self, env: &JobEnvelope) -> Result<(), JobError> {
-        let job = BatchJob::decode(env.payload.as_slice())
-            .map_err(|e| JobError::Permanent { message: format!("undecodable batch job: {e}") })?;
+        let job = BatchJob::decode(env.payload.as_slice()).map_err(|e| JobError::Permanent {
+            message: format!("undecodable batch job: {e}"),
+        })?;
         let org_id = parse_uuid(&env.org_id, "org_id")?;
         let sync_id = parse_uuid(&job.sync_id, "sync_id")?;
         let mapping_id = parse_uuid(&job.mapping_id, "mapping_id")?;
-        let batch_no = i32::try_from(job.batch_no)
-            .map_err(|_| JobError::Permanent { message: "batch number out of range".into() })?;
-        let records: Vec<Record> = serde_json::from_slice(&job.records_json)
-            .map_err(|e| JobError::Permanent { message: format!("undecodable batch records: {e}") })?;
+        let batch_no = i32::try_from(job.batch_no).map_err(|_| JobError::Permanent {
+            message: "batch number out of range".into(),
+        })?;
+        let records: Vec<Record> =
+            serde_json::from_slice(&job.records_json).map_err(|e| JobError::Permanent {
+                message: format!("undecodable batch records: {e}"),
+            })?;
 
-        if self.store.batch_done(sync_id, batch_no).await.map_err(|e| classify::store(&e))? {
+        if self
+            .store
+            .batch_done(sync_id, batch_no)
+            .await
+            .map_err(|e| classify::store(&e))?
+        {
             return Ok(()); // a duplicate of a committed batch
         }
-        let Some(lock) = self.store.try_lock_batch(sync_id, batch_no).await.map_err(|e| classify::store(&e))? else {
+        let Some(lock) = self
+            .store
+            .try_lock_batch(sync_id, batch_no)
+            .await
+            .map_err(|e| classify::store(&e))?
+        else {
             return Err(JobError::Transient {
                 message: "another worker holds this batch".into(),
                 retry_after: Some(Duration::from_secs(1)),
             });
         };
-        let result = self.process_batch(env, org_id, sync_id, mapping_id, batch_no, &records).await;
+        let result = self
+            .process_batch(env, org_id, sync_id, mapping_id, batch_no, &records)
+            .await;
         lock.release().await;
         result?;
         self.finalize(org_id, sync_id).await;
@@ -67,10 +88,17 @@ impl WorkerHandler {
         batch_no: i32,
         records: &[Record],
     ) -> Result<(), JobError> {
-        if self.store.batch_done(sync_id, batch_no).await.map_err(|e| classify::store(&e))? {
+        if self
+            .store
+            .batch_done(sync_id, batch_no)
+            .await
+            .map_err(|e| classify::store(&e))?
+        {
             return Ok(());
         }
-        let outcome = self.write_batch(org_id, sync_id, mapping_id, batch_no, records).await;
+        let outcome = self
+            .write_batch(org_id, sync_id, mapping_id, batch_no, records)
+            .await;
         let commit = match outcome {
             Ok(commit) => commit,
             Err(e) if self.is_final_attempt(env, &e) => {
@@ -82,11 +110,23 @@ impl WorkerHandler {
             Err(e) => return Err(e),
         };
         let m = metrics();
-        m.records_synced.with_label_values(&["created"]).inc_by(commit.counts.created);
-        m.records_synced.with_label_values(&["updated"]).inc_by(commit.counts.updated);
-        m.records_synced.with_label_values(&["skipped"]).inc_by(commit.counts.skipped);
-        m.records_synced.with_label_values(&["failed"]).inc_by(commit.counts.failed);
-        let fresh = self.store.commit_batch(&commit).await.map_err(|e| classify::store(&e))?;
+        m.records_synced
+            .with_label_values(&["created"])
+            .inc_by(commit.counts.created);
+        m.records_synced
+            .with_label_values(&["updated"])
+            .inc_by(commit.counts.updated);
+        m.records_synced
+            .with_label_values(&["skipped"])
+            .inc_by(commit.counts.skipped);
+        m.records_synced
+            .with_label_values(&["failed"])
+            .inc_by(commit.counts.failed);
+        let fresh = self
+            .store
+            .commit_batch(&commit)
+            .await
+            .map_err(|e| classify::store(&e))?;
         if fresh {
             info!(%sync_id, batch_no, created = commit.counts.created, updated = commit.counts.updated,
                   skipped = commit.counts.skipped, failed = commit.counts.failed, "batch committed");
@@ -107,22 +147,44 @@ impl WorkerHandler {
             .get_mapping(org_id, mapping_id)
             .await
             .map_err(|e| classify::store(&e))?
-            .ok_or_else(|| JobError::Permanent { message: "the mapping was deleted".into() })?;
+            .ok_or_else(|| JobError::Permanent {
+                message: "the mapping was deleted".into(),
+            })?;
         let compiled = self.compile(&mapping)?;
-        let target_conn = mapping.target_connection().map_err(|e| classify::store(&e))?;
-        let target = self.adapters.get(org_id, target_conn).await.map_err(|e| classify::adapter(&e))?;
+        let target_conn = mapping
+            .target_connection()
+            .map_err(|e| classify::store(&e))?;
+        let target = self
+            .adapters
+            .get(org_id, target_conn)
+            .await
+            .map_err(|e| classify::adapter(&e))?;
         let object = mapping.spec.target.object.as_str();
 
         let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
-        let mut links = self.store.load_links(org_id, mapping_id, &ids).await.map_err(|e| classify::store(&e))?;
-        let reconciled = self.reconcile_intents(&compiled, target.provider.as_ref(), object, &mut links).await?;
+        let mut links = self
+            .store
+            .load_links(org_id, mapping_id, &ids)
+            .await
+            .map_err(|e| classify::store(&e))?;
+        let reconciled = self
+            .reconcile_intents(&compiled, target.provider.as_ref(), object, &mut links)
+            .await?;
 
-        let mut counts = Counts { read: records.len() as u64, ..Counts::default() };
+        let mut counts = Counts {
+            read: records.len() as u64,
+            ..Counts::default()
+        };
         let mut errors = Vec::new();
         let mut planned_writes = Vec::new();
         for record in records {
             match plan(&compiled, record, links.get(&record.id)) {
-                Planned::Write { source, op, hash, create } => planned_writes.push((source, op, hash, create)),
+                Planned::Write {
+                    source,
+                    op,
+                    hash,
+                    create,
+                } => planned_writes.push((source, op, hash, create)),
                 Planned::Skipped => counts.skipped += 1,
                 Planned::Failed(e) => {
                     counts.failed += 1;
@@ -135,12 +197,21 @@ impl WorkerHandler {
             .filter(|(_, _, _, create)| *create)
             .map(|(s, _, h, _)| (s.id.clone(), h.clone()))
             .collect();
-        self.store.write_create_intents(org_id, mapping_id, &intents).await.map_err(|e| classify::store(&e))?;
+        self.store
+            .write_create_intents(org_id, mapping_id, &intents)
+            .await
+            .map_err(|e| classify::store(&e))?;
 
         // Reconciled creates are linked even if the record is now skipped as unchanged.
         let mut link_writes: HashMap<String, LinkWrite> = HashMap::new();
         for record in records.iter().filter(|r| reconciled.contains(&r.id)) {
-            if let Some(LinkRow { target_id: Some(t), target_updated_at, hash, .. }) = links.get(&record.id) {
+            if let Some(LinkRow {
+                target_id: Some(t),
+                target_updated_at,
+                hash,
+                ..
+            }) = links.get(&record.id)
+            {
                 link_writes.insert(
                     record.id.clone(),
                     LinkWrite {
@@ -157,7 +228,11 @@ impl WorkerHandler {
         let chunk = target.provider.max_batch(object).max(1);
         for group in planned_writes.chunks(chunk) {
             let ops: Vec<WriteOp> = group.iter().map(|(_, op, _, _)| op.clone()).collect();
-            let results = target.provider.write(object, &ops).await.map_err(|e| classify::provider(&e))?;
+            let results = target
+                .provider
+                .write(object, &ops)
+                .await
+                .map_err(|e| classify::provider(&e))?;
             for (i, (source, _, hash, create)) in group.iter().enumerate() {
                 match results.get(i) {
                     Some(WriteResult::Ok(written)) => {
@@ -179,7 +254,11 @@ impl WorkerHandler {
                     }
                     Some(WriteResult::Failed { code, message }) => {
                         counts.failed += 1;
-                        errors.push(RecordError { record_id: source.id.clone(), code: code.clone(), message: message.clone() });
+                        errors.push(RecordError {
+                            record_id: source.id.clone(),
+                            code: code.clone(),
+                            message: message.clone(),
+                        });
                         if *create {
                             dropped_intents.push(source.id.clone());
                         }
@@ -222,7 +301,13 @@ impl WorkerHandler {
         let pending: Vec<(String, String, DateTime<Utc>)> = links
             .values()
             .filter(|l| l.target_id.is_none())
-            .map(|l| (l.source_id.clone(), l.hash.clone(), l.pending_since.unwrap_or_else(Utc::now)))
+            .map(|l| {
+                (
+                    l.source_id.clone(),
+                    l.hash.clone(),
+                    l.pending_since.unwrap_or_else(Utc::now),
+                )
+            })
             .collect();
         if pending.is_empty() {
             return Ok(Vec::new());
@@ -231,17 +316,26 @@ impl WorkerHandler {
         let since = oldest - chrono::Duration::seconds(RECONCILE_LOOKBACK_SECONDS);
         let mut by_hash: HashMap<&str, Vec<&str>> = HashMap::new();
         for (source, hash, _) in &pending {
-            by_hash.entry(hash.as_str()).or_default().push(source.as_str());
+            by_hash
+                .entry(hash.as_str())
+                .or_default()
+                .push(source.as_str());
         }
         let mut query = ListQuery {
-            since: Some(Cursor { updated_at: since, id: String::new() }),
+            since: Some(Cursor {
+                updated_at: since,
+                id: String::new(),
+            }),
             page: None,
             page_size: 200,
             fields: compiled.target_fields.clone(),
         };
         let mut found: Vec<String> = Vec::new();
         for _ in 0..RECONCILE_MAX_PAGES {
-            let page = target.list(object, &query).await.map_err(|e| classify::provider(&e))?;
+            let page = target
+                .list(object, &query)
+                .await
+                .map_err(|e| classify::provider(&e))?;
             for rec in page.records {
                 if rec.updated_at < since {
                     continue;
@@ -264,7 +358,11 @@ impl WorkerHandler {
         }
         // Intents with no twin in the target were never created: create them now.
         links.retain(|_, l| l.target_id.is_some() || l.pending_since.is_none());
-        info!(pending = pending.len(), found = found.len(), "reconciled in-flight creates");
+        info!(
+            pending = pending.len(),
+            found = found.len(),
+            "reconciled in-flight creates"
+        );
         Ok(found)
     }
 
@@ -283,13 +381,21 @@ impl WorkerHandler {
             mapping_id,
             batch_no,
             worker: self.name.clone(),
-            counts: Counts { read: records.len() as u64, failed: records.len() as u64, ..Counts::default() },
+            counts: Counts {
+                read: records.len() as u64,
+                failed: records.len() as u64,
+                ..Counts::default()
+            },
             max_cursor: max_cursor(records),
             links: Vec::new(),
             dropped_intents: Vec::new(),
             errors: records
                 .iter()
-                .map(|r| RecordError { record_id: r.id.clone(), code: "target_unavailable".into(), message: reason.into() })
+                .map(|r| RecordError {
+                    record_id: r.id.clone(),
+                    code: "target_unavailable".into(),
+                    message: reason.into(),
+                })
                 .collect(),
         }
     }
@@ -304,7 +410,11 @@ fn plan(compiled: &Compiled, record: &Record, link: Option<&LinkRow>) -> Planned
     let mapped = match compiled.engine.apply(&record.fields) {
         Ok(v) => v,
         Err(e) => {
-            return Planned::Failed(RecordError { record_id: record.id.clone(), code: e.code, message: e.message })
+            return Planned::Failed(RecordError {
+                record_id: record.id.clone(),
+                code: e.code,
+                message: e.message,
+            })
         }
     };
     let hash = compiled.projection.hash(&mapped);
@@ -317,12 +427,18 @@ fn plan(compiled: &Compiled, record: &Record, link: Option<&LinkRow>) -> Planned
         })
     });
     match decide_write(state.as_ref(), &hash) {
-        Decision::Create => {
-            Planned::Write { source: record.clone(), op: WriteOp::Create { fields: mapped }, hash, create: true }
-        }
+        Decision::Create => Planned::Write {
+            source: record.clone(),
+            op: WriteOp::Create { fields: mapped },
+            hash,
+            create: true,
+        },
         Decision::Update { target_id } => Planned::Write {
             source: record.clone(),
-            op: WriteOp::Update { id: target_id, fields: mapped },
+            op: WriteOp::Update {
+                id: target_id,
+                fields: mapped,
+            },
             hash,
             create: false,
         },

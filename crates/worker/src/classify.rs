@@ -10,20 +10,32 @@ use crate::adapters::AdapterError;
 
 pub fn provider(e: &ProviderError) -> JobError {
     match e {
-        ProviderError::RateLimited { retry_after } => {
-            JobError::Transient { message: e.to_string(), retry_after: Some(*retry_after) }
-        }
-        ProviderError::Transient(_) => JobError::Transient { message: e.to_string(), retry_after: None },
-        ProviderError::Auth(_) | ProviderError::Permanent(_) => JobError::Permanent { message: e.to_string() },
+        ProviderError::RateLimited { retry_after } => JobError::Transient {
+            message: e.to_string(),
+            retry_after: Some(*retry_after),
+        },
+        ProviderError::Transient(_) => JobError::Transient {
+            message: e.to_string(),
+            retry_after: None,
+        },
+        ProviderError::Auth(_) | ProviderError::Permanent(_) => JobError::Permanent {
+            message: e.to_string(),
+        },
     }
 }
 
 pub fn store(e: &StoreError) -> JobError {
     if e.is_transient() {
-        JobError::Transient { message: e.to_string(), retry_after: Some(Duration::from_secs(1)) }
+        JobError::Transient {
+            message: e.to_string(),
+            retry_after: Some(Duration::from_secs(1)),
+        }
     } else {
         // Constraint violations and the like: retry a few times, they may be races.
-        JobError::Transient { message: e.to_string(), retry_after: None }
+        JobError::Transient {
+            message: e.to_string(),
+            retry_after: None,
+        }
     }
 }
 
@@ -31,7 +43,9 @@ pub fn adapter(e: &AdapterError) -> JobError {
     match e {
         AdapterError::Store(s) => store(s),
         AdapterError::Provider(p) => provider(p),
-        AdapterError::Gone(_) => JobError::Permanent { message: e.to_string() },
+        AdapterError::Gone(_) => JobError::Permanent {
+            message: e.to_string(),
+        },
     }
 }
 

@@ -16,7 +16,11 @@ use crate::handler::{parse_uuid, WorkerHandler};
 /// Keeps the records a run should process: changed after its starting cursor (compound
 /// `(updated_at, id)`, the adapter re-reads a look-back window) and before the run was created
 /// (later changes belong to the next run, so the cursor never skips them).
-pub fn in_window(record: &Record, from: Option<&Cursor>, until: chrono::DateTime<chrono::Utc>) -> bool {
+pub fn in_window(
+    record: &Record,
+    from: Option<&Cursor>,
+    until: chrono::DateTime<chrono::Utc>,
+) -> bool {
     let after_from = match from {
         Some(c) => (record.updated_at, record.id.as_str()) > (c.updated_at, c.id.as_str()),
         None => true,
@@ -26,8 +30,9 @@ pub fn in_window(record: &Record, from: Option<&Cursor>, until: chrono::DateTime
 
 impl WorkerHandler {
     pub(crate) async fn handle_sync(&self, env: &JobEnvelope) -> Result<(), JobError> {
-        let job = SyncJob::decode(env.payload.as_slice())
-            .map_err(|e| JobError::Permanent { message: format!("undecodable sync job: {e}") })?;
+        let job = SyncJob::decode(env.payload.as_slice()).map_err(|e| JobError::Permanent {
+            message: format!("undecodable sync job: {e}"),
+        })?;
         let org_id = parse_uuid(&env.org_id, "org_id")?;
         let sync_id = parse_uuid(&job.sync_id, "sync_id")?;
         let result = self.coordinate(org_id, sync_id).await;
@@ -36,7 +41,10 @@ impl WorkerHandler {
             Err(e) if self.is_final_attempt(env, &e) => {
                 let reason = classify::reason(&e);
                 warn!(job_id = %env.job_id, %sync_id, error = %reason, "sync cannot proceed; run failed");
-                self.store.fail_sync(org_id, sync_id, &reason).await.map_err(|e| classify::store(&e))?;
+                self.store
+                    .fail_sync(org_id, sync_id, &reason)
+                    .await
+                    .map_err(|e| classify::store(&e))?;
                 Ok(())
             }
             Err(e) => Err(e),
@@ -44,7 +52,12 @@ impl WorkerHandler {
     }
 
     async fn coordinate(&self, org_id: Uuid, sync_id: Uuid) -> Result<(), JobError> {
-        let Some(run) = self.store.start_sync(org_id, sync_id).await.map_err(|e| classify::store(&e))? else {
+        let Some(run) = self
+            .store
+            .start_sync(org_id, sync_id)
+            .await
+            .map_err(|e| classify::store(&e))?
+        else {
             warn!(%sync_id, "sync job for an unknown run; dropped");
             return Ok(());
         };
@@ -60,12 +73,24 @@ impl WorkerHandler {
             .get_mapping(org_id, run.mapping_id)
             .await
             .map_err(|e| classify::store(&e))?
-            .ok_or_else(|| JobError::Permanent { message: "the mapping was deleted".into() })?;
+            .ok_or_else(|| JobError::Permanent {
+                message: "the mapping was deleted".into(),
+            })?;
         let compiled = self.compile(&mapping)?;
-        let source_conn = mapping.source_connection().map_err(|e| classify::store(&e))?;
-        let source = self.adapters.get(org_id, source_conn).await.map_err(|e| classify::adapter(&e))?;
+        let source_conn = mapping
+            .source_connection()
+            .map_err(|e| classify::store(&e))?;
+        let source = self
+            .adapters
+            .get(org_id, source_conn)
+            .await
+            .map_err(|e| classify::adapter(&e))?;
         let object = mapping.spec.source.object.clone();
-        let from = if run.mode == "full" { None } else { run.from.clone() };
+        let from = if run.mode == "full" {
+            None
+        } else {
+            run.from.clone()
+        };
         let mut query = ListQuery {
             since: from.clone(),
             page: run.page_token.clone(),
@@ -75,7 +100,11 @@ impl WorkerHandler {
         let mut batch_no = run.batches_published;
         let mut seen: HashSet<String> = HashSet::new();
         loop {
-            let page = source.provider.list(&object, &query).await.map_err(|e| classify::provider(&e))?;
+            let page = source
+                .provider
+                .list(&object, &query)
+                .await
+                .map_err(|e| classify::provider(&e))?;
             let records: Vec<Record> = page
                 .records
                 .into_iter()
@@ -87,14 +116,21 @@ impl WorkerHandler {
                     sync_id: sync_id.to_string(),
                     mapping_id: run.mapping_id.to_string(),
                     batch_no: batch_no as u32,
-                    records_json: serde_json::to_vec(&records)
-                        .map_err(|e| JobError::Permanent { message: format!("encoding records: {e}") })?,
+                    records_json: serde_json::to_vec(&records).map_err(|e| {
+                        JobError::Permanent {
+                            message: format!("encoding records: {e}"),
+                        }
+                    })?,
                 };
-                let env = JobEnvelope::new(JobKind::Batch, org_id.to_string(), batch.encode_to_vec());
+                let env =
+                    JobEnvelope::new(JobKind::Batch, org_id.to_string(), batch.encode_to_vec());
                 self.publisher
                     .publish(&env)
                     .await
-                    .map_err(|e| JobError::Transient { message: format!("publishing batch: {e}"), retry_after: None })?;
+                    .map_err(|e| JobError::Transient {
+                        message: format!("publishing batch: {e}"),
+                        retry_after: None,
+                    })?;
                 batch_no += 1;
             }
             let done = page.next_page.is_none();
@@ -117,7 +153,9 @@ impl WorkerHandler {
         match self.store.try_finalize_sync(org_id, sync_id).await {
             Ok(Some(status)) => info!(%sync_id, status = status.as_str(), "sync finished"),
             Ok(None) => {}
-            Err(e) => warn!(error = %e, %sync_id, "finalising the sync failed; a later batch will retry"),
+            Err(e) => {
+                warn!(error = %e, %sync_id, "finalising the sync failed; a later batch will retry")
+            }
         }
     }
 }
@@ -128,12 +166,19 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     fn rec(id: &str, secs: i64) -> Record {
-        Record { id: id.into(), updated_at: Utc.timestamp_opt(secs, 0).unwrap(), fields: serde_json::json!({}) }
+        Record {
+            id: id.into(),
+            updated_at: Utc.timestamp_opt(secs, 0).unwrap(),
+            fields: serde_json::json!({}),
+        }
     }
 
     #[test]
     fn window_is_strictly_after_the_compound_cursor_and_before_the_run() {
-        let from = Cursor { updated_at: Utc.timestamp_opt(100, 0).unwrap(), id: "5".into() };
+        let from = Cursor {
+            updated_at: Utc.timestamp_opt(100, 0).unwrap(),
+            id: "5".into(),
+        };
         let until = Utc.timestamp_opt(200, 0).unwrap();
         let cases = [
             (rec("4", 100), false), // same time, smaller id: already synced
@@ -144,7 +189,13 @@ mod tests {
             (rec("1", 200), false), // changed after the run was created: next run
         ];
         for (r, want) in cases {
-            assert_eq!(in_window(&r, Some(&from), until), want, "{} @ {}", r.id, r.updated_at);
+            assert_eq!(
+                in_window(&r, Some(&from), until),
+                want,
+                "{} @ {}",
+                r.id,
+                r.updated_at
+            );
         }
         assert!(in_window(&rec("1", 1), None, until));
     }

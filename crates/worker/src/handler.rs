@@ -33,7 +33,9 @@ pub(crate) struct Compiled {
 }
 
 pub(crate) fn parse_uuid(s: &str, what: &str) -> Result<Uuid, JobError> {
-    Uuid::parse_str(s).map_err(|_| JobError::Permanent { message: format!("job has an invalid {what}: {s:?}") })
+    Uuid::parse_str(s).map_err(|_| JobError::Permanent {
+        message: format!("job has an invalid {what}: {s:?}"),
+    })
 }
 
 fn top_level(paths: Vec<String>) -> Vec<String> {
@@ -54,15 +56,28 @@ impl WorkerHandler {
         max_attempts: u32,
         page_size: u32,
     ) -> WorkerHandler {
-        WorkerHandler { store, publisher, adapters, name, max_attempts, page_size }
+        WorkerHandler {
+            store,
+            publisher,
+            adapters,
+            name,
+            max_attempts,
+            page_size,
+        }
     }
 
     pub(crate) fn compile(&self, mapping: &MappingRow) -> Result<Compiled, JobError> {
-        let engine = CompiledMapping::compile(&mapping.spec.field_pairs).map_err(|issues| JobError::Permanent {
-            message: format!(
-                "the mapping is invalid: {}",
-                issues.iter().map(|i| format!("{}: {}", i.field, i.message)).collect::<Vec<_>>().join("; ")
-            ),
+        let engine = CompiledMapping::compile(&mapping.spec.field_pairs).map_err(|issues| {
+            JobError::Permanent {
+                message: format!(
+                    "the mapping is invalid: {}",
+                    issues
+                        .iter()
+                        .map(|i| format!("{}: {}", i.field, i.message))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            }
         })?;
         Ok(Compiled {
             source_fields: top_level(engine.source_paths()),
@@ -74,7 +89,7 @@ impl WorkerHandler {
 
     /// Whether this failure ends the job for good (permanent, or the attempts are used up).
     pub(crate) fn is_final_attempt(&self, env: &JobEnvelope, e: &JobError) -> bool {
-        matches!(e, JobError::Permanent { .. }) || env.attempt + 1 >= self.max_attempts
+        matches!(e, JobError::Permanent { .. }) || env.attempt >= self.max_attempts
     }
 }
 
@@ -91,9 +106,14 @@ impl JobHandler for WorkerHandler {
         let result = match kind {
             JobKind::Sync => self.handle_sync(job).await,
             JobKind::Batch => self.handle_batch(job).await,
-            other => Err(JobError::Permanent { message: format!("this worker does not handle {other:?} jobs") }),
+            other => Err(JobError::Permanent {
+                message: format!("this worker does not handle {other:?} jobs"),
+            }),
         };
-        metrics().job_duration.with_label_values(&[label]).observe(started.elapsed().as_secs_f64());
+        metrics()
+            .job_duration
+            .with_label_values(&[label])
+            .observe(started.elapsed().as_secs_f64());
         result
     }
 }

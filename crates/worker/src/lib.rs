@@ -45,8 +45,14 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub async fn build(config: WorkerConfig, store: Store, master_key: Arc<MasterKey>) -> anyhow::Result<Worker> {
-        let publisher = Publisher::connect(&config.queue).await.context("connecting the job publisher")?;
+    pub async fn build(
+        config: WorkerConfig,
+        store: Store,
+        master_key: Arc<MasterKey>,
+    ) -> anyhow::Result<Worker> {
+        let publisher = Publisher::connect(&config.queue)
+            .await
+            .context("connecting the job publisher")?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(64)
@@ -57,7 +63,8 @@ impl Worker {
             std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into()),
             std::process::id()
         );
-        let adapters = adapters::Adapters::new(store.clone(), master_key, config.providers.clone(), http);
+        let adapters =
+            adapters::Adapters::new(store.clone(), master_key, config.providers.clone(), http);
         let handler = Arc::new(WorkerHandler::new(
             store.clone(),
             publisher.clone(),
@@ -67,7 +74,11 @@ impl Worker {
             config.page_size,
         ));
         let health = health::HealthServer::bind(&config.listen, store, publisher).await?;
-        Ok(Worker { config, handler, health })
+        Ok(Worker {
+            config,
+            handler,
+            health,
+        })
     }
 
     pub fn health_addr(&self) -> std::net::SocketAddr {
@@ -84,9 +95,14 @@ impl Worker {
         };
         let health = tokio::spawn(self.health.run(shutdown.clone()));
         info!(concurrency = self.config.concurrency, "worker consuming");
-        let res = fluxcascade_queue::run_consumer(self.config.queue.clone(), options, self.handler, shutdown.clone())
-            .await
-            .context("job consumer");
+        let res = fluxcascade_queue::run_consumer(
+            self.config.queue.clone(),
+            options,
+            self.handler,
+            shutdown.clone(),
+        )
+        .await
+        .context("job consumer");
         shutdown.cancel();
         let _ = health.await;
         res

@@ -9,7 +9,12 @@ pub struct Projection {
 
 impl Projection {
     pub fn new(target_paths: &[String]) -> Projection {
-        Projection { paths: target_paths.iter().filter_map(|p| FieldPath::parse(p).ok()).collect() }
+        Projection {
+            paths: target_paths
+                .iter()
+                .filter_map(|p| FieldPath::parse(p).ok())
+                .collect(),
+        }
     }
 
     /// Hash of the values at the target paths (absent and null are the same).

@@ -56,19 +56,33 @@ impl StoreTokenSource {
             kind,
             config,
             http,
-            cached: Mutex::new(Cached { token: creds.access_token, expires_at: creds.expires_at }),
+            cached: Mutex::new(Cached {
+                token: creds.access_token,
+                expires_at: creds.expires_at,
+            }),
         }
     }
 
     /// Refreshes under the connection's row lock. `rejected` is a token the provider refused.
-    async fn refresh(&self, cached: &mut Cached, rejected: Option<&str>) -> Result<(), ProviderError> {
-        let locked = self.store.lock_credentials(self.org_id, self.connection_id, &self.key).await.map_err(store_err)?;
+    async fn refresh(
+        &self,
+        cached: &mut Cached,
+        rejected: Option<&str>,
+    ) -> Result<(), ProviderError> {
+        let locked = self
+            .store
+            .lock_credentials(self.org_id, self.connection_id, &self.key)
+            .await
+            .map_err(store_err)?;
         let creds = locked.credentials.clone();
         if creds.status == "expired" {
             let _ = locked.lock.release().await;
-            return Err(ProviderError::Auth("the connection has expired; reconnect the account".into()));
+            return Err(ProviderError::Auth(
+                "the connection has expired; reconnect the account".into(),
+            ));
         }
-        let someone_refreshed = creds.access_token != cached.token && Some(creds.access_token.as_str()) != rejected;
+        let someone_refreshed =
+            creds.access_token != cached.token && Some(creds.access_token.as_str()) != rejected;
         if someone_refreshed && fresh(creds.expires_at) {
             // Another worker refreshed while we waited for the lock.
             cached.token = creds.access_token;
@@ -78,7 +92,9 @@ impl StoreTokenSource {
         }
         let Some(refresh_token) = creds.refresh_token.clone() else {
             let _ = locked.lock.release().await;
-            return Err(ProviderError::Auth("the access token expired and there is no refresh token; reconnect".into()));
+            return Err(ProviderError::Auth(
+                "the access token expired and there is no refresh token; reconnect".into(),
+            ));
         };
         let app = self.config.app(self.kind);
         match fluxcascade_providers::refresh(self.kind, app, &self.http, &refresh_token).await {
@@ -101,8 +117,14 @@ impl StoreTokenSource {
             }
             Err(ProviderError::Auth(msg)) => {
                 warn!(connection_id = %self.connection_id, error = %msg, "refresh token rejected; connection expired");
-                let message = format!("the provider rejected the refresh token ({msg}); reconnect the account");
-                locked.lock.mark_expired(&message).await.map_err(store_err)?;
+                let message = format!(
+                    "the provider rejected the refresh token ({msg}); reconnect the account"
+                );
+                locked
+                    .lock
+                    .mark_expired(&message)
+                    .await
+                    .map_err(store_err)?;
                 Err(ProviderError::Auth(message))
             }
             Err(e) => {

@@ -9,7 +9,10 @@ use serde_json::{json, Value};
 
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// One full sync of `records` contacts with `workers` worker processes; returns (records/s, peak RSS MiB, sync).
@@ -22,7 +25,11 @@ async fn run(
 ) -> anyhow::Result<(f64, f64, Value)> {
     let mut env = TestEnv::start(label, 0).await?;
     for _ in 0..workers {
-        env.add_worker(&[("FLUXCASCADE_WORKER_CONCURRENCY", concurrency), ("RUST_LOG", "warn")]).await?;
+        env.add_worker(&[
+            ("FLUXCASCADE_WORKER_CONCURRENCY", concurrency),
+            ("RUST_LOG", "warn"),
+        ])
+        .await?;
     }
     env.seed("hubspot", "contacts", records).await?;
     let hubspot = env.connect("hubspot").await?;
@@ -34,20 +41,39 @@ async fn run(
     let done = env.wait_sync(&sync_id, Duration::from_secs(1800)).await?;
     let secs = started.elapsed().as_secs_f64();
     anyhow::ensure!(done["status"] == "completed", "bench sync ended {done}");
-    let rss = env.workers.iter().filter_map(|w| w.pid().and_then(peak_rss_kib)).max().unwrap_or(0) as f64 / 1024.0;
+    let rss = env
+        .workers
+        .iter()
+        .filter_map(|w| w.pid().and_then(peak_rss_kib))
+        .max()
+        .unwrap_or(0) as f64
+        / 1024.0;
     Ok((records as f64 / secs, rss, done))
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let records: u64 = std::env::var("BENCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
-    let scale_records: u64 = std::env::var("BENCH_SCALE_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(4_000);
+    let records: u64 = std::env::var("BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let scale_records: u64 = std::env::var("BENCH_SCALE_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4_000);
     let scale_concurrency = std::env::var("BENCH_SCALE_CONCURRENCY").unwrap_or_else(|_| "2".into());
 
     let (throughput, rss, _) = run("bench-throughput", records, 2, "8", 0).await?;
     let mut scaling = Vec::new();
     for workers in [1usize, 2, 4] {
-        let (rps, _, _) = run(&format!("bench-scale-{workers}"), scale_records, workers, &scale_concurrency, 50).await?;
+        let (rps, _, _) = run(
+            &format!("bench-scale-{workers}"),
+            scale_records,
+            workers,
+            &scale_concurrency,
+            50,
+        )
+        .await?;
         scaling.push((workers, rps));
     }
     let base = scaling[0].1;
@@ -67,7 +93,11 @@ async fn main() -> anyhow::Result<()> {
         "scaling": scaling.iter().map(|(w, r)| json!({"workers": w, "records_per_second": r, "speedup": r / base,
             "latency_ms": 50, "records": scale_records, "concurrency": scale_concurrency})).collect::<Vec<_>>(),
     });
-    let dir = fluxcascade_tests::bin_path().parent().and_then(|p| p.parent()).map(|t| t.join("bench")).expect("target dir");
+    let dir = fluxcascade_tests::bin_path()
+        .parent()
+        .and_then(|p| p.parent())
+        .map(|t| t.join("bench"))
+        .expect("target dir");
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("sync.json"), serde_json::to_string_pretty(&out)?)?;
     println!("wrote {}", dir.join("sync.json").display());

@@ -64,38 +64,46 @@ async fn endpoint_provider(
 
 /// Both connections must exist in the caller's org; then the spec must pass `validate_mapping`.
 async fn validate(state: &AppState, org_id: Uuid, spec: &MappingSpec) -> Result<(), ApiError> {
+    match check(state, org_id, spec, "").await? {
+        Ok(_) => Ok(()),
+        Err(details) => Err(ApiError::invalid(details)),
+    }
+}
+
+/// The source and target providers of a valid spec, or every problem with it. Each detail's
+/// field is `prefix` + the spec's own path (`mapping.` + `fieldPairs[2].transform` in a preview).
+pub(crate) async fn check(
+    state: &AppState,
+    org_id: Uuid,
+    spec: &MappingSpec,
+    prefix: &str,
+) -> Result<Result<(ProviderKind, ProviderKind), Vec<ErrorDetail>>, ApiError> {
     let source = endpoint_provider(
         state,
         org_id,
         &spec.source.connection_id,
-        "source.connectionId",
+        &format!("{prefix}source.connectionId"),
     )
     .await?;
     let target = endpoint_provider(
         state,
         org_id,
         &spec.target.connection_id,
-        "target.connectionId",
+        &format!("{prefix}target.connectionId"),
     )
     .await?;
     let (source, target) = match (source, target) {
         (Ok(s), Ok(t)) => (s, t),
-        (s, t) => {
-            return Err(ApiError::invalid(
-                s.err().into_iter().chain(t.err()).collect(),
-            ))
-        }
+        (s, t) => return Ok(Err(s.err().into_iter().chain(t.err()).collect())),
     };
     let issues = fluxcascade_core::validate_mapping(spec, source, target);
     if issues.is_empty() {
-        Ok(())
+        Ok(Ok((source, target)))
     } else {
-        Err(ApiError::invalid(
-            issues
-                .into_iter()
-                .map(|i| ErrorDetail::new(i.field, i.message))
-                .collect(),
-        ))
+        Ok(Err(issues
+            .into_iter()
+            .map(|i| ErrorDetail::new(format!("{prefix}{}", i.field), i.message))
+            .collect()))
     }
 }
 

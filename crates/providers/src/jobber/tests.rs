@@ -149,7 +149,9 @@ fn a_throttled_op_fails_the_whole_write_with_the_longest_wait() {
     // Some written, one throttled: the call fails so the worker retries the batch (its create
     // intents find what was already written).
     let err = settle_writes(vec![Ok(WriteResult::Ok(rec.clone())), limited(), longer]).unwrap_err();
-    assert!(matches!(err, ProviderError::RateLimited { retry_after } if retry_after.as_secs() == 5));
+    assert!(
+        matches!(err, ProviderError::RateLimited { retry_after } if retry_after.as_secs() == 5)
+    );
     assert!(settle_writes(vec![limited(), limited()]).is_err());
     let ok = settle_writes(vec![Ok(WriteResult::Ok(rec))]).unwrap();
     assert_eq!(ok.len(), 1);
