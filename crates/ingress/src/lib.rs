@@ -7,6 +7,8 @@
 //! - `PATCH /v1/mappings/{id}` replaces the given top-level keys; a `null` value removes the key
 //!   (so `schedule: null` unschedules), then the result is validated like a new mapping.
 //! - A `Sync` also carries `error`: why the run failed as a whole, when it did.
+//! - `POST /v1/mappings/preview` accepts `{"id"?, "fields"}` or bare-field records; a record without
+//!   an id is named `records[i]`; a `bidirectional` mapping previews its source→target pass.
 
 pub mod api;
 pub mod auth;
@@ -21,7 +23,7 @@ use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use fluxcascade_queue::Publisher;
 use fluxcascade_store::{MasterKey, Store};
@@ -86,7 +88,7 @@ impl std::fmt::Debug for AppState {
 
 /// The whole API as a router (tests serve it directly).
 pub fn router(state: AppState) -> Router {
-    use api::{connections, health, mappings, syncs};
+    use api::{connections, health, mappings, preview, syncs};
     let limit = state.max_body_bytes;
     Router::new()
         .route(
@@ -98,6 +100,7 @@ pub fn router(state: AppState) -> Router {
             get(connections::get_one).delete(connections::delete),
         )
         .route("/v1/mappings", get(mappings::list).post(mappings::create))
+        .route("/v1/mappings/preview", post(preview::preview))
         .route(
             "/v1/mappings/{id}",
             get(mappings::get_one)

@@ -10,5 +10,7 @@ mod auth;
 mod connections;
 #[path = "api/mappings.rs"]
 mod mappings;
+#[path = "api/preview.rs"]
+mod preview;
 #[path = "api/syncs.rs"]
 mod syncs;
