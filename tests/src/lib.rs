@@ -200,6 +200,18 @@ impl TestEnv {
         Ok(v["data"].as_array().cloned().unwrap_or_default())
     }
 
+    /// Records written through the provider APIs so far, for one provider and object.
+    pub async fn sandbox_writes(&self, provider: &str, object: &str) -> anyhow::Result<u64> {
+        let stats = self.sandbox_stats().await?;
+        Ok(stats["writes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|w| w["provider"] == provider && w["object"] == object)
+            .filter_map(|w| w["count"].as_u64())
+            .sum())
+    }
+
     pub async fn sandbox_stats(&self) -> anyhow::Result<Value> {
         Ok(self
             .http

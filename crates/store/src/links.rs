@@ -37,6 +37,8 @@ pub struct BatchCommit {
     pub sync_id: Uuid,
     pub mapping_id: Uuid,
     pub batch_no: i32,
+    /// Which side the batch's records came from: `source` (forward leg) or `target` (reverse leg).
+    pub side: &'static str,
     pub worker: String,
     pub counts: Counts,
     pub max_cursor: Option<Cursor>,
@@ -67,6 +69,20 @@ impl Drop for BatchLock {
         if let Some(c) = self.client.take() {
             drop(Object::take(c));
         }
+    }
+}
+
+const LINK_COLUMNS: &str =
+    "source_id, target_id, source_updated_at, target_updated_at, hash, pending_since";
+
+fn row_to_link(r: &tokio_postgres::Row) -> LinkRow {
+    LinkRow {
+        source_id: r.get(0),
+        target_id: r.get(1),
+        source_updated_at: r.get(2),
+        target_updated_at: r.get(3),
+        hash: r.get(4),
+        pending_since: r.get(5),
     }
 }
 
@@ -128,24 +144,40 @@ impl Store {
             .client()
             .await?
             .query(
-                "SELECT source_id, target_id, source_updated_at, target_updated_at, hash, pending_since
-                 FROM record_links WHERE org_id = $1 AND mapping_id = $2 AND source_id = ANY($3)",
+                &format!(
+                    "SELECT {LINK_COLUMNS} FROM record_links WHERE org_id = $1 AND mapping_id = $2 AND source_id = ANY($3)"
+                ),
                 &[&org_id, &mapping_id, &source_ids],
             )
             .await?;
         Ok(rows
             .iter()
-            .map(|r| {
-                let link = LinkRow {
-                    source_id: r.get(0),
-                    target_id: r.get(1),
-                    source_updated_at: r.get(2),
-                    target_updated_at: r.get(3),
-                    hash: r.get(4),
-                    pending_since: r.get(5),
-                };
-                (link.source_id.clone(), link)
-            })
+            .map(row_to_link)
+            .map(|l| (l.source_id.clone(), l))
+            .collect())
+    }
+
+    /// Links for these target records, by target id (the reverse leg).
+    pub async fn load_links_by_target(
+        &self,
+        org_id: Uuid,
+        mapping_id: Uuid,
+        target_ids: &[String],
+    ) -> Result<HashMap<String, LinkRow>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {LINK_COLUMNS} FROM record_links WHERE org_id = $1 AND mapping_id = $2 AND target_id = ANY($3)"
+                ),
+                &[&org_id, &mapping_id, &target_ids],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(row_to_link)
+            .filter_map(|l| Some((l.target_id.clone()?, l)))
             .collect())
     }
 
@@ -183,8 +215,8 @@ impl Store {
         let inserted = tx
             .execute(
                 "INSERT INTO sync_batches (sync_id, batch_no, org_id, worker, read_count, created_count, updated_count,
-                    skipped_count, failed_count, max_updated_at, max_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
+                    skipped_count, failed_count, max_updated_at, max_id, side)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
                 &[
                     &c.sync_id,
                     &c.batch_no,
@@ -197,6 +229,7 @@ impl Store {
                     &(c.counts.failed as i32),
                     &c.max_cursor.as_ref().map(|k| k.updated_at),
                     &c.max_cursor.as_ref().map(|k| k.id.clone()),
+                    &c.side,
                 ],
             )
             .await?;

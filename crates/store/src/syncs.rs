@@ -35,6 +35,10 @@ pub struct RunState {
     pub coordinator_done: bool,
     /// Read records strictly after this cursor (None: from the beginning).
     pub from: Option<Cursor>,
+    /// The leg the coordinator is in: `forward` (source → target) or `reverse` (target → source).
+    pub leg: String,
+    /// The reverse leg reads target records strictly after this cursor.
+    pub reverse_from: Option<Cursor>,
 }
 
 const COLUMNS: &str =
@@ -208,8 +212,10 @@ impl Store {
         client
             .execute(
                 "UPDATE sync_runs SET status = 'running', started_at = now(),
-                    from_updated_at = (SELECT cursor_updated_at FROM mapping_cursors c WHERE c.mapping_id = sync_runs.mapping_id),
-                    from_id = (SELECT cursor_id FROM mapping_cursors c WHERE c.mapping_id = sync_runs.mapping_id)
+                    from_updated_at = (SELECT cursor_updated_at FROM mapping_cursors c WHERE c.mapping_id = sync_runs.mapping_id AND c.side = 'source'),
+                    from_id = (SELECT cursor_id FROM mapping_cursors c WHERE c.mapping_id = sync_runs.mapping_id AND c.side = 'source'),
+                    reverse_from_updated_at = (SELECT cursor_updated_at FROM mapping_cursors c WHERE c.mapping_id = sync_runs.mapping_id AND c.side = 'target'),
+                    reverse_from_id = (SELECT cursor_id FROM mapping_cursors c WHERE c.mapping_id = sync_runs.mapping_id AND c.side = 'target')
                  WHERE org_id = $1 AND id = $2 AND status = 'pending'",
                 &[&org_id, &sync_id],
             )
@@ -217,7 +223,7 @@ impl Store {
         let row = client
             .query_opt(
                 "SELECT id, org_id, mapping_id, status, mode, created_at, page_token, batches_published,
-                        coordinator_done, from_updated_at, from_id
+                        coordinator_done, from_updated_at, from_id, leg, reverse_from_updated_at, reverse_from_id
                  FROM sync_runs WHERE org_id = $1 AND id = $2",
                 &[&org_id, &sync_id],
             )
@@ -239,14 +245,25 @@ impl Store {
                     (Some(updated_at), Some(id)) => Some(Cursor { updated_at, id }),
                     _ => None,
                 },
+                leg: r.get(11),
+                reverse_from: match (
+                    r.get::<_, Option<DateTime<Utc>>>(12),
+                    r.get::<_, Option<String>>(13),
+                ) {
+                    (Some(updated_at), Some(id)) => Some(Cursor { updated_at, id }),
+                    _ => None,
+                },
             }
         }))
     }
 
     /// Records coordinator progress after a batch job was confirmed by the broker.
+    /// `leg` is the leg the next page belongs to (a finished forward leg checkpoints `reverse`
+    /// with no page token); `done` when the last leg has been read.
     pub async fn checkpoint_sync(
         &self,
         sync_id: Uuid,
+        leg: &str,
         page_token: Option<&str>,
         batches_published: i32,
         done: bool,
@@ -254,9 +271,9 @@ impl Store {
         self.client()
             .await?
             .execute(
-                "UPDATE sync_runs SET page_token = $2, batches_published = $3, coordinator_done = $4
+                "UPDATE sync_runs SET leg = $2, page_token = $3, batches_published = $4, coordinator_done = $5
                  WHERE id = $1 AND status = 'running'",
-                &[&sync_id, &page_token, &batches_published, &done],
+                &[&sync_id, &leg, &page_token, &batches_published, &done],
             )
             .await?;
         Ok(())
@@ -346,13 +363,13 @@ impl Store {
         )
         .await?;
         if status != SyncStatus::Failed {
-            // The newest (updated_at, id) any batch processed becomes the mapping's cursor.
+            // Per side, the newest (updated_at, id) any batch processed becomes the mapping's cursor.
             tx.execute(
-                "INSERT INTO mapping_cursors (mapping_id, org_id, cursor_updated_at, cursor_id)
-                 SELECT $1, $2, max_updated_at, max_id FROM sync_batches
+                "INSERT INTO mapping_cursors (mapping_id, org_id, side, cursor_updated_at, cursor_id)
+                 SELECT DISTINCT ON (side) $1::uuid, $2::uuid, side, max_updated_at, max_id FROM sync_batches
                  WHERE sync_id = $3 AND max_updated_at IS NOT NULL
-                 ORDER BY max_updated_at DESC, max_id DESC LIMIT 1
-                 ON CONFLICT (mapping_id) DO UPDATE SET
+                 ORDER BY side, max_updated_at DESC, max_id DESC
+                 ON CONFLICT (mapping_id, side) DO UPDATE SET
                     cursor_updated_at = EXCLUDED.cursor_updated_at, cursor_id = EXCLUDED.cursor_id, updated_at = now()
                  WHERE (mapping_cursors.cursor_updated_at, mapping_cursors.cursor_id)
                      < (EXCLUDED.cursor_updated_at, EXCLUDED.cursor_id)",
@@ -374,7 +391,8 @@ impl Store {
             .client()
             .await?
             .query_opt(
-                "SELECT cursor_updated_at, cursor_id FROM mapping_cursors WHERE org_id = $1 AND mapping_id = $2",
+                "SELECT cursor_updated_at, cursor_id FROM mapping_cursors
+                 WHERE org_id = $1 AND mapping_id = $2 AND side = 'source'",
                 &[&org_id, &mapping_id],
             )
             .await?;

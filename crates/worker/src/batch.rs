@@ -3,10 +3,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use fluxcascade_core::decide::{decide_write, Decision, LinkState};
-use fluxcascade_core::{Counts, Cursor, Record, RecordError};
+use fluxcascade_core::decide::{
+    decide_write, is_conflict, resolve_conflict, Decision, LinkState, Side,
+};
+use fluxcascade_core::{ConflictResolution, Counts, Cursor, Direction, Record, RecordError};
 use fluxcascade_proto::v1::{BatchJob, JobEnvelope};
-use fluxcascade_providers::{ListQuery, Provider, WriteOp, WriteResult};
+use fluxcascade_providers::{ListQuery, Provider, WriteOp};
 use fluxcascade_queue::JobError;
 use fluxcascade_store::links::{BatchCommit, LinkRow, LinkWrite};
 use fluxcascade_telemetry::metrics;
@@ -17,20 +19,37 @@ use uuid::Uuid;
 
 use crate::classify;
 use crate::handler::{parse_uuid, Compiled, WorkerHandler};
+use crate::writes::{self, Outcome, PlannedWrite};
 
 /// Re-read this far before the oldest in-flight create when reconciling.
 const RECONCILE_LOOKBACK_SECONDS: i64 = 5;
 /// Give up reconciling after this many target pages (then the records are created again).
 const RECONCILE_MAX_PAGES: usize = 400;
 
+/// Which batch of which run a job is, and which way its records flow.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchKey {
+    pub org_id: Uuid,
+    pub sync_id: Uuid,
+    pub mapping_id: Uuid,
+    pub batch_no: i32,
+    /// Target records flowing to the source (the reverse leg).
+    pub reverse: bool,
+}
+
+impl BatchKey {
+    pub fn side(&self) -> &'static str {
+        if self.reverse {
+            "target"
+        } else {
+            "source"
+        }
+    }
+}
+
 /// What one source record turns into.
 enum Planned {
-    Write {
-        source: Record,
-        op: WriteOp,
-        hash: String,
-        create: bool,
-    },
+    Write(PlannedWrite),
     Skipped,
     Failed(RecordError),
 }
@@ -70,9 +89,14 @@ impl WorkerHandler {
                 retry_after: Some(Duration::from_secs(1)),
             });
         };
-        let result = self
-            .process_batch(env, org_id, sync_id, mapping_id, batch_no, &records)
-            .await;
+        let key = BatchKey {
+            org_id,
+            sync_id,
+            mapping_id,
+            batch_no,
+            reverse: job.reverse,
+        };
+        let result = self.process_batch(env, &key, &records).await;
         lock.release().await;
         result?;
         self.finalize(org_id, sync_id).await;
@@ -82,12 +106,10 @@ impl WorkerHandler {
     async fn process_batch(
         &self,
         env: &JobEnvelope,
-        org_id: Uuid,
-        sync_id: Uuid,
-        mapping_id: Uuid,
-        batch_no: i32,
+        key: &BatchKey,
         records: &[Record],
     ) -> Result<(), JobError> {
+        let (sync_id, batch_no) = (key.sync_id, key.batch_no);
         if self
             .store
             .batch_done(sync_id, batch_no)
@@ -96,16 +118,18 @@ impl WorkerHandler {
         {
             return Ok(());
         }
-        let outcome = self
-            .write_batch(org_id, sync_id, mapping_id, batch_no, records)
-            .await;
+        let outcome = if key.reverse {
+            self.write_reverse_batch(key, records).await
+        } else {
+            self.write_batch(key, records).await
+        };
         let commit = match outcome {
             Ok(commit) => commit,
             Err(e) if self.is_final_attempt(env, &e) => {
                 // The batch cannot be written: count its records failed so the run still ends.
                 let reason = classify::reason(&e);
                 warn!(job_id = %env.job_id, %sync_id, batch_no, error = %reason, "batch failed for good");
-                self.failed_commit(org_id, sync_id, mapping_id, batch_no, records, &reason)
+                self.failed_commit(key, records, &reason)
             }
             Err(e) => return Err(e),
         };
@@ -136,12 +160,16 @@ impl WorkerHandler {
 
     async fn write_batch(
         &self,
-        org_id: Uuid,
-        sync_id: Uuid,
-        mapping_id: Uuid,
-        batch_no: i32,
+        key: &BatchKey,
         records: &[Record],
     ) -> Result<BatchCommit, JobError> {
+        let BatchKey {
+            org_id,
+            sync_id,
+            mapping_id,
+            batch_no,
+            ..
+        } = *key;
         let mapping = self
             .store
             .get_mapping(org_id, mapping_id)
@@ -175,16 +203,28 @@ impl WorkerHandler {
             read: records.len() as u64,
             ..Counts::default()
         };
+        // Bidirectional: the target's current version of linked records, to detect conflicts.
+        let policy = (mapping.spec.direction == Direction::Bidirectional)
+            .then_some(mapping.spec.conflict_resolution);
+        let linked: Vec<String> = links.values().filter_map(|l| l.target_id.clone()).collect();
+        let current_targets: HashMap<String, Record> = if policy.is_some() && !linked.is_empty() {
+            let found = target
+                .provider
+                .get_many(object, &linked)
+                .await
+                .map_err(|e| classify::provider(&e))?;
+            found.into_iter().map(|r| (r.id.clone(), r)).collect()
+        } else {
+            HashMap::new()
+        };
         let mut errors = Vec::new();
         let mut planned_writes = Vec::new();
         for record in records {
-            match plan(&compiled, record, links.get(&record.id)) {
-                Planned::Write {
-                    source,
-                    op,
-                    hash,
-                    create,
-                } => planned_writes.push((source, op, hash, create)),
+            let link = links.get(&record.id);
+            let conflict =
+                policy.and_then(|p| Some((p, current_targets.get(link?.target_id.as_deref()?)?)));
+            match plan(&compiled, record, link, conflict) {
+                Planned::Write(w) => planned_writes.push(w),
                 Planned::Skipped => counts.skipped += 1,
                 Planned::Failed(e) => {
                     counts.failed += 1;
@@ -194,8 +234,8 @@ impl WorkerHandler {
         }
         let intents: Vec<(String, String)> = planned_writes
             .iter()
-            .filter(|(_, _, _, create)| *create)
-            .map(|(s, _, h, _)| (s.id.clone(), h.clone()))
+            .filter(|w| w.create)
+            .map(|w| (w.record.id.clone(), w.hash.clone()))
             .collect();
         self.store
             .write_create_intents(org_id, mapping_id, &intents)
@@ -225,52 +265,27 @@ impl WorkerHandler {
             }
         }
         let mut dropped_intents = Vec::new();
-        let chunk = target.provider.max_batch(object).max(1);
-        for group in planned_writes.chunks(chunk) {
-            let ops: Vec<WriteOp> = group.iter().map(|(_, op, _, _)| op.clone()).collect();
-            let results = target
-                .provider
-                .write(object, &ops)
-                .await
-                .map_err(|e| classify::provider(&e))?;
-            for (i, (source, _, hash, create)) in group.iter().enumerate() {
-                match results.get(i) {
-                    Some(WriteResult::Ok(written)) => {
-                        if *create {
-                            counts.created += 1;
-                        } else {
-                            counts.updated += 1;
-                        }
-                        link_writes.insert(
-                            source.id.clone(),
-                            LinkWrite {
-                                source_id: source.id.clone(),
-                                target_id: written.id.clone(),
-                                source_updated_at: Some(source.updated_at),
-                                target_updated_at: Some(written.updated_at),
-                                hash: hash.clone(),
-                            },
-                        );
+        let outcomes = writes::execute(target.provider.as_ref(), object, &planned_writes).await?;
+        for (w, outcome) in planned_writes.iter().zip(outcomes) {
+            writes::count(&mut counts, w, &outcome);
+            match outcome {
+                Outcome::Written(written) => {
+                    link_writes.insert(
+                        w.record.id.clone(),
+                        LinkWrite {
+                            source_id: w.record.id.clone(),
+                            target_id: written.id,
+                            source_updated_at: Some(w.record.updated_at),
+                            target_updated_at: Some(written.updated_at),
+                            hash: w.hash.clone(),
+                        },
+                    );
+                }
+                Outcome::Failed(e) => {
+                    if w.create {
+                        dropped_intents.push(w.record.id.clone());
                     }
-                    Some(WriteResult::Failed { code, message }) => {
-                        counts.failed += 1;
-                        errors.push(RecordError {
-                            record_id: source.id.clone(),
-                            code: code.clone(),
-                            message: message.clone(),
-                        });
-                        if *create {
-                            dropped_intents.push(source.id.clone());
-                        }
-                    }
-                    None => {
-                        counts.failed += 1;
-                        errors.push(RecordError {
-                            record_id: source.id.clone(),
-                            code: "no_result".into(),
-                            message: "the provider returned no result for this record".into(),
-                        });
-                    }
+                    errors.push(e);
                 }
             }
         }
@@ -279,6 +294,7 @@ impl WorkerHandler {
             sync_id,
             mapping_id,
             batch_no,
+            side: key.side(),
             worker: self.name.clone(),
             counts,
             max_cursor: max_cursor(records),
@@ -366,20 +382,13 @@ impl WorkerHandler {
         Ok(found)
     }
 
-    fn failed_commit(
-        &self,
-        org_id: Uuid,
-        sync_id: Uuid,
-        mapping_id: Uuid,
-        batch_no: i32,
-        records: &[Record],
-        reason: &str,
-    ) -> BatchCommit {
+    fn failed_commit(&self, key: &BatchKey, records: &[Record], reason: &str) -> BatchCommit {
         BatchCommit {
-            org_id,
-            sync_id,
-            mapping_id,
-            batch_no,
+            org_id: key.org_id,
+            sync_id: key.sync_id,
+            mapping_id: key.mapping_id,
+            batch_no: key.batch_no,
+            side: key.side(),
             worker: self.name.clone(),
             counts: Counts {
                 read: records.len() as u64,
@@ -401,12 +410,19 @@ impl WorkerHandler {
     }
 }
 
-fn max_cursor(records: &[Record]) -> Option<Cursor> {
+pub(crate) fn max_cursor(records: &[Record]) -> Option<Cursor> {
     records.iter().map(Cursor::of).max()
 }
 
-/// The decision for one record: map it (core), then create, update or skip by its link.
-fn plan(compiled: &Compiled, record: &Record, link: Option<&LinkRow>) -> Planned {
+/// The decision for one record: map it (core), then create, update or skip by its link. On a
+/// bidirectional mapping, `conflict` carries the policy and the target's current record: if the
+/// target also changed since the last sync (and not by our own write), the policy decides.
+fn plan(
+    compiled: &Compiled,
+    record: &Record,
+    link: Option<&LinkRow>,
+    conflict: Option<(ConflictResolution, &Record)>,
+) -> Planned {
     let mapped = match compiled.engine.apply(&record.fields) {
         Ok(v) => v,
         Err(e) => {
@@ -426,22 +442,32 @@ fn plan(compiled: &Compiled, record: &Record, link: Option<&LinkRow>) -> Planned
             hash: Some(l.hash.clone()),
         })
     });
-    match decide_write(state.as_ref(), &hash) {
-        Decision::Create => Planned::Write {
-            source: record.clone(),
-            op: WriteOp::Create { fields: mapped },
-            hash,
-            create: true,
-        },
-        Decision::Update { target_id } => Planned::Write {
-            source: record.clone(),
-            op: WriteOp::Update {
-                id: target_id,
-                fields: mapped,
-            },
-            hash,
-            create: false,
-        },
-        Decision::Skip { .. } => Planned::Skipped,
+    let decision = decide_write(state.as_ref(), &hash);
+    if let (Decision::Update { .. }, Some(link), Some((policy, target_now))) =
+        (&decision, &state, conflict)
+    {
+        let target_changed = is_conflict(link, record.updated_at, target_now.updated_at)
+            && compiled.projection.hash(&target_now.fields)
+                != link.hash.clone().unwrap_or_default();
+        if target_changed
+            && resolve_conflict(policy, record.updated_at, target_now.updated_at) == Side::Target
+        {
+            return Planned::Skipped; // the reverse leg carries the target's version over
+        }
     }
+    let create = matches!(decision, Decision::Create);
+    let op = match decision {
+        Decision::Create => WriteOp::Create { fields: mapped },
+        Decision::Update { target_id } => WriteOp::Update {
+            id: target_id,
+            fields: mapped,
+        },
+        Decision::Skip { .. } => return Planned::Skipped,
+    };
+    Planned::Write(PlannedWrite {
+        record: record.clone(),
+        op,
+        hash,
+        create,
+    })
 }

@@ -2,9 +2,9 @@
 
 use std::collections::HashSet;
 
-use fluxcascade_core::{Cursor, Record};
+use fluxcascade_core::{Cursor, Direction, Record};
 use fluxcascade_proto::v1::{BatchJob, JobEnvelope, JobKind, SyncJob};
-use fluxcascade_providers::ListQuery;
+use fluxcascade_providers::{ListQuery, Provider};
 use fluxcascade_queue::JobError;
 use prost::Message;
 use tracing::{info, warn};
@@ -12,6 +12,32 @@ use uuid::Uuid;
 
 use crate::classify;
 use crate::handler::{parse_uuid, WorkerHandler};
+
+/// The two legs of a run: source → target, and (bidirectional, target_to_source) target → source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Leg {
+    Forward,
+    Reverse,
+}
+
+impl Leg {
+    fn as_str(self) -> &'static str {
+        match self {
+            Leg::Forward => "forward",
+            Leg::Reverse => "reverse",
+        }
+    }
+}
+
+/// What a leg's pages are published under.
+struct LegRead {
+    sync_id: Uuid,
+    mapping_id: Uuid,
+    org_id: Uuid,
+    leg: Leg,
+    last_leg: bool,
+    until: chrono::DateTime<chrono::Utc>,
+}
 
 /// Keeps the records a run should process: changed after its starting cursor (compound
 /// `(updated_at, id)`, the adapter re-reads a look-back window) and before the run was created
@@ -77,53 +103,118 @@ impl WorkerHandler {
                 message: "the mapping was deleted".into(),
             })?;
         let compiled = self.compile(&mapping)?;
-        let source_conn = mapping
-            .source_connection()
-            .map_err(|e| classify::store(&e))?;
-        let source = self
-            .adapters
-            .get(org_id, source_conn)
-            .await
-            .map_err(|e| classify::adapter(&e))?;
-        let object = mapping.spec.source.object.clone();
-        let from = if run.mode == "full" {
-            None
-        } else {
-            run.from.clone()
-        };
-        let mut query = ListQuery {
-            since: from.clone(),
-            page: run.page_token.clone(),
-            page_size: self.page_size,
-            fields: compiled.source_fields.clone(),
+        let legs: &[Leg] = match mapping.spec.direction {
+            Direction::SourceToTarget => &[Leg::Forward],
+            Direction::TargetToSource => &[Leg::Reverse],
+            Direction::Bidirectional => &[Leg::Forward, Leg::Reverse],
         };
         let mut batch_no = run.batches_published;
+        let current = if run.leg == "reverse" {
+            Leg::Reverse
+        } else {
+            legs[0]
+        };
+        let mut page_token = run.page_token.clone();
+        for (i, &leg) in legs.iter().enumerate() {
+            if leg == Leg::Forward && current == Leg::Reverse {
+                continue; // resumed after the forward leg was read
+            }
+            let (connection, object, from) = match leg {
+                Leg::Forward => (
+                    mapping.source_connection(),
+                    &mapping.spec.source.object,
+                    run.from.clone(),
+                ),
+                Leg::Reverse => (
+                    mapping.target_connection(),
+                    &mapping.spec.target.object,
+                    run.reverse_from.clone(),
+                ),
+            };
+            let connection = connection.map_err(|e| classify::store(&e))?;
+            let from = if run.mode == "full" { None } else { from };
+            let fields = match leg {
+                Leg::Forward => compiled.source_fields.clone(),
+                Leg::Reverse => compiled.target_fields.clone(),
+            };
+            let adapter = self
+                .adapters
+                .get(org_id, connection)
+                .await
+                .map_err(|e| classify::adapter(&e))?;
+            let last_leg = i + 1 == legs.len();
+            let read = LegRead {
+                sync_id,
+                mapping_id: run.mapping_id,
+                org_id,
+                leg,
+                last_leg,
+                until: run.created_at,
+            };
+            batch_no = self
+                .read_leg(
+                    &read,
+                    adapter.provider.as_ref(),
+                    object,
+                    from,
+                    fields,
+                    page_token.take(),
+                    batch_no,
+                )
+                .await?;
+        }
+        info!(%sync_id, batches = batch_no, "sync read complete");
+        self.finalize(org_id, sync_id).await;
+        Ok(())
+    }
+
+    /// Pages through one side, publishing a batch job per page and checkpointing after each.
+    #[allow(clippy::too_many_arguments)]
+    async fn read_leg(
+        &self,
+        read: &LegRead,
+        provider: &dyn Provider,
+        object: &str,
+        from: Option<Cursor>,
+        fields: Vec<String>,
+        page: Option<String>,
+        mut batch_no: i32,
+    ) -> Result<i32, JobError> {
+        let mut query = ListQuery {
+            since: from.clone(),
+            page,
+            page_size: self.page_size,
+            fields,
+        };
         let mut seen: HashSet<String> = HashSet::new();
         loop {
-            let page = source
-                .provider
-                .list(&object, &query)
+            let page = provider
+                .list(object, &query)
                 .await
                 .map_err(|e| classify::provider(&e))?;
             let records: Vec<Record> = page
                 .records
                 .into_iter()
-                .filter(|r| in_window(r, from.as_ref(), run.created_at))
+                .filter(|r| in_window(r, from.as_ref(), read.until))
                 .filter(|r| seen.insert(r.id.clone()))
                 .collect();
             if !records.is_empty() {
                 let batch = BatchJob {
-                    sync_id: sync_id.to_string(),
-                    mapping_id: run.mapping_id.to_string(),
+                    sync_id: read.sync_id.to_string(),
+                    mapping_id: read.mapping_id.to_string(),
                     batch_no: batch_no as u32,
                     records_json: serde_json::to_vec(&records).map_err(|e| {
                         JobError::Permanent {
                             message: format!("encoding records: {e}"),
                         }
                     })?,
+                    reverse: read.leg == Leg::Reverse,
                 };
-                let env =
-                    JobEnvelope::new(JobKind::Batch, org_id.to_string(), batch.encode_to_vec());
+                let env = JobEnvelope::new(
+                    JobKind::Batch,
+                    read.org_id.to_string(),
+                    batch.encode_to_vec(),
+                );
                 self.publisher
                     .publish(&env)
                     .await
@@ -133,19 +224,28 @@ impl WorkerHandler {
                     })?;
                 batch_no += 1;
             }
-            let done = page.next_page.is_none();
+            let leg_done = page.next_page.is_none();
+            // A finished forward leg of a bidirectional run hands over to the reverse leg.
+            let (leg, token) = if leg_done && !read.last_leg {
+                ("reverse", None)
+            } else {
+                (read.leg.as_str(), page.next_page.as_deref())
+            };
             self.store
-                .checkpoint_sync(sync_id, page.next_page.as_deref(), batch_no, done)
+                .checkpoint_sync(
+                    read.sync_id,
+                    leg,
+                    token,
+                    batch_no,
+                    leg_done && read.last_leg,
+                )
                 .await
                 .map_err(|e| classify::store(&e))?;
-            if done {
-                break;
+            if leg_done {
+                return Ok(batch_no);
             }
             query.page = page.next_page;
         }
-        info!(%sync_id, batches = batch_no, "sync read complete");
-        self.finalize(org_id, sync_id).await;
-        Ok(())
     }
 
     /// Finishes the run if every batch is in; logs rather than fails (another party will finish it).

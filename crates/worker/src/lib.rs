@@ -7,7 +7,9 @@ mod coordinator;
 mod handler;
 mod health;
 mod project;
+mod reverse;
 mod tokens;
+mod writes;
 
 use std::sync::Arc;
 use std::time::Duration;

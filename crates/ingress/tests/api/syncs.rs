@@ -266,6 +266,7 @@ async fn record_errors_show_on_the_run_and_page() {
         sync_id,
         mapping_id: mapping.parse().expect("uuid"),
         batch_no: 0,
+        side: "source",
         worker: "test".into(),
         counts: Counts {
             read: 5,
