@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::classify;
 use crate::handler::{parse_uuid, Compiled, WorkerHandler};
+use crate::matching;
 use crate::writes::{self, Outcome, PlannedWrite};
 
 /// Re-read this far before the oldest in-flight create when reconciling.
@@ -203,6 +204,36 @@ impl WorkerHandler {
             read: records.len() as u64,
             ..Counts::default()
         };
+        // Match rule: unlinked records look for an existing twin in the target before creating.
+        if let Some(rule) = &mapping.spec.match_rule {
+            let unlinked: Vec<&Record> = records
+                .iter()
+                .filter(|r| !links.contains_key(&r.id))
+                .collect();
+            if !unlinked.is_empty() {
+                let twins = matching::find_twins(
+                    target.provider.as_ref(),
+                    object,
+                    rule,
+                    &unlinked,
+                    &compiled.target_fields,
+                )
+                .await?;
+                for (source_id, twin) in twins {
+                    links.insert(
+                        source_id.clone(),
+                        LinkRow {
+                            source_id,
+                            target_id: Some(twin.id),
+                            source_updated_at: None,
+                            target_updated_at: Some(twin.updated_at),
+                            hash: String::new(), // never written by us: the next decision updates it
+                            pending_since: None,
+                        },
+                    );
+                }
+            }
+        }
         // Bidirectional: the target's current version of linked records, to detect conflicts.
         let policy = (mapping.spec.direction == Direction::Bidirectional)
             .then_some(mapping.spec.conflict_resolution);

@@ -6,6 +6,7 @@ mod classify;
 mod coordinator;
 mod handler;
 mod health;
+mod matching;
 mod project;
 mod reverse;
 mod tokens;
