@@ -9,8 +9,12 @@
 //!   the retryable failures into record failures, so a retry never creates twice.
 //! - HubSpot incremental reads re-anchor before the 10,000-result search cap; if more than
 //!   10,000 records share one millisecond the read steps 1 ms past it (and may miss some).
-//! - Jobber `jobs` are read-only (no `updatedAt` filter in Jobber's schema: incremental reads
-//!   sort by `UPDATED_AT` descending and stop at the cursor); `properties` are not supported.
+//! - Jobber `jobs`: incremental reads sort by `UPDATED_AT` descending and stop at the cursor
+//!   (no `updatedAt` filter in Jobber's schema); records carry `clientId` and `propertyId`.
+//!   A create needs `clientId` in its fields and goes on the client's first property (one is
+//!   created when it has none); see [`jobber::jobs`]. `properties` are not an object of their own.
+//! - HubSpot `deals` carry their associated contact ids as `associations.contacts: ["<id>"]`
+//!   in `fields` (list, incremental read and `get_many`); `associations` is never written.
 
 pub mod config;
 pub mod error;

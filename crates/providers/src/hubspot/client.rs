@@ -1,13 +1,19 @@
 //! `HubspotClient`: the `Provider` for HubSpot CRM v3 objects (contacts, companies, deals).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use fluxcascade_core::Record;
+use futures::future::{BoxFuture, FutureExt};
+use futures::stream::{self, StreamExt};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
+use super::assoc::{
+    associated_types, attach, batch_read_body, parse_batch_read, parse_v4_list, strip, v3_blocks,
+};
 use super::batch::{
     create_body, match_created, match_updated, read_results, update_body, REJECTED,
 };
@@ -22,6 +28,10 @@ use crate::{
 
 /// How far before the cursor an incremental read starts.
 pub const LOOK_BACK: chrono::Duration = chrono::Duration::seconds(1);
+/// Most association pages followed per object in one batch read.
+const MAX_ASSOCIATION_PAGES: usize = 20;
+/// Per-object association reads in flight at once (fallback when batch read is missing).
+const ASSOCIATION_CONCURRENCY: usize = 8;
 
 struct HubspotPolicy;
 
@@ -98,6 +108,10 @@ impl HubspotClient {
         if let Some(after) = &query.page {
             params.push(("after", after.as_str()));
         }
+        let wanted = associated_types(obj).join(",");
+        if !wanted.is_empty() {
+            params.push(("associations", wanted.as_str()));
+        }
         let url = crate::oauth::with_query(&self.url(obj, ""), &params);
         let (_, body) = self
             .api
@@ -108,10 +122,116 @@ impl HubspotClient {
                 headers: &[],
             })
             .await?;
+        let mut records = parse_results(obj, &body)?;
+        for to in associated_types(obj) {
+            attach(&mut records, to, &v3_blocks(&body, to));
+        }
         Ok(Page {
-            records: parse_results(obj, &body)?,
+            records,
             next_page: next_after(&body),
         })
+    }
+
+    /// Fill `associations.<to>` of `records` (search and batch read return no associations).
+    async fn add_associations(
+        &self,
+        obj: &HubspotObject,
+        records: &mut [Record],
+    ) -> Result<(), ProviderError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+        for to in associated_types(obj) {
+            let found = self.read_associations(obj, to, &ids).await?;
+            attach(records, to, &found);
+        }
+        Ok(())
+    }
+
+    /// Ids of `to` objects associated with each of `ids`: one v4 batch read per 100 ids
+    /// (following per-object paging). When the account answers 404 for the batch endpoint,
+    /// falls back to the v4 per-object list.
+    async fn read_associations(
+        &self,
+        obj: &HubspotObject,
+        to: &str,
+        ids: &[String],
+    ) -> Result<HashMap<String, Vec<String>>, ProviderError> {
+        let url = format!(
+            "{}/crm/v4/associations/{}/{to}/batch/read",
+            self.base, obj.name
+        );
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(MAX_BATCH) {
+            let mut inputs: Vec<(String, Option<String>)> =
+                chunk.iter().map(|id| (id.clone(), None)).collect();
+            for _ in 0..MAX_ASSOCIATION_PAGES {
+                if inputs.is_empty() {
+                    break;
+                }
+                match self.post(url.clone(), &batch_read_body(&inputs)).await {
+                    Ok((_, body)) => inputs = parse_batch_read(&body, &mut out),
+                    Err(ProviderError::Permanent(m)) if is_not_found(&m) => {
+                        tracing::debug!(error = %m, "HubSpot association batch read missing; reading per object");
+                        return self.read_associations_one_by_one(obj, to, ids).await;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `GET /crm/v4/objects/{from}/{id}/associations/{to}` per id, bounded concurrency. An id
+    /// HubSpot does not know (404) has no associations.
+    async fn read_associations_one_by_one(
+        &self,
+        obj: &HubspotObject,
+        to: &str,
+        ids: &[String],
+    ) -> Result<HashMap<String, Vec<String>>, ProviderError> {
+        type Read<'a> =
+            BoxFuture<'a, (String, Result<(reqwest::StatusCode, Value), ProviderError>)>;
+        let reads: Vec<Read<'_>> = ids
+            .iter()
+            .map(|id| {
+                async move {
+                    let segment: String =
+                        url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+                    let url = format!(
+                        "{}/crm/v4/objects/{}/{segment}/associations/{to}",
+                        self.base, obj.name
+                    );
+                    let sent = self
+                        .api
+                        .send(&ApiRequest {
+                            method: Method::GET,
+                            url,
+                            body: None,
+                            headers: &[],
+                        })
+                        .await;
+                    (id.clone(), sent)
+                }
+                .boxed()
+            })
+            .collect();
+        let answers: Vec<_> = stream::iter(reads)
+            .buffered(ASSOCIATION_CONCURRENCY)
+            .collect()
+            .await;
+        let mut out = HashMap::new();
+        for (id, sent) in answers {
+            match sent {
+                Ok((_, body)) => {
+                    out.insert(id, parse_v4_list(&body));
+                }
+                Err(ProviderError::Permanent(m)) if is_not_found(&m) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     async fn list_changed(
@@ -131,7 +251,8 @@ impl HubspotClient {
         let props = properties_for(obj, &query.fields);
         let body = search_body(obj, &token, &props, limit);
         let (_, resp) = self.post(self.url(obj, "/search"), &body).await?;
-        let records = parse_results(obj, &resp)?;
+        let mut records = parse_results(obj, &resp)?;
+        self.add_associations(obj, &mut records).await?;
         let next = next_search_token(obj, &token, &records, next_after(&resp), limit);
         Ok(Page {
             records,
@@ -171,6 +292,11 @@ impl HubspotClient {
             Err(e) => whole_chunk_failed(e, inputs.len()),
         }
     }
+}
+
+/// Whether a `Permanent` error is HubSpot's 404 (see `http::ApiClient::send`).
+fn is_not_found(message: &str) -> bool {
+    message.contains("answered 404")
 }
 
 /// `page_size` 0 means "the most the provider gives".
@@ -227,6 +353,7 @@ impl Provider for HubspotClient {
             let (_, resp) = self.post(self.url(obj, "/batch/read"), &body).await?;
             out.extend(read_results(obj, &resp));
         }
+        self.add_associations(obj, &mut out).await?;
         Ok(out)
     }
 
@@ -244,7 +371,7 @@ impl Provider for HubspotClient {
                 WriteOp::Create { fields } => (fields, None),
                 WriteOp::Update { id, fields } => (fields, Some(id)),
             };
-            match (to_properties(fields), id) {
+            match (to_properties(&strip(fields)), id) {
                 (Err(message), _) => {
                     results[i] = Some(WriteResult::Failed {
                         code: "invalid_field".into(),

@@ -1,5 +1,6 @@
 //! HubSpot CRM v3 adapter: client (the `Provider`), OAuth, wire-format mapping and batch writes.
 
+pub mod assoc;
 pub mod auth;
 mod batch;
 mod client;

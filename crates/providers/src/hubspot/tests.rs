@@ -206,3 +206,80 @@ fn updated_results_are_matched_by_id_and_errors_by_context_ids() {
     );
     assert!(matches!(&out[2], WriteResult::Ok(r) if r.id == "9"));
 }
+
+mod associations {
+    use std::collections::HashMap;
+
+    use serde_json::json;
+
+    use super::super::assoc::*;
+    use super::super::records::{object, parse_results};
+
+    #[test]
+    fn only_deals_carry_contact_associations() {
+        assert_eq!(associated_types(object("deals").unwrap()), &["contacts"]);
+        assert!(associated_types(object("contacts").unwrap()).is_empty());
+        assert!(associated_types(object("companies").unwrap()).is_empty());
+    }
+
+    #[test]
+    fn list_blocks_become_deduplicated_string_ids_and_missing_blocks_empty_arrays() {
+        let body = json!({"results": [
+            {"id": "1", "updatedAt": "2026-01-01T00:00:00Z", "properties": {"dealname": "A"},
+             "associations": {"contacts": {"results": [
+                {"id": "7", "type": "deal_to_contact"},
+                {"id": 7, "type": "deal_to_contact_unlabeled"},
+                {"id": "8", "type": "deal_to_contact"}]}}},
+            {"id": "2", "updatedAt": "2026-01-01T00:00:00Z", "properties": {}},
+        ]});
+        let deals = object("deals").unwrap();
+        let mut records = parse_results(deals, &body).unwrap();
+        attach(&mut records, "contacts", &v3_blocks(&body, "contacts"));
+        assert_eq!(
+            records[0].fields["associations"],
+            json!({"contacts": ["7", "8"]})
+        );
+        assert_eq!(records[0].fields["dealname"], "A");
+        assert_eq!(records[1].fields["associations"], json!({"contacts": []}));
+    }
+
+    #[test]
+    fn v4_batch_read_collects_ids_and_pages_and_accepts_the_v3_shape() {
+        let mut found = HashMap::new();
+        let more = parse_batch_read(
+            &json!({"status": "COMPLETE", "results": [
+                {"from": {"id": "1"}, "to": [{"toObjectId": 7, "associationTypes": []}],
+                 "paging": {"next": {"after": "abc"}}},
+                {"from": {"id": "2"}, "to": [{"id": "9", "type": "deal_to_contact"}]},
+            ], "errors": [{"message": "no associations", "context": {"fromObjectId": ["3"]}}]}),
+            &mut found,
+        );
+        assert_eq!(more, vec![("1".to_owned(), Some("abc".to_owned()))]);
+        parse_batch_read(
+            &json!({"results": [{"from": {"id": "1"}, "to": [{"toObjectId": "8"}]}]}),
+            &mut found,
+        );
+        assert_eq!(found["1"], vec!["7", "8"]);
+        assert_eq!(found["2"], vec!["9"]);
+        assert!(!found.contains_key("3"));
+        assert_eq!(
+            batch_read_body(&more),
+            json!({"inputs": [{"id": "1", "after": "abc"}]})
+        );
+        assert_eq!(
+            parse_v4_list(&json!({"results": [{"toObjectId": 5}, {"toObjectId": 5}]})),
+            vec!["5"]
+        );
+        // Garbage never panics.
+        assert!(parse_batch_read(&json!([1, 2]), &mut found).is_empty());
+        assert!(parse_v4_list(&json!("x")).is_empty());
+        assert!(v3_blocks(&json!({"results": "x"}), "contacts").is_empty());
+    }
+
+    #[test]
+    fn associations_are_stripped_before_writing() {
+        let fields = json!({"dealname": "A", "associations": {"contacts": ["1"]}});
+        assert_eq!(strip(&fields), json!({"dealname": "A"}));
+        assert_eq!(strip(&json!(3)), json!(3));
+    }
+}

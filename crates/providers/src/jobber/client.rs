@@ -1,5 +1,5 @@
-//! `JobberClient`: the `Provider` for Jobber's GraphQL API (clients read/write, jobs read), one
-//! mutation per write with bounded concurrency since Jobber has no batch API.
+//! `JobberClient`: the `Provider` for Jobber's GraphQL API (clients and jobs, read and write),
+//! one mutation per write with bounded concurrency since Jobber has no batch API.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -129,7 +129,7 @@ impl JobberClient {
         }
     }
 
-    async fn get_job(&self, id: &str) -> Result<Option<Record>, ProviderError> {
+    pub(crate) async fn get_job(&self, id: &str) -> Result<Option<Record>, ProviderError> {
         let body = self.graphql(GET_JOB, json!({ "id": id })).await?;
         match data_field(&body, "job")? {
             Value::Null => Ok(None),
@@ -228,7 +228,7 @@ fn invalid(message: String) -> WriteResult {
     }
 }
 
-/// The Jobber objects this adapter reads (`clients` read and write, `jobs` read only).
+/// The Jobber objects this adapter reads and writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum JobberObject {
     Clients,
@@ -242,15 +242,6 @@ fn jobber_object(object: &str) -> Result<JobberObject, ProviderError> {
         _ => Err(ProviderError::Permanent(format!(
             "Jobber object `{object}` is not supported yet"
         ))),
-    }
-}
-
-fn check_writable(object: &str) -> Result<(), ProviderError> {
-    match jobber_object(object)? {
-        JobberObject::Clients => Ok(()),
-        JobberObject::Jobs => Err(ProviderError::Permanent(
-            "writing Jobber jobs is not supported yet".into(),
-        )),
     }
 }
 
@@ -339,7 +330,9 @@ impl Provider for JobberClient {
         object: &str,
         ops: &[WriteOp],
     ) -> Result<Vec<WriteResult>, ProviderError> {
-        check_writable(object)?;
+        if jobber_object(object)? == JobberObject::Jobs {
+            return self.write_jobs(ops).await;
+        }
         let writes: Vec<BoxFuture<'_, Result<WriteResult, ProviderError>>> =
             ops.iter().map(|op| self.write_one(op).boxed()).collect();
         let results: Vec<_> = stream::iter(writes)

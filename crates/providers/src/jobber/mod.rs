@@ -2,6 +2,7 @@
 
 pub mod auth;
 mod client;
+pub mod jobs;
 pub mod queries;
 pub mod records;
 #[cfg(test)]

@@ -74,6 +74,33 @@ pub const GET_JOB: &str = concat!(
     " } }"
 );
 
+/// A client's first property (jobs are created on a property), with its billing address for
+/// a new property when it has none. `clientProperties` replaces the deprecated `properties`.
+pub const CLIENT_PROPERTIES: &str = "query ClientProperties($id: EncodedId!) { \
+    client(id: $id) { id \
+    billingAddress { street1 street2 city province postalCode country } \
+    clientProperties(first: 1) { nodes { id } } } }";
+
+/// Create properties for a client (`input.properties` is a list of `{address}`).
+pub const CREATE_PROPERTY: &str = "mutation CreateProperty($clientId: EncodedId!, \
+    $input: PropertyCreateInput!) { propertyCreate(clientId: $clientId, input: $input) { \
+    properties { id } userErrors { message path } } }";
+
+/// Create one job on a property.
+pub const CREATE_JOB: &str = concat!(
+    "mutation CreateJob($input: JobCreateAttributes!) { jobCreate(input: $input) { job { ",
+    job_fields!(),
+    " } userErrors { message path } } }"
+);
+
+/// Edit one job.
+pub const EDIT_JOB: &str = concat!(
+    "mutation EditJob($id: EncodedId!, $input: JobEditInput!) { ",
+    "jobEdit(jobId: $id, input: $input) { job { ",
+    job_fields!(),
+    " } userErrors { message path } } }"
+);
+
 /// Every document above, by name, for the schema test.
 pub const ALL_DOCUMENTS: &[(&str, &str)] = &[
     ("LIST_CLIENTS", LIST_CLIENTS),
@@ -83,4 +110,8 @@ pub const ALL_DOCUMENTS: &[(&str, &str)] = &[
     ("EDIT_CLIENT", EDIT_CLIENT),
     ("LIST_JOBS", LIST_JOBS),
     ("GET_JOB", GET_JOB),
+    ("CLIENT_PROPERTIES", CLIENT_PROPERTIES),
+    ("CREATE_PROPERTY", CREATE_PROPERTY),
+    ("CREATE_JOB", CREATE_JOB),
+    ("EDIT_JOB", EDIT_JOB),
 ];

@@ -1,4 +1,4 @@
-//! Jobber wire format ↔ `Record`: client nodes become records, record fields become
+//! Jobber wire format ↔ `Record`: client and job nodes become records, record fields become
 //! `ClientCreateInput` / `ClientEditInput`, and GraphQL payloads are unpacked.
 
 use chrono::{DateTime, Utc};
@@ -25,7 +25,12 @@ const ADDRESS_FIELDS: &[&str] = &[
 /// Scalar client fields written as they are.
 const SCALARS: &[&str] = &["firstName", "lastName", "companyName", "isCompany"];
 
-/// A `Client` node as a `Record`: `id` and `updatedAt` lifted out, the rest is `fields`.
+/// Nested references flattened into plain id fields: a job's `client { id }` becomes
+/// `clientId`, its `property { id }` becomes `propertyId`.
+const FLATTENED_REFS: &[(&str, &str)] = &[("client", "clientId"), ("property", "propertyId")];
+
+/// A `Client` or `Job` node as a `Record`: `id` and `updatedAt` lifted out, the rest is
+/// `fields` (with `client { id }` / `property { id }` flattened to `clientId` / `propertyId`).
 pub fn parse_node(node: &Value) -> Result<Record, ProviderError> {
     let Value::Object(map) = node else {
         return Err(ProviderError::Permanent(
@@ -46,6 +51,15 @@ pub fn parse_node(node: &Value) -> Result<Record, ProviderError> {
         .ok_or_else(|| {
             ProviderError::Permanent(format!("Jobber node {id} has no readable updatedAt"))
         })?;
+    for (nested, flat) in FLATTENED_REFS {
+        if let Some(Value::Object(r)) = fields.get(*nested) {
+            if let Some(Value::String(ref_id)) = r.get("id") {
+                let ref_id = Value::String(ref_id.clone());
+                fields.remove(*nested);
+                fields.insert((*flat).to_owned(), ref_id);
+            }
+        }
+    }
     Ok(Record {
         id,
         updated_at,
@@ -84,8 +98,13 @@ pub fn parse_connection(conn: &Value) -> Result<(Vec<Record>, Option<String>), P
     Ok((records, if has_next { cursor } else { None }))
 }
 
-/// The outcome of a create/edit payload: the stored client, or the joined `userErrors`.
+/// The outcome of a client create/edit payload: the stored client, or the joined `userErrors`.
 pub fn parse_mutation_payload(payload: &Value) -> Result<Result<Record, String>, ProviderError> {
+    parse_payload(payload, "client")
+}
+
+/// The joined `userErrors` of a mutation payload, if it has any.
+pub fn user_errors(payload: &Value) -> Option<String> {
     if let Some(Value::Array(errors)) = payload.get("userErrors") {
         if !errors.is_empty() {
             let msgs: Vec<String> = errors
@@ -107,12 +126,23 @@ pub fn parse_mutation_payload(payload: &Value) -> Result<Result<Record, String>,
                     }
                 })
                 .collect();
-            return Ok(Err(msgs.join("; ")));
+            return Some(msgs.join("; "));
         }
     }
-    match payload.get("client") {
+    None
+}
+
+/// The outcome of a create/edit payload: the node under `key` (`client`, `job`) as stored,
+/// or the joined `userErrors`.
+pub fn parse_payload(payload: &Value, key: &str) -> Result<Result<Record, String>, ProviderError> {
+    if let Some(msg) = user_errors(payload) {
+        return Ok(Err(msg));
+    }
+    match payload.get(key) {
         Some(c) if c.is_object() => parse_node(c).map(Ok),
-        _ => Ok(Err("Jobber returned neither a client nor userErrors".into())),
+        _ => Ok(Err(format!(
+            "Jobber returned neither a {key} nor userErrors"
+        ))),
     }
 }
 

@@ -214,3 +214,81 @@ fn incremental_jobs_stop_at_the_first_job_older_than_the_cursor() {
     );
     assert_eq!(page.next_page, None);
 }
+
+mod jobs {
+    use serde_json::json;
+
+    use super::super::jobs::*;
+    use super::super::records::{parse_node, parse_payload};
+
+    #[test]
+    fn job_nodes_flatten_client_and_property_to_ids() {
+        let rec = parse_node(
+            &json!({"id": "J1", "title": "Fix", "updatedAt": "2026-01-01T00:00:00Z",
+            "client": {"id": "C1"}, "property": {"id": "P1"}}),
+        )
+        .unwrap();
+        assert_eq!(rec.fields["clientId"], "C1");
+        assert_eq!(rec.fields["propertyId"], "P1");
+        assert!(rec.fields.get("client").is_none());
+    }
+
+    #[test]
+    fn create_input_has_the_required_defaults_and_ignores_read_only_fields() {
+        let fields = json!({"clientId": "C1", "title": "Roof", "instructions": null,
+            "jobNumber": "42", "jobStatus": "late"});
+        assert_eq!(job_client_id(&fields).unwrap(), "C1");
+        let input = job_create_input(&fields, "P1").unwrap();
+        assert_eq!(
+            input,
+            json!({"propertyId": "P1", "title": "Roof", "jobNumber": 42,
+                "scheduling": {"createVisits": false, "notifyTeam": false},
+                "invoicing": {"invoicingType": "FIXED_PRICE", "invoicingSchedule": "ON_COMPLETION"}})
+        );
+    }
+
+    #[test]
+    fn bad_job_fields_are_record_errors() {
+        assert!(job_client_id(&json!({"title": "x"})).is_err());
+        assert!(job_client_id(&json!({"clientId": 5})).is_err());
+        assert!(job_client_id(&json!([1])).is_err());
+        assert!(job_create_input(&json!({"title": {"a": 1}}), "P").is_err());
+        assert!(job_edit_input(&json!({"jobNumber": -1})).is_err());
+        assert!(job_edit_input(&json!({"jobNumber": 1.5})).is_err());
+        assert!(job_edit_input(&json!("x")).is_err());
+    }
+
+    #[test]
+    fn edit_input_clears_null_text_and_is_empty_without_editable_fields() {
+        let input = job_edit_input(&json!({"title": null, "instructions": "Go"})).unwrap();
+        assert_eq!(json!(input), json!({"title": "", "instructions": "Go"}));
+        assert!(job_edit_input(&json!({"clientId": "C", "jobStatus": "x"}))
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn property_input_copies_the_billing_address() {
+        assert_eq!(property_create_input(None), json!({"properties": [{}]}));
+        assert_eq!(
+            property_create_input(Some(
+                &json!({"street1": "1 Main", "city": "", "country": null})
+            )),
+            json!({"properties": [{"address": {"street1": "1 Main"}}]})
+        );
+    }
+
+    #[test]
+    fn job_payload_user_errors_are_record_failures() {
+        let p = json!({"job": null, "userErrors": [{"message": "Property not found", "path": ["input", "propertyId"]}]});
+        assert_eq!(
+            parse_payload(&p, "job").unwrap().unwrap_err(),
+            "input.propertyId: Property not found"
+        );
+        assert!(
+            parse_payload(&json!({"job": null, "userErrors": []}), "job")
+                .unwrap()
+                .is_err()
+        );
+    }
+}
