@@ -131,6 +131,20 @@ pub struct MappingSpec {
     pub schedule: Option<Schedule>,
     #[serde(default = "default_true")]
     pub enabled: bool,
+    /// Associations resolved through another mapping's links (guide "Deals to Jobs").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub associations: Vec<AssociationRule>,
+}
+
+/// A target field filled from an associated record's twin: the source record's associated ids
+/// (`associations.<source>` in its fields, e.g. a deal's contacts) are looked up in the record
+/// links of `mappingId` (e.g. contacts → clients), and the linked target id goes to `targetField`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssociationRule {
+    pub source: String,
+    pub mapping_id: String,
+    pub target_field: String,
 }
 
 fn default_true() -> bool {

@@ -76,6 +76,26 @@ pub fn validate_mapping(
             }
         }
     }
+    for (i, a) in spec.associations.iter().enumerate() {
+        if a.source.trim().is_empty() || a.source.contains(['.', '[']) {
+            issues.push(ValidationIssue::new(
+                format!("associations[{i}].source"),
+                "must name an association of the source object, e.g. \"contacts\"",
+            ));
+        }
+        if a.mapping_id.trim().is_empty() {
+            issues.push(ValidationIssue::new(
+                format!("associations[{i}].mappingId"),
+                "must name a mapping",
+            ));
+        }
+        if let Err(e) = FieldPath::parse(&a.target_field) {
+            issues.push(ValidationIssue::new(
+                format!("associations[{i}].targetField"),
+                format!("'{}' is not a valid path: {e}", a.target_field),
+            ));
+        }
+    }
     if let Some(s) = &spec.schedule {
         if let Err(e) = schedule::parse_cron(&s.cron) {
             issues.push(ValidationIssue::new("schedule.cron", e.to_string()));

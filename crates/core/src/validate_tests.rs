@@ -156,6 +156,7 @@ fn several_problems_are_all_reported() {
             timezone: "UTC".into(),
         }),
         enabled: true,
+        associations: Vec::new(),
     };
     let issues = validate_mapping(&s, ProviderKind::Pipedrive, ProviderKind::Salesforce);
     let f: Vec<&str> = issues.iter().map(|i| i.field.as_str()).collect();

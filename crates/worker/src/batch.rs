@@ -17,6 +17,7 @@ use std::time::Duration;
 use tracing::{info, warn};
 use uuid::Uuid;
 
+use crate::associations;
 use crate::classify;
 use crate::handler::{parse_uuid, Compiled, WorkerHandler};
 use crate::matching;
@@ -248,13 +249,25 @@ impl WorkerHandler {
         } else {
             HashMap::new()
         };
+        let extras = if mapping.spec.associations.is_empty() {
+            HashMap::new()
+        } else {
+            associations::resolve(
+                &self.store,
+                org_id,
+                &mapping.spec.source.object,
+                &mapping.spec.associations,
+                records,
+            )
+            .await?
+        };
         let mut errors = Vec::new();
         let mut planned_writes = Vec::new();
         for record in records {
             let link = links.get(&record.id);
             let conflict =
                 policy.and_then(|p| Some((p, current_targets.get(link?.target_id.as_deref()?)?)));
-            match plan(&compiled, record, link, conflict) {
+            match plan(&compiled, record, link, conflict, extras.get(&record.id)) {
                 Planned::Write(w) => planned_writes.push(w),
                 Planned::Skipped => counts.skipped += 1,
                 Planned::Failed(e) => {
@@ -453,8 +466,9 @@ fn plan(
     record: &Record,
     link: Option<&LinkRow>,
     conflict: Option<(ConflictResolution, &Record)>,
+    extra: Option<&associations::Extra>,
 ) -> Planned {
-    let mapped = match compiled.engine.apply(&record.fields) {
+    let mut mapped = match compiled.engine.apply(&record.fields) {
         Ok(v) => v,
         Err(e) => {
             return Planned::Failed(RecordError {
@@ -464,6 +478,15 @@ fn plan(
             })
         }
     };
+    match extra {
+        Some(Ok(values)) => {
+            for (path, value) in values {
+                path.set(&mut mapped, value.clone());
+            }
+        }
+        Some(Err(e)) => return Planned::Failed(e.clone()),
+        None => {}
+    }
     let hash = compiled.projection.hash(&mapped);
     let state = link.and_then(|l| {
         l.target_id.as_ref().map(|t| LinkState {

@@ -1,6 +1,7 @@
 //! The worker role: consumes sync and batch jobs, talks to providers through adapters, commits to Postgres.
 
 mod adapters;
+mod associations;
 mod batch;
 mod classify;
 mod coordinator;

@@ -96,7 +96,19 @@ pub(crate) async fn check(
         (Ok(s), Ok(t)) => (s, t),
         (s, t) => return Ok(Err(s.err().into_iter().chain(t.err()).collect())),
     };
-    let issues = fluxcascade_core::validate_mapping(spec, source, target);
+    let mut issues = fluxcascade_core::validate_mapping(spec, source, target);
+    for (i, a) in spec.associations.iter().enumerate() {
+        let known = match Uuid::parse_str(&a.mapping_id) {
+            Ok(id) => state.store.get_mapping(org_id, id).await?.is_some(),
+            Err(_) => false,
+        };
+        if !known && !a.mapping_id.trim().is_empty() {
+            issues.push(fluxcascade_core::ValidationIssue::new(
+                format!("associations[{i}].mappingId"),
+                "no such mapping in this organization",
+            ));
+        }
+    }
     if issues.is_empty() {
         Ok(Ok((source, target)))
     } else {
