@@ -14,12 +14,12 @@ pub fn bin_path() -> PathBuf {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test> → target/<profile>/fluxcascade
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target profile dir");
-    profile_dir.join("fluxcascade")
+    // target/<profile>/deps/<test> (tests) or target/<profile>/<bin> (benchmarks) → target/<profile>/fluxcascade
+    let mut dir = exe.parent().expect("executable dir");
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir = dir.parent().expect("target profile dir");
+    }
+    dir.join("fluxcascade")
 }
 
 /// `target/e2e-logs/<test>/` beside the binary.

@@ -60,8 +60,8 @@ async fn main() -> anyhow::Result<()> {
     let scale_records: u64 = std::env::var("BENCH_SCALE_RECORDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(4_000);
-    let scale_concurrency = std::env::var("BENCH_SCALE_CONCURRENCY").unwrap_or_else(|_| "2".into());
+        .unwrap_or(8_000);
+    let scale_concurrency = std::env::var("BENCH_SCALE_CONCURRENCY").unwrap_or_else(|_| "1".into());
 
     let (throughput, rss, _) = run("bench-throughput", records, 2, "8", 0).await?;
     let mut scaling = Vec::new();
