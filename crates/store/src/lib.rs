@@ -8,6 +8,7 @@ pub mod error;
 pub mod links;
 pub mod mappings;
 pub mod orgs;
+pub mod schedules;
 pub mod syncs;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
