@@ -33,6 +33,8 @@ pub struct Settings {
     pub db_pool_size: usize,
     pub providers: ProvidersConfig,
     pub shutdown_grace: Duration,
+    /// The scheduler runs the latest missed fire time within this window after downtime.
+    pub scheduler_catch_up: Duration,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -78,6 +80,10 @@ impl Settings {
             shutdown_grace: Duration::from_secs(env_parse(
                 "FLUXCASCADE_SHUTDOWN_GRACE_SECONDS",
                 30,
+            )?),
+            scheduler_catch_up: Duration::from_secs(env_parse(
+                "FLUXCASCADE_SCHEDULER_CATCH_UP_SECONDS",
+                3600,
             )?),
         })
     }

@@ -1,4 +1,4 @@
-//! The `fluxcascade` binary: one executable for every role (ingress, worker, sandbox, migrate) and admin commands.
+//! The `fluxcascade` binary: one executable for every role (ingress, worker, scheduler, sandbox, migrate) and admin commands.
 
 mod config;
 mod demo;
@@ -34,6 +34,12 @@ enum Command {
     },
     /// Consume sync and batch jobs.
     Worker {
+        /// Health/metrics address (default 127.0.0.1:0: an ephemeral port, printed at start).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Fire mapping schedules (any number of replicas; each fire time runs once).
+    Scheduler {
         /// Health/metrics address (default 127.0.0.1:0: an ephemeral port, printed at start).
         #[arg(long)]
         listen: Option<String>,
@@ -118,6 +124,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("worker health on http://{}", worker.health_addr());
             let shutdown = signals::shutdown_token();
             worker.run_until_stopped(shutdown).await
+        }
+        Command::Scheduler { listen } => {
+            fluxcascade_telemetry::init_tracing("scheduler");
+            let settings = Settings::from_env()?;
+            let store = connect_store(&settings).await?;
+            let publisher = fluxcascade_queue::Publisher::connect(&settings.queue())
+                .await
+                .context("connecting to RabbitMQ")?;
+            let mut config = fluxcascade_scheduler::SchedulerConfig::new(
+                settings.queue(),
+                listen.unwrap_or_else(|| "127.0.0.1:0".into()),
+            );
+            config.catch_up_window = settings.scheduler_catch_up;
+            let scheduler =
+                fluxcascade_scheduler::Scheduler::build(config, store, publisher).await?;
+            info!(health = %scheduler.health_addr(), "scheduler started");
+            println!("scheduler health on http://{}", scheduler.health_addr());
+            let shutdown = signals::shutdown_token();
+            scheduler.run_until_stopped(shutdown).await
         }
         Command::Sandbox { listen } => {
             fluxcascade_telemetry::init_tracing("sandbox");
