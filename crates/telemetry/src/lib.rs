@@ -8,8 +8,10 @@
 //! When `OTEL_EXPORTER_OTLP_ENDPOINT` is set, [`init_tracing`] logs a warning
 //! that spans are not exported.
 
+mod health;
 mod metrics;
 mod tracing_setup;
 
+pub use health::{HealthServer, ReadinessCheck};
 pub use metrics::{metrics, status_class, Metrics, MetricsError};
 pub use tracing_setup::{init_tracing, LogFormat, LOG_FORMAT_ENV, OTLP_ENDPOINT_ENV};

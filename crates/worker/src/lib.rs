@@ -45,7 +45,7 @@ pub struct WorkerConfig {
 pub struct Worker {
     config: WorkerConfig,
     handler: Arc<WorkerHandler>,
-    health: health::HealthServer,
+    health: fluxcascade_telemetry::HealthServer,
 }
 
 impl Worker {
@@ -77,7 +77,12 @@ impl Worker {
             config.max_attempts,
             config.page_size,
         ));
-        let health = health::HealthServer::bind(&config.listen, store, publisher).await?;
+        let health = fluxcascade_telemetry::HealthServer::bind(
+            &config.listen,
+            health::readiness(store, publisher),
+        )
+        .await
+        .with_context(|| format!("binding the health listener {}", config.listen))?;
         Ok(Worker {
             config,
             handler,
