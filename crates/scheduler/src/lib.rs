@@ -109,7 +109,11 @@ impl Scheduler {
             store,
             publisher,
         };
-        info!(tick_ms = ticker.config.tick.as_millis() as u64, catch_up_s = ticker.config.catch_up_window.as_secs(), "scheduler started");
+        info!(
+            tick_ms = ticker.config.tick.as_millis() as u64,
+            catch_up_s = ticker.config.catch_up_window.as_secs(),
+            "scheduler started"
+        );
         let mut interval = tokio::time::interval(ticker.config.tick);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
