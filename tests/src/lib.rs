@@ -429,3 +429,24 @@ impl Drop for TestEnv {
         .join();
     }
 }
+
+impl TestEnv {
+    /// Starts a `fluxcascade scheduler` process named `name` on this env (the caller owns it:
+    /// stop it with `Proc::stop`); returns it and its health URL.
+    pub async fn start_scheduler(
+        &self,
+        name: &str,
+        extra_env: &[(&str, &str)],
+    ) -> anyhow::Result<(Proc, String)> {
+        Proc::spawn_listening(name, &self.log_dir, &["scheduler"], |c| {
+            c.env("DATABASE_URL", &self.db_url)
+                .env("AMQP_URL", AMQP_URL)
+                .env("FLUXCASCADE_QUEUE_PREFIX", &self.prefix)
+                .env("FLUXCASCADE_MASTER_KEY", &self.master_key);
+            for (k, v) in extra_env {
+                c.env(k, v);
+            }
+        })
+        .await
+    }
+}
