@@ -13,6 +13,7 @@ mod health;
 
 use std::time::Duration;
 
+use anyhow::Context;
 use chrono::Utc;
 use fluxcascade_proto::v1::{JobEnvelope, JobKind, SyncJob};
 use fluxcascade_queue::{Publisher, QueueConfig};
@@ -69,7 +70,7 @@ pub struct Scheduler {
     config: SchedulerConfig,
     store: Store,
     publisher: Publisher,
-    health: health::HealthServer,
+    health: fluxcascade_telemetry::HealthServer,
 }
 
 const SKIP_REASON: &str = "the previous sync of this mapping is still pending or running";
@@ -81,8 +82,12 @@ impl Scheduler {
         store: Store,
         publisher: Publisher,
     ) -> anyhow::Result<Scheduler> {
-        let health =
-            health::HealthServer::bind(&config.listen, store.clone(), publisher.clone()).await?;
+        let health = fluxcascade_telemetry::HealthServer::bind(
+            &config.listen,
+            health::readiness(store.clone(), publisher.clone()),
+        )
+        .await
+        .with_context(|| format!("binding the health listener {}", config.listen))?;
         Ok(Scheduler {
             config,
             store,
