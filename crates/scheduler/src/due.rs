@@ -1,6 +1,6 @@
 //! Which fire time of a schedule is due now: a pure function of the schedule, the last fire and the clock.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use fluxcascade_core::schedule::{next_fire, ScheduleError};
 
 /// Fire times looked at per call before giving up on older ones (a `* * * * * *` cron with a
@@ -20,7 +20,11 @@ pub fn due_fire(
     catch_up_window: chrono::Duration,
 ) -> Result<Option<DateTime<Utc>>, ScheduleError> {
     let window_start = now - catch_up_window;
-    let mut after = last_fire.unwrap_or(created_at).max(window_start);
+    // Fire times are whole seconds; `next_fire` keeps the sub-second part of its input, so the
+    // start is truncated first (every replica then derives the same fire time, whatever its clock
+    // reading, and the claim's unique key sees them as one).
+    let start = last_fire.unwrap_or(created_at).max(window_start);
+    let mut after = start.with_nanosecond(0).unwrap_or(start);
     let mut due = None;
     for _ in 0..MAX_STEPS {
         let t = next_fire(cron, timezone, after)?;
@@ -200,6 +204,24 @@ mod tests {
             );
             assert_eq!(got, Ok(c.want), "{}", c.name);
         }
+    }
+
+    #[test]
+    fn fire_times_are_whole_seconds_whatever_the_start() {
+        let created = at(2024, 3, 5, 12, 0, 0) + chrono::Duration::microseconds(271_144);
+        let now = at(2024, 3, 5, 12, 0, 5) + chrono::Duration::milliseconds(900);
+        let w = chrono::Duration::hours(1);
+        assert_eq!(
+            due_fire("*/2 * * * * *", "UTC", None, created, now, w),
+            Ok(Some(at(2024, 3, 5, 12, 0, 4)))
+        );
+        // Two replicas reading the clock at different instants agree on the fire time.
+        let later = now + chrono::Duration::milliseconds(50);
+        let window = chrono::Duration::seconds(5);
+        assert_eq!(
+            due_fire("* * * * * *", "UTC", None, created, now, window),
+            due_fire("* * * * * *", "UTC", None, created, later, window)
+        );
     }
 
     #[test]
