@@ -227,5 +227,39 @@ async fn replicas_fire_each_time_once_and_a_restart_runs_one_catch_up() -> anyho
         won += usize::from(r??);
     }
     assert_eq!(won, 1, "exactly one of 8 concurrent claims wins");
+
+    // 4. A fire while the previous run is still going is recorded as skipped, with no run.
+    env.sandbox_config(json!({"latencyMs": 3000})).await?;
+    let before = fires(&env, mapping).await?.len();
+    let (mut d, _) = env.start_scheduler("scheduler-d", &[]).await?;
+    set_schedule(&env, mapping, Some("*/2 * * * * *")).await?;
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    set_schedule(&env, mapping, None).await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    d.stop();
+    env.sandbox_config(json!({"latencyMs": 0})).await?;
+    let all = fires(&env, mapping).await?;
+    let skipped: Vec<&Fire> = all
+        .iter()
+        .filter(|f| f.status == "skipped" && f.fire_at != at)
+        .collect();
+    assert!(all.len() > before, "{all:?}");
+    assert!(!skipped.is_empty(), "slow runs make fires skip: {all:?}");
+    for f in &skipped {
+        assert!(f.sync_id.is_none() && f.reason.is_some(), "{f:?}");
+    }
+    let fired = all.iter().filter(|f| f.status == "fired").count() as i64;
+    let runs: i64 = db
+        .query_one(
+            "SELECT count(*) FROM sync_runs WHERE mapping_id = $1 AND trigger = 'schedule'",
+            &[&mapping],
+        )
+        .await?
+        .get(0);
+    assert_eq!(runs, fired, "skipped fires start no run");
+    println!(
+        "part 4: {} fires skipped while a run was going",
+        skipped.len()
+    );
     Ok(())
 }
