@@ -58,4 +58,10 @@ pub trait Provider: Send + Sync {
         -> Result<Vec<WriteResult>, ProviderError>;
     /// The most ops one `write` call accepts.
     fn max_batch(&self, object: &str) -> usize;
+    /// The precision of the object's modified timestamps (Jobber's are whole seconds). A run only
+    /// takes records modified before its start rounded down to this, so a later change within
+    /// the same tick is never hidden behind the cursor.
+    fn timestamp_resolution(&self, _object: &str) -> std::time::Duration {
+        std::time::Duration::from_millis(1)
+    }
 }

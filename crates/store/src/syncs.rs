@@ -279,6 +279,54 @@ impl Store {
         Ok(())
     }
 
+    /// The forward leg of a bidirectional run has been read: it published `batches` batches so far.
+    pub async fn forward_leg_read(&self, sync_id: Uuid, batches: i32) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .execute(
+                "UPDATE sync_runs SET leg = 'forward_done', page_token = NULL, batches_published = $2,
+                    forward_batches = $2
+                 WHERE id = $1 AND status = 'running' AND leg = 'forward'",
+                &[&sync_id, &batches],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Once every forward batch is committed, moves the run to its reverse leg. True for exactly
+    /// one caller, which then enqueues the coordinator for the reverse leg.
+    pub async fn try_start_reverse_leg(
+        &self,
+        org_id: Uuid,
+        sync_id: Uuid,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE sync_runs SET leg = 'reverse'
+                 WHERE org_id = $1 AND id = $2 AND status = 'running' AND leg = 'forward_done'
+                   AND (SELECT count(*) FROM sync_batches WHERE sync_id = $2) >= forward_batches",
+                &[&org_id, &sync_id],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Undoes `try_start_reverse_leg` when the reverse job could not be enqueued, so a retry can.
+    pub async fn reverse_leg_not_started(&self, sync_id: Uuid) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .execute(
+                "UPDATE sync_runs SET leg = 'forward_done'
+                 WHERE id = $1 AND status = 'running' AND leg = 'reverse' AND page_token IS NULL
+                   AND batches_published = forward_batches",
+                &[&sync_id],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Ends a run as failed (it could not proceed). The cursor does not move.
     pub async fn fail_sync(
         &self,

@@ -2,13 +2,8 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
-use fluxcascade_core::decide::{
-    decide_write, is_conflict, resolve_conflict, Decision, LinkState, Side,
-};
-use fluxcascade_core::{ConflictResolution, Counts, Cursor, Direction, Record, RecordError};
+use fluxcascade_core::{Counts, Cursor, Direction, Record, RecordError};
 use fluxcascade_proto::v1::{BatchJob, JobEnvelope};
-use fluxcascade_providers::{ListQuery, Provider, WriteOp};
 use fluxcascade_queue::JobError;
 use fluxcascade_store::links::{BatchCommit, LinkRow, LinkWrite};
 use fluxcascade_telemetry::metrics;
@@ -19,14 +14,10 @@ use uuid::Uuid;
 
 use crate::associations;
 use crate::classify;
-use crate::handler::{parse_uuid, Compiled, WorkerHandler};
+use crate::handler::{parse_uuid, WorkerHandler};
 use crate::matching;
-use crate::writes::{self, Outcome, PlannedWrite};
-
-/// Re-read this far before the oldest in-flight create when reconciling.
-const RECONCILE_LOOKBACK_SECONDS: i64 = 5;
-/// Give up reconciling after this many target pages (then the records are created again).
-const RECONCILE_MAX_PAGES: usize = 400;
+use crate::plan::{plan, Planned};
+use crate::writes::{self, Outcome};
 
 /// Which batch of which run a job is, and which way its records flow.
 #[derive(Debug, Clone, Copy)]
@@ -47,13 +38,6 @@ impl BatchKey {
             "source"
         }
     }
-}
-
-/// What one source record turns into.
-enum Planned {
-    Write(PlannedWrite),
-    Skipped,
-    Failed(RecordError),
 }
 
 impl WorkerHandler {
@@ -78,7 +62,10 @@ impl WorkerHandler {
             .await
             .map_err(|e| classify::store(&e))?
         {
-            return Ok(()); // a duplicate of a committed batch
+            // A duplicate of a committed batch (or a retry after the hand-off below failed).
+            return self
+                .after_batch(org_id, sync_id, mapping_id, job.reverse)
+                .await;
         }
         let Some(lock) = self
             .store
@@ -101,6 +88,22 @@ impl WorkerHandler {
         let result = self.process_batch(env, &key, &records).await;
         lock.release().await;
         result?;
+        self.after_batch(org_id, sync_id, mapping_id, job.reverse)
+            .await
+    }
+
+    /// After a committed batch: a bidirectional run's last forward batch enqueues the reverse leg;
+    /// the last batch of all finishes the run.
+    async fn after_batch(
+        &self,
+        org_id: Uuid,
+        sync_id: Uuid,
+        mapping_id: Uuid,
+        reverse: bool,
+    ) -> Result<(), JobError> {
+        if !reverse {
+            self.start_reverse_leg(org_id, sync_id, mapping_id).await?;
+        }
         self.finalize(org_id, sync_id).await;
         Ok(())
     }
@@ -348,84 +351,6 @@ impl WorkerHandler {
         })
     }
 
-    /// Creates that were in flight when a previous attempt died: find what they created in the
-    /// target (records changed since the intent whose mapped values hash the same) and link it,
-    /// so the retry updates instead of creating a duplicate.
-    async fn reconcile_intents(
-        &self,
-        compiled: &Compiled,
-        target: &dyn Provider,
-        object: &str,
-        links: &mut HashMap<String, LinkRow>,
-    ) -> Result<Vec<String>, JobError> {
-        let pending: Vec<(String, String, DateTime<Utc>)> = links
-            .values()
-            .filter(|l| l.target_id.is_none())
-            .map(|l| {
-                (
-                    l.source_id.clone(),
-                    l.hash.clone(),
-                    l.pending_since.unwrap_or_else(Utc::now),
-                )
-            })
-            .collect();
-        if pending.is_empty() {
-            return Ok(Vec::new());
-        }
-        let oldest = pending.iter().map(|p| p.2).min().unwrap_or_else(Utc::now);
-        let since = oldest - chrono::Duration::seconds(RECONCILE_LOOKBACK_SECONDS);
-        let mut by_hash: HashMap<&str, Vec<&str>> = HashMap::new();
-        for (source, hash, _) in &pending {
-            by_hash
-                .entry(hash.as_str())
-                .or_default()
-                .push(source.as_str());
-        }
-        let mut query = ListQuery {
-            since: Some(Cursor {
-                updated_at: since,
-                id: String::new(),
-            }),
-            page: None,
-            page_size: 200,
-            fields: compiled.target_fields.clone(),
-        };
-        let mut found: Vec<String> = Vec::new();
-        for _ in 0..RECONCILE_MAX_PAGES {
-            let page = target
-                .list(object, &query)
-                .await
-                .map_err(|e| classify::provider(&e))?;
-            for rec in page.records {
-                if rec.updated_at < since {
-                    continue;
-                }
-                let h = compiled.projection.hash(&rec.fields);
-                if let Some(sources) = by_hash.get_mut(h.as_str()) {
-                    if let Some(source) = sources.pop() {
-                        if let Some(link) = links.get_mut(source) {
-                            link.target_id = Some(rec.id.clone());
-                            link.target_updated_at = Some(rec.updated_at);
-                            found.push(source.to_string());
-                        }
-                    }
-                }
-            }
-            if found.len() == pending.len() || page.next_page.is_none() {
-                break;
-            }
-            query.page = page.next_page;
-        }
-        // Intents with no twin in the target were never created: create them now.
-        links.retain(|_, l| l.target_id.is_some() || l.pending_since.is_none());
-        info!(
-            pending = pending.len(),
-            found = found.len(),
-            "reconciled in-flight creates"
-        );
-        Ok(found)
-    }
-
     fn failed_commit(&self, key: &BatchKey, records: &[Record], reason: &str) -> BatchCommit {
         BatchCommit {
             org_id: key.org_id,
@@ -456,72 +381,4 @@ impl WorkerHandler {
 
 pub(crate) fn max_cursor(records: &[Record]) -> Option<Cursor> {
     records.iter().map(Cursor::of).max()
-}
-
-/// The decision for one record: map it (core), then create, update or skip by its link. On a
-/// bidirectional mapping, `conflict` carries the policy and the target's current record: if the
-/// target also changed since the last sync (and not by our own write), the policy decides.
-fn plan(
-    compiled: &Compiled,
-    record: &Record,
-    link: Option<&LinkRow>,
-    conflict: Option<(ConflictResolution, &Record)>,
-    extra: Option<&associations::Extra>,
-) -> Planned {
-    let mut mapped = match compiled.engine.apply(&record.fields) {
-        Ok(v) => v,
-        Err(e) => {
-            return Planned::Failed(RecordError {
-                record_id: record.id.clone(),
-                code: e.code,
-                message: e.message,
-            })
-        }
-    };
-    match extra {
-        Some(Ok(values)) => {
-            for (path, value) in values {
-                path.set(&mut mapped, value.clone());
-            }
-        }
-        Some(Err(e)) => return Planned::Failed(e.clone()),
-        None => {}
-    }
-    let hash = compiled.projection.hash(&mapped);
-    let state = link.and_then(|l| {
-        l.target_id.as_ref().map(|t| LinkState {
-            target_id: t.clone(),
-            source_updated_at: l.source_updated_at,
-            target_updated_at: l.target_updated_at,
-            hash: Some(l.hash.clone()),
-        })
-    });
-    let decision = decide_write(state.as_ref(), &hash);
-    if let (Decision::Update { .. }, Some(link), Some((policy, target_now))) =
-        (&decision, &state, conflict)
-    {
-        let target_changed = is_conflict(link, record.updated_at, target_now.updated_at)
-            && compiled.projection.hash(&target_now.fields)
-                != link.hash.clone().unwrap_or_default();
-        if target_changed
-            && resolve_conflict(policy, record.updated_at, target_now.updated_at) == Side::Target
-        {
-            return Planned::Skipped; // the reverse leg carries the target's version over
-        }
-    }
-    let create = matches!(decision, Decision::Create);
-    let op = match decision {
-        Decision::Create => WriteOp::Create { fields: mapped },
-        Decision::Update { target_id } => WriteOp::Update {
-            id: target_id,
-            fields: mapped,
-        },
-        Decision::Skip { .. } => return Planned::Skipped,
-    };
-    Planned::Write(PlannedWrite {
-        record: record.clone(),
-        op,
-        hash,
-        create,
-    })
 }

@@ -39,6 +39,16 @@ struct LegRead {
     until: chrono::DateTime<chrono::Utc>,
 }
 
+/// Rounds `t` down to a multiple of `resolution` (the provider's timestamp precision).
+pub fn floor_to(
+    t: chrono::DateTime<chrono::Utc>,
+    resolution: std::time::Duration,
+) -> chrono::DateTime<chrono::Utc> {
+    let step = i64::try_from(resolution.as_micros()).unwrap_or(1).max(1);
+    let micros = t.timestamp_micros();
+    chrono::DateTime::from_timestamp_micros(micros - micros.rem_euclid(step)).unwrap_or(t)
+}
+
 /// Keeps the records a run should process: changed after its starting cursor (compound
 /// `(updated_at, id)`, the adapter re-reads a look-back window) and before the run was created
 /// (later changes belong to the next run, so the cursor never skips them).
@@ -103,68 +113,107 @@ impl WorkerHandler {
                 message: "the mapping was deleted".into(),
             })?;
         let compiled = self.compile(&mapping)?;
-        let legs: &[Leg] = match mapping.spec.direction {
-            Direction::SourceToTarget => &[Leg::Forward],
-            Direction::TargetToSource => &[Leg::Reverse],
-            Direction::Bidirectional => &[Leg::Forward, Leg::Reverse],
-        };
-        let mut batch_no = run.batches_published;
-        let current = if run.leg == "reverse" {
-            Leg::Reverse
-        } else {
-            legs[0]
-        };
-        let mut page_token = run.page_token.clone();
-        for (i, &leg) in legs.iter().enumerate() {
-            if leg == Leg::Forward && current == Leg::Reverse {
-                continue; // resumed after the forward leg was read
+        // One leg per coordinator job. A bidirectional run reads its reverse leg only once every
+        // forward batch is committed (the last one to commit enqueues this job again), so the
+        // reverse leg never works from a snapshot the forward leg is about to overwrite.
+        let bidirectional = mapping.spec.direction == Direction::Bidirectional;
+        let leg = match (mapping.spec.direction, run.leg.as_str()) {
+            (_, "forward_done") => {
+                self.start_reverse_leg(org_id, sync_id, run.mapping_id)
+                    .await?;
+                return Ok(());
             }
-            let (connection, object, from) = match leg {
-                Leg::Forward => (
-                    mapping.source_connection(),
-                    &mapping.spec.source.object,
-                    run.from.clone(),
-                ),
-                Leg::Reverse => (
-                    mapping.target_connection(),
-                    &mapping.spec.target.object,
-                    run.reverse_from.clone(),
-                ),
-            };
-            let connection = connection.map_err(|e| classify::store(&e))?;
-            let from = if run.mode == "full" { None } else { from };
-            let fields = match leg {
-                Leg::Forward => compiled.source_fields.clone(),
-                Leg::Reverse => compiled.target_fields.clone(),
-            };
-            let adapter = self
-                .adapters
-                .get(org_id, connection)
+            (Direction::TargetToSource, _) | (_, "reverse") => Leg::Reverse,
+            _ => Leg::Forward,
+        };
+        let (connection, object, from, fields) = match leg {
+            Leg::Forward => (
+                mapping.source_connection(),
+                &mapping.spec.source.object,
+                run.from.clone(),
+                compiled.source_fields.clone(),
+            ),
+            Leg::Reverse => (
+                mapping.target_connection(),
+                &mapping.spec.target.object,
+                run.reverse_from.clone(),
+                compiled.target_fields.clone(),
+            ),
+        };
+        let connection = connection.map_err(|e| classify::store(&e))?;
+        let from = if run.mode == "full" { None } else { from };
+        let adapter = self
+            .adapters
+            .get(org_id, connection)
+            .await
+            .map_err(|e| classify::adapter(&e))?;
+        let last_leg = !(bidirectional && leg == Leg::Forward);
+        let until = floor_to(
+            run.created_at,
+            adapter.provider.timestamp_resolution(object),
+        );
+        let read = LegRead {
+            sync_id,
+            mapping_id: run.mapping_id,
+            org_id,
+            leg,
+            last_leg,
+            until,
+        };
+        let batches = self
+            .read_leg(
+                &read,
+                adapter.provider.as_ref(),
+                object,
+                from,
+                fields,
+                run.page_token.clone(),
+                run.batches_published,
+            )
+            .await?;
+        info!(%sync_id, batches, leg = leg.as_str(), "sync leg read");
+        if last_leg {
+            self.finalize(org_id, sync_id).await;
+        } else {
+            self.store
+                .forward_leg_read(sync_id, batches)
                 .await
-                .map_err(|e| classify::adapter(&e))?;
-            let last_leg = i + 1 == legs.len();
-            let read = LegRead {
-                sync_id,
-                mapping_id: run.mapping_id,
-                org_id,
-                leg,
-                last_leg,
-                until: run.created_at,
-            };
-            batch_no = self
-                .read_leg(
-                    &read,
-                    adapter.provider.as_ref(),
-                    object,
-                    from,
-                    fields,
-                    page_token.take(),
-                    batch_no,
-                )
+                .map_err(|e| classify::store(&e))?;
+            self.start_reverse_leg(org_id, sync_id, run.mapping_id)
                 .await?;
         }
-        info!(%sync_id, batches = batch_no, "sync read complete");
-        self.finalize(org_id, sync_id).await;
+        Ok(())
+    }
+
+    /// Moves a bidirectional run to its reverse leg once every forward batch is in, and enqueues
+    /// the coordinator for it. Called by the coordinator and after every committed batch.
+    pub(crate) async fn start_reverse_leg(
+        &self,
+        org_id: Uuid,
+        sync_id: Uuid,
+        mapping_id: Uuid,
+    ) -> Result<(), JobError> {
+        if !self
+            .store
+            .try_start_reverse_leg(org_id, sync_id)
+            .await
+            .map_err(|e| classify::store(&e))?
+        {
+            return Ok(());
+        }
+        let job = SyncJob {
+            sync_id: sync_id.to_string(),
+            mapping_id: mapping_id.to_string(),
+        };
+        let env = JobEnvelope::new(JobKind::Sync, org_id.to_string(), job.encode_to_vec());
+        if let Err(e) = self.publisher.publish(&env).await {
+            let _ = self.store.reverse_leg_not_started(sync_id).await;
+            return Err(JobError::Transient {
+                message: format!("enqueueing the reverse leg: {e}"),
+                retry_after: None,
+            });
+        }
+        info!(%sync_id, "forward leg committed; reverse leg enqueued");
         Ok(())
     }
 
@@ -225,12 +274,7 @@ impl WorkerHandler {
                 batch_no += 1;
             }
             let leg_done = page.next_page.is_none();
-            // A finished forward leg of a bidirectional run hands over to the reverse leg.
-            let (leg, token) = if leg_done && !read.last_leg {
-                ("reverse", None)
-            } else {
-                (read.leg.as_str(), page.next_page.as_deref())
-            };
+            let (leg, token) = (read.leg.as_str(), page.next_page.as_deref());
             self.store
                 .checkpoint_sync(
                     read.sync_id,
@@ -271,6 +315,16 @@ mod tests {
             updated_at: Utc.timestamp_opt(secs, 0).unwrap(),
             fields: serde_json::json!({}),
         }
+    }
+
+    #[test]
+    fn run_start_is_floored_to_the_provider_timestamp_precision() {
+        let t = Utc.timestamp_millis_opt(1_700_000_005_950).unwrap();
+        assert_eq!(
+            floor_to(t, std::time::Duration::from_secs(1)),
+            Utc.timestamp_opt(1_700_000_005, 0).unwrap()
+        );
+        assert_eq!(floor_to(t, std::time::Duration::from_millis(1)), t);
     }
 
     #[test]

@@ -1,6 +1,5 @@
 //! The worker's `JobHandler`: dispatches jobs by kind and holds what the handlers share.
 
-use std::collections::HashSet;
 use std::time::Instant;
 
 use fluxcascade_core::engine::CompiledMapping;
@@ -38,15 +37,6 @@ pub(crate) fn parse_uuid(s: &str, what: &str) -> Result<Uuid, JobError> {
     })
 }
 
-fn top_level(paths: Vec<String>) -> Vec<String> {
-    let mut seen = HashSet::new();
-    paths
-        .into_iter()
-        .map(|p| p.split(['.', '[']).next().unwrap_or_default().to_string())
-        .filter(|p| !p.is_empty() && seen.insert(p.clone()))
-        .collect()
-}
-
 impl WorkerHandler {
     pub fn new(
         store: Store,
@@ -80,8 +70,8 @@ impl WorkerHandler {
             }
         })?;
         Ok(Compiled {
-            source_fields: top_level(engine.source_paths()),
-            target_fields: top_level(engine.target_paths()),
+            source_fields: engine.source_paths(),
+            target_fields: engine.target_paths(),
             projection: Projection::new(&engine.target_field_paths()),
             engine,
         })

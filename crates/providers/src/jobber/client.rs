@@ -345,4 +345,9 @@ impl Provider for JobberClient {
     fn max_batch(&self, _object: &str) -> usize {
         MAX_BATCH
     }
+
+    /// Jobber's `updatedAt` is an ISO 8601 date-time with whole seconds.
+    fn timestamp_resolution(&self, _object: &str) -> std::time::Duration {
+        std::time::Duration::from_secs(1)
+    }
 }
