@@ -12,8 +12,8 @@ build:
 	$(CARGO) build --release --bin fluxcascade
 
 ## The whole suite: unit, integration and end-to-end tests against the local PostgreSQL and RabbitMQ.
+## (crates/cli's tests make cargo build target/debug/fluxcascade, which the end-to-end tests spawn.)
 test:
-	$(CARGO) build --bin fluxcascade
 	$(CARGO) test --workspace --no-fail-fast -- --test-threads=$${FLUXCASCADE_TEST_THREADS:-4}
 
 ## Benchmarks: print a table and write JSON under target/bench/.
