@@ -4,7 +4,7 @@ export CARGO_TERM_COLOR ?= never
 
 .PHONY: run build test bench lint fmt clean-test-state
 
-## Build, migrate, start sandbox + ingress + 2 workers, create the demo org and run a sync. Ctrl-C stops all.
+## Build, migrate, start sandbox + ingress + scheduler + 2 workers, create the demo org and run a sync. Ctrl-C stops all.
 run:
 	./scripts/run.sh
 

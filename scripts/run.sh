@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: builds, migrates, starts the sandbox, ingress and two workers, sets up the demo org
+# `make run`: builds, migrates, starts the sandbox, ingress, the scheduler and two workers, sets up the demo org
 # (HubSpot + Jobber sandbox connections, 1,000 contacts, a contacts → clients mapping), runs a sync
 # and prints the API key, the URLs and the outcome. Ctrl-C stops everything.
 # Ports, database and queue prefix can be overridden (the end-to-end test runs it side by side).
@@ -54,6 +54,8 @@ wait_http() { # url
 pids+=($!)
 wait_http "http://${SANDBOX_LISTEN}/_sandbox/stats"
 "$BIN" ingress --listen "$API_LISTEN" > "$STATE_DIR/ingress.log" 2>&1 &
+pids+=($!)
+"$BIN" scheduler > "$STATE_DIR/scheduler.log" 2>&1 &
 pids+=($!)
 for i in $(seq 1 "$WORKERS"); do
   "$BIN" worker > "$STATE_DIR/worker-$i.log" 2>&1 &

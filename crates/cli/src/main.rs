@@ -114,7 +114,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 concurrency: settings.worker_concurrency,
                 queue: settings.queue(),
                 providers: settings.providers.clone(),
-                listen: listen.unwrap_or_else(|| "127.0.0.1:0".into()),
+                listen: listen
+                    .or(settings.listen.clone())
+                    .unwrap_or_else(|| "127.0.0.1:0".into()),
                 max_attempts: 8,
                 page_size: 100,
                 shutdown_grace: settings.shutdown_grace,
@@ -134,7 +136,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("connecting to RabbitMQ")?;
             let mut config = fluxcascade_scheduler::SchedulerConfig::new(
                 settings.queue(),
-                listen.unwrap_or_else(|| "127.0.0.1:0".into()),
+                listen
+                    .or(settings.listen.clone())
+                    .unwrap_or_else(|| "127.0.0.1:0".into()),
             );
             config.catch_up_window = settings.scheduler_catch_up;
             let scheduler =
