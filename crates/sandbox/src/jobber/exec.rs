@@ -291,7 +291,7 @@ fn execute_mutation(account: &JobberAccount, fields: &[Field]) -> ExecResult {
             &dummy_errors,
             &f.selection,
         ),
-        "jobCreate" => work_exec::job_payload(
+        "jobCreate" | "jobEdit" => work_exec::job_payload(
             None,
             &dummy_errors,
             &f.selection,
@@ -320,6 +320,21 @@ fn execute_mutation(account: &JobberAccount, fields: &[Field]) -> ExecResult {
                 Ok(id) => {
                     changed.push(("Job", id, true));
                     work_exec::job_payload(work.job(id), &[], &f.selection, &store, &work)
+                }
+                Err(errs) => work_exec::job_payload(None, &errs, &f.selection, &store, &work),
+            }
+        }
+        "jobEdit" => {
+            let id = f
+                .arg("jobId")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let input = f.arg("input").cloned().unwrap_or_else(|| json!({}));
+            match work_exec::edit_job(&mut work, &id, &input) {
+                Ok(jid) => {
+                    changed.push(("Job", jid, false));
+                    work_exec::job_payload(work.job(jid), &[], &f.selection, &store, &work)
                 }
                 Err(errs) => work_exec::job_payload(None, &errs, &f.selection, &store, &work),
             }

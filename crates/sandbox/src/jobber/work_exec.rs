@@ -303,6 +303,32 @@ pub fn create_properties(
     Ok((cid, created))
 }
 
+/// Applies `jobEdit(jobId, input)` (`JobEditInput`: title, instructions, jobNumber); returns the job id.
+pub fn edit_job(
+    work: &mut JobberWorkStore,
+    job_id: &str,
+    input: &Value,
+) -> Result<u64, Vec<UserError>> {
+    let Some(mut job) = decode_id("Job", job_id).and_then(|id| work.job(id).cloned()) else {
+        return Err(vec![UserError {
+            message: "Job not found".into(),
+            path: vec!["jobId".into()],
+        }]);
+    };
+    if let Some(v) = input.get("title") {
+        job.title = v.as_str().map(str::to_owned);
+    }
+    if let Some(v) = input.get("instructions") {
+        job.instructions = v.as_str().map(str::to_owned);
+    }
+    if let Some(n) = input.get("jobNumber").and_then(Value::as_u64) {
+        job.job_number = n;
+    }
+    let id = job.id;
+    work.replace_job(job);
+    Ok(id)
+}
+
 /// Applies `jobCreate(input)`; returns the new job id.
 pub fn create_job(work: &mut JobberWorkStore, input: &Value) -> Result<u64, Vec<UserError>> {
     let property = input
