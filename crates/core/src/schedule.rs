@@ -1,6 +1,6 @@
 //! Mapping schedules: cron expressions (5 fields, or 6 with seconds) in an IANA time zone, and their next fire time.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;
@@ -39,7 +39,8 @@ pub fn parse_timezone(name: &str) -> Result<Tz, ScheduleError> {
         .map_err(|_| ScheduleError::Timezone(name.to_string()))
 }
 
-/// The first fire time strictly after `after`, evaluating the cron in `timezone`.
+/// The first fire time strictly after `after`, evaluating the cron in `timezone`. Fire times are
+/// whole seconds: `after` is truncated first, so every caller derives the same times.
 pub fn next_fire(
     cron: &str,
     timezone: &str,
@@ -47,10 +48,30 @@ pub fn next_fire(
 ) -> Result<DateTime<Utc>, ScheduleError> {
     let c = parse_cron(cron)?;
     let tz = parse_timezone(timezone)?;
+    let after = after.with_nanosecond(0).unwrap_or(after);
     let local = after.with_timezone(&tz);
     c.find_next_occurrence(&local, false)
         .map(|d| d.with_timezone(&Utc))
         .map_err(|_| ScheduleError::NoNextFire(after))
+}
+
+/// The next `n` fire times strictly after `after`, in the schedule's zone (so they print with its
+/// offset, daylight-saving changes included) — what the API shows as `schedule.nextRuns`, computed
+/// by the same `next_fire` the scheduler fires with.
+pub fn next_runs(
+    cron: &str,
+    timezone: &str,
+    after: DateTime<Utc>,
+    n: usize,
+) -> Result<Vec<DateTime<Tz>>, ScheduleError> {
+    let tz = parse_timezone(timezone)?;
+    let mut out = Vec::with_capacity(n);
+    let mut t = after;
+    for _ in 0..n {
+        t = next_fire(cron, timezone, t)?;
+        out.push(t.with_timezone(&tz));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -96,5 +117,39 @@ mod tests {
             next_fire("0 9 * * *", "Nowhere/City", after),
             Err(ScheduleError::Timezone("Nowhere/City".into()))
         );
+    }
+
+    #[test]
+    fn next_runs_show_the_zone_offset_across_a_dst_change() {
+        // US daylight saving starts on 2026-03-08: 09:00 New York is 14:00Z before, 13:00Z after.
+        let after = Utc.with_ymd_and_hms(2026, 3, 6, 12, 0, 0).unwrap();
+        let runs: Vec<String> = next_runs("0 9 * * *", "America/New_York", after, 5)
+            .unwrap()
+            .iter()
+            .map(|t| t.to_rfc3339())
+            .collect();
+        assert_eq!(
+            runs,
+            [
+                "2026-03-06T09:00:00-05:00",
+                "2026-03-07T09:00:00-05:00",
+                "2026-03-08T09:00:00-04:00",
+                "2026-03-09T09:00:00-04:00",
+                "2026-03-10T09:00:00-04:00",
+            ]
+        );
+        let secs = next_runs(
+            "*/2 * * * * *",
+            "UTC",
+            Utc.timestamp_millis_opt(1_000_500).unwrap(),
+            2,
+        )
+        .unwrap();
+        assert_eq!(
+            secs[0].timestamp_millis(),
+            1_002_000,
+            "whole seconds, strictly after"
+        );
+        assert!(next_runs("0 9 * * *", "Mars/Olympus", after, 5).is_err());
     }
 }

@@ -28,6 +28,20 @@ pub fn mapping_view(row: &MappingRow) -> Result<Value, ApiError> {
     }
     out.entry("match").or_insert(Value::Null);
     out.entry("schedule").or_insert(Value::Null);
+    // The next five fire times, by the same code the scheduler fires with.
+    if let (Some(schedule), Some(Value::Object(obj))) =
+        (&row.spec.schedule, out.get_mut("schedule"))
+    {
+        let runs = fluxcascade_core::schedule::next_runs(
+            &schedule.cron,
+            &schedule.timezone,
+            chrono::Utc::now(),
+            5,
+        )
+        .map(|runs| runs.iter().map(|t| Value::String(t.to_rfc3339())).collect())
+        .unwrap_or_default();
+        obj.insert("nextRuns".into(), Value::Array(runs));
+    }
     out.insert(
         "createdAt".into(),
         Value::String(row.created_at.to_rfc3339()),

@@ -137,3 +137,44 @@ async fn mappings_are_validated_and_scoped() {
     let (s, _) = app.call(Method::GET, &path, Some(&app.owner), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_scheduled_mapping_shows_its_next_five_runs_with_the_zone_offset() {
+    let app = App::start().await;
+    let hub = app.connection(&app.owner, "hubspot").await;
+    let jobber = app.connection(&app.owner, "jobber").await;
+    let mut body = mapping_body(&hub, &jobber);
+    body["schedule"] = json!({"cron": "0 9 * * *", "timezone": "America/New_York"});
+    let (s, v) = app
+        .call(Method::POST, "/v1/mappings", Some(&app.owner), Some(body))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let runs: Vec<String> = v["schedule"]["nextRuns"]
+        .as_array()
+        .expect("nextRuns")
+        .iter()
+        .map(|r| r.as_str().expect("string").to_string())
+        .collect();
+    assert_eq!(runs.len(), 5, "{v}");
+    let mut last = None;
+    for r in &runs {
+        let t = chrono::DateTime::parse_from_rfc3339(r).expect("ISO 8601 with offset");
+        assert!(
+            r.ends_with("-05:00") || r.ends_with("-04:00"),
+            "New York offset: {r}"
+        );
+        assert_eq!(t.format("%H:%M:%S").to_string(), "09:00:00", "{r}");
+        assert!(last.is_none_or(|l| t > l), "ascending");
+        last = Some(t);
+    }
+    let (s, v) = app
+        .call(
+            Method::GET,
+            &format!("/v1/mappings/{}", v["id"].as_str().unwrap()),
+            Some(&app.owner),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["schedule"]["nextRuns"].as_array().map(Vec::len), Some(5));
+}
