@@ -1,6 +1,6 @@
 //! Which fire time of a schedule is due now: a pure function of the schedule, the last fire and the clock.
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use fluxcascade_core::schedule::{next_fire, ScheduleError};
 
 /// Fire times looked at per call before giving up on older ones (a `* * * * * *` cron with a
@@ -20,11 +20,9 @@ pub fn due_fire(
     catch_up_window: chrono::Duration,
 ) -> Result<Option<DateTime<Utc>>, ScheduleError> {
     let window_start = now - catch_up_window;
-    // Fire times are whole seconds; `next_fire` keeps the sub-second part of its input, so the
-    // start is truncated first (every replica then derives the same fire time, whatever its clock
-    // reading, and the claim's unique key sees them as one).
-    let start = last_fire.unwrap_or(created_at).max(window_start);
-    let mut after = start.with_nanosecond(0).unwrap_or(start);
+    // Fire times are whole seconds (`next_fire` truncates its input), so every replica derives
+    // the same fire time whatever its clock reading, and the claim's unique key sees them as one.
+    let mut after = last_fire.unwrap_or(created_at).max(window_start);
     let mut due = None;
     for _ in 0..MAX_STEPS {
         let t = next_fire(cron, timezone, after)?;
