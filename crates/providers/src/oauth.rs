@@ -87,6 +87,40 @@ pub(crate) fn with_query(base: &str, params: &[(&str, &str)]) -> String {
     }
 }
 
+/// The authorization-code grant with client credentials in the form (HubSpot, Jobber).
+pub(crate) async fn post_code_grant(
+    http: &reqwest::Client,
+    url: &str,
+    app: &crate::ProviderApp,
+    code: &str,
+    redirect_uri: &str,
+) -> Result<Value, ProviderError> {
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", app.client_id.as_str()),
+        ("client_secret", app.client_secret.expose()),
+        ("redirect_uri", redirect_uri),
+        ("code", code),
+    ];
+    post_token_form(http, url, &form).await
+}
+
+/// The refresh-token grant with client credentials in the form (HubSpot, Jobber).
+pub(crate) async fn post_refresh_grant(
+    http: &reqwest::Client,
+    url: &str,
+    app: &crate::ProviderApp,
+    refresh_token: &str,
+) -> Result<Value, ProviderError> {
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", app.client_id.as_str()),
+        ("client_secret", app.client_secret.expose()),
+        ("refresh_token", refresh_token),
+    ];
+    post_token_form(http, url, &form).await
+}
+
 /// POST a form to a token endpoint and classify the failure modes.
 pub(crate) async fn post_token_form(
     http: &reqwest::Client,

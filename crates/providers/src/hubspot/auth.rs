@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 
-use crate::oauth::{parse_token_response, post_token_form, with_query};
+use crate::oauth::{parse_token_response, post_code_grant, post_refresh_grant, with_query};
 use crate::{ProviderApp, ProviderError, TokenSet};
 
 /// The scopes FluxCascade asks for: read and write contacts, companies and deals.
@@ -44,18 +44,7 @@ impl HubspotAuth {
         code: &str,
         redirect_uri: &str,
     ) -> Result<TokenSet, ProviderError> {
-        let body = post_token_form(
-            http,
-            &Self::token_url(app),
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", app.client_id.as_str()),
-                ("client_secret", app.client_secret.expose()),
-                ("redirect_uri", redirect_uri),
-                ("code", code),
-            ],
-        )
-        .await?;
+        let body = post_code_grant(http, &Self::token_url(app), app, code, redirect_uri).await?;
         parse_token_response(&body, Utc::now())
     }
 
@@ -64,17 +53,7 @@ impl HubspotAuth {
         http: &reqwest::Client,
         refresh_token: &str,
     ) -> Result<TokenSet, ProviderError> {
-        let body = post_token_form(
-            http,
-            &Self::token_url(app),
-            &[
-                ("grant_type", "refresh_token"),
-                ("client_id", app.client_id.as_str()),
-                ("client_secret", app.client_secret.expose()),
-                ("refresh_token", refresh_token),
-            ],
-        )
-        .await?;
+        let body = post_refresh_grant(http, &Self::token_url(app), app, refresh_token).await?;
         let mut tokens = parse_token_response(&body, Utc::now())?;
         // HubSpot keeps the refresh token; some responses omit it.
         if tokens.refresh_token.is_none() {

@@ -6,7 +6,7 @@ use base64::Engine;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 
-use crate::oauth::{parse_token_response, post_token_form, with_query};
+use crate::oauth::{parse_token_response, post_code_grant, post_refresh_grant, with_query};
 use crate::{ProviderApp, ProviderError, TokenSet};
 
 /// Jobber's OAuth endpoints.
@@ -36,18 +36,7 @@ impl JobberAuth {
         code: &str,
         redirect_uri: &str,
     ) -> Result<TokenSet, ProviderError> {
-        let body = post_token_form(
-            http,
-            &Self::token_url(app),
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", app.client_id.as_str()),
-                ("client_secret", app.client_secret.expose()),
-                ("redirect_uri", redirect_uri),
-                ("code", code),
-            ],
-        )
-        .await?;
+        let body = post_code_grant(http, &Self::token_url(app), app, code, redirect_uri).await?;
         token_set(&body)
     }
 
@@ -57,17 +46,7 @@ impl JobberAuth {
         http: &reqwest::Client,
         refresh_token: &str,
     ) -> Result<TokenSet, ProviderError> {
-        let body = post_token_form(
-            http,
-            &Self::token_url(app),
-            &[
-                ("grant_type", "refresh_token"),
-                ("client_id", app.client_id.as_str()),
-                ("client_secret", app.client_secret.expose()),
-                ("refresh_token", refresh_token),
-            ],
-        )
-        .await?;
+        let body = post_refresh_grant(http, &Self::token_url(app), app, refresh_token).await?;
         token_set(&body)
     }
 }
