@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tracing::{debug, warn};
 
-use crate::{ProviderError, TokenSource};
+use crate::{ProviderError, RequestBudget, RequestClass, TokenSource, Unlimited};
 
 /// How many times a rate-limited request is retried inside the adapter before
 /// `ProviderError::RateLimited` goes back to the caller.
@@ -23,6 +23,10 @@ pub(crate) trait ProviderPolicy: Send + Sync {
     fn name(&self) -> &'static str;
     /// How long to wait after a 429 when there is no `Retry-After` header.
     fn rate_limit_wait(&self, body: &Value) -> Duration;
+    /// Which of the provider's limits a request counts against (default: the general one).
+    fn request_class(&self, _req: &ApiRequest<'_>) -> RequestClass {
+        RequestClass::General
+    }
     /// Errors hidden in a 2xx body (GraphQL throttling); `Ok` when the body is usable.
     fn check_body(&self, _body: &Value) -> Result<(), ProviderError> {
         Ok(())
@@ -34,6 +38,7 @@ pub(crate) struct ApiClient {
     http: reqwest::Client,
     tokens: Arc<dyn TokenSource>,
     policy: Box<dyn ProviderPolicy>,
+    budget: Arc<dyn RequestBudget>,
     rate_limit_retries: usize,
 }
 
@@ -55,8 +60,14 @@ impl ApiClient {
             http,
             tokens,
             policy,
+            budget: Arc::new(Unlimited),
             rate_limit_retries: DEFAULT_RATE_LIMIT_RETRIES,
         }
+    }
+
+    /// Every request first takes its share from `budget` (shared across replicas).
+    pub(crate) fn set_budget(&mut self, budget: Arc<dyn RequestBudget>) {
+        self.budget = budget;
     }
 
     pub(crate) fn set_rate_limit_retries(&mut self, retries: usize) {
@@ -88,7 +99,7 @@ impl ApiClient {
         req: &ApiRequest<'_>,
     ) -> Result<(StatusCode, Value), ProviderError> {
         let token = self.tokens.access_token().await?;
-        match self.send_once(req, &token).await? {
+        match self.send_budgeted(req, &token).await? {
             Sent::Unauthorized(_) => {
                 debug!(
                     provider = self.policy.name(),
@@ -96,13 +107,29 @@ impl ApiClient {
                 );
                 self.tokens.invalidate(&token).await?;
                 let token = self.tokens.access_token().await?;
-                match self.send_once(req, &token).await? {
+                match self.send_budgeted(req, &token).await? {
                     Sent::Unauthorized(msg) => Err(ProviderError::Auth(msg)),
                     Sent::Done(status, body) => Ok((status, body)),
                 }
             }
             Sent::Done(status, body) => Ok((status, body)),
         }
+    }
+
+    /// Takes the request's share of the connection budget, sends it, and on a 429 holds every
+    /// replica off for the wait the provider named.
+    async fn send_budgeted(
+        &self,
+        req: &ApiRequest<'_>,
+        token: &str,
+    ) -> Result<Sent, ProviderError> {
+        let class = self.policy.request_class(req);
+        self.budget.acquire(class).await?;
+        let sent = self.send_once(req, token).await;
+        if let Err(ProviderError::RateLimited { retry_after }) = &sent {
+            self.budget.back_off(class, *retry_after).await;
+        }
+        sent
     }
 
     async fn send_once(&self, req: &ApiRequest<'_>, token: &str) -> Result<Sent, ProviderError> {

@@ -16,6 +16,7 @@
 //! - HubSpot `deals` carry their associated contact ids as `associations.contacts: ["<id>"]`
 //!   in `fields` (list, incremental read and `get_many`); `associations` is never written.
 
+pub mod budget;
 pub mod config;
 pub mod error;
 mod http;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 
 use fluxcascade_core::ProviderKind;
 
+pub use budget::{RequestBudget, RequestClass, Unlimited};
 pub use config::{ProviderApp, ProvidersConfig, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET};
 pub use error::ProviderError;
 pub use http::DEFAULT_RATE_LIMIT_RETRIES;
@@ -40,16 +42,40 @@ pub use secret::Secret;
 pub use token::{StaticToken, TokenSet, TokenSource};
 pub use types::*;
 
-/// The adapter for one connection of `kind`, using `tokens` for its bearer token.
+/// What an adapter needs about one connection besides the provider's app config.
+#[derive(Clone)]
+pub struct ConnectionContext {
+    /// Where the adapter gets its bearer token.
+    pub tokens: Arc<dyn TokenSource>,
+    /// The connection's request budget, shared by every replica.
+    pub budget: Arc<dyn RequestBudget>,
+    /// The API host from the token response (Salesforce `instance_url`, Pipedrive
+    /// `api_domain`); `None` uses the app's `api_base`.
+    pub instance_url: Option<String>,
+    pub http: reqwest::Client,
+}
+
+impl ConnectionContext {
+    /// A context with a fixed token, no shared budget and the app's default API host.
+    pub fn simple(tokens: Arc<dyn TokenSource>, http: reqwest::Client) -> Self {
+        ConnectionContext {
+            tokens,
+            budget: Arc::new(Unlimited),
+            instance_url: None,
+            http,
+        }
+    }
+}
+
+/// The adapter for one connection of `kind`.
 pub fn connect(
     kind: ProviderKind,
     config: &ProvidersConfig,
-    tokens: Arc<dyn TokenSource>,
-    http: reqwest::Client,
+    ctx: ConnectionContext,
 ) -> Result<Arc<dyn Provider>, ProviderError> {
     match kind {
-        ProviderKind::Hubspot => Ok(Arc::new(HubspotClient::new(&config.hubspot, tokens, http))),
-        ProviderKind::Jobber => Ok(Arc::new(JobberClient::new(&config.jobber, tokens, http))),
+        ProviderKind::Hubspot => Ok(Arc::new(HubspotClient::from_context(&config.hubspot, ctx))),
+        ProviderKind::Jobber => Ok(Arc::new(JobberClient::from_context(&config.jobber, ctx))),
         ProviderKind::Pipedrive | ProviderKind::Salesforce => {
             Err(ProviderError::Permanent("not supported yet".into()))
         }

@@ -8,12 +8,19 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use fluxcascade_core::{Cursor, ProviderKind, Record};
-use fluxcascade_providers::{connect, ListQuery, Provider, WriteOp, WriteResult};
+use fluxcascade_providers::{
+    connect, ConnectionContext, ListQuery, Provider, WriteOp, WriteResult,
+};
 use serde_json::{json, Value};
 
 async fn provider(sb: &common::TestSandbox, kind: ProviderKind) -> Arc<dyn Provider> {
     let tokens = sb.token_source(kind).await;
-    connect(kind, &sb.config, tokens, reqwest::Client::new()).expect("connect")
+    connect(
+        kind,
+        &sb.config,
+        ConnectionContext::simple(tokens, reqwest::Client::new()),
+    )
+    .expect("connect")
 }
 
 async fn read_all(p: &dyn Provider, object: &str, mut query: ListQuery) -> Vec<Record> {

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use fluxcascade_core::{Cursor, ProviderKind};
 use fluxcascade_providers::{
-    connect, HubspotClient, ListQuery, Provider, ProviderError, TokenSource, WriteOp, WriteResult,
+    connect, ConnectionContext, HubspotClient, ListQuery, Provider, ProviderError, TokenSource,
+    WriteOp, WriteResult,
 };
 use serde_json::json;
 
@@ -18,8 +19,7 @@ async fn hubspot(sb: &common::TestSandbox) -> Arc<dyn Provider> {
     connect(
         ProviderKind::Hubspot,
         &sb.config,
-        tokens,
-        reqwest::Client::new(),
+        ConnectionContext::simple(tokens, reqwest::Client::new()),
     )
     .expect("connect")
 }
@@ -259,16 +259,8 @@ async fn a_401_invalidates_the_token_once_and_retries() {
 }
 
 #[tokio::test]
-async fn unsupported_providers_and_objects_are_permanent_errors() {
+async fn unsupported_objects_are_permanent_errors() {
     let sb = common::start().await;
-    let tokens: Arc<dyn TokenSource> = Arc::new(fluxcascade_providers::StaticToken("x".into()));
-    let r = connect(
-        ProviderKind::Pipedrive,
-        &sb.config,
-        tokens,
-        reqwest::Client::new(),
-    );
-    assert!(matches!(r, Err(ProviderError::Permanent(_))));
     let p = hubspot(&sb).await;
     let r = p.list("widgets", &ListQuery::default()).await;
     assert!(matches!(r, Err(ProviderError::Permanent(_))));

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use fluxcascade_core::{Cursor, ProviderKind, Record};
 use fluxcascade_providers::{
-    connect, refresh, JobberClient, ListQuery, Provider, ProviderError, StaticToken, WriteOp,
-    WriteResult,
+    connect, refresh, ConnectionContext, JobberClient, ListQuery, Provider, ProviderError,
+    StaticToken, WriteOp, WriteResult,
 };
 use serde_json::json;
 
@@ -18,8 +18,7 @@ async fn jobber(sb: &common::TestSandbox) -> Arc<dyn Provider> {
     connect(
         ProviderKind::Jobber,
         &sb.config,
-        tokens,
-        reqwest::Client::new(),
+        ConnectionContext::simple(tokens, reqwest::Client::new()),
     )
     .expect("connect")
 }

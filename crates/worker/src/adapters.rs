@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use fluxcascade_core::ProviderKind;
-use fluxcascade_providers::{Provider, ProviderError, ProvidersConfig};
+use fluxcascade_providers::{
+    ConnectionContext, Provider, ProviderError, ProvidersConfig, Unlimited,
+};
 use fluxcascade_store::{MasterKey, Store, StoreError};
 use uuid::Uuid;
 
@@ -72,6 +74,7 @@ impl Adapters {
         let kind = ProviderKind::parse(&creds.provider).ok_or_else(|| {
             ProviderError::Permanent(format!("unknown provider {}", creds.provider))
         })?;
+        let instance_url = creds.instance_url.clone();
         let tokens = Arc::new(StoreTokenSource::new(
             self.store.clone(),
             self.key.clone(),
@@ -81,8 +84,13 @@ impl Adapters {
             self.http.clone(),
             creds,
         ));
-        let provider =
-            fluxcascade_providers::connect(kind, &self.config, tokens, self.http.clone())?;
+        let ctx = ConnectionContext {
+            tokens,
+            budget: Arc::new(Unlimited),
+            instance_url,
+            http: self.http.clone(),
+        };
+        let provider = fluxcascade_providers::connect(kind, &self.config, ctx)?;
         let adapter = Adapter { kind, provider };
         self.cache
             .lock()

@@ -22,6 +22,7 @@ use super::records::{
     to_properties, HubspotObject, SearchToken, MAX_BATCH, MAX_SEARCH_LIMIT,
 };
 use crate::http::{ApiClient, ApiRequest, ProviderPolicy};
+use crate::{ConnectionContext, RequestClass};
 use crate::{
     ListQuery, Page, Provider, ProviderApp, ProviderError, TokenSource, WriteOp, WriteResult,
 };
@@ -38,6 +39,15 @@ struct HubspotPolicy;
 impl ProviderPolicy for HubspotPolicy {
     fn name(&self) -> &'static str {
         "hubspot"
+    }
+
+    /// Search endpoints have their own 5/s limit on top of the ten-second window.
+    fn request_class(&self, req: &ApiRequest<'_>) -> RequestClass {
+        if req.url.ends_with("/search") {
+            RequestClass::Search
+        } else {
+            RequestClass::General
+        }
     }
 
     /// The official SDK's waits: 10 s on the ten-secondly window, 1 s on the secondly one.
@@ -61,6 +71,13 @@ pub struct HubspotClient {
 }
 
 impl HubspotClient {
+    /// The adapter for one connection: its tokens, shared budget and API host.
+    pub fn from_context(app: &ProviderApp, ctx: ConnectionContext) -> Self {
+        let mut client = Self::new(app, ctx.tokens, ctx.http);
+        client.api.set_budget(ctx.budget);
+        client
+    }
+
     pub fn new(app: &ProviderApp, tokens: Arc<dyn TokenSource>, http: reqwest::Client) -> Self {
         HubspotClient {
             api: ApiClient::new(http, tokens, Box::new(HubspotPolicy)),

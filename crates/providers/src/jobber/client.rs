@@ -19,6 +19,7 @@ use super::records::{
     parse_mutation_payload, parse_node, request,
 };
 use crate::http::{error_message, ApiClient, ApiRequest, ProviderPolicy};
+use crate::ConnectionContext;
 use crate::{
     ListQuery, Page, Provider, ProviderApp, ProviderError, TokenSource, WriteOp, WriteResult,
 };
@@ -96,6 +97,13 @@ pub struct JobberClient {
 }
 
 impl JobberClient {
+    /// The adapter for one connection: its tokens, shared budget and API host.
+    pub fn from_context(app: &ProviderApp, ctx: ConnectionContext) -> Self {
+        let mut client = Self::new(app, ctx.tokens, ctx.http);
+        client.api.set_budget(ctx.budget);
+        client
+    }
+
     pub fn new(app: &ProviderApp, tokens: Arc<dyn TokenSource>, http: reqwest::Client) -> Self {
         JobberClient {
             api: ApiClient::new(http, tokens, Box::new(JobberPolicy)),
