@@ -28,6 +28,8 @@ pub struct Settings {
     pub amqp_url: Secret,
     pub master_key: Option<Secret>,
     pub listen: Option<String>,
+    /// `FLUXCASCADE_PUBLIC_URL`: where providers and browsers reach the ingress.
+    pub public_url: Option<String>,
     pub worker_concurrency: usize,
     pub queue_prefix: String,
     pub db_pool_size: usize,
@@ -73,6 +75,7 @@ impl Settings {
             ),
             master_key: env("FLUXCASCADE_MASTER_KEY").map(Secret),
             listen: env("FLUXCASCADE_LISTEN"),
+            public_url: env("FLUXCASCADE_PUBLIC_URL"),
             worker_concurrency,
             queue_prefix: env("FLUXCASCADE_QUEUE_PREFIX").unwrap_or_else(|| "fluxcascade".into()),
             db_pool_size: env_parse("FLUXCASCADE_DB_POOL_SIZE", 2 * worker_concurrency + 8)?,

@@ -97,6 +97,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = fluxcascade_ingress::IngressConfig {
                 listen,
                 max_body_bytes: 1024 * 1024,
+                providers: settings.providers.clone(),
+                public_url: settings.public_url.clone().unwrap_or_default(),
             };
             let ingress =
                 fluxcascade_ingress::Ingress::build(config, store, publisher, key).await?;

@@ -25,6 +25,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use fluxcascade_providers::ProvidersConfig;
 use fluxcascade_queue::Publisher;
 use fluxcascade_store::{MasterKey, Store};
 use tokio_util::sync::CancellationToken;
@@ -43,6 +44,11 @@ pub struct IngressConfig {
     pub listen: String,
     /// Bodies over this many bytes are answered 413.
     pub max_body_bytes: usize,
+    /// The providers' apps (OAuth endpoints and client secrets, which also sign webhooks).
+    pub providers: ProvidersConfig,
+    /// The URL providers and browsers reach this ingress at (OAuth redirect and webhook
+    /// subscription URLs are built from it); empty: `http://` + the bound address.
+    pub public_url: String,
 }
 
 impl Default for IngressConfig {
@@ -50,6 +56,8 @@ impl Default for IngressConfig {
         IngressConfig {
             listen: "127.0.0.1:8080".into(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            providers: ProvidersConfig::sandbox("http://127.0.0.1:9100"),
+            public_url: String::new(),
         }
     }
 }
@@ -61,16 +69,25 @@ pub struct AppState {
     pub publisher: Publisher,
     pub master_key: Arc<MasterKey>,
     pub max_body_bytes: usize,
+    pub providers: Arc<ProvidersConfig>,
+    /// See [`IngressConfig::public_url`].
+    pub public_url: Arc<str>,
+    /// For OAuth token endpoints and webhook subscriptions (never a provider's data API).
+    pub http: reqwest::Client,
 }
 
 impl AppState {
-    /// State with the default 1 MiB body limit.
+    /// State with the default 1 MiB body limit and the default (sandbox) providers.
     pub fn new(store: Store, publisher: Publisher, master_key: Arc<MasterKey>) -> AppState {
+        let defaults = IngressConfig::default();
         AppState {
             store,
             publisher,
             master_key,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            providers: Arc::new(defaults.providers),
+            public_url: "http://127.0.0.1:8080".into(),
+            http: reqwest::Client::new(),
         }
     }
 }
@@ -82,7 +99,8 @@ impl std::fmt::Debug for AppState {
             .field("publisher", &self.publisher)
             .field("master_key", &self.master_key)
             .field("max_body_bytes", &self.max_body_bytes)
-            .finish()
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -184,6 +202,16 @@ impl Ingress {
             publisher,
             master_key,
             max_body_bytes: config.max_body_bytes,
+            providers: Arc::new(config.providers),
+            public_url: if config.public_url.is_empty() {
+                format!("http://{local_addr}").into()
+            } else {
+                config.public_url.trim_end_matches('/').into()
+            },
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .context("building the HTTP client")?,
         };
         Ok(Ingress {
             listener,

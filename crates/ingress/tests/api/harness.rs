@@ -53,6 +53,7 @@ impl App {
         let config = IngressConfig {
             listen: "127.0.0.1:0".into(),
             max_body_bytes: 1024 * 1024,
+            ..IngressConfig::default()
         };
         let ingress = Ingress::build(config, store.clone(), publisher, key)
             .await
