@@ -27,6 +27,17 @@ pub(crate) trait ProviderPolicy: Send + Sync {
     fn request_class(&self, _req: &ApiRequest<'_>) -> RequestClass {
         RequestClass::General
     }
+    /// A provider-specific reading of a non-2xx answer other than 401 (Salesforce's 403
+    /// `REQUEST_LIMIT_EXCEEDED` is a rate limit; Pipedrive names its wait in
+    /// `x-ratelimit-reset`); `None` falls back to the shared classification.
+    fn classify_error(
+        &self,
+        _status: StatusCode,
+        _headers: &HeaderMap,
+        _body: &Value,
+    ) -> Option<ProviderError> {
+        None
+    }
     /// Errors hidden in a 2xx body (GraphQL throttling); `Ok` when the body is usable.
     fn check_body(&self, _body: &Value) -> Result<(), ProviderError> {
         Ok(())
@@ -163,6 +174,11 @@ impl ApiClient {
         };
         if status == StatusCode::UNAUTHORIZED {
             return Ok(Sent::Unauthorized(error_message(&body)));
+        }
+        if !status.is_success() {
+            if let Some(e) = self.policy.classify_error(status, &headers, &body) {
+                return Err(e);
+            }
         }
         if status == StatusCode::TOO_MANY_REQUESTS {
             let retry_after =
