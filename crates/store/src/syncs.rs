@@ -39,6 +39,8 @@ pub struct RunState {
     pub leg: String,
     /// The reverse leg reads target records strictly after this cursor.
     pub reverse_from: Option<Cursor>,
+    /// A webhook run: the changed (source, target) record ids it syncs instead of a cursor read.
+    pub webhook_ids: Option<(Vec<String>, Vec<String>)>,
 }
 
 const COLUMNS: &str =
@@ -223,8 +225,9 @@ impl Store {
         let row = client
             .query_opt(
                 "SELECT id, org_id, mapping_id, status, mode, created_at, page_token, batches_published,
-                        coordinator_done, from_updated_at, from_id, leg, reverse_from_updated_at, reverse_from_id
-                 FROM sync_runs WHERE org_id = $1 AND id = $2",
+                        coordinator_done, from_updated_at, from_id, leg, reverse_from_updated_at, reverse_from_id,
+                        webhook_source_ids, webhook_target_ids
+                 FROM sync_runs WHERE org_id = $1 AND id = $2
                 &[&org_id, &sync_id],
             )
             .await?;
@@ -252,6 +255,13 @@ impl Store {
                 ) {
                     (Some(updated_at), Some(id)) => Some(Cursor { updated_at, id }),
                     _ => None,
+                },
+                webhook_ids: match (
+                    r.get::<_, Option<Vec<String>>>(14),
+                    r.get::<_, Option<Vec<String>>>(15),
+                ) {
+                    (None, None) => None,
+                    (s, t) => Some((s.unwrap_or_default(), t.unwrap_or_default())),
                 },
             }
         }))
@@ -364,14 +374,15 @@ impl Store {
         let tx = client.transaction().await?;
         let run = tx
             .query_opt(
-                "SELECT mapping_id, batches_published FROM sync_runs
-                 WHERE org_id = $1 AND id = $2 AND status = 'running' AND coordinator_done FOR UPDATE",
+                "SELECT mapping_id, batches_published, trigger = 'webhook' FROM sync_runs
+                 WHERE org_id = $1 AND id = $2 AND status = 'running' AND coordinator_done FOR UPDATE
                 &[&org_id, &sync_id],
             )
             .await?;
         let Some(run) = run else { return Ok(None) };
         let mapping_id: Uuid = run.get(0);
         let published: i32 = run.get(1);
+        let webhook_run: bool = run.get(2);
         let agg = tx
             .query_one(
                 "SELECT count(*)::bigint, COALESCE(sum(read_count), 0)::bigint, COALESCE(sum(created_count), 0)::bigint,
@@ -410,7 +421,8 @@ impl Store {
             ],
         )
         .await?;
-        if status != SyncStatus::Failed {
+        // A webhook run read a few ids, not everything after the cursor: it never moves it.
+        if status != SyncStatus::Failed && !webhook_run {
             // Per side, the newest (updated_at, id) any batch processed becomes the mapping's cursor.
             tx.execute(
                 "INSERT INTO mapping_cursors (mapping_id, org_id, side, cursor_updated_at, cursor_id)
