@@ -8,14 +8,12 @@ use fluxcascade_core::ProviderKind;
 use serde_json::Value;
 
 use crate::http::{error_message, retry_after_header, transport_error};
-use crate::{hubspot::HubspotAuth, jobber::JobberAuth, ProviderApp, ProviderError, TokenSet};
+use crate::{
+    hubspot::HubspotAuth, jobber::JobberAuth, pipedrive::PipedriveAuth, salesforce::SalesforceAuth,
+    ProviderApp, ProviderError, TokenSet,
+};
 
-fn unsupported(kind: ProviderKind) -> ProviderError {
-    ProviderError::Permanent(format!("{} is not supported yet", kind.as_str()))
-}
-
-/// Where to send the user to grant FluxCascade access. Providers not supported yet get
-/// their OAuth base with the standard parameters.
+/// Where to send the user to grant FluxCascade access.
 pub fn authorize_url(
     kind: ProviderKind,
     app: &ProviderApp,
@@ -25,22 +23,8 @@ pub fn authorize_url(
     match kind {
         ProviderKind::Hubspot => HubspotAuth::authorize_url(app, redirect_uri, state),
         ProviderKind::Jobber => JobberAuth::authorize_url(app, redirect_uri, state),
-        ProviderKind::Pipedrive | ProviderKind::Salesforce => {
-            let path = if kind == ProviderKind::Pipedrive {
-                "/oauth/authorize"
-            } else {
-                "/services/oauth2/authorize"
-            };
-            with_query(
-                &format!("{}{path}", app.oauth_base),
-                &[
-                    ("response_type", "code"),
-                    ("client_id", &app.client_id),
-                    ("redirect_uri", redirect_uri),
-                    ("state", state),
-                ],
-            )
-        }
+        ProviderKind::Pipedrive => PipedriveAuth::authorize_url(app, redirect_uri, state),
+        ProviderKind::Salesforce => SalesforceAuth::authorize_url(app, redirect_uri, state),
     }
 }
 
@@ -55,7 +39,12 @@ pub async fn exchange_code(
     match kind {
         ProviderKind::Hubspot => HubspotAuth::exchange_code(app, http, code, redirect_uri).await,
         ProviderKind::Jobber => JobberAuth::exchange_code(app, http, code, redirect_uri).await,
-        other => Err(unsupported(other)),
+        ProviderKind::Pipedrive => {
+            PipedriveAuth::exchange_code(app, http, code, redirect_uri).await
+        }
+        ProviderKind::Salesforce => {
+            SalesforceAuth::exchange_code(app, http, code, redirect_uri).await
+        }
     }
 }
 
@@ -70,7 +59,8 @@ pub async fn refresh(
     match kind {
         ProviderKind::Hubspot => HubspotAuth::refresh(app, http, refresh_token).await,
         ProviderKind::Jobber => JobberAuth::refresh(app, http, refresh_token).await,
-        other => Err(unsupported(other)),
+        ProviderKind::Pipedrive => PipedriveAuth::refresh(app, http, refresh_token).await,
+        ProviderKind::Salesforce => SalesforceAuth::refresh(app, http, refresh_token).await,
     }
 }
 
@@ -127,12 +117,25 @@ pub(crate) async fn post_token_form(
     url: &str,
     form: &[(&str, &str)],
 ) -> Result<Value, ProviderError> {
-    let response = http
+    classify_token_response(http.post(url).form(form)).await
+}
+
+/// The same with the client credentials as HTTP Basic authentication (Pipedrive).
+pub(crate) async fn post_token_form_with_basic(
+    http: &reqwest::Client,
+    url: &str,
+    app: &ProviderApp,
+    form: &[(&str, &str)],
+) -> Result<Value, ProviderError> {
+    let request = http
         .post(url)
-        .form(form)
-        .send()
-        .await
-        .map_err(transport_error)?;
+        .basic_auth(&app.client_id, Some(app.client_secret.expose()))
+        .form(form);
+    classify_token_response(request).await
+}
+
+async fn classify_token_response(request: reqwest::RequestBuilder) -> Result<Value, ProviderError> {
+    let response = request.send().await.map_err(transport_error)?;
     let status = response.status();
     let retry_after = retry_after_header(response.headers());
     let text = response.text().await.map_err(transport_error)?;
@@ -159,6 +162,7 @@ pub(crate) async fn post_token_form(
     match code {
         // Our own app is misconfigured: reconnecting will not help.
         "invalid_client"
+        | "invalid_client_id"
         | "unsupported_grant_type"
         | "BAD_CLIENT_ID"
         | "BAD_CLIENT_SECRET"
@@ -196,6 +200,7 @@ pub(crate) fn parse_token_response(
         refresh_token: text("refresh_token"),
         expires_at,
         instance_url: text("instance_url").or_else(|| text("api_domain")),
+        account_id: None,
     })
 }
 

@@ -12,6 +12,9 @@ pub struct TokenSet {
     pub expires_at: Option<DateTime<Utc>>,
     /// Salesforce's `instance_url`, Pipedrive's `api_domain`.
     pub instance_url: Option<String>,
+    /// The provider account the token belongs to, where the token response or token tells
+    /// (HubSpot portal id, Jobber account id, Salesforce org id); webhooks are routed by it.
+    pub account_id: Option<String>,
 }
 
 impl std::fmt::Debug for TokenSet {
@@ -24,6 +27,7 @@ impl std::fmt::Debug for TokenSet {
             )
             .field("expires_at", &self.expires_at)
             .field("instance_url", &self.instance_url)
+            .field("account_id", &self.account_id)
             .finish()
     }
 }

@@ -162,6 +162,18 @@ impl TokenRegistry {
         Some((g.account.clone(), (g.expires_at_ms - now_ms()) / 1000))
     }
 
+    /// Revokes every refresh and access token of one account (as a user uninstalling the app
+    /// does); returns how many refresh tokens were revoked.
+    pub fn revoke_account(&self, provider: Provider, account: &str) -> usize {
+        let mut t = self.write();
+        let before = t.refresh.len();
+        t.refresh
+            .retain(|_, g| !(g.provider == provider && g.account == account));
+        t.access
+            .retain(|_, g| !(g.provider == provider && g.account == account));
+        before - t.refresh.len()
+    }
+
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Tokens> {
         self.inner.write().unwrap_or_else(|e| e.into_inner())
     }

@@ -33,6 +33,10 @@ pub fn router() -> Router<SharedState> {
         .route("/config", put(put_config).get(get_config))
         .route("/stats", get(stats))
         .route("/reset", post(reset))
+        .route(
+            "/oauth/{provider}/revoke",
+            post(crate::control_oauth::revoke),
+        )
         .route("/{provider}/{object}/seed", post(seed))
         .route("/{provider}/{object}", post(create).get(list))
         .route("/{provider}/{object}/{id}", get(get_one).patch(patch))
@@ -72,6 +76,10 @@ fn target(provider: &str, object: &str) -> Result<Target, Response> {
             StatusCode::NOT_FOUND,
             format!("unknown jobber object {o}"),
         )),
+        (Some(p @ (Provider::Pipedrive | Provider::Salesforce)), o) => Err(err(
+            StatusCode::NOT_FOUND,
+            format!("unknown {} object {o}", p.as_str()),
+        )),
         (None, p) => Err(err(StatusCode::NOT_FOUND, format!("unknown provider {p}"))),
     }
 }
@@ -84,7 +92,7 @@ pub struct AccountQuery {
 }
 
 impl AccountQuery {
-    fn account(&self) -> &str {
+    pub(crate) fn account(&self) -> &str {
         self.account.as_deref().unwrap_or(DEFAULT_ACCOUNT)
     }
 }

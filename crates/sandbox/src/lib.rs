@@ -27,6 +27,7 @@ mod clock;
 pub mod config;
 mod control;
 mod control_jobs;
+mod control_oauth;
 mod fake;
 mod gate;
 mod hubspot;
@@ -89,6 +90,8 @@ fn router(state: SharedState) -> Router {
     Router::new()
         .nest("/hubspot", hubspot::router(state.clone()))
         .nest("/jobber", jobber::router(state.clone()))
+        .nest("/pipedrive", oauth::pipedrive_routes())
+        .nest("/salesforce", oauth::salesforce_routes())
         .nest("/_sandbox", control::router())
         .with_state(state)
 }

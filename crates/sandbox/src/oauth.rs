@@ -1,10 +1,11 @@
-//! OAuth 2.0 authorize (auto-approve) and token endpoints for HubSpot and Jobber.
+//! OAuth 2.0 authorize (auto-approve) and token endpoints for HubSpot, Jobber, Pipedrive and
+//! Salesforce, each with the provider's client authentication, response and error shapes.
 
 use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -86,6 +87,65 @@ fn failure(provider: Provider, f: OAuthFailure) -> Response {
             )
                 .into_response()
         }
+        Provider::Pipedrive => {
+            let (code, error, description) = match f {
+                OAuthFailure::InvalidClient => (
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "Invalid client credentials",
+                ),
+                OAuthFailure::BadCode => (
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "Invalid authorization code",
+                ),
+                OAuthFailure::BadRefreshToken => (
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "Invalid refresh token",
+                ),
+                OAuthFailure::BadRedirectUri => (
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "Invalid redirect uri",
+                ),
+                OAuthFailure::BadGrantType => (
+                    StatusCode::BAD_REQUEST,
+                    "unsupported_grant_type",
+                    "Unsupported grant type",
+                ),
+                OAuthFailure::MissingParameter => (
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "Missing required parameter",
+                ),
+            };
+            (
+                code,
+                Json(json!({"success": false, "message": description, "error": error, "error_description": description})),
+            )
+                .into_response()
+        }
+        Provider::Salesforce => {
+            let (error, description) = match f {
+                OAuthFailure::InvalidClient => ("invalid_client_id", "client identifier invalid"),
+                OAuthFailure::BadCode => ("invalid_grant", "authentication failure"),
+                OAuthFailure::BadRefreshToken => ("invalid_grant", "expired access/refresh token"),
+                OAuthFailure::BadRedirectUri => (
+                    "redirect_uri_mismatch",
+                    "redirect_uri must match configuration",
+                ),
+                OAuthFailure::BadGrantType => {
+                    ("unsupported_grant_type", "grant type not supported")
+                }
+                OAuthFailure::MissingParameter => ("invalid_request", "missing required parameter"),
+            };
+            (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": error, "error_description": description})),
+            )
+                .into_response()
+        }
     }
 }
 
@@ -113,6 +173,8 @@ async fn authorize(state: SharedState, provider: Provider, q: HashMap<String, St
     match provider {
         Provider::Hubspot => drop(state.hubspot.get_or_create(account)),
         Provider::Jobber => drop(state.jobber.get_or_create(account)),
+        // Their accounts are created on first API use.
+        Provider::Pipedrive | Provider::Salesforce => {}
     }
     let code = state.tokens.issue_code(CodeGrant {
         provider,
@@ -146,6 +208,33 @@ pub async fn jobber_authorize(
     authorize(state, Provider::Jobber, q).await
 }
 
+/// `GET /pipedrive/oauth/authorize`
+pub async fn pipedrive_authorize(
+    State(state): State<SharedState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    authorize(state, Provider::Pipedrive, q).await
+}
+
+/// `GET /salesforce/services/oauth2/authorize`
+pub async fn salesforce_authorize(
+    State(state): State<SharedState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    authorize(state, Provider::Salesforce, q).await
+}
+
+/// The 18-character org id (`00D…`) of a Salesforce account, stable for its name.
+pub fn salesforce_org_id(account: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, account.as_bytes());
+    let alphabet = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let body: String = digest.as_ref()[..15]
+        .iter()
+        .map(|b| alphabet[usize::from(*b) % alphabet.len()] as char)
+        .collect();
+    format!("00D{body}")
+}
+
 fn mint_access(state: &SharedState, provider: Provider, account: &str) -> String {
     match provider {
         Provider::Hubspot => format!("CN{}", random_token(48)),
@@ -170,11 +259,38 @@ fn mint_access(state: &SharedState, provider: Provider, account: &str) -> String
             let sig = ring::hmac::sign(&key, signing_input.as_bytes());
             format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
         }
+        Provider::Pipedrive => format!("v1u:{}", random_token(32)),
+        Provider::Salesforce => format!("{}!{}", salesforce_org_id(account), random_token(40)),
     }
 }
 
-async fn token(state: SharedState, provider: Provider, body: Bytes) -> Response {
-    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+/// Pipedrive takes the client credentials as HTTP Basic authentication.
+fn basic_client(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    Some((id.to_owned(), secret.to_owned()))
+}
+
+async fn token(
+    state: SharedState,
+    provider: Provider,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut form: HashMap<String, String> =
+        url::form_urlencoded::parse(&body).into_owned().collect();
+    if provider == Provider::Pipedrive {
+        let Some((id, secret)) = basic_client(&headers) else {
+            return failure(provider, OAuthFailure::InvalidClient);
+        };
+        form.insert("client_id".into(), id);
+        form.insert("client_secret".into(), secret);
+    }
     if !client_ok(
         &state,
         provider,
@@ -185,6 +301,7 @@ async fn token(state: SharedState, provider: Provider, body: Bytes) -> Response 
     }
     let client_id = form.get("client_id").cloned().unwrap_or_default();
     let ttl = state.config().token_ttl_seconds;
+    let is_refresh = form.get("grant_type").map(String::as_str) == Some("refresh_token");
     let (account, refresh) = match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => {
             let Some(code) = form.get("code") else {
@@ -238,18 +355,89 @@ async fn token(state: SharedState, provider: Provider, body: Bytes) -> Response 
             "token_type": "bearer",
         }),
         Provider::Jobber => json!({"access_token": access, "refresh_token": refresh}),
+        Provider::Pipedrive => json!({
+            "access_token": access,
+            "token_type": "Bearer",
+            "refresh_token": refresh,
+            "scope": "base,deals:full,contacts:full",
+            "expires_in": ttl,
+            "api_domain": format!("{}/pipedrive", state.base_url),
+        }),
+        Provider::Salesforce => {
+            let org = salesforce_org_id(&account);
+            let mut body = json!({
+                "access_token": access,
+                "instance_url": format!("{}/salesforce", state.base_url),
+                "id": format!("{}/salesforce/id/{org}/005{}", state.base_url, &org[3..]),
+                "token_type": "Bearer",
+                "issued_at": now_ms().to_string(),
+                "signature": random_token(32),
+                "scope": "api refresh_token",
+            });
+            // Only the code grant returns a refresh token (no rotation configured).
+            if !is_refresh {
+                body["refresh_token"] = json!(refresh);
+            }
+            body
+        }
     };
     (StatusCode::OK, Json(body)).into_response()
 }
 
 /// `POST /hubspot/oauth/v1/token`
-pub async fn hubspot_token(State(state): State<SharedState>, body: Bytes) -> Response {
-    token(state, Provider::Hubspot, body).await
+pub async fn hubspot_token(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    token(state, Provider::Hubspot, headers, body).await
 }
 
 /// `POST /jobber/api/oauth/token`
-pub async fn jobber_token(State(state): State<SharedState>, body: Bytes) -> Response {
-    token(state, Provider::Jobber, body).await
+pub async fn jobber_token(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    token(state, Provider::Jobber, headers, body).await
+}
+
+/// `POST /pipedrive/oauth/token` (client credentials as HTTP Basic)
+pub async fn pipedrive_token(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    token(state, Provider::Pipedrive, headers, body).await
+}
+
+/// `POST /salesforce/services/oauth2/token`
+pub async fn salesforce_token(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    token(state, Provider::Salesforce, headers, body).await
+}
+
+/// OAuth routes of Pipedrive, to merge into its router under `/pipedrive`.
+pub fn pipedrive_routes() -> axum::Router<SharedState> {
+    axum::Router::new()
+        .route("/oauth/authorize", axum::routing::get(pipedrive_authorize))
+        .route("/oauth/token", axum::routing::post(pipedrive_token))
+}
+
+/// OAuth routes of Salesforce, to merge into its router under `/salesforce`.
+pub fn salesforce_routes() -> axum::Router<SharedState> {
+    axum::Router::new()
+        .route(
+            "/services/oauth2/authorize",
+            axum::routing::get(salesforce_authorize),
+        )
+        .route(
+            "/services/oauth2/token",
+            axum::routing::post(salesforce_token),
+        )
 }
 
 /// `GET /hubspot/oauth/v1/access-tokens/{token}`: token metadata incl. `hub_id`.

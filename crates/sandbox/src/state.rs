@@ -23,6 +23,8 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub enum Provider {
     Hubspot,
     Jobber,
+    Pipedrive,
+    Salesforce,
 }
 
 impl Provider {
@@ -30,6 +32,8 @@ impl Provider {
         match self {
             Provider::Hubspot => "hubspot",
             Provider::Jobber => "jobber",
+            Provider::Pipedrive => "pipedrive",
+            Provider::Salesforce => "salesforce",
         }
     }
 
@@ -37,6 +41,8 @@ impl Provider {
         match s {
             "hubspot" => Some(Provider::Hubspot),
             "jobber" => Some(Provider::Jobber),
+            "pipedrive" => Some(Provider::Pipedrive),
+            "salesforce" => Some(Provider::Salesforce),
             _ => None,
         }
     }

@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 
+use crate::http::{error_message, transport_error};
 use crate::oauth::{parse_token_response, post_code_grant, post_refresh_grant, with_query};
 use crate::{ProviderApp, ProviderError, TokenSet};
 
@@ -45,7 +46,31 @@ impl HubspotAuth {
         redirect_uri: &str,
     ) -> Result<TokenSet, ProviderError> {
         let body = post_code_grant(http, &Self::token_url(app), app, code, redirect_uri).await?;
-        parse_token_response(&body, Utc::now())
+        let mut tokens = parse_token_response(&body, Utc::now())?;
+        tokens.account_id = Some(Self::portal_id(app, http, &tokens.access_token).await?);
+        Ok(tokens)
+    }
+
+    /// The portal (`hub_id`) an access token belongs to: `GET /oauth/v1/access-tokens/{token}`.
+    pub async fn portal_id(
+        app: &ProviderApp,
+        http: &reqwest::Client,
+        access_token: &str,
+    ) -> Result<String, ProviderError> {
+        let url = format!("{}/oauth/v1/access-tokens/{access_token}", app.oauth_base);
+        let response = http.get(url).send().await.map_err(transport_error)?;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.map_err(transport_error)?;
+        match body.get("hub_id") {
+            Some(id) if status.is_success() => Ok(match id {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }),
+            _ => Err(ProviderError::Auth(format!(
+                "token info answered {status}: {}",
+                error_message(&body)
+            ))),
+        }
     }
 
     pub async fn refresh(

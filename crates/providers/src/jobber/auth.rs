@@ -57,17 +57,30 @@ pub fn token_set(body: &Value) -> Result<TokenSet, ProviderError> {
     if let Some(exp) = jwt_expiry(&tokens.access_token) {
         tokens.expires_at = Some(exp);
     }
+    tokens.account_id = jwt_claims(&tokens.access_token)
+        .and_then(|c| c.get("account_id").cloned())
+        .and_then(|v| match v {
+            Value::String(s) => Some(s),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        });
     Ok(tokens)
 }
 
-/// The `exp` claim of a JWT, read without checking the signature (we only schedule refreshes by it).
-pub fn jwt_expiry(token: &str) -> Option<DateTime<Utc>> {
+/// A JWT's claims, read without checking the signature (only used to schedule refreshes and
+/// to learn the account a token belongs to).
+fn jwt_claims(token: &str) -> Option<Value> {
     let payload = token.split('.').nth(1)?;
     let bytes = URL_SAFE_NO_PAD
         .decode(payload)
         .or_else(|_| URL_SAFE.decode(payload))
         .ok()?;
-    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The `exp` claim of a JWT, read without checking the signature (we only schedule refreshes by it).
+pub fn jwt_expiry(token: &str) -> Option<DateTime<Utc>> {
+    let claims = jwt_claims(token)?;
     let exp = claims.get("exp")?;
     let secs = exp.as_i64().or_else(|| exp.as_f64().map(|f| f as i64))?;
     Utc.timestamp_opt(secs, 0).single()
