@@ -65,6 +65,9 @@ pub struct ConnectionView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_message: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Salesforce: the outbound-message endpoint (with its secret), shown once at creation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
 }
 
 impl From<ConnectionRow> for ConnectionView {
@@ -77,6 +80,7 @@ impl From<ConnectionRow> for ConnectionView {
             external_account_id: r.external_account_id,
             status_message: r.status_message,
             created_at: r.created_at,
+            webhook_url: None,
         }
     }
 }
@@ -115,6 +119,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<ConnectionView>), ApiError> {
     caller.require_manage()?;
     let provider = validate(&body)?;
+    let access_token = body.credentials.access_token.clone();
     let new = NewConnection {
         provider: provider.as_str().to_string(),
         account_name: body.account_name.unwrap_or_default(),
@@ -129,7 +134,14 @@ pub async fn create(
         .create_connection(caller.org_id(), &state.master_key, new)
         .await?;
     tracing::info!(org_id = %caller.org_id(), connection_id = %row.id, provider = %row.provider, "connection created");
-    Ok((StatusCode::CREATED, Json(row.into())))
+    let hooks =
+        crate::hooks::on_connection_created(&state, caller.org_id(), &row, &access_token).await?;
+    let mut view = ConnectionView::from(row);
+    if let Some(account) = hooks.external_account_id {
+        view.external_account_id = account;
+    }
+    view.webhook_url = hooks.webhook_url;
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 pub async fn list(

@@ -1,0 +1,115 @@
+//! `POST /hooks/jobber`: `{data:{webHookEvent:{topic, appId, accountId, itemId, occurredAt}}}`,
+//! signed with `X-Jobber-Hmac-SHA256`; Jobber wants the answer within 1 s.
+//!
+//! Jobber's payload has no event id: the dedupe key is `topic:itemId:occurredAt`, which is also
+//! what a redelivery repeats. Two changes of one item within the same second share it; the second
+//! is then only synced by the next scheduled or manual run (webhook runs never move the cursor).
+
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use serde_json::Value;
+
+use super::{enqueue, raw_body, unauthorized, verify, HookEvent};
+use crate::error::ApiError;
+use crate::AppState;
+
+/// The publish must be confirmed within this, so the answer beats Jobber's 1 s deadline.
+pub const JOBBER_DEADLINE: Duration = Duration::from_millis(900);
+
+pub async fn receive(State(state): State<AppState>, req: Request) -> Result<StatusCode, ApiError> {
+    let signature = req
+        .headers()
+        .get("x-jobber-hmac-sha256")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = raw_body(req, &state).await?;
+    let Some(signature) = signature else {
+        return Err(unauthorized("X-Jobber-Hmac-SHA256 is required"));
+    };
+    let secret = state.providers.jobber.client_secret.expose();
+    if !verify::jobber(secret, &body, &signature) {
+        tracing::warn!("Jobber webhook with a bad signature");
+        return Err(unauthorized("the Jobber signature does not match"));
+    }
+    let events = parse(&body)?;
+    enqueue(&state, "jobber", None, None, &events, JOBBER_DEADLINE).await?;
+    Ok(StatusCode::OK)
+}
+
+pub fn parse(body: &[u8]) -> Result<Vec<HookEvent>, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_json(format!("malformed JSON: {e}")))?;
+    let event = &value["data"]["webHookEvent"];
+    let field = |name: &str| -> Result<String, ApiError> {
+        match event.get(name) {
+            Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+            Some(Value::Number(n)) => Ok(n.to_string()),
+            _ => Err(ApiError::bad_request(format!(
+                "data.webHookEvent.{name} is missing"
+            ))),
+        }
+    };
+    let (topic, account, item) = (field("topic")?, field("accountId")?, field("itemId")?);
+    let occurred = field("occurredAt").unwrap_or_default();
+    let Some((object, action)) = object_and_action(&topic) else {
+        return Ok(Vec::new()); // a topic we do not sync (invoices, quotes, app events)
+    };
+    Ok(vec![HookEvent {
+        id: format!("{topic}:{item}:{occurred}"),
+        account,
+        object: object.to_string(),
+        record_id: item,
+        action,
+    }])
+}
+
+/// `CLIENT_UPDATE` → (`clients`, update).
+fn object_and_action(topic: &str) -> Option<(&'static str, &'static str)> {
+    let (kind, change) = topic.rsplit_once('_')?;
+    let object = match kind {
+        "CLIENT" => "clients",
+        "JOB" => "jobs",
+        "PROPERTY" => "properties",
+        _ => return None,
+    };
+    let action = match change {
+        "CREATE" => "create",
+        "UPDATE" => "update",
+        "DESTROY" | "DELETE" => "delete",
+        _ => return None,
+    };
+    Some((object, action))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_update_is_one_event_keyed_by_topic_item_and_time() {
+        let body = br#"{"data":{"webHookEvent":{"topic":"CLIENT_UPDATE","appId":"a","accountId":"QWNj","itemId":"Q2xp","occurredAt":"2026-01-01T00:00:00Z"}}}"#;
+        let e = parse(body).unwrap();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].id, "CLIENT_UPDATE:Q2xp:2026-01-01T00:00:00Z");
+        assert_eq!(
+            (e[0].object.as_str(), e[0].action, e[0].account.as_str()),
+            ("clients", "update", "QWNj")
+        );
+        let invoice =
+            br#"{"data":{"webHookEvent":{"topic":"INVOICE_CREATE","accountId":"a","itemId":"i"}}}"#;
+        assert!(parse(invoice).unwrap().is_empty());
+    }
+
+    #[test]
+    fn malformed_bodies_are_400() {
+        for body in [
+            &b"nope"[..],
+            b"{}",
+            br#"{"data":{"webHookEvent":{"topic":"CLIENT_UPDATE"}}}"#,
+        ] {
+            assert_eq!(parse(body).unwrap_err().status, StatusCode::BAD_REQUEST);
+        }
+    }
+}

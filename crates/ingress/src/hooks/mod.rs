@@ -1,0 +1,132 @@
+//! Provider webhook receivers (DESIGN §6): verify the provider's signature or credentials, split
+//! the delivery into events, and answer 2xx only once RabbitMQ confirmed one `webhook` job.
+//!
+//! - `POST /hooks/hubspot`: `X-HubSpot-Signature-v3` over method + public URL + body + timestamp,
+//!   timestamp within 5 minutes; events from our own app's writes are dropped here.
+//! - `POST /hooks/jobber`: `X-Jobber-Hmac-SHA256` over the raw body; answered within 1 s.
+//! - `POST /hooks/pipedrive/{connectionId}`: HTTP Basic (`<connectionId>:<webhook secret>`).
+//! - `POST /hooks/salesforce/{connectionId}?s=<webhook secret>`: SOAP outbound message whose
+//!   OrganizationId must be the connection's; answered with the SOAP Ack.
+//!
+//! Bad signature or credentials: 401 and nothing enqueued; malformed: 400; over the body limit: 413;
+//! broker unreachable: 503. The hot path writes nothing: a Pipedrive/Salesforce delivery costs one
+//! primary-key read of its connection (cached for [`secrets::CACHE_TTL`]); HubSpot and Jobber cost
+//! none (the worker routes by account id).
+
+pub mod hubspot;
+pub mod jobber;
+pub mod pipedrive;
+pub mod salesforce;
+pub mod secrets;
+pub mod setup;
+pub mod verify;
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Router;
+use fluxcascade_proto::v1::{JobEnvelope, JobKind, WebhookJob};
+use prost::Message;
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+pub use setup::{on_connection_created, HookSetup};
+
+/// One provider event, as the worker's webhook router reads it (`WebhookJob.events_json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HookEvent {
+    /// The provider's event id (the dedupe key with the connection).
+    pub id: String,
+    /// The provider account (HubSpot portal id, Jobber account id, Salesforce org id, Pipedrive company id).
+    pub account: String,
+    /// Our object name (`contacts`, `clients`, `persons`, `Contact`, ...).
+    pub object: String,
+    pub record_id: String,
+    /// `create`, `update` or `delete`.
+    pub action: &'static str,
+}
+
+/// The webhook routes (merged into the API router, under its body limit).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/hooks/hubspot", post(hubspot::receive))
+        .route("/hooks/jobber", post(jobber::receive))
+        .route("/hooks/pipedrive/{connection_id}", post(pipedrive::receive))
+        .route(
+            "/hooks/salesforce/{connection_id}",
+            post(salesforce::receive),
+        )
+}
+
+/// The raw body, or 413 over the limit.
+pub(crate) async fn raw_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large()
+        } else {
+            ApiError::bad_request(rejection.body_text())
+        }
+    })
+}
+
+pub(crate) fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+}
+
+/// Publishes one `webhook` job for the events (none: nothing to do) and waits for the confirm,
+/// at most `deadline`. Not confirmed in time: 503 (the provider retries; the worker dedupes).
+pub(crate) async fn enqueue(
+    state: &AppState,
+    provider: &str,
+    org_id: Option<uuid::Uuid>,
+    connection_id: Option<uuid::Uuid>,
+    events: &[HookEvent],
+    deadline: Duration,
+) -> Result<(), ApiError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let job = WebhookJob {
+        provider: provider.to_string(),
+        connection_id: connection_id.map(|c| c.to_string()).unwrap_or_default(),
+        events_json: serde_json::to_vec(events).map_err(|e| {
+            tracing::error!(error = %e, "encoding webhook events");
+            ApiError::internal()
+        })?,
+        received_at_unix_ms: chrono::Utc::now().timestamp_millis(),
+    };
+    let org = org_id.map(|o| o.to_string()).unwrap_or_default();
+    let envelope = JobEnvelope::new(JobKind::Webhook, org, job.encode_to_vec());
+    let publisher = state.publisher.clone();
+    // Publish in its own task: a provider hanging up must not cancel a half-confirmed publish.
+    let task = tokio::spawn(async move { publisher.publish(&envelope).await.map(|()| envelope) });
+    let unavailable =
+        || ApiError::unavailable("the job queue is unavailable; nothing was accepted, retry later");
+    match tokio::time::timeout(deadline, task).await {
+        Ok(Ok(Ok(envelope))) => {
+            tracing::debug!(provider, job_id = %envelope.job_id, events = events.len(), "webhook enqueued");
+            Ok(())
+        }
+        Ok(Ok(Err(e))) => {
+            tracing::warn!(error = %e, provider, "could not enqueue webhook job");
+            Err(unavailable())
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, provider, "webhook publish task failed");
+            Err(unavailable())
+        }
+        Err(_) => {
+            tracing::warn!(provider, ?deadline, "webhook job not confirmed in time");
+            Err(unavailable())
+        }
+    }
+}
+
+/// How long a HubSpot, Pipedrive or Salesforce delivery may wait for the broker's confirm.
+pub(crate) const CONFIRM_DEADLINE: Duration = Duration::from_secs(4);

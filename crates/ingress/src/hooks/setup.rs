@@ -1,0 +1,145 @@
+//! What a new connection needs for webhooks: its provider account id (HubSpot portal, Jobber
+//! account: how deliveries find it) and, for Pipedrive and Salesforce, a webhook secret and URL.
+//!
+//! - HubSpot: `hub_id` from the token-info endpoint `GET /oauth/v1/access-tokens/{token}` (an OAuth
+//!   endpoint, not the data API); Jobber: `account_id` in the access token (a JWT). Both only when
+//!   the client did not give `externalAccountId`. Subscriptions are app-level: nothing to create.
+//! - Pipedrive: a subscription `POST /v1/webhooks` with Basic credentials `<connectionId>:<secret>`.
+//! - Salesforce: the outbound-message endpoint URL (with the secret) is returned once, as
+//!   `webhookUrl`, for the admin to paste into the outbound message.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use fluxcascade_store::connections::ConnectionRow;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{secrets, verify};
+use crate::error::ApiError;
+use crate::AppState;
+
+/// What the API shows once, right after the connection was created.
+#[derive(Debug, Default, Clone)]
+pub struct HookSetup {
+    /// Salesforce: the URL to configure as the outbound message's endpoint (holds the secret).
+    pub webhook_url: Option<String>,
+    /// The provider account id found for the connection (when it had none).
+    pub external_account_id: Option<String>,
+}
+
+/// Called by `POST /v1/connections` (and the OAuth callback) after the connection is stored.
+/// Failures to learn the account id are logged, not fatal: the connection works, only webhooks
+/// cannot be routed to it until `externalAccountId` is known.
+pub async fn on_connection_created(
+    state: &AppState,
+    org_id: Uuid,
+    row: &ConnectionRow,
+    access_token: &str,
+) -> Result<HookSetup, ApiError> {
+    let mut setup = HookSetup::default();
+    if row.external_account_id.is_empty() {
+        let found = match row.provider.as_str() {
+            "hubspot" => hubspot_portal(state, access_token).await,
+            "jobber" => jobber_account(access_token),
+            _ => None,
+        };
+        if let Some(account) = found {
+            state
+                .store
+                .fill_external_account_id(org_id, row.id, &account)
+                .await?;
+            setup.external_account_id = Some(account);
+        }
+    }
+    match row.provider.as_str() {
+        "pipedrive" => {
+            let secret = new_webhook_secret(state, org_id, row.id).await?;
+            let url = format!("{}/hooks/pipedrive/{}", state.public_url, row.id);
+            subscribe_pipedrive(row, &url, &secret).await;
+        }
+        "salesforce" => {
+            let secret = new_webhook_secret(state, org_id, row.id).await?;
+            setup.webhook_url = Some(format!(
+                "{}/hooks/salesforce/{}?s={secret}",
+                state.public_url, row.id
+            ));
+        }
+        _ => {}
+    }
+    Ok(setup)
+}
+
+async fn new_webhook_secret(
+    state: &AppState,
+    org_id: Uuid,
+    connection_id: Uuid,
+) -> Result<String, ApiError> {
+    let secret = verify::new_secret().map_err(|_| {
+        tracing::error!("the system random generator failed");
+        ApiError::internal()
+    })?;
+    state
+        .store
+        .set_webhook_secret_hash(org_id, connection_id, &verify::secret_hash(&secret))
+        .await?;
+    secrets::forget(connection_id);
+    Ok(secret)
+}
+
+/// Creates the Pipedrive subscription for every object and action.
+///
+/// TODO(pipedrive adapter): call `PipedriveClient::create_webhook(url, "*", "*", user, password)`
+/// once the adapter exposes it; until then the subscription has to be created by hand with
+/// user = the connection id and password = the secret (which is not kept).
+async fn subscribe_pipedrive(row: &ConnectionRow, url: &str, _secret: &str) {
+    tracing::warn!(connection_id = %row.id, url, "Pipedrive webhook subscription not created: the adapter has no create_webhook yet");
+}
+
+/// HubSpot's token-info endpoint gives the portal (`hub_id`) the token belongs to.
+async fn hubspot_portal(state: &AppState, token: &str) -> Option<String> {
+    let url = format!(
+        "{}/oauth/v1/access-tokens/{token}",
+        state.providers.hubspot.oauth_base
+    );
+    let resp = match state.http.get(&url).send().await {
+        Ok(r) if r.status().is_success() => r,
+        Ok(r) => {
+            tracing::warn!(status = %r.status(), "HubSpot token info refused; no portal id");
+            return None;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "HubSpot token info unreachable; no portal id");
+            return None;
+        }
+    };
+    let info: Value = resp.json().await.ok()?;
+    match &info["hub_id"] {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Jobber's access token is a JWT whose payload has `account_id`.
+pub fn jobber_account(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    match &claims["account_id"] {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobber_account_comes_from_the_jwt_payload() {
+        let payload = URL_SAFE_NO_PAD.encode(br#"{"account_id":42,"exp":1}"#);
+        assert_eq!(jobber_account(&format!("h.{payload}.s")), Some("42".into()));
+        assert_eq!(jobber_account("opaque-token"), None);
+    }
+}
