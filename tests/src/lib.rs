@@ -126,7 +126,8 @@ impl TestEnv {
         Ok(me)
     }
 
-    /// Starts one more worker process; `extra_env` overrides (e.g. concurrency).
+    /// Starts one more worker process; `extra_env` overrides (e.g. concurrency, or
+    /// `FLUXCASCADE_RATE_BUDGET=documented` to pace requests by the providers' limits).
     pub async fn add_worker(&mut self, extra_env: &[(&str, &str)]) -> anyhow::Result<()> {
         let n = self.workers.len() + 1;
         let (db, prefix, key, sb) = (
@@ -145,7 +146,10 @@ impl TestEnv {
                     .env("AMQP_URL", AMQP_URL)
                     .env("FLUXCASCADE_QUEUE_PREFIX", &prefix)
                     .env("FLUXCASCADE_MASTER_KEY", &key)
-                    .env("FLUXCASCADE_SANDBOX_URL", &sb);
+                    .env("FLUXCASCADE_SANDBOX_URL", &sb)
+                    // Like the sandbox's limits, request budgets are off unless a test turns
+                    // them on (`FLUXCASCADE_RATE_BUDGET=documented`).
+                    .env("FLUXCASCADE_RATE_BUDGET", "off");
                 for (k, v) in &extra {
                     c.env(k, v);
                 }

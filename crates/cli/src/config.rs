@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use fluxcascade_providers::{ProviderApp, ProvidersConfig};
+use fluxcascade_core::ProviderKind;
+use fluxcascade_providers::{ProviderApp, ProvidersConfig, RateBudgets, WindowLimit};
 use fluxcascade_queue::QueueConfig;
 
 /// A value that must never be printed.
@@ -34,6 +35,8 @@ pub struct Settings {
     pub queue_prefix: String,
     pub db_pool_size: usize,
     pub providers: ProvidersConfig,
+    /// Per-connection request budgets (`FLUXCASCADE_RATE_BUDGET_<PROVIDER>[_SEARCH]`).
+    pub rate_budgets: RateBudgets,
     pub shutdown_grace: Duration,
     /// The scheduler runs the latest missed fire time within this window after downtime.
     pub scheduler_catch_up: Duration,
@@ -80,6 +83,7 @@ impl Settings {
             queue_prefix: env("FLUXCASCADE_QUEUE_PREFIX").unwrap_or_else(|| "fluxcascade".into()),
             db_pool_size: env_parse("FLUXCASCADE_DB_POOL_SIZE", 2 * worker_concurrency + 8)?,
             providers,
+            rate_budgets: rate_budgets_from_env()?,
             shutdown_grace: Duration::from_secs(env_parse(
                 "FLUXCASCADE_SHUTDOWN_GRACE_SECONDS",
                 30,
@@ -103,6 +107,33 @@ impl Settings {
         };
         fluxcascade_store::MasterKey::from_base64(k.expose()).context("FLUXCASCADE_MASTER_KEY")
     }
+}
+
+/// The providers' documented limits, each overridable by `FLUXCASCADE_RATE_BUDGET_<PROVIDER>`
+/// (general) and `FLUXCASCADE_RATE_BUDGET_<PROVIDER>_SEARCH` as `<requests>/<window>` (`100/10s`)
+/// or `off`; `FLUXCASCADE_RATE_BUDGET=off` turns every budget off.
+fn rate_budgets_from_env() -> anyhow::Result<RateBudgets> {
+    if env("FLUXCASCADE_RATE_BUDGET").as_deref() == Some("off") {
+        return Ok(RateBudgets::unlimited());
+    }
+    let mut budgets = RateBudgets::documented();
+    for kind in ProviderKind::ALL {
+        let name = format!("FLUXCASCADE_RATE_BUDGET_{}", kind.as_str().to_uppercase());
+        let limits = budgets.for_kind_mut(kind);
+        for (var, slot) in [
+            (name.clone(), &mut limits.general),
+            (format!("{name}_SEARCH"), &mut limits.search),
+        ] {
+            match env(&var).as_deref() {
+                None => {}
+                Some("off") => *slot = None,
+                Some(v) => {
+                    *slot = Some(WindowLimit::parse(v).map_err(|e| anyhow::anyhow!("{var}: {e}"))?)
+                }
+            }
+        }
+    }
+    Ok(budgets)
 }
 
 /// Production provider settings: the real hosts, with app credentials (and optional base-URL

@@ -116,6 +116,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 concurrency: settings.worker_concurrency,
                 queue: settings.queue(),
                 providers: settings.providers.clone(),
+                rate_budgets: settings.rate_budgets.clone(),
                 listen: listen
                     .or(settings.listen.clone())
                     .unwrap_or_else(|| "127.0.0.1:0".into()),

@@ -33,7 +33,9 @@ use std::sync::Arc;
 
 use fluxcascade_core::ProviderKind;
 
-pub use budget::{RequestBudget, RequestClass, Unlimited};
+pub use budget::{
+    BudgetLimits, RateBudgets, RequestBudget, RequestClass, Unlimited, WindowLimit,
+};
 pub use config::{ProviderApp, ProvidersConfig, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET};
 pub use error::ProviderError;
 pub use http::DEFAULT_RATE_LIMIT_RETRIES;

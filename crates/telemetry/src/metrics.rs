@@ -49,6 +49,9 @@ pub struct Metrics {
     pub jobs_dead_lettered: IntCounterVec,
     /// `fluxcascade_scheduler_lag_seconds`: fire time to job published.
     pub scheduler_lag: Histogram,
+    /// `fluxcascade_provider_budget_wait_seconds`: how long a request waited for its share of a
+    /// connection's shared request budget (observed only when it had to wait).
+    pub budget_wait_seconds: Histogram,
     /// `fluxcascade_http_requests_total{route, status}`; route is the route
     /// template (`/v1/syncs/{id}`), never the raw path.
     pub http_requests: IntCounterVec,
@@ -94,7 +97,16 @@ impl Metrics {
             .buckets(WAIT_BUCKETS.to_vec()),
         )?;
         registry.register(Box::new(scheduler_lag.clone()))?;
+        let budget_wait_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "fluxcascade_provider_budget_wait_seconds",
+                "Time a provider request waited for the connection's shared request budget",
+            )
+            .buckets(WAIT_BUCKETS.to_vec()),
+        )?;
+        registry.register(Box::new(budget_wait_seconds.clone()))?;
         Ok(Self {
+            budget_wait_seconds,
             jobs_processed: counter_vec(
                 r,
                 "fluxcascade_jobs_processed_total",

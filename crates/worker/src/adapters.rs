@@ -5,11 +5,12 @@ use std::sync::{Arc, Mutex};
 
 use fluxcascade_core::ProviderKind;
 use fluxcascade_providers::{
-    ConnectionContext, Provider, ProviderError, ProvidersConfig, Unlimited,
+    ConnectionContext, Provider, ProviderError, ProvidersConfig, RateBudgets,
 };
 use fluxcascade_store::{MasterKey, Store, StoreError};
 use uuid::Uuid;
 
+use crate::budget::StoreBudget;
 use crate::tokens::StoreTokenSource;
 
 #[derive(Clone)]
@@ -22,6 +23,7 @@ pub struct Adapters {
     store: Store,
     key: Arc<MasterKey>,
     config: ProvidersConfig,
+    budgets: RateBudgets,
     http: reqwest::Client,
     cache: Mutex<HashMap<Uuid, Adapter>>,
 }
@@ -41,12 +43,14 @@ impl Adapters {
         store: Store,
         key: Arc<MasterKey>,
         config: ProvidersConfig,
+        budgets: RateBudgets,
         http: reqwest::Client,
     ) -> Adapters {
         Adapters {
             store,
             key,
             config,
+            budgets,
             http,
             cache: Mutex::new(HashMap::new()),
         }
@@ -86,7 +90,11 @@ impl Adapters {
         ));
         let ctx = ConnectionContext {
             tokens,
-            budget: Arc::new(Unlimited),
+            budget: Arc::new(StoreBudget::new(
+                self.store.clone(),
+                connection_id,
+                self.budgets.for_kind(kind),
+            )),
             instance_url,
             http: self.http.clone(),
         };

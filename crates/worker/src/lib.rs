@@ -2,6 +2,7 @@
 
 mod adapters;
 mod associations;
+mod budget;
 mod batch;
 mod classify;
 mod coordinator;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use fluxcascade_providers::ProvidersConfig;
+use fluxcascade_providers::{ProvidersConfig, RateBudgets};
 use fluxcascade_queue::{ConsumerOptions, JobKind, Publisher, QueueConfig};
 use fluxcascade_store::{MasterKey, Store};
 use tokio_util::sync::CancellationToken;
@@ -34,6 +35,8 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     pub queue: QueueConfig,
     pub providers: ProvidersConfig,
+    /// Per-connection request budgets, shared by all replicas through Postgres.
+    pub rate_budgets: RateBudgets,
     /// Health/metrics listener (`/healthz`, `/readyz`, `/metrics`); port 0 picks one.
     pub listen: String,
     /// Attempts before a job is dead-lettered (the last attempt ends the run or batch for good).
@@ -69,8 +72,13 @@ impl Worker {
             std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into()),
             std::process::id()
         );
-        let adapters =
-            adapters::Adapters::new(store.clone(), master_key, config.providers.clone(), http);
+        let adapters = adapters::Adapters::new(
+            store.clone(),
+            master_key,
+            config.providers.clone(),
+            config.rate_budgets.clone(),
+            http,
+        );
         let handler = Arc::new(WorkerHandler::new(
             store.clone(),
             publisher.clone(),
