@@ -11,6 +11,7 @@ pub mod mappings;
 pub mod orgs;
 pub mod schedules;
 pub mod syncs;
+pub mod webhooks;
 pub mod webhook_events;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};

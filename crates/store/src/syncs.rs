@@ -227,7 +227,7 @@ impl Store {
                 "SELECT id, org_id, mapping_id, status, mode, created_at, page_token, batches_published,
                         coordinator_done, from_updated_at, from_id, leg, reverse_from_updated_at, reverse_from_id,
                         webhook_source_ids, webhook_target_ids
-                 FROM sync_runs WHERE org_id = $1 AND id = $2
+                 FROM sync_runs WHERE org_id = $1 AND id = $2",
                 &[&org_id, &sync_id],
             )
             .await?;
@@ -344,9 +344,9 @@ impl Store {
         sync_id: Uuid,
         message: &str,
     ) -> Result<bool, StoreError> {
-        let n = self
-            .client()
-            .await?
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let n = tx
             .execute(
                 "UPDATE sync_runs r SET status = 'failed', finished_at = now(), error = $3,
                     read_count = COALESCE(b.read, 0), created_count = COALESCE(b.created, 0),
@@ -360,6 +360,10 @@ impl Store {
                 &[&org_id, &sync_id, &message],
             )
             .await?;
+        if n == 1 {
+            crate::webhooks::emit_sync_event(&tx, org_id, sync_id).await?;
+        }
+        tx.commit().await?;
         Ok(n == 1)
     }
 
@@ -375,7 +379,7 @@ impl Store {
         let run = tx
             .query_opt(
                 "SELECT mapping_id, batches_published, trigger = 'webhook' FROM sync_runs
-                 WHERE org_id = $1 AND id = $2 AND status = 'running' AND coordinator_done FOR UPDATE
+                 WHERE org_id = $1 AND id = $2 AND status = 'running' AND coordinator_done FOR UPDATE",
                 &[&org_id, &sync_id],
             )
             .await?;
@@ -437,6 +441,7 @@ impl Store {
             )
             .await?;
         }
+        crate::webhooks::emit_sync_event(&tx, org_id, sync_id).await?;
         tx.commit().await?;
         Ok(Some(status))
     }
