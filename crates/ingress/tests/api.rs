@@ -14,3 +14,5 @@ mod mappings;
 mod preview;
 #[path = "api/syncs.rs"]
 mod syncs;
+#[path = "api/webhooks.rs"]
+mod webhooks;

@@ -5,6 +5,7 @@ pub mod health;
 pub mod mappings;
 pub mod preview;
 pub mod syncs;
+pub mod webhooks;
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;

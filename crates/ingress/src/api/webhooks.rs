@@ -1,0 +1,291 @@
+//! `/v1/webhooks`: outbound webhook subscriptions (the signing secret is shown once, at creation)
+//! and each subscription's delivery log.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use fluxcascade_store::webhooks::{AttemptRow, DeliveryRow, WebhookRow, EVENT_TYPES};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::api::PathId;
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorDetail};
+use crate::json::ApiJson;
+use crate::paging::{Page, Params};
+use crate::AppState;
+
+/// `POST /v1/webhooks` body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateWebhookBody {
+    pub url: String,
+    pub events: Vec<String>,
+}
+
+/// A subscription as the API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookView {
+    pub id: Uuid,
+    pub url: String,
+    pub events: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<WebhookRow> for WebhookView {
+    fn from(r: WebhookRow) -> WebhookView {
+        WebhookView {
+            id: r.id,
+            url: r.url,
+            events: r.events,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// The creation answer: the subscription plus its signing secret (never shown again).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedWebhookView {
+    #[serde(flatten)]
+    pub webhook: WebhookView,
+    pub secret: String,
+}
+
+/// One attempt in the delivery log.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptView {
+    pub attempt: i32,
+    pub at: DateTime<Utc>,
+    /// The receiver's HTTP status; null when it did not answer (see `error`).
+    pub response_status: Option<i32>,
+    pub error: Option<String>,
+    pub duration_ms: i32,
+}
+
+/// One event delivered (or being delivered) to one subscription.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryView {
+    pub id: Uuid,
+    pub event_id: Uuid,
+    pub event_type: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub attempts: Vec<AttemptView>,
+}
+
+impl From<AttemptRow> for AttemptView {
+    fn from(a: AttemptRow) -> AttemptView {
+        AttemptView {
+            attempt: a.attempt,
+            at: a.at,
+            response_status: a.response_status,
+            error: a.error,
+            duration_ms: a.duration_ms,
+        }
+    }
+}
+
+impl From<DeliveryRow> for DeliveryView {
+    fn from(d: DeliveryRow) -> DeliveryView {
+        DeliveryView {
+            id: d.id,
+            event_id: d.event_id,
+            event_type: d.event_type,
+            status: d.status,
+            created_at: d.created_at,
+            attempts: d.attempts.into_iter().map(AttemptView::from).collect(),
+        }
+    }
+}
+
+/// Every problem with the body, each naming its field; the events without duplicates.
+fn validate(body: &CreateWebhookBody) -> Result<Vec<String>, ApiError> {
+    let mut details = Vec::new();
+    match reqwest::Url::parse(body.url.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+        _ => details.push(ErrorDetail::new(
+            "url",
+            "must be an absolute http:// or https:// URL",
+        )),
+    }
+    if body.events.is_empty() {
+        details.push(ErrorDetail::new(
+            "events",
+            format!("must name at least one of {}", EVENT_TYPES.join(", ")),
+        ));
+    }
+    let mut events: Vec<String> = Vec::new();
+    for (i, e) in body.events.iter().enumerate() {
+        if !EVENT_TYPES.contains(&e.as_str()) {
+            details.push(ErrorDetail::new(
+                format!("events[{i}]"),
+                format!("unknown event; expected one of {}", EVENT_TYPES.join(", ")),
+            ));
+        } else if !events.contains(e) {
+            events.push(e.clone());
+        }
+    }
+    if details.is_empty() {
+        Ok(events)
+    } else {
+        Err(ApiError::invalid(details))
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateWebhookBody>,
+) -> Result<(StatusCode, Json<CreatedWebhookView>), ApiError> {
+    caller.require_manage()?;
+    let events = validate(&body)?;
+    let (row, secret) = state
+        .store
+        .create_webhook(caller.org_id(), &state.master_key, body.url.trim(), &events)
+        .await?;
+    tracing::info!(org_id = %caller.org_id(), webhook_id = %row.id, events = ?row.events, "webhook created");
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedWebhookView {
+            webhook: row.into(),
+            secret,
+        }),
+    ))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> Result<Json<Page<WebhookView>>, ApiError> {
+    let limit = params.limit()?;
+    let rows = state
+        .store
+        .list_webhooks(caller.org_id(), limit + 1, params.uuid_cursor()?)
+        .await?;
+    Ok(Json(Page::from_rows(
+        rows,
+        limit,
+        |r| r.id,
+        WebhookView::from,
+    )))
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> Result<Json<WebhookView>, ApiError> {
+    let row = state
+        .store
+        .get_webhook(caller.org_id(), id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(row.into()))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> Result<StatusCode, ApiError> {
+    caller.require_manage()?;
+    if state.store.delete_webhook(caller.org_id(), id).await? {
+        tracing::info!(org_id = %caller.org_id(), webhook_id = %id, "webhook deleted");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+/// `GET /v1/webhooks/{id}/deliveries`: newest first, each with its attempts.
+pub async fn deliveries(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+    params: Params,
+) -> Result<Json<Page<DeliveryView>>, ApiError> {
+    let limit = params.limit()?;
+    let before = params.uuid_cursor()?;
+    state
+        .store
+        .get_webhook(caller.org_id(), id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let rows = state
+        .store
+        .list_deliveries(caller.org_id(), id, limit + 1, before)
+        .await?;
+    Ok(Json(Page::from_rows(
+        rows,
+        limit,
+        |r| r.id,
+        DeliveryView::from,
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(url: &str, events: &[&str]) -> Vec<String> {
+        let body = CreateWebhookBody {
+            url: url.into(),
+            events: events.iter().map(|e| e.to_string()).collect(),
+        };
+        match validate(&body) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.details.into_iter().map(|d| d.field).collect(),
+        }
+    }
+
+    #[test]
+    fn urls_must_be_absolute_http() {
+        assert!(fields("https://hooks.example.com/fc", &["sync.completed"]).is_empty());
+        assert!(fields("http://127.0.0.1:9000/x", &["sync.failed"]).is_empty());
+        for bad in [
+            "/relative",
+            "ftp://example.com/x",
+            "not a url",
+            "",
+            "mailto:a@b.c",
+        ] {
+            assert_eq!(fields(bad, &["sync.completed"]), ["url"], "{bad}");
+        }
+    }
+
+    #[test]
+    fn each_unknown_event_is_named_by_index() {
+        assert_eq!(
+            fields(
+                "https://x.test",
+                &["sync.completed", "sync.done", "SYNC.FAILED"]
+            ),
+            ["events[1]", "events[2]"]
+        );
+        assert_eq!(fields("https://x.test", &[]), ["events"]);
+        assert_eq!(fields("nope", &[]), ["url", "events"]);
+    }
+
+    #[test]
+    fn duplicate_events_are_kept_once() {
+        let body = CreateWebhookBody {
+            url: "https://x.test".into(),
+            events: vec![
+                "connection.expired".into(),
+                "sync.partial".into(),
+                "connection.expired".into(),
+            ],
+        };
+        assert_eq!(
+            validate(&body).unwrap(),
+            ["connection.expired", "sync.partial"]
+        );
+    }
+}
