@@ -113,6 +113,9 @@ impl WorkerHandler {
                 message: "the mapping was deleted".into(),
             })?;
         let compiled = self.compile(&mapping)?;
+        if let Some(ids) = run.webhook_ids.clone() {
+            return self.coordinate_webhook_run(&run, &mapping, ids).await;
+        }
         // One leg per coordinator job. A bidirectional run reads its reverse leg only once every
         // forward batch is committed (the last one to commit enqueues this job again), so the
         // reverse leg never works from a snapshot the forward leg is about to overwrite.
@@ -295,7 +298,10 @@ impl WorkerHandler {
     /// Finishes the run if every batch is in; logs rather than fails (another party will finish it).
     pub(crate) async fn finalize(&self, org_id: Uuid, sync_id: Uuid) {
         match self.store.try_finalize_sync(org_id, sync_id).await {
-            Ok(Some(status)) => info!(%sync_id, status = status.as_str(), "sync finished"),
+            Ok(Some(status)) => {
+                info!(%sync_id, status = status.as_str(), "sync finished");
+                self.after_run_finished(org_id, sync_id).await;
+            }
             Ok(None) => {}
             Err(e) => {
                 warn!(error = %e, %sync_id, "finalising the sync failed; a later batch will retry")

@@ -91,11 +91,13 @@ impl JobHandler for WorkerHandler {
         let label = match kind {
             JobKind::Sync => "sync",
             JobKind::Batch => "batch",
+            JobKind::Webhook => "webhook",
             _ => "other",
         };
         let result = match kind {
             JobKind::Sync => self.handle_sync(job).await,
             JobKind::Batch => self.handle_batch(job).await,
+            JobKind::Webhook => self.handle_webhook(job).await,
             other => Err(JobError::Permanent {
                 message: format!("this worker does not handle {other:?} jobs"),
             }),

@@ -14,6 +14,7 @@ mod project;
 mod reconcile;
 mod reverse;
 mod tokens;
+mod webhooks;
 mod writes;
 
 use std::sync::Arc;
@@ -107,7 +108,7 @@ impl Worker {
     /// Consumes until `shutdown` fires, then drains in-flight jobs within the grace period.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let options = ConsumerOptions {
-            kinds: vec![JobKind::Sync, JobKind::Batch],
+            kinds: vec![JobKind::Sync, JobKind::Batch, JobKind::Webhook],
             concurrency: self.config.concurrency,
             max_attempts: self.config.max_attempts,
             shutdown_grace: self.config.shutdown_grace,

@@ -1,0 +1,121 @@
+//! The coordinator of a webhook run: instead of paging from the cursor it reads just the changed
+//! ids (`get_many`) and publishes them as batch jobs; the run never moves the mapping's cursor
+//! (the store's finalisation skips it for `trigger = webhook`), so a scheduled run still sees
+//! everything after the cursor.
+
+use fluxcascade_core::Direction;
+use fluxcascade_proto::v1::{BatchJob, JobEnvelope, JobKind};
+use fluxcascade_queue::JobError;
+use fluxcascade_store::mappings::MappingRow;
+use fluxcascade_store::syncs::RunState;
+use prost::Message;
+use tracing::info;
+
+use crate::classify;
+use crate::handler::WorkerHandler;
+
+impl WorkerHandler {
+    /// One leg per coordinator job, like a cursor run: source ids (forward leg) first, then — once
+    /// every forward batch is committed — target ids (reverse leg).
+    pub(crate) async fn coordinate_webhook_run(
+        &self,
+        run: &RunState,
+        mapping: &MappingRow,
+        (source_ids, target_ids): (Vec<String>, Vec<String>),
+    ) -> Result<(), JobError> {
+        let (org_id, sync_id) = (run.org_id, run.sync_id);
+        let reverse_allowed = mapping.spec.direction != Direction::SourceToTarget;
+        let target_ids = if reverse_allowed {
+            target_ids
+        } else {
+            Vec::new()
+        };
+        if run.leg == "forward_done" {
+            return self
+                .start_reverse_leg(org_id, sync_id, run.mapping_id)
+                .await;
+        }
+        let reverse = run.leg == "reverse" || source_ids.is_empty();
+        let last_leg = reverse || target_ids.is_empty();
+        // get_many reads whole records (the adapters' default fields plus what they need).
+        let (connection, object, ids) = if reverse {
+            (
+                mapping.target_connection(),
+                &mapping.spec.target.object,
+                target_ids,
+            )
+        } else {
+            (
+                mapping.source_connection(),
+                &mapping.spec.source.object,
+                source_ids,
+            )
+        };
+        let connection = connection.map_err(|e| classify::store(&e))?;
+        let adapter = self
+            .adapters
+            .get(org_id, connection)
+            .await
+            .map_err(|e| classify::adapter(&e))?;
+        let mut records = Vec::new();
+        let chunk = adapter.provider.max_batch(object).clamp(1, 100);
+        for part in ids.chunks(chunk) {
+            let found = adapter
+                .provider
+                .get_many(object, part)
+                .await
+                .map_err(|e| classify::provider(&e))?;
+            records.extend(found);
+        }
+        // Numbered from where the leg starts, so a redelivered coordinator republishes the same
+        // batch numbers (committed batches are skipped by their key).
+        let mut batch_no = run.batches_published;
+        let page = usize::try_from(self.page_size).unwrap_or(100).max(1);
+        let mut jobs = Vec::new();
+        for part in records.chunks(page) {
+            let batch = BatchJob {
+                sync_id: sync_id.to_string(),
+                mapping_id: run.mapping_id.to_string(),
+                batch_no: u32::try_from(batch_no).unwrap_or_default(),
+                records_json: serde_json::to_vec(part).map_err(|e| JobError::Permanent {
+                    message: format!("encoding records: {e}"),
+                })?,
+                reverse,
+            };
+            jobs.push(JobEnvelope::new(
+                JobKind::Batch,
+                org_id.to_string(),
+                batch.encode_to_vec(),
+            ));
+            batch_no += 1;
+        }
+        self.publisher
+            .publish_many(&jobs)
+            .await
+            .map_err(|e| JobError::Transient {
+                message: format!("publishing batch: {e}"),
+                retry_after: None,
+            })?;
+        let leg = if reverse { "reverse" } else { "forward" };
+        info!(%sync_id, records = records.len(), batches = jobs.len(), leg, "webhook run read");
+        if last_leg {
+            self.store
+                .checkpoint_sync(sync_id, leg, None, batch_no, true)
+                .await
+                .map_err(|e| classify::store(&e))?;
+            self.finalize(org_id, sync_id).await;
+        } else {
+            self.store
+                .checkpoint_sync(sync_id, leg, None, batch_no, false)
+                .await
+                .map_err(|e| classify::store(&e))?;
+            self.store
+                .forward_leg_read(sync_id, batch_no)
+                .await
+                .map_err(|e| classify::store(&e))?;
+            self.start_reverse_leg(org_id, sync_id, run.mapping_id)
+                .await?;
+        }
+        Ok(())
+    }
+}
