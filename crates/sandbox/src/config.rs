@@ -51,6 +51,7 @@ pub struct RateLimitConfig {
     pub enabled: bool,
     pub hubspot: HubspotRateLimitConfig,
     pub jobber: JobberRateLimitConfig,
+    pub pipedrive: crate::pipedrive::limit::PipedriveRateLimitConfig,
 }
 
 /// HubSpot: rolling ten-second window per account plus the search secondly limit.
@@ -93,6 +94,7 @@ impl Default for RateLimitConfig {
             enabled: true,
             hubspot: HubspotRateLimitConfig::default(),
             jobber: JobberRateLimitConfig::default(),
+            pipedrive: Default::default(),
         }
     }
 }

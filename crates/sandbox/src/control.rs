@@ -63,6 +63,7 @@ enum Target {
     Hubspot(HubspotObjectKind),
     JobberClients,
     JobberJobs,
+    Pipedrive(crate::pipedrive::store::PipedriveKind),
 }
 
 fn target(provider: &str, object: &str) -> Result<Target, Response> {
@@ -76,7 +77,15 @@ fn target(provider: &str, object: &str) -> Result<Target, Response> {
             StatusCode::NOT_FOUND,
             format!("unknown jobber object {o}"),
         )),
-        (Some(p @ (Provider::Pipedrive | Provider::Salesforce)), o) => Err(err(
+        (Some(Provider::Pipedrive), o) => crate::pipedrive::store::PipedriveKind::parse(o)
+            .map(Target::Pipedrive)
+            .ok_or_else(|| {
+                err(
+                    StatusCode::NOT_FOUND,
+                    format!("unknown pipedrive object {o}"),
+                )
+            }),
+        (Some(p @ Provider::Salesforce), o) => Err(err(
             StatusCode::NOT_FOUND,
             format!("unknown {} object {o}", p.as_str()),
         )),
@@ -180,6 +189,9 @@ async fn seed(
         Target::JobberJobs => {
             control_jobs::seed(&state.jobber.get_or_create(&account), count, seed)
         }
+        Target::Pipedrive(kind) => {
+            crate::pipedrive::control::seed(&state, kind, &account, count, seed)
+        }
         Target::JobberClients => {
             let acct = state.jobber.get_or_create(&account);
             let mut store = lock(&acct.clients);
@@ -252,6 +264,9 @@ async fn create(
         Target::JobberJobs => {
             control_jobs::create(&state, &state.jobber.get_or_create(q.account()), &body)
         }
+        Target::Pipedrive(kind) => {
+            crate::pipedrive::control::create(&state, kind, q.account(), &body)
+        }
         Target::JobberClients => {
             let acct = state.jobber.get_or_create(q.account());
             let mut store = lock(&acct.clients);
@@ -314,6 +329,9 @@ async fn patch(
                 None => not_found(),
             }
         }
+        Target::Pipedrive(kind) => {
+            crate::pipedrive::control::patch(&state, kind, q.account(), &id, &body)
+        }
         Target::JobberClients => {
             let acct = state.jobber.get_or_create(q.account());
             let mut store = lock(&acct.clients);
@@ -363,6 +381,9 @@ async fn list(
         Target::JobberJobs => {
             control_jobs::list(&state.jobber.get_or_create(q.account()), offset, limit)
         }
+        Target::Pipedrive(kind) => {
+            crate::pipedrive::control::list(&state, kind, q.account(), offset, limit)
+        }
         Target::JobberClients => {
             let acct = state.jobber.get_or_create(q.account());
             let store = lock(&acct.clients);
@@ -399,6 +420,7 @@ async fn get_one(
                 .map(|r| store.render_all(r))
         }
         Target::JobberJobs => control_jobs::get(&state.jobber.get_or_create(q.account()), &id),
+        Target::Pipedrive(kind) => crate::pipedrive::control::get(&state, kind, q.account(), &id),
         Target::JobberClients => {
             let acct = state.jobber.get_or_create(q.account());
             let store = lock(&acct.clients);
@@ -454,6 +476,7 @@ async fn stats(State(state): State<SharedState>) -> Response {
         *records.entry("jobber/clients".into()).or_insert(0) += lock(&a.clients).len();
         *records.entry("jobber/jobs".into()).or_insert(0) += lock(&a.work).jobs_len();
     }
+    crate::pipedrive::control::count_records(&state, &mut records);
     v["records"] = json!(records);
     Json(v).into_response()
 }

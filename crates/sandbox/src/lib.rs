@@ -33,6 +33,7 @@ mod gate;
 mod hubspot;
 mod jobber;
 mod oauth;
+mod pipedrive;
 mod state;
 mod stats;
 mod webhook;
@@ -90,7 +91,7 @@ fn router(state: SharedState) -> Router {
     Router::new()
         .nest("/hubspot", hubspot::router(state.clone()))
         .nest("/jobber", jobber::router(state.clone()))
-        .nest("/pipedrive", oauth::pipedrive_routes())
+        .nest("/pipedrive", pipedrive::router(state.clone()).merge(oauth::pipedrive_routes()))
         .nest("/salesforce", oauth::salesforce_routes())
         .nest("/_sandbox", control::router())
         .with_state(state)

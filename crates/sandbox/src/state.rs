@@ -7,6 +7,7 @@ use crate::auth::TokenRegistry;
 use crate::config::SandboxConfig;
 use crate::hubspot::HubspotAccount;
 use crate::jobber::JobberAccount;
+use crate::pipedrive::PipedriveAccount;
 use crate::stats::SandboxStats;
 use crate::webhook::WebhookDispatcher;
 
@@ -99,6 +100,7 @@ pub struct SandboxState {
     pub base_url: String,
     pub hubspot: AccountRegistry<HubspotAccount>,
     pub jobber: AccountRegistry<JobberAccount>,
+    pub pipedrive: AccountRegistry<PipedriveAccount>,
     pub tokens: TokenRegistry,
     pub stats: SandboxStats,
     pub webhooks: WebhookDispatcher,
@@ -123,6 +125,7 @@ impl SandboxState {
             base_url,
             hubspot: AccountRegistry::new(10_000_001, HubspotAccount::new),
             jobber: AccountRegistry::new(200_001, JobberAccount::new),
+            pipedrive: AccountRegistry::new(7_000_001, PipedriveAccount::new),
             tokens: TokenRegistry::default(),
             stats: SandboxStats::default(),
         }
@@ -145,6 +148,9 @@ impl SandboxState {
             a.clear();
         }
         for a in self.jobber.all() {
+            a.clear();
+        }
+        for a in self.pipedrive.all() {
             a.clear();
         }
         self.stats.clear();
