@@ -8,6 +8,8 @@ mod harness;
 mod auth;
 #[path = "api/connections.rs"]
 mod connections;
+#[path = "api/hooks.rs"]
+mod hooks;
 #[path = "api/mappings.rs"]
 mod mappings;
 #[path = "api/preview.rs"]
