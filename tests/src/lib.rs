@@ -226,71 +226,47 @@ impl TestEnv {
             .await?)
     }
 
-    /// Connects a sandbox provider account the way a user's browser would: authorize (the sandbox
-    /// auto-approves), exchange the code at the provider's token endpoint, import the tokens.
+    /// Connects the sandbox's default account of `provider` the way a user's browser would;
+    /// returns the connection id. See [`TestEnv::connect_account`].
     pub async fn connect(&self, provider: &str) -> anyhow::Result<String> {
-        let (authorize, token) = match provider {
-            "hubspot" => ("/hubspot/oauth/authorize", "/hubspot/oauth/v1/token"),
-            "jobber" => ("/jobber/api/oauth/authorize", "/jobber/api/oauth/token"),
-            other => bail!("no OAuth paths for {other}"),
-        };
-        let redirect = "http://127.0.0.1/e2e/callback";
-        let resp = self
-            .http
-            .get(format!("{}{authorize}", self.sandbox_url))
-            .query(&[
-                ("client_id", "sandbox-client"),
-                ("redirect_uri", redirect),
-                ("state", "e2e"),
-                ("response_type", "code"),
-            ])
-            .send()
-            .await?;
-        let location = resp
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .with_context(|| {
-                format!(
-                    "{provider} authorize answered {} without a redirect",
-                    resp.status()
-                )
-            })?;
-        let code = url::Url::parse(location)?
-            .query_pairs()
-            .find(|(k, _)| k == "code")
-            .map(|(_, v)| v.into_owned())
-            .context("no code in the redirect")?;
-        let tokens: Value = self
-            .http
-            .post(format!("{}{token}", self.sandbox_url))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("client_id", "sandbox-client"),
-                ("client_secret", "sandbox-secret"),
-                ("redirect_uri", redirect),
-                ("code", code.as_str()),
-            ])
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let conn = self
-            .api_ok(
-                reqwest::Method::POST,
-                "/v1/connections",
-                Some(json!({
-                    "provider": provider,
-                    "accountName": format!("{provider} e2e"),
-                    "credentials": {"accessToken": tokens["access_token"], "refreshToken": tokens["refresh_token"]}
-                })),
-            )
-            .await?;
+        let conn = self.connect_account(provider, None).await?;
         conn["id"]
             .as_str()
             .map(str::to_owned)
             .context("connection without id")
+    }
+
+    /// The OAuth flow through the ingress, as a browser follows it: `GET /v1/oauth/{provider}/
+    /// authorize` (with the API key) redirects to the sandbox's consent page, which
+    /// auto-approves (as `account`, when given) and redirects to our callback, which exchanges
+    /// the code and answers 201 with the connection.
+    pub async fn connect_account(
+        &self,
+        provider: &str,
+        account: Option<&str>,
+    ) -> anyhow::Result<Value> {
+        let mut query = vec![("accountName", format!("{provider} e2e"))];
+        if let Some(a) = account {
+            query.push(("accountHint", a.to_owned()));
+            query[0].1 = format!("{provider} {a}");
+        }
+        let resp = self
+            .http
+            .get(format!("{}/v1/oauth/{provider}/authorize", self.api_url))
+            .query(&query)
+            .bearer_auth(&self.api_key)
+            .send()
+            .await?;
+        let consent = redirect_target(&resp, "authorize")?;
+        let resp = self.http.get(&consent).send().await?;
+        let callback = redirect_target(&resp, "the provider's consent page")?;
+        let resp = self.http.get(&callback).send().await?;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if status.as_u16() != 201 {
+            bail!("the OAuth callback answered {status}: {body}");
+        }
+        Ok(body)
     }
 
     /// Calls the API with this env's key; returns status and JSON body.
@@ -453,4 +429,13 @@ impl TestEnv {
         })
         .await
     }
+}
+
+/// The `Location` of a redirect answer.
+pub fn redirect_target(resp: &reqwest::Response, what: &str) -> anyhow::Result<String> {
+    resp.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .with_context(|| format!("{what} answered {} without a redirect", resp.status()))
 }

@@ -107,7 +107,7 @@ impl std::fmt::Debug for AppState {
 
 /// The whole API as a router (tests serve it directly).
 pub fn router(state: AppState) -> Router {
-    use api::{connections, health, mappings, preview, syncs};
+    use api::{connections, health, mappings, oauth, preview, syncs};
     let limit = state.max_body_bytes;
     Router::new()
         .route(
@@ -126,6 +126,8 @@ pub fn router(state: AppState) -> Router {
                 .patch(mappings::patch)
                 .delete(mappings::delete),
         )
+        .route("/v1/oauth/{provider}/authorize", get(oauth::authorize))
+        .route("/v1/oauth/{provider}/callback", get(oauth::callback))
         .route("/v1/syncs", get(syncs::list).post(syncs::trigger))
         .route("/v1/syncs/{id}", get(syncs::get_one))
         .route("/v1/syncs/{id}/errors", get(syncs::errors))

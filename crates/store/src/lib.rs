@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod error;
 pub mod links;
 pub mod mappings;
+pub mod oauth_states;
 pub mod orgs;
 pub mod schedules;
 pub mod syncs;

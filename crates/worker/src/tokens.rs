@@ -11,12 +11,32 @@ use tokio::sync::Mutex;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-/// Refresh this long before the provider's expiry.
+/// Refresh this long before the provider's expiry (or at half the token's lifetime, for
+/// tokens that live less than two of these).
 const REFRESH_MARGIN_SECONDS: i64 = 60;
 
 struct Cached {
     token: String,
     expires_at: Option<DateTime<Utc>>,
+    /// How long before `expires_at` this token is refreshed.
+    margin: Duration,
+}
+
+/// The refresh margin for a token that has `expires_at` left now: a minute, or half of what
+/// is left for short-lived tokens (a sandbox TTL of 5 s refreshes every ~2.5 s, not on every call).
+fn margin_for(expires_at: Option<DateTime<Utc>>) -> Duration {
+    let full = Duration::seconds(REFRESH_MARGIN_SECONDS);
+    match expires_at {
+        Some(t) => {
+            let left = t - Utc::now();
+            if left > full * 2 {
+                full
+            } else {
+                (left / 2).max(Duration::zero())
+            }
+        }
+        None => full,
+    }
 }
 
 pub struct StoreTokenSource {
@@ -34,8 +54,8 @@ fn store_err(e: StoreError) -> ProviderError {
     ProviderError::Transient(format!("credential store: {e}"))
 }
 
-fn fresh(expires_at: Option<DateTime<Utc>>) -> bool {
-    expires_at.is_none_or(|t| t > Utc::now() + Duration::seconds(REFRESH_MARGIN_SECONDS))
+fn fresh(expires_at: Option<DateTime<Utc>>, margin: Duration) -> bool {
+    expires_at.is_none_or(|t| t > Utc::now() + margin)
 }
 
 impl StoreTokenSource {
@@ -59,6 +79,7 @@ impl StoreTokenSource {
             cached: Mutex::new(Cached {
                 token: creds.access_token,
                 expires_at: creds.expires_at,
+                margin: Duration::seconds(REFRESH_MARGIN_SECONDS),
             }),
         }
     }
@@ -83,10 +104,12 @@ impl StoreTokenSource {
         }
         let someone_refreshed =
             creds.access_token != cached.token && Some(creds.access_token.as_str()) != rejected;
-        if someone_refreshed && fresh(creds.expires_at) {
+        let margin = margin_for(creds.expires_at);
+        if someone_refreshed && fresh(creds.expires_at, margin) {
             // Another worker refreshed while we waited for the lock.
             cached.token = creds.access_token;
             cached.expires_at = creds.expires_at;
+            cached.margin = margin;
             let _ = locked.lock.release().await;
             return Ok(());
         }
@@ -113,6 +136,7 @@ impl StoreTokenSource {
                 info!(connection_id = %self.connection_id, provider = %self.kind, "access token refreshed");
                 cached.token = set.access_token;
                 cached.expires_at = set.expires_at;
+                cached.margin = margin_for(set.expires_at);
                 Ok(())
             }
             Err(ProviderError::Auth(msg)) => {
@@ -125,6 +149,7 @@ impl StoreTokenSource {
                     .mark_expired(&message)
                     .await
                     .map_err(store_err)?;
+                crate::deliveries::nudge_relay();
                 Err(ProviderError::Auth(message))
             }
             Err(e) => {
@@ -139,7 +164,7 @@ impl StoreTokenSource {
 impl TokenSource for StoreTokenSource {
     async fn access_token(&self) -> Result<String, ProviderError> {
         let mut cached = self.cached.lock().await;
-        if !fresh(cached.expires_at) {
+        if !fresh(cached.expires_at, cached.margin) {
             self.refresh(&mut cached, None).await?;
         }
         Ok(cached.token.clone())

@@ -129,19 +129,30 @@ pub async fn create(
         expires_at: body.credentials.expires_at,
         instance_url: body.instance_url,
     };
+    let view = create_connection(&state, caller.org_id(), new, &access_token).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Stores a new connection and sets up its webhooks (shared by `POST /v1/connections` and the
+/// OAuth callback).
+pub(crate) async fn create_connection(
+    state: &AppState,
+    org_id: Uuid,
+    new: NewConnection,
+    access_token: &str,
+) -> Result<ConnectionView, ApiError> {
     let row = state
         .store
-        .create_connection(caller.org_id(), &state.master_key, new)
+        .create_connection(org_id, &state.master_key, new)
         .await?;
-    tracing::info!(org_id = %caller.org_id(), connection_id = %row.id, provider = %row.provider, "connection created");
-    let hooks =
-        crate::hooks::on_connection_created(&state, caller.org_id(), &row, &access_token).await?;
+    tracing::info!(org_id = %org_id, connection_id = %row.id, provider = %row.provider, "connection created");
+    let hooks = crate::hooks::on_connection_created(state, org_id, &row, access_token).await?;
     let mut view = ConnectionView::from(row);
     if let Some(account) = hooks.external_account_id {
         view.external_account_id = account;
     }
     view.webhook_url = hooks.webhook_url;
-    Ok((StatusCode::CREATED, Json(view)))
+    Ok(view)
 }
 
 pub async fn list(

@@ -3,6 +3,7 @@
 pub mod connections;
 pub mod health;
 pub mod mappings;
+pub mod oauth;
 pub mod preview;
 pub mod syncs;
 pub mod webhooks;

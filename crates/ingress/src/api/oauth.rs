@@ -1,0 +1,189 @@
+//! `GET /v1/oauth/{provider}/authorize` and `/callback`: connecting an account through the
+//! provider's consent page instead of pasting tokens.
+//!
+//! `authorize` needs an API key that may manage connections; it records a random, single-use
+//! `state` (10 minutes) and redirects to the provider (or, with `Accept: application/json`,
+//! returns the URL). `callback` is what the provider redirects the browser to: it needs no
+//! API key — the `state` names the org — exchanges the code and creates the connection.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::Utc;
+use fluxcascade_core::ProviderKind;
+use fluxcascade_providers::ProviderError;
+use fluxcascade_store::connections::NewConnection;
+use ring::rand::{SecureRandom, SystemRandom};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::api::connections::create_connection;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::AppState;
+
+/// How long a started authorization may take.
+const STATE_TTL_MINUTES: i64 = 10;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizeQuery {
+    /// The connection's display name (default: the provider's account id).
+    account_name: Option<String>,
+    /// Which provider account to sign in as, passed to the consent page as `account` (the
+    /// sandbox selects its account by it; real providers let the user choose and ignore it).
+    account_hint: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+fn provider_kind(raw: &str) -> Result<ProviderKind, ApiError> {
+    ProviderKind::parse(raw).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("unknown provider {raw:?}"),
+        )
+    })
+}
+
+fn callback_url(state: &AppState, kind: ProviderKind) -> String {
+    format!("{}/v1/oauth/{}/callback", state.public_url, kind.as_str())
+}
+
+fn random_state() -> Result<String, ApiError> {
+    let mut buf = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut buf)
+        .map_err(|_| ApiError::internal())?;
+    Ok(URL_SAFE_NO_PAD.encode(buf))
+}
+
+/// `GET /v1/oauth/{provider}/authorize`
+pub async fn authorize(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(provider): Path<String>,
+    Query(q): Query<AuthorizeQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    caller.require_manage()?;
+    let kind = provider_kind(&provider)?;
+    let redirect_uri = callback_url(&state, kind);
+    let nonce = random_state()?;
+    let expires_at = Utc::now() + chrono::Duration::minutes(STATE_TTL_MINUTES);
+    state
+        .store
+        .create_oauth_state(
+            &nonce,
+            caller.org_id(),
+            kind.as_str(),
+            q.account_name.as_deref().filter(|s| !s.is_empty()),
+            &redirect_uri,
+            expires_at,
+        )
+        .await?;
+    let app = state.providers.app(kind);
+    let mut url = fluxcascade_providers::authorize_url(kind, app, &redirect_uri, &nonce);
+    if let Some(hint) = q.account_hint.as_deref().filter(|s| !s.is_empty()) {
+        let encoded: String = url::form_urlencoded::byte_serialize(hint.as_bytes()).collect();
+        url.push_str(&format!("&account={encoded}"));
+    }
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    if wants_json {
+        return Ok(Json(json!({
+            "authorizeUrl": url,
+            "state": nonce,
+            "expiresAt": expires_at,
+        }))
+        .into_response());
+    }
+    Ok((StatusCode::FOUND, [(header::LOCATION, url)]).into_response())
+}
+
+/// `GET /v1/oauth/{provider}/callback`
+pub async fn callback(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    Query(q): Query<CallbackQuery>,
+) -> Result<Response, ApiError> {
+    let kind = provider_kind(&provider)?;
+    let Some(nonce) = q.state.as_deref().filter(|s| !s.is_empty()) else {
+        return Err(ApiError::invalid_field("state", "missing"));
+    };
+    let Some(started) = state.store.take_oauth_state(nonce, kind.as_str()).await? else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_state",
+            "state is unknown, expired or already used; start again at /v1/oauth/{provider}/authorize",
+        ));
+    };
+    if let Some(error) = &q.error {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "oauth_denied",
+            format!(
+                "{} refused the authorization ({error}): {}",
+                kind.as_str(),
+                q.error_description.as_deref().unwrap_or("no description")
+            ),
+        ));
+    }
+    let Some(code) = q.code.as_deref().filter(|s| !s.is_empty()) else {
+        return Err(ApiError::invalid_field("code", "missing"));
+    };
+    let app = state.providers.app(kind);
+    let tokens =
+        fluxcascade_providers::exchange_code(kind, app, &state.http, code, &started.redirect_uri)
+            .await
+            .map_err(|e| exchange_error(kind, e))?;
+    let account_id = tokens.account_id.clone().unwrap_or_default();
+    let account_name = started
+        .account_name
+        .clone()
+        .unwrap_or_else(|| format!("{} {account_id}", kind.as_str()).trim().to_owned());
+    let new = NewConnection {
+        provider: kind.as_str().to_owned(),
+        account_name,
+        external_account_id: account_id,
+        access_token: tokens.access_token.clone(),
+        refresh_token: tokens.refresh_token.clone(),
+        expires_at: tokens.expires_at,
+        instance_url: tokens.instance_url.clone(),
+    };
+    let view = create_connection(&state, started.org_id, new, &tokens.access_token).await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+fn exchange_error(kind: ProviderKind, e: ProviderError) -> ApiError {
+    tracing::warn!(provider = %kind, error = %e, "OAuth code exchange failed");
+    let transient = matches!(
+        e,
+        ProviderError::Transient(_) | ProviderError::RateLimited { .. }
+    );
+    if transient {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "provider_unavailable",
+            format!("{} token endpoint: {e}; try again", kind.as_str()),
+        )
+    } else {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "oauth_exchange_failed",
+            format!("{} refused the code: {e}", kind.as_str()),
+        )
+    }
+}

@@ -1,0 +1,65 @@
+//! OAuth authorization attempts: the single-use, expiring `state` that ties a provider's
+//! redirect back to the org that started it.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{Store, StoreError};
+
+/// A started authorization, as `GET /v1/oauth/{provider}/authorize` recorded it.
+#[derive(Debug, Clone)]
+pub struct OAuthState {
+    pub org_id: Uuid,
+    pub provider: String,
+    pub account_name: Option<String>,
+    pub redirect_uri: String,
+}
+
+impl Store {
+    /// Records a new authorization attempt under `state` (random, chosen by the caller).
+    pub async fn create_oauth_state(
+        &self,
+        state: &str,
+        org_id: Uuid,
+        provider: &str,
+        account_name: Option<&str>,
+        redirect_uri: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO oauth_states (state, org_id, provider, account_name, redirect_uri, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&state, &org_id, &provider, &account_name, &redirect_uri, &expires_at],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Consumes `state` if it exists, is for `provider` and has not expired (single use: a
+    /// second call finds nothing). Expired states are swept on the way.
+    pub async fn take_oauth_state(
+        &self,
+        state: &str,
+        provider: &str,
+    ) -> Result<Option<OAuthState>, StoreError> {
+        let client = self.client().await?;
+        client
+            .execute("DELETE FROM oauth_states WHERE expires_at < now()", &[])
+            .await?;
+        let row = client
+            .query_opt(
+                "DELETE FROM oauth_states WHERE state = $1 AND provider = $2
+                 RETURNING org_id, provider, account_name, redirect_uri",
+                &[&state, &provider],
+            )
+            .await?;
+        Ok(row.map(|r| OAuthState {
+            org_id: r.get(0),
+            provider: r.get(1),
+            account_name: r.get(2),
+            redirect_uri: r.get(3),
+        }))
+    }
+}
