@@ -52,6 +52,7 @@ pub struct RateLimitConfig {
     pub hubspot: HubspotRateLimitConfig,
     pub jobber: JobberRateLimitConfig,
     pub pipedrive: crate::pipedrive::limit::PipedriveRateLimitConfig,
+    pub salesforce: crate::salesforce::limit::SalesforceRateLimitConfig,
 }
 
 /// HubSpot: rolling ten-second window per account plus the search secondly limit.
@@ -95,6 +96,7 @@ impl Default for RateLimitConfig {
             hubspot: HubspotRateLimitConfig::default(),
             jobber: JobberRateLimitConfig::default(),
             pipedrive: Default::default(),
+            salesforce: Default::default(),
         }
     }
 }

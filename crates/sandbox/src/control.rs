@@ -37,6 +37,7 @@ pub fn router() -> Router<SharedState> {
             "/oauth/{provider}/revoke",
             post(crate::control_oauth::revoke),
         )
+        .nest("/salesforce", crate::salesforce::control::router())
         .route("/{provider}/{object}/seed", post(seed))
         .route("/{provider}/{object}", post(create).get(list))
         .route("/{provider}/{object}/{id}", get(get_one).patch(patch))
@@ -477,6 +478,7 @@ async fn stats(State(state): State<SharedState>) -> Response {
         *records.entry("jobber/jobs".into()).or_insert(0) += lock(&a.work).jobs_len();
     }
     crate::pipedrive::control::count_records(&state, &mut records);
+    crate::salesforce::control::count_records(&state, &mut records);
     v["records"] = json!(records);
     Json(v).into_response()
 }

@@ -34,6 +34,7 @@ mod hubspot;
 mod jobber;
 mod oauth;
 mod pipedrive;
+mod salesforce;
 mod state;
 mod stats;
 mod webhook;
@@ -92,7 +93,7 @@ fn router(state: SharedState) -> Router {
         .nest("/hubspot", hubspot::router(state.clone()))
         .nest("/jobber", jobber::router(state.clone()))
         .nest("/pipedrive", pipedrive::router(state.clone()).merge(oauth::pipedrive_routes()))
-        .nest("/salesforce", oauth::salesforce_routes())
+        .nest("/salesforce", salesforce::router(state.clone()).merge(oauth::salesforce_routes()))
         .nest("/_sandbox", control::router())
         .with_state(state)
 }

@@ -8,6 +8,7 @@ use crate::config::SandboxConfig;
 use crate::hubspot::HubspotAccount;
 use crate::jobber::JobberAccount;
 use crate::pipedrive::PipedriveAccount;
+use crate::salesforce::SalesforceAccount;
 use crate::stats::SandboxStats;
 use crate::webhook::WebhookDispatcher;
 
@@ -101,6 +102,7 @@ pub struct SandboxState {
     pub hubspot: AccountRegistry<HubspotAccount>,
     pub jobber: AccountRegistry<JobberAccount>,
     pub pipedrive: AccountRegistry<PipedriveAccount>,
+    pub salesforce: AccountRegistry<SalesforceAccount>,
     pub tokens: TokenRegistry,
     pub stats: SandboxStats,
     pub webhooks: WebhookDispatcher,
@@ -126,6 +128,7 @@ impl SandboxState {
             hubspot: AccountRegistry::new(10_000_001, HubspotAccount::new),
             jobber: AccountRegistry::new(200_001, JobberAccount::new),
             pipedrive: AccountRegistry::new(7_000_001, PipedriveAccount::new),
+            salesforce: AccountRegistry::new(1, SalesforceAccount::new),
             tokens: TokenRegistry::default(),
             stats: SandboxStats::default(),
         }
@@ -151,6 +154,9 @@ impl SandboxState {
             a.clear();
         }
         for a in self.pipedrive.all() {
+            a.clear();
+        }
+        for a in self.salesforce.all() {
             a.clear();
         }
         self.stats.clear();

@@ -1,0 +1,204 @@
+//! `GET /services/data/vXX.X/query?q=` and `GET …/query/{locator}`: SOQL results in batches
+//! (`Sforce-Query-Options: batchSize=`, 200..2000, default 2000) with `nextRecordsUrl`
+//! query locators that snapshot the whole result when the query runs.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, Query};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::gate::{sf_error, sf_errors};
+use super::store::{render, SfRecord};
+use super::{soql, AccountExt, SalesforceAccount};
+use crate::auth::random_token;
+use crate::state::lock;
+
+/// Records per batch unless `Sforce-Query-Options: batchSize=` says otherwise.
+pub const DEFAULT_BATCH: usize = 2000;
+/// The smallest batch Salesforce honours.
+pub const MIN_BATCH: usize = 200;
+/// Open locators kept per org; the oldest closes first.
+pub const MAX_OPEN_CURSORS: usize = 50;
+/// A locator not used for this long is closed.
+pub const CURSOR_IDLE: Duration = Duration::from_secs(15 * 60);
+
+struct QueryCursor {
+    records: Arc<Vec<Value>>,
+    batch: usize,
+    last_used: Instant,
+}
+
+/// The open query locators of one org.
+#[derive(Default)]
+pub struct QueryCursors {
+    open: HashMap<String, QueryCursor>,
+    order: VecDeque<String>,
+}
+
+impl QueryCursors {
+    pub fn clear(&mut self) {
+        self.open.clear();
+        self.order.clear();
+    }
+
+    fn open(&mut self, records: Arc<Vec<Value>>, batch: usize) -> String {
+        let now = Instant::now();
+        self.open
+            .retain(|_, c| now.duration_since(c.last_used) < CURSOR_IDLE);
+        self.order.retain(|id| self.open.contains_key(id));
+        while self.order.len() >= MAX_OPEN_CURSORS {
+            if let Some(old) = self.order.pop_front() {
+                self.open.remove(&old);
+            }
+        }
+        let alnum: String = random_token(24)
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .chain(std::iter::repeat('A'))
+            .take(15)
+            .collect();
+        let id = format!("01g{alnum}");
+        self.open.insert(
+            id.clone(),
+            QueryCursor {
+                records,
+                batch,
+                last_used: now,
+            },
+        );
+        self.order.push_back(id.clone());
+        id
+    }
+
+    fn take(&mut self, id: &str) -> Option<(Arc<Vec<Value>>, usize)> {
+        let c = self.open.get_mut(id)?;
+        if c.last_used.elapsed() >= CURSOR_IDLE {
+            self.open.remove(id);
+            return None;
+        }
+        c.last_used = Instant::now();
+        Some((c.records.clone(), c.batch))
+    }
+
+    fn close(&mut self, id: &str) {
+        self.open.remove(id);
+        self.order.retain(|x| x != id);
+    }
+}
+
+/// `batchSize=N` from `Sforce-Query-Options`, clamped to 200..2000.
+fn batch_size(headers: &HeaderMap) -> Option<usize> {
+    let v = headers.get("sforce-query-options")?.to_str().ok()?;
+    let n: usize = v
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("batchSize"))?
+        .1
+        .trim()
+        .parse()
+        .ok()?;
+    Some(n.clamp(MIN_BATCH, DEFAULT_BATCH))
+}
+
+/// One batch starting at `offset`, with a locator for the rest.
+fn page(
+    account: &SalesforceAccount,
+    version: &str,
+    records: Arc<Vec<Value>>,
+    offset: usize,
+    batch: usize,
+    locator: Option<String>,
+) -> Response {
+    let total = records.len();
+    let end = (offset + batch).min(total);
+    let slice: Vec<Value> = records.get(offset..end).unwrap_or_default().to_vec();
+    let mut body = json!({"totalSize": total, "done": end >= total, "records": slice});
+    let mut cursors = lock(&account.cursors);
+    if end < total {
+        let id = match locator {
+            Some(id) => id,
+            None => cursors.open(records, batch),
+        };
+        body["nextRecordsUrl"] = json!(format!("/services/data/{version}/query/{id}-{end}"));
+    } else if let Some(id) = locator {
+        cursors.close(&id);
+    }
+    Json(body).into_response()
+}
+
+/// `GET /services/data/{version}/query?q=SELECT …`
+pub async fn query(
+    axum::Extension(account): AccountExt,
+    Path(version): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(q) = params.get("q") else {
+        return sf_error(
+            StatusCode::BAD_REQUEST,
+            "MALFORMED_QUERY",
+            "A query string has to be specified",
+        );
+    };
+    let parsed = match soql::parse(q) {
+        Ok(p) => p,
+        Err(e) => return sf_errors(StatusCode::BAD_REQUEST, &[e]),
+    };
+    let records: Vec<Value> = {
+        let store = account.store(parsed.object);
+        let mut matched: Vec<&SfRecord> = store
+            .all()
+            .filter(|r| parsed.filter.as_ref().is_none_or(|c| c.matches(r)))
+            .collect();
+        soql::sort(&mut matched, &parsed.order);
+        matched
+            .into_iter()
+            .skip(parsed.offset)
+            .take(parsed.limit.unwrap_or(usize::MAX))
+            .map(|r| render(parsed.object, r, &parsed.fields))
+            .collect()
+    };
+    let batch = batch_size(&headers).unwrap_or(DEFAULT_BATCH);
+    page(&account, &version, Arc::new(records), 0, batch, None)
+}
+
+/// `GET /services/data/{version}/query/{locatorId}-{offset}`
+pub async fn query_more(
+    axum::Extension(account): AccountExt,
+    Path((version, locator)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let invalid = || {
+        sf_error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_QUERY_LOCATOR",
+            "invalid query locator",
+        )
+    };
+    let Some((id, offset)) = locator.rsplit_once('-') else {
+        return invalid();
+    };
+    let Ok(offset) = offset.parse::<usize>() else {
+        return invalid();
+    };
+    let Some((records, stored_batch)) = lock(&account.cursors).take(id) else {
+        return invalid();
+    };
+    if offset > records.len() {
+        return invalid();
+    }
+    let batch = batch_size(&headers).unwrap_or(stored_batch);
+    page(
+        &account,
+        &version,
+        records,
+        offset,
+        batch,
+        Some(id.to_owned()),
+    )
+}
