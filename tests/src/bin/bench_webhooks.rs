@@ -1,0 +1,314 @@
+//! `make bench` (webhook part), against the real binary, RabbitMQ, Postgres and the sandbox:
+//! (a) webhook → target-written latency (p50, p99) at 100 changes/s: Jobber clients changed through
+//!     the sandbox's control plane (which sends Jobber's signed webhook at once) until the HubSpot
+//!     contact they are linked to is written (its `updatedAt`, milliseconds, as the sandbox stored it);
+//! (b) acceptance rate: signed HubSpot deliveries POSTed to /hooks/hubspot by N concurrent clients
+//!     (verify + confirmed publish of one job each) beside the confirmed-publish ceiling of the same
+//!     `Publisher` measured in this binary (queue_bench's way: batches of 500 from 2 tasks; and one
+//!     job per publish from N tasks, which is what one delivery costs).
+//!
+//! Prints a table and writes `target/bench/webhooks.json`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use fluxcascade_queue::{JobEnvelope, JobKind, Publisher, QueueConfig, Topology};
+use fluxcascade_tests::{fields, TestEnv, AMQP_URL};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// (a) Latency at `rate` changes/s over `count` distinct, already linked Jobber clients.
+async fn latency(count: u64, rate: u64) -> anyhow::Result<Value> {
+    let mut env = TestEnv::start("bench-webhooks-latency", 0).await?;
+    env.add_worker(&[
+        ("FLUXCASCADE_WORKER_CONCURRENCY", "16"),
+        ("RUST_LOG", "warn"),
+    ])
+    .await?;
+    env.seed("jobber", "clients", count).await?;
+    let hubspot = env.connect("hubspot").await?;
+    let jobber = env.connect("jobber").await?;
+    let mapping = env
+        .api_ok(
+            Method::POST,
+            "/v1/mappings",
+            Some(json!({
+                "name": "clients to contacts",
+                "source": {"connectionId": jobber, "object": "clients"},
+                "target": {"connectionId": hubspot, "object": "contacts"},
+                "fieldPairs": [
+                    {"sourceField": "firstName", "targetField": "firstname"},
+                    {"sourceField": "lastName", "targetField": "lastname"}
+                ]
+            })),
+        )
+        .await?["id"]
+        .as_str()
+        .context("mapping id")?
+        .to_string();
+    // Link every client first (no webhooks yet), so each change below is one update.
+    let sync = env.trigger_sync(&mapping, "full").await?;
+    let done = env.wait_sync(&sync, Duration::from_secs(600)).await?;
+    anyhow::ensure!(done["status"] == "completed", "initial sync {done}");
+    env.sandbox_config(json!({"webhookUrl": env.api_url}))
+        .await?;
+    let clients = env.sandbox_records("jobber", "clients").await?;
+    let ids: Vec<String> = clients
+        .iter()
+        .filter_map(|c| c["id"].as_str().map(str::to_owned))
+        .collect();
+    let interval = Duration::from_micros(1_000_000 / rate.max(1));
+    let started = Instant::now();
+    let mut sent: HashMap<String, i64> = HashMap::new();
+    let mut tasks = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let due = started + interval * i as u32;
+        tokio::time::sleep_until(due.into()).await;
+        let name = format!("bench-{i}");
+        sent.insert(name.clone(), now_ms());
+        let req = env
+            .http
+            .patch(format!("{}/_sandbox/jobber/clients/{id}", env.sandbox_url))
+            .json(&json!({ "firstName": name }));
+        tasks.push(tokio::spawn(async move { req.send().await }));
+    }
+    for t in tasks {
+        t.await??.error_for_status()?;
+    }
+    let offered = ids.len() as f64 / started.elapsed().as_secs_f64();
+    // Wait until every contact carries its change, then read the write times once.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let latencies = loop {
+        let contacts = env.sandbox_records("hubspot", "contacts").await?;
+        let mut lat = Vec::new();
+        for c in &contacts {
+            let Some(name) = fields(c)["firstname"].as_str() else {
+                continue;
+            };
+            let (Some(at), Some(updated)) = (
+                sent.get(name),
+                c["updatedAt"]
+                    .as_str()
+                    .and_then(|u| chrono::DateTime::parse_from_rfc3339(u).ok()),
+            ) else {
+                continue;
+            };
+            lat.push((updated.timestamp_millis() - at) as f64);
+        }
+        if lat.len() == sent.len() {
+            break lat;
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "only {} of {} changes reached HubSpot",
+                lat.len(),
+                sent.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let mut sorted = latencies;
+    sorted.sort_by(f64::total_cmp);
+    let runs = env
+        .api_ok(
+            Method::GET,
+            &format!("/v1/syncs?mappingId={mapping}&limit=100"),
+            None,
+        )
+        .await?;
+    let webhook_runs = runs["data"]
+        .as_array()
+        .map(|d| d.iter().filter(|r| r["trigger"] == "webhook").count())
+        .unwrap_or(0);
+    Ok(json!({
+        "changes": sorted.len(),
+        "offered_per_s": offered,
+        "p50_ms": percentile(&sorted, 0.50),
+        "p90_ms": percentile(&sorted, 0.90),
+        "p99_ms": percentile(&sorted, 0.99),
+        "max_ms": percentile(&sorted, 1.0),
+        "webhook_runs_in_last_page": webhook_runs,
+    }))
+}
+
+fn hubspot_signature(uri: &str, body: &str, ts: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"sandbox-secret");
+    STANDARD.encode(ring::hmac::sign(
+        &key,
+        format!("POST{uri}{body}{ts}").as_bytes(),
+    ))
+}
+
+/// (b) Deliveries accepted per second by the ingress with `clients` concurrent senders.
+async fn acceptance(total: u64, clients: u64) -> anyhow::Result<Value> {
+    // No worker: the jobs stay queued (the portal is unknown anyway); this measures the ingress.
+    let env = TestEnv::start("bench-webhooks-accept", 0).await?;
+    let uri = Arc::new(format!("{}/hooks/hubspot", env.api_url));
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients as usize)
+        .build()?;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (http, uri) = (http.clone(), Arc::clone(&uri));
+        tasks.push(tokio::spawn(async move {
+            let mut ok = 0u64;
+            let mut i = c;
+            while i < total {
+                let body = json!([{"eventId": i, "subscriptionId": 1, "portalId": 999_000_001u64,
+                    "appId": 1, "occurredAt": now_ms(), "subscriptionType": "contact.propertyChange",
+                    "attemptNumber": 0, "objectId": i, "propertyName": "firstname",
+                    "propertyValue": "x", "changeSource": "CRM_UI", "sourceId": "userId:1"}])
+                .to_string();
+                let ts = now_ms().to_string();
+                let resp = http
+                    .post(uri.as_str())
+                    .header("content-type", "application/json")
+                    .header("X-HubSpot-Request-Timestamp", &ts)
+                    .header("X-HubSpot-Signature-v3", hubspot_signature(&uri, &body, &ts))
+                    .body(body)
+                    .send()
+                    .await?;
+                if resp.status().as_u16() == 200 {
+                    ok += 1;
+                }
+                i += clients;
+            }
+            Ok::<u64, anyhow::Error>(ok)
+        }));
+    }
+    let mut accepted = 0;
+    for t in tasks {
+        accepted += t.await??;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    anyhow::ensure!(accepted == total, "only {accepted} of {total} accepted");
+    let accepted_per_s = accepted as f64 / secs;
+
+    // The same Publisher's confirmed-publish ceiling, on a prefix of its own.
+    let prefix = format!(
+        "bench_wh_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let publisher = Publisher::connect(&QueueConfig::new(AMQP_URL, &prefix)).await?;
+    let jobs: Arc<Vec<JobEnvelope>> = Arc::new(
+        (0..total)
+            .map(|_| JobEnvelope::new(JobKind::Webhook, "", vec![0u8; 300]))
+            .collect(),
+    );
+    let batched = {
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for task in 0..2usize {
+            let (publisher, jobs) = (publisher.clone(), Arc::clone(&jobs));
+            tasks.push(tokio::spawn(async move {
+                for chunk in jobs.chunks(500).skip(task).step_by(2) {
+                    publisher.publish_many(chunk).await?;
+                }
+                Ok::<(), fluxcascade_queue::QueueError>(())
+            }));
+        }
+        for t in tasks {
+            t.await??;
+        }
+        total as f64 / started.elapsed().as_secs_f64()
+    };
+    let single = {
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for c in 0..clients as usize {
+            let (publisher, jobs) = (publisher.clone(), Arc::clone(&jobs));
+            tasks.push(tokio::spawn(async move {
+                for job in jobs.iter().skip(c).step_by(clients as usize) {
+                    publisher.publish(job).await?;
+                }
+                Ok::<(), fluxcascade_queue::QueueError>(())
+            }));
+        }
+        for t in tasks {
+            t.await??;
+        }
+        total as f64 / started.elapsed().as_secs_f64()
+    };
+    let _ = Topology::delete(AMQP_URL, &prefix).await;
+    drop(env);
+    Ok(json!({
+        "deliveries": total,
+        "clients": clients,
+        "accepted_per_s": accepted_per_s,
+        "publish_ceiling_batched_per_s": batched,
+        "publish_ceiling_single_per_s": single,
+        "ratio_vs_batched": accepted_per_s / batched,
+        "ratio_vs_single": accepted_per_s / single,
+    }))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let changes = env_num("BENCH_WEBHOOK_CHANGES", 1000);
+    let rate = env_num("BENCH_WEBHOOK_RATE", 100);
+    let deliveries = env_num("BENCH_WEBHOOK_DELIVERIES", 10_000);
+    let clients = env_num("BENCH_WEBHOOK_CLIENTS", 32);
+
+    let lat = latency(changes, rate).await?;
+    let acc = acceptance(deliveries, clients).await?;
+    println!();
+    println!(
+        "webhook → target written ({} changes at {rate}/s offered {:.0}/s)",
+        lat["changes"],
+        lat["offered_per_s"].as_f64().unwrap_or(0.0)
+    );
+    println!(
+        "  p50 {:>8.1} ms   p90 {:>8.1} ms   p99 {:>8.1} ms   max {:>8.1} ms",
+        lat["p50_ms"].as_f64().unwrap_or(f64::NAN),
+        lat["p90_ms"].as_f64().unwrap_or(f64::NAN),
+        lat["p99_ms"].as_f64().unwrap_or(f64::NAN),
+        lat["max_ms"].as_f64().unwrap_or(f64::NAN)
+    );
+    println!("webhook acceptance ({deliveries} HubSpot deliveries, {clients} clients)");
+    println!(
+        "  accepted              {:>10.0} /s",
+        acc["accepted_per_s"].as_f64().unwrap_or(0.0)
+    );
+    println!(
+        "  publish ceiling (500-batches) {:>10.0} /s  ratio {:.2}",
+        acc["publish_ceiling_batched_per_s"].as_f64().unwrap_or(0.0),
+        acc["ratio_vs_batched"].as_f64().unwrap_or(0.0)
+    );
+    println!(
+        "  publish ceiling (1 per call)  {:>10.0} /s  ratio {:.2}",
+        acc["publish_ceiling_single_per_s"].as_f64().unwrap_or(0.0),
+        acc["ratio_vs_single"].as_f64().unwrap_or(0.0)
+    );
+    let out = json!({"latency": lat, "acceptance": acc});
+    std::fs::create_dir_all("target/bench")?;
+    std::fs::write(
+        "target/bench/webhooks.json",
+        serde_json::to_string_pretty(&out)?,
+    )?;
+    println!("wrote target/bench/webhooks.json");
+    Ok(())
+}

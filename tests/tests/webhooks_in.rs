@@ -1,0 +1,325 @@
+//! End to end (issue 5, provider webhooks): a record changed in the sandbox reaches the target
+//! through the provider's signed webhook, the ingress and a webhook-triggered run — no manual or
+//! scheduled sync; the same delivery three times changes the target once.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use fluxcascade_tests::{fields, Proc, TestEnv, AMQP_URL};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Polls `check` until it yields a value (or fails after `WAIT`).
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
+{
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(v) = check().await? {
+            return Ok(v);
+        }
+        if Instant::now() > deadline {
+            bail!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn runs(env: &TestEnv, mapping: &str) -> anyhow::Result<Vec<Value>> {
+    let v = env
+        .api_ok(Method::GET, &format!("/v1/syncs?mappingId={mapping}"), None)
+        .await?;
+    Ok(v["data"].as_array().cloned().unwrap_or_default())
+}
+
+async fn sandbox_post(env: &TestEnv, path: &str, body: Value) -> anyhow::Result<Value> {
+    Ok(env
+        .http
+        .post(format!("{}/_sandbox/{path}", env.sandbox_url))
+        .json(&body)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
+}
+
+async fn sandbox_patch(env: &TestEnv, path: &str, body: Value) -> anyhow::Result<()> {
+    env.http
+        .patch(format!("{}/_sandbox/{path}", env.sandbox_url))
+        .json(&body)
+        .send()
+        .await?
+        .error_for_status()?;
+    Ok(())
+}
+
+async fn external_account_id(env: &TestEnv, connection: &str) -> anyhow::Result<String> {
+    let c = env
+        .api_ok(Method::GET, &format!("/v1/connections/{connection}"), None)
+        .await?;
+    let id = c["externalAccountId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    if id.is_empty() {
+        bail!("connection {connection} has no externalAccountId: {c}");
+    }
+    Ok(id)
+}
+
+/// Every run of the mapping was started by a webhook.
+async fn assert_only_webhook_runs(env: &TestEnv, mapping: &str) -> anyhow::Result<()> {
+    let all = runs(env, mapping).await?;
+    assert!(!all.is_empty());
+    for r in &all {
+        assert_eq!(r["trigger"], "webhook", "{r}");
+    }
+    Ok(())
+}
+
+fn clients_mapping(hubspot: &str, jobber: &str) -> Value {
+    json!({
+        "name": "contacts to clients",
+        "source": {"connectionId": hubspot, "object": "contacts"},
+        "target": {"connectionId": jobber, "object": "clients"},
+        "fieldPairs": [
+            {"sourceField": "firstname", "targetField": "firstName"},
+            {"sourceField": "lastname", "targetField": "lastName", "required": true},
+            {"sourceField": "email", "targetField": "emails[0].address", "transform": "lowercase"}
+        ]
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hubspot_contact_change_reaches_jobber_through_the_webhook() -> anyhow::Result<()> {
+    let env = TestEnv::start("webhooks_in_hubspot", 1).await?;
+    env.sandbox_config(json!({"webhookUrl": env.api_url}))
+        .await?;
+    let hubspot = env.connect("hubspot").await?;
+    let jobber = env.connect("jobber").await?;
+    external_account_id(&env, &hubspot).await?;
+    let mapping = env
+        .api_ok(
+            Method::POST,
+            "/v1/mappings",
+            Some(clients_mapping(&hubspot, &jobber)),
+        )
+        .await?["id"]
+        .as_str()
+        .context("mapping id")?
+        .to_string();
+
+    let contact = sandbox_post(
+        &env,
+        "hubspot/contacts",
+        json!({"properties": {"firstname": "Ada", "lastname": "Lovelace", "email": "ADA@Example.test"}}),
+    )
+    .await?;
+    let contact_id = contact["id"].as_str().context("contact id")?.to_string();
+    let client = eventually("the new contact's client in Jobber", || async {
+        let clients = env.sandbox_records("jobber", "clients").await?;
+        Ok(clients
+            .into_iter()
+            .find(|c| fields(c)["lastName"] == "Lovelace"))
+    })
+    .await?;
+    assert_eq!(fields(&client)["firstName"], "Ada");
+    assert_eq!(fields(&client)["emails"][0]["address"], "ada@example.test");
+
+    sandbox_patch(
+        &env,
+        &format!("hubspot/contacts/{contact_id}"),
+        json!({"properties": {"firstname": "Augusta"}}),
+    )
+    .await?;
+    eventually("the changed first name in Jobber", || async {
+        let clients = env.sandbox_records("jobber", "clients").await?;
+        Ok(clients
+            .into_iter()
+            .find(|c| fields(c)["lastName"] == "Lovelace" && fields(c)["firstName"] == "Augusta"))
+    })
+    .await?;
+    let finished = eventually("the webhook runs to finish", || async {
+        let all = runs(&env, &mapping).await?;
+        let done = all.iter().all(|r| r["status"] == "completed");
+        Ok((done && !all.is_empty()).then_some(all))
+    })
+    .await?;
+    assert_only_webhook_runs(&env, &mapping).await?;
+    let updated: u64 = finished
+        .iter()
+        .filter_map(|r| r["counts"]["updated"].as_u64())
+        .sum();
+    assert_eq!(updated, 1, "one update for one change: {finished:?}");
+    assert_eq!(env.sandbox_records("jobber", "clients").await?.len(), 1);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jobber_client_change_reaches_hubspot_through_the_webhook() -> anyhow::Result<()> {
+    let env = TestEnv::start("webhooks_in_jobber", 1).await?;
+    env.sandbox_config(json!({"webhookUrl": env.api_url}))
+        .await?;
+    let hubspot = env.connect("hubspot").await?;
+    let jobber = env.connect("jobber").await?;
+    external_account_id(&env, &jobber).await?;
+    let mapping = env
+        .api_ok(
+            Method::POST,
+            "/v1/mappings",
+            Some(json!({
+                "name": "clients to contacts",
+                "source": {"connectionId": jobber, "object": "clients"},
+                "target": {"connectionId": hubspot, "object": "contacts"},
+                "fieldPairs": [
+                    {"sourceField": "firstName", "targetField": "firstname"},
+                    {"sourceField": "lastName", "targetField": "lastname", "required": true},
+                    {"sourceField": "emails[0].address", "targetField": "email"}
+                ]
+            })),
+        )
+        .await?["id"]
+        .as_str()
+        .context("mapping id")?
+        .to_string();
+
+    let client = sandbox_post(
+        &env,
+        "jobber/clients",
+        json!({"firstName": "Grace", "lastName": "Hopper",
+               "emails": [{"address": "grace@example.test", "description": "MAIN", "primary": true}]}),
+    )
+    .await?;
+    let client_id = client["id"].as_str().context("client id")?.to_string();
+    eventually("the new client's contact in HubSpot", || async {
+        let contacts = env.sandbox_records("hubspot", "contacts").await?;
+        Ok(contacts.into_iter().find(|c| {
+            fields(c)["lastname"] == "Hopper" && fields(c)["email"] == "grace@example.test"
+        }))
+    })
+    .await?;
+    // Jobber timestamps are whole seconds: keep the edit apart from the create.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    sandbox_patch(
+        &env,
+        &format!("jobber/clients/{client_id}"),
+        json!({"firstName": "Amazing Grace"}),
+    )
+    .await?;
+    eventually("the changed first name in HubSpot", || async {
+        let contacts = env.sandbox_records("hubspot", "contacts").await?;
+        Ok(contacts
+            .into_iter()
+            .find(|c| fields(c)["firstname"] == "Amazing Grace"))
+    })
+    .await?;
+    assert_only_webhook_runs(&env, &mapping).await?;
+    assert_eq!(env.sandbox_records("hubspot", "contacts").await?.len(), 1);
+    Ok(())
+}
+
+/// HubSpot's v3 signature, as the sandbox (and HubSpot) computes it.
+fn hubspot_signature(secret: &str, uri: &str, body: &str, ts: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    STANDARD.encode(ring::hmac::sign(
+        &key,
+        format!("POST{uri}{body}{ts}").as_bytes(),
+    ))
+}
+
+/// How many webhook jobs a worker has handled (its `/metrics`).
+async fn webhook_jobs_handled(env: &TestEnv, health: &str) -> anyhow::Result<u64> {
+    let text = env
+        .http
+        .get(format!("{health}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    Ok(text
+        .lines()
+        .find(|l| l.starts_with("fluxcascade_job_duration_seconds_count{kind=\"webhook\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_hubspot_webhook_delivered_three_times_changes_jobber_once() -> anyhow::Result<()>
+{
+    let mut env = TestEnv::start("webhooks_in_dedupe", 0).await?;
+    let (worker, health) = Proc::spawn_listening("worker-1", &env.log_dir, &["worker"], |c| {
+        c.env("DATABASE_URL", &env.db_url)
+            .env("AMQP_URL", AMQP_URL)
+            .env("FLUXCASCADE_QUEUE_PREFIX", &env.prefix)
+            .env("FLUXCASCADE_MASTER_KEY", &env.master_key)
+            .env("FLUXCASCADE_SANDBOX_URL", &env.sandbox_url);
+    })
+    .await?;
+    env.workers.push(worker);
+    let hubspot = env.connect("hubspot").await?;
+    let jobber = env.connect("jobber").await?;
+    let portal = external_account_id(&env, &hubspot).await?;
+    let mapping = env
+        .api_ok(
+            Method::POST,
+            "/v1/mappings",
+            Some(clients_mapping(&hubspot, &jobber)),
+        )
+        .await?["id"]
+        .as_str()
+        .context("mapping id")?
+        .to_string();
+    // No webhookUrl: the sandbox stays silent, this test delivers the webhook itself.
+    let contact = sandbox_post(
+        &env,
+        "hubspot/contacts",
+        json!({"properties": {"firstname": "Alan", "lastname": "Turing", "email": "alan@example.test"}}),
+    )
+    .await?;
+    let contact_id = contact["id"].as_str().context("contact id")?;
+    let body = json!([{"eventId": 4242, "subscriptionId": 1, "portalId": portal.parse::<u64>()?,
+        "appId": 1, "occurredAt": chrono::Utc::now().timestamp_millis(),
+        "subscriptionType": "contact.creation", "attemptNumber": 0,
+        "objectId": contact_id.parse::<u64>()?, "changeSource": "CRM_UI", "sourceId": "userId:1"}])
+    .to_string();
+    let uri = format!("{}/hooks/hubspot", env.api_url);
+    for attempt in 0..3 {
+        let ts = chrono::Utc::now().timestamp_millis().to_string();
+        let resp = env
+            .http
+            .post(&uri)
+            .header("content-type", "application/json")
+            .header("X-HubSpot-Request-Timestamp", &ts)
+            .header(
+                "X-HubSpot-Signature-v3",
+                hubspot_signature("sandbox-secret", &uri, &body, &ts),
+            )
+            .body(body.clone())
+            .send()
+            .await?;
+        assert_eq!(resp.status().as_u16(), 200, "delivery {attempt}");
+    }
+    eventually("three webhook jobs handled", || async {
+        Ok((webhook_jobs_handled(&env, &health).await? >= 3).then_some(()))
+    })
+    .await?;
+    let finished = eventually("the webhook run to finish", || async {
+        let all = runs(&env, &mapping).await?;
+        Ok((!all.is_empty() && all.iter().all(|r| r["status"] == "completed")).then_some(all))
+    })
+    .await?;
+    assert_eq!(finished.len(), 1, "one run for one event: {finished:?}");
+    assert_eq!(finished[0]["trigger"], "webhook");
+    assert_eq!(finished[0]["counts"]["created"], 1, "{:?}", finished[0]);
+    assert_eq!(env.sandbox_writes("jobber", "clients").await?, 1);
+    assert_eq!(env.sandbox_records("jobber", "clients").await?.len(), 1);
+    Ok(())
+}
