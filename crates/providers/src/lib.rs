@@ -42,7 +42,7 @@ pub use http::DEFAULT_RATE_LIMIT_RETRIES;
 pub use hubspot::{HubspotAuth, HubspotClient};
 pub use jobber::{JobberAuth, JobberClient};
 pub use oauth::{authorize_url, exchange_code, refresh};
-pub use pipedrive::PipedriveAuth;
+pub use pipedrive::{PipedriveAuth, PipedriveClient};
 pub use salesforce::SalesforceAuth;
 pub use secret::Secret;
 pub use token::{StaticToken, TokenSet, TokenSource};
@@ -82,8 +82,10 @@ pub fn connect(
     match kind {
         ProviderKind::Hubspot => Ok(Arc::new(HubspotClient::from_context(&config.hubspot, ctx))),
         ProviderKind::Jobber => Ok(Arc::new(JobberClient::from_context(&config.jobber, ctx))),
-        ProviderKind::Pipedrive | ProviderKind::Salesforce => {
-            Err(ProviderError::Permanent("not supported yet".into()))
-        }
+        ProviderKind::Pipedrive => Ok(Arc::new(PipedriveClient::from_context(
+            &config.pipedrive,
+            ctx,
+        ))),
+        ProviderKind::Salesforce => Err(ProviderError::Permanent("not supported yet".into())),
     }
 }
