@@ -43,7 +43,7 @@ pub use hubspot::{HubspotAuth, HubspotClient};
 pub use jobber::{JobberAuth, JobberClient};
 pub use oauth::{authorize_url, exchange_code, refresh};
 pub use pipedrive::{PipedriveAuth, PipedriveClient};
-pub use salesforce::SalesforceAuth;
+pub use salesforce::{SalesforceAuth, SalesforceClient};
 pub use secret::Secret;
 pub use token::{StaticToken, TokenSet, TokenSource};
 pub use types::*;
@@ -86,6 +86,9 @@ pub fn connect(
             &config.pipedrive,
             ctx,
         ))),
-        ProviderKind::Salesforce => Err(ProviderError::Permanent("not supported yet".into())),
+        ProviderKind::Salesforce => Ok(Arc::new(SalesforceClient::from_context(
+            &config.salesforce,
+            ctx,
+        ))),
     }
 }
