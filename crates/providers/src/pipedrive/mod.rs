@@ -1,5 +1,12 @@
 //! Pipedrive: persons, organizations and deals over API v2 (cursor paging, `updated_since`).
 
 pub mod auth;
+mod client;
+pub mod records;
+#[cfg(test)]
+mod tests;
+mod webhooks;
 
 pub use auth::PipedriveAuth;
+pub use client::{PipedriveClient, MAX_BATCH, WRITE_CONCURRENCY};
+pub use records::PipedriveObject;
