@@ -128,17 +128,19 @@ pub fn parse(body: &[u8]) -> Result<OutboundMessage, ApiError> {
                 path.push(name);
             }
             Event::End(_) => {
-                if path.pop().as_deref() == Some("Notification") {
-                    let n = current.take().unwrap_or_default();
-                    if n.id.is_empty() || n.object.is_empty() || n.record_id.is_empty() {
-                        return Err(bad(
-                            "a Notification lacks its Id, sObject type or sObject Id".into(),
-                        ));
-                    }
-                    message.notifications.push(n);
-                    if message.notifications.len() > MAX_NOTIFICATIONS {
-                        return Err(bad(format!("more than {MAX_NOTIFICATIONS} notifications")));
-                    }
+                let closed = path.pop();
+                if closed.as_deref() != Some("Notification") {
+                    continue;
+                }
+                let n = current.take().unwrap_or_default();
+                if n.id.is_empty() || n.object.is_empty() || n.record_id.is_empty() {
+                    return Err(bad(
+                        "a Notification lacks its Id, sObject type or sObject Id".into(),
+                    ));
+                }
+                message.notifications.push(n);
+                if message.notifications.len() > MAX_NOTIFICATIONS {
+                    return Err(bad(format!("more than {MAX_NOTIFICATIONS} notifications")));
                 }
             }
             Event::Text(t) => {
