@@ -473,3 +473,73 @@ async fn webhooks_v2_are_delivered_with_basic_auth_to_matching_subscriptions() {
 fn uuid_like(s: &str) -> bool {
     s.len() == 36 && s.chars().filter(|c| *c == '-').count() == 4
 }
+
+#[tokio::test]
+async fn a_failed_delivery_is_retried_with_the_attempt_number() {
+    let t = start().await;
+    let tok = token(&t, None).await;
+    let got: Received = Arc::default();
+    async fn flaky(
+        State(got): State<Received>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> axum::http::StatusCode {
+        let mut g = got.lock().unwrap();
+        g.push((
+            headers,
+            serde_json::from_slice(&body).unwrap_or(Value::Null),
+        ));
+        if g.len() == 1 {
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            axum::http::StatusCode::OK
+        }
+    }
+    let app = Router::new()
+        .route("/hook", post(flaky))
+        .with_state(got.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (status, _, _) = pd(
+        &t,
+        &tok,
+        "POST",
+        "/api/v1/webhooks",
+        Some(json!({"subscription_url": url, "event_action": "create", "event_object": "*"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, _, _) = pd(
+        &t,
+        &tok,
+        "POST",
+        "/api/v2/deals",
+        Some(json!({"title": "Retry me"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    // Pipedrive retries 3 s after a failure.
+    let mut events = Vec::new();
+    for _ in 0..60 {
+        events = got.lock().unwrap().clone();
+        if events.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(events.len(), 2, "one retry after the 500");
+    assert_eq!(events[0].1["meta"]["attempt"], 1);
+    assert_eq!(events[1].1["meta"]["attempt"], 2);
+    assert_eq!(
+        events[0].1["meta"]["id"], events[1].1["meta"]["id"],
+        "same event"
+    );
+    assert!(
+        events[1].0.get("authorization").is_none(),
+        "no credentials set"
+    );
+    assert_eq!(events[1].1["data"]["title"], "Retry me");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(got.lock().unwrap().len(), 2, "no delivery after a 2xx");
+}
