@@ -137,7 +137,8 @@ fn soql_string(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
-/// `SELECT … FROM obj [WHERE <after cursor>] ORDER BY SystemModstamp, Id`. The cursor is
+/// `SELECT … FROM obj [WHERE <after cursor>] ORDER BY SystemModstamp, Id` (a cursor without an
+/// id means "from that time on": `SystemModstamp >= X`). The cursor is
 /// compared at whole seconds (Salesforce's precision); a cursor with a fraction is floored,
 /// which can only re-read records, never skip one.
 pub fn soql(obj: &SalesforceObject, fields: &[String], after: Option<&Cursor>) -> String {
@@ -149,10 +150,14 @@ pub fn soql(obj: &SalesforceObject, fields: &[String], after: Option<&Cursor>) -
             .single()
             .map(soql_datetime)
             .unwrap_or_else(|| soql_datetime(c.updated_at));
-        q.push_str(&format!(
-            " WHERE SystemModstamp > {at} OR (SystemModstamp = {at} AND Id > {})",
-            soql_string(&c.id)
-        ));
+        if c.id.is_empty() {
+            q.push_str(&format!(" WHERE SystemModstamp >= {at}"));
+        } else {
+            q.push_str(&format!(
+                " WHERE SystemModstamp > {at} OR (SystemModstamp = {at} AND Id > {})",
+                soql_string(&c.id)
+            ));
+        }
     }
     q.push_str(" ORDER BY SystemModstamp, Id");
     q

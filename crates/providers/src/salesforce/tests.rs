@@ -41,6 +41,14 @@ fn incremental_soql_uses_the_compound_cursor_at_whole_seconds() {
         "SELECT Id, SystemModstamp FROM Contact WHERE SystemModstamp > 2026-01-02T03:04:05Z \
          OR (SystemModstamp = 2026-01-02T03:04:05Z AND Id > '003Ab\\'c') ORDER BY SystemModstamp, Id"
     );
+    let from_time = Cursor {
+        id: String::new(),
+        ..cursor
+    };
+    assert_eq!(
+        soql(c, &["Id".into()], Some(&from_time)),
+        "SELECT Id FROM Contact WHERE SystemModstamp >= 2026-01-02T03:04:05Z ORDER BY SystemModstamp, Id"
+    );
     assert_eq!(
         soql(c, &["Id".into()], None),
         "SELECT Id FROM Contact ORDER BY SystemModstamp, Id"

@@ -16,7 +16,9 @@
 
 pub mod collections;
 pub mod control;
+pub mod eval;
 pub mod gate;
+pub mod lex;
 pub mod limit;
 pub mod outbound;
 pub mod query;

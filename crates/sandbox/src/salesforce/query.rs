@@ -155,7 +155,7 @@ pub async fn query(
             .all()
             .filter(|r| parsed.filter.as_ref().is_none_or(|c| c.matches(r)))
             .collect();
-        soql::sort(&mut matched, &parsed.order);
+        super::eval::sort(&mut matched, &parsed.order);
         matched
             .into_iter()
             .skip(parsed.offset)

@@ -4,12 +4,11 @@
 //! AND and OR without parentheses is a MALFORMED_QUERY, datetime literals are unquoted and text
 //! literals single-quoted.
 
-use std::cmp::Ordering;
-
 use chrono::DateTime;
 
+use super::lex::{malformed, tokenize, Tok};
 use super::schema::{to18, FieldSpec, FieldType, SObjectKind};
-use super::store::{SfError, SfRecord};
+use super::store::SfError;
 
 /// A parsed, schema-checked query.
 #[derive(Debug)]
@@ -56,109 +55,6 @@ pub enum Scalar {
     /// Epoch milliseconds.
     Time(i64),
     Bool(bool),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Word(String),
-    Str(String),
-    Lit(String),
-    Comma,
-    Open,
-    Close,
-    Op(Op),
-}
-
-fn malformed(message: impl Into<String>) -> SfError {
-    SfError::new("MALFORMED_QUERY", message, &[])
-}
-
-fn tokenize(q: &str) -> Result<Vec<Tok>, SfError> {
-    let chars: Vec<char> = q.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            c if c.is_whitespace() => i += 1,
-            ',' => {
-                out.push(Tok::Comma);
-                i += 1
-            }
-            '(' => {
-                out.push(Tok::Open);
-                i += 1
-            }
-            ')' => {
-                out.push(Tok::Close);
-                i += 1
-            }
-            '\'' => {
-                let mut s = String::new();
-                i += 1;
-                loop {
-                    match chars.get(i) {
-                        None => return Err(malformed("unterminated string literal")),
-                        Some('\\') => {
-                            let next = chars.get(i + 1).copied().unwrap_or('\\');
-                            s.push(match next {
-                                'n' => '\n',
-                                't' => '\t',
-                                other => other,
-                            });
-                            i += 2;
-                        }
-                        Some('\'') => {
-                            i += 1;
-                            break;
-                        }
-                        Some(ch) => {
-                            s.push(*ch);
-                            i += 1;
-                        }
-                    }
-                }
-                out.push(Tok::Str(s));
-            }
-            '=' | '!' | '<' | '>' => {
-                let next = chars.get(i + 1).copied();
-                let (op, len) = match (c, next) {
-                    ('=', _) => (Op::Eq, 1),
-                    ('!', Some('=')) => (Op::Ne, 2),
-                    ('<', Some('>')) => (Op::Ne, 2),
-                    ('<', Some('=')) => (Op::Le, 2),
-                    ('>', Some('=')) => (Op::Ge, 2),
-                    ('<', _) => (Op::Lt, 1),
-                    ('>', _) => (Op::Gt, 1),
-                    _ => return Err(malformed(format!("unexpected token: '{c}'"))),
-                };
-                out.push(Tok::Op(op));
-                i += len;
-            }
-            c if c.is_ascii_digit() || c == '-' => {
-                let start = i;
-                i += 1;
-                while i < chars.len()
-                    && (chars[i].is_ascii_alphanumeric()
-                        || matches!(chars[i], ':' | '+' | '-' | '.'))
-                {
-                    i += 1;
-                }
-                out.push(Tok::Lit(chars[start..i].iter().collect()));
-            }
-            c if c.is_ascii_alphabetic() || c == '_' => {
-                let start = i;
-                while i < chars.len()
-                    && (chars[i].is_ascii_alphanumeric() || matches!(chars[i], '_' | '.'))
-                {
-                    i += 1;
-                }
-                out.push(Tok::Word(chars[start..i].iter().collect()));
-            }
-            other => return Err(malformed(format!("unexpected token: '{other}'"))),
-        }
-    }
-    Ok(out)
 }
 
 /// A datetime literal (`2026-01-01T00:00:00Z`, `…T00:00:00.000+0000`, `…+01:00`) in ms.
@@ -480,88 +376,6 @@ pub fn parse(q: &str) -> Result<Soql, SfError> {
         limit,
         offset,
     })
-}
-
-/// A record's field as a comparable value.
-pub fn scalar(rec: &SfRecord, field: &FieldSpec) -> Scalar {
-    match field.name {
-        "Id" => Scalar::Text(rec.id.clone()),
-        "IsDeleted" => Scalar::Bool(false),
-        "CreatedDate" => Scalar::Time(rec.created_ms),
-        "LastModifiedDate" | "SystemModstamp" => Scalar::Time(rec.modstamp_ms),
-        name => match rec.fields.get(name) {
-            None | Some(serde_json::Value::Null) => Scalar::Null,
-            Some(serde_json::Value::Number(n)) => Scalar::Number(n.as_f64().unwrap_or(0.0)),
-            Some(serde_json::Value::Bool(b)) => Scalar::Bool(*b),
-            Some(serde_json::Value::String(s)) => Scalar::Text(s.clone()),
-            Some(other) => Scalar::Text(other.to_string()),
-        },
-    }
-}
-
-/// Non-null values of one field: ids case-sensitively, other text case-insensitively.
-fn compare(field: &FieldSpec, a: &Scalar, b: &Scalar) -> Ordering {
-    match (a, b) {
-        (Scalar::Text(x), Scalar::Text(y)) => match field.ty {
-            FieldType::Id | FieldType::Reference(_) => x.cmp(y),
-            _ => x.to_lowercase().cmp(&y.to_lowercase()),
-        },
-        (Scalar::Number(x), Scalar::Number(y)) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
-        (Scalar::Time(x), Scalar::Time(y)) => x.cmp(y),
-        (Scalar::Bool(x), Scalar::Bool(y)) => x.cmp(y),
-        _ => Ordering::Equal,
-    }
-}
-
-impl Cond {
-    pub fn matches(&self, rec: &SfRecord) -> bool {
-        match self {
-            Cond::And(cs) => cs.iter().all(|c| c.matches(rec)),
-            Cond::Or(cs) => cs.iter().any(|c| c.matches(rec)),
-            Cond::Not(c) => !c.matches(rec),
-            Cond::Cmp(field, op, lit) => {
-                let v = scalar(rec, field);
-                match (&v, lit) {
-                    (Scalar::Null, Scalar::Null) => *op == Op::Eq,
-                    (_, Scalar::Null) => *op == Op::Ne,
-                    (Scalar::Null, _) => *op == Op::Ne,
-                    _ => {
-                        let o = compare(field, &v, lit);
-                        match op {
-                            Op::Eq => o == Ordering::Equal,
-                            Op::Ne => o != Ordering::Equal,
-                            Op::Lt => o == Ordering::Less,
-                            Op::Le => o != Ordering::Greater,
-                            Op::Gt => o == Ordering::Greater,
-                            Op::Ge => o != Ordering::Less,
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Sorts by the ORDER BY keys (ties keep creation order).
-pub fn sort(records: &mut [&SfRecord], order: &[OrderKey]) {
-    records.sort_by(|a, b| {
-        for k in order {
-            let (x, y) = (scalar(a, k.field), scalar(b, k.field));
-            let o = match (&x, &y) {
-                (Scalar::Null, Scalar::Null) => Ordering::Equal,
-                (Scalar::Null, _) if k.nulls_first => Ordering::Less,
-                (Scalar::Null, _) => Ordering::Greater,
-                (_, Scalar::Null) if k.nulls_first => Ordering::Greater,
-                (_, Scalar::Null) => Ordering::Less,
-                _ if k.desc => compare(k.field, &x, &y).reverse(),
-                _ => compare(k.field, &x, &y),
-            };
-            if o != Ordering::Equal {
-                return o;
-            }
-        }
-        a.seq.cmp(&b.seq)
-    });
 }
 
 #[cfg(test)]
