@@ -323,3 +323,132 @@ async fn the_same_hubspot_webhook_delivered_three_times_changes_jobber_once() ->
     assert_eq!(env.sandbox_records("jobber", "clients").await?.len(), 1);
     Ok(())
 }
+
+/// Polls HubSpot's contacts until one satisfies `want`.
+async fn contact_where(
+    env: &TestEnv,
+    what: &str,
+    want: impl Fn(&Value) -> bool,
+) -> anyhow::Result<Value> {
+    eventually(what, || async {
+        let contacts = env.sandbox_records("hubspot", "contacts").await?;
+        Ok(contacts.into_iter().find(|c| want(fields(c))))
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipedrive_person_change_reaches_hubspot_through_the_webhook() -> anyhow::Result<()> {
+    let env = TestEnv::start("webhooks_in_pipedrive", 1).await?;
+    let hubspot = env.connect("hubspot").await?;
+    // Creating the connection subscribes /hooks/pipedrive/{id} with its Basic credentials.
+    let pipedrive = env.connect("pipedrive").await?;
+    let mapping = env
+        .api_ok(
+            Method::POST,
+            "/v1/mappings",
+            Some(json!({
+                "name": "persons to contacts",
+                "source": {"connectionId": pipedrive, "object": "persons"},
+                "target": {"connectionId": hubspot, "object": "contacts"},
+                "fieldPairs": [
+                    {"sourceField": "name", "targetField": "lastname", "required": true},
+                    {"sourceField": "emails[0].value", "targetField": "email"}
+                ]
+            })),
+        )
+        .await?["id"]
+        .as_str()
+        .context("mapping id")?
+        .to_string();
+    let person = sandbox_post(
+        &env,
+        "pipedrive/persons",
+        json!({"name": "Katherine Johnson",
+               "emails": [{"value": "kj@example.test", "primary": true, "label": "work"}]}),
+    )
+    .await?;
+    let person_id = person["id"].to_string();
+    contact_where(&env, "the new person's contact in HubSpot", |f| {
+        f["lastname"] == "Katherine Johnson" && f["email"] == "kj@example.test"
+    })
+    .await?;
+    // Pipedrive timestamps are whole seconds: keep the edit apart from the create.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    sandbox_patch(
+        &env,
+        &format!("pipedrive/persons/{}", person_id.trim_matches('"')),
+        json!({"name": "Katherine G. Johnson"}),
+    )
+    .await?;
+    contact_where(&env, "the changed name in HubSpot", |f| {
+        f["lastname"] == "Katherine G. Johnson"
+    })
+    .await?;
+    assert_only_webhook_runs(&env, &mapping).await?;
+    assert_eq!(env.sandbox_records("hubspot", "contacts").await?.len(), 1);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_salesforce_contact_change_reaches_hubspot_through_an_outbound_message(
+) -> anyhow::Result<()> {
+    let env = TestEnv::start("webhooks_in_salesforce", 1).await?;
+    let hubspot = env.connect("hubspot").await?;
+    let salesforce = env.connect_account("salesforce", None).await?;
+    let hook_url = salesforce["webhookUrl"]
+        .as_str()
+        .context("a Salesforce connection shows its outbound-message URL once")?;
+    // What the Salesforce admin does: an Outbound Message on Contact to that URL.
+    sandbox_post(
+        &env,
+        "salesforce/outbound-messages",
+        json!({"object": "Contact", "endpointUrl": hook_url}),
+    )
+    .await?;
+    let mapping = env
+        .api_ok(
+            Method::POST,
+            "/v1/mappings",
+            Some(json!({
+                "name": "Contact to contacts",
+                "source": {"connectionId": salesforce["id"], "object": "Contact"},
+                "target": {"connectionId": hubspot, "object": "contacts"},
+                "fieldPairs": [
+                    {"sourceField": "FirstName", "targetField": "firstname"},
+                    {"sourceField": "LastName", "targetField": "lastname", "required": true},
+                    {"sourceField": "Email", "targetField": "email"}
+                ]
+            })),
+        )
+        .await?["id"]
+        .as_str()
+        .context("mapping id")?
+        .to_string();
+    let contact = sandbox_post(
+        &env,
+        "salesforce/Contact",
+        json!({"FirstName": "Dorothy", "LastName": "Vaughan", "Email": "dv@example.test"}),
+    )
+    .await?;
+    let id = contact["Id"].as_str().context("Contact Id")?.to_string();
+    contact_where(&env, "the new Contact in HubSpot", |f| {
+        f["lastname"] == "Vaughan" && f["firstname"] == "Dorothy"
+    })
+    .await?;
+    // SystemModstamp has whole seconds: keep the edit apart from the create.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    sandbox_patch(
+        &env,
+        &format!("salesforce/Contact/{id}"),
+        json!({"FirstName": "Dot"}),
+    )
+    .await?;
+    contact_where(&env, "the changed first name in HubSpot", |f| {
+        f["lastname"] == "Vaughan" && f["firstname"] == "Dot"
+    })
+    .await?;
+    assert_only_webhook_runs(&env, &mapping).await?;
+    assert_eq!(env.sandbox_records("hubspot", "contacts").await?.len(), 1);
+    Ok(())
+}

@@ -8,8 +8,11 @@
 //! - Salesforce: the outbound-message endpoint URL (with the secret) is returned once, as
 //!   `webhookUrl`, for the admin to paste into the outbound message.
 
+use std::sync::Arc;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use fluxcascade_providers::{ConnectionContext, PipedriveClient, StaticToken};
 use fluxcascade_store::connections::ConnectionRow;
 use serde_json::Value;
 use uuid::Uuid;
@@ -55,7 +58,7 @@ pub async fn on_connection_created(
         "pipedrive" => {
             let secret = new_webhook_secret(state, org_id, row.id).await?;
             let url = format!("{}/hooks/pipedrive/{}", state.public_url, row.id);
-            subscribe_pipedrive(row, &url, &secret).await;
+            subscribe_pipedrive(state, org_id, row, access_token, &url, &secret).await;
         }
         "salesforce" => {
             let secret = new_webhook_secret(state, org_id, row.id).await?;
@@ -86,13 +89,45 @@ async fn new_webhook_secret(
     Ok(secret)
 }
 
-/// Creates the Pipedrive subscription for every object and action.
-///
-/// TODO(pipedrive adapter): call `PipedriveClient::create_webhook(url, "*", "*", user, password)`
-/// once the adapter exposes it; until then the subscription has to be created by hand with
-/// user = the connection id and password = the secret (which is not kept).
-async fn subscribe_pipedrive(row: &ConnectionRow, url: &str, _secret: &str) {
-    tracing::warn!(connection_id = %row.id, url, "Pipedrive webhook subscription not created: the adapter has no create_webhook yet");
+/// Creates the Pipedrive subscription (`POST /v1/webhooks`, every object and action, v2 payloads)
+/// with the connection's Basic credentials. A failure is logged: the connection still syncs on
+/// schedules and on demand, only without webhooks.
+async fn subscribe_pipedrive(
+    state: &AppState,
+    org_id: Uuid,
+    row: &ConnectionRow,
+    access_token: &str,
+    url: &str,
+    secret: &str,
+) {
+    let mut ctx = ConnectionContext::simple(
+        Arc::new(StaticToken(access_token.to_owned())),
+        state.http.clone(),
+    );
+    // Pipedrive's API host is per company (`api_domain`, kept as the connection's instance URL).
+    ctx.instance_url = match state
+        .store
+        .load_credentials(org_id, row.id, &state.master_key)
+        .await
+    {
+        Ok(c) => c.instance_url,
+        Err(e) => {
+            tracing::warn!(error = %e, connection_id = %row.id, "no instance URL for the Pipedrive subscription");
+            None
+        }
+    };
+    let client = PipedriveClient::from_context(&state.providers.pipedrive, ctx);
+    match client
+        .create_webhook(url, "*", "*", &row.id.to_string(), secret)
+        .await
+    {
+        Ok(id) => {
+            tracing::info!(connection_id = %row.id, webhook_id = %id, "Pipedrive webhook subscribed")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, connection_id = %row.id, "Pipedrive webhook subscription failed")
+        }
+    }
 }
 
 /// HubSpot's token-info endpoint gives the portal (`hub_id`) the token belongs to.
