@@ -343,3 +343,37 @@ async fn request_limit_exceeded_surfaces_as_rate_limited() {
         "no retry inside the adapter"
     );
 }
+
+#[tokio::test]
+async fn an_expired_query_locator_restarts_after_the_last_record_read() {
+    let sb = common::start().await;
+    sb.seed("salesforce", "Contact", 450).await;
+    let p = salesforce(&sb).await;
+    let query = ListQuery {
+        page_size: 200,
+        ..Default::default()
+    };
+    let (all, _) = read_all(p.as_ref(), query.clone()).await;
+    let first = p.list("Contact", &query).await.expect("first page");
+    let token = first.next_page.expect("more pages");
+    // The locator is gone (as after Salesforce's 15 idle minutes); the resume cursor is not.
+    let (locator, resume) = token
+        .split_once('#')
+        .expect("token carries its resume cursor");
+    let (path, offset) = locator.rsplit_once('/').expect("locator path");
+    let expired = format!(
+        "{path}/01gEXPIREDEXPIRED-{}#{resume}",
+        offset.rsplit('-').next().unwrap_or("200")
+    );
+    let (rest, _) = read_all(
+        p.as_ref(),
+        ListQuery {
+            page: Some(expired),
+            ..query
+        },
+    )
+    .await;
+    let mut seen = ids(&first.records);
+    seen.extend(ids(&rest));
+    assert_eq!(seen, ids(&all), "every record once, in order");
+}

@@ -7,8 +7,9 @@
 //!   and increase with creation, so `ORDER BY Id` is creation order.
 //! - SystemModstamp/LastModifiedDate are whole seconds; a seed call gives all its records one
 //!   SystemModstamp (as a bulk load does).
-//! - Query locators snapshot the whole result; at most 50 stay open per org, idle ones close
-//!   after 15 minutes (then `INVALID_QUERY_LOCATOR`).
+//! - A query locator fixes the result's records and order when the query runs (values are
+//!   rendered per batch); at most 50 stay open per org, idle ones close after 15 minutes
+//!   (then `INVALID_QUERY_LOCATOR`), as does every open locator on `/_sandbox/reset`.
 //! - Every API response counts against the org's daily limit (also when limits are disabled,
 //!   which only stops the 403) and carries `Sforce-Limit-Info: api-usage=used/limit`.
 //! - Outbound Messages fire for control-plane creates and patches only (the stand-in for a

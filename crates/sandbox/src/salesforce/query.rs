@@ -1,6 +1,8 @@
 //! `GET /services/data/vXX.X/query?q=` and `GET …/query/{locator}`: SOQL results in batches
 //! (`Sforce-Query-Options: batchSize=`, 200..2000, default 2000) with `nextRecordsUrl`
-//! query locators that snapshot the whole result when the query runs.
+//! query locators. A locator fixes which records, in which order, the query returns when it
+//! runs; each batch renders their values when it is fetched (a record deleted meanwhile is
+//! left out of its batch).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::gate::{sf_error, sf_errors};
+use super::schema::{FieldSpec, SObjectKind};
 use super::store::{render, SfRecord};
 use super::{soql, AccountExt, SalesforceAccount};
 use crate::auth::random_token;
@@ -27,8 +30,15 @@ pub const MAX_OPEN_CURSORS: usize = 50;
 /// A locator not used for this long is closed.
 pub const CURSOR_IDLE: Duration = Duration::from_secs(15 * 60);
 
+/// The result of one query: its records (by store sequence) in order, and the fields to render.
+struct Snapshot {
+    kind: SObjectKind,
+    fields: Vec<&'static FieldSpec>,
+    seqs: Vec<u64>,
+}
+
 struct QueryCursor {
-    records: Arc<Vec<Value>>,
+    records: Arc<Snapshot>,
     batch: usize,
     last_used: Instant,
 }
@@ -46,7 +56,7 @@ impl QueryCursors {
         self.order.clear();
     }
 
-    fn open(&mut self, records: Arc<Vec<Value>>, batch: usize) -> String {
+    fn open(&mut self, records: Arc<Snapshot>, batch: usize) -> String {
         let now = Instant::now();
         self.open
             .retain(|_, c| now.duration_since(c.last_used) < CURSOR_IDLE);
@@ -75,7 +85,7 @@ impl QueryCursors {
         id
     }
 
-    fn take(&mut self, id: &str) -> Option<(Arc<Vec<Value>>, usize)> {
+    fn take(&mut self, id: &str) -> Option<(Arc<Snapshot>, usize)> {
         let c = self.open.get_mut(id)?;
         if c.last_used.elapsed() >= CURSOR_IDLE {
             self.open.remove(id);
@@ -109,14 +119,24 @@ fn batch_size(headers: &HeaderMap) -> Option<usize> {
 fn page(
     account: &SalesforceAccount,
     version: &str,
-    records: Arc<Vec<Value>>,
+    records: Arc<Snapshot>,
     offset: usize,
     batch: usize,
     locator: Option<String>,
 ) -> Response {
-    let total = records.len();
+    let total = records.seqs.len();
     let end = (offset + batch).min(total);
-    let slice: Vec<Value> = records.get(offset..end).unwrap_or_default().to_vec();
+    let slice: Vec<Value> = {
+        let store = account.store(records.kind);
+        records
+            .seqs
+            .get(offset..end)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|s| store.by_seq(*s))
+            .map(|r| render(records.kind, r, &records.fields))
+            .collect()
+    };
     let mut body = json!({"totalSize": total, "done": end >= total, "records": slice});
     let mut cursors = lock(&account.cursors);
     if end < total {
@@ -149,7 +169,7 @@ pub async fn query(
         Ok(p) => p,
         Err(e) => return sf_errors(StatusCode::BAD_REQUEST, &[e]),
     };
-    let records: Vec<Value> = {
+    let seqs: Vec<u64> = {
         let store = account.store(parsed.object);
         let mut matched: Vec<&SfRecord> = store
             .all()
@@ -160,11 +180,16 @@ pub async fn query(
             .into_iter()
             .skip(parsed.offset)
             .take(parsed.limit.unwrap_or(usize::MAX))
-            .map(|r| render(parsed.object, r, &parsed.fields))
+            .map(|r| r.seq)
             .collect()
     };
+    let snapshot = Snapshot {
+        kind: parsed.object,
+        fields: parsed.fields,
+        seqs,
+    };
     let batch = batch_size(&headers).unwrap_or(DEFAULT_BATCH);
-    page(&account, &version, Arc::new(records), 0, batch, None)
+    page(&account, &version, Arc::new(snapshot), 0, batch, None)
 }
 
 /// `GET /services/data/{version}/query/{locatorId}-{offset}`
@@ -189,7 +214,7 @@ pub async fn query_more(
     let Some((records, stored_batch)) = lock(&account.cursors).take(id) else {
         return invalid();
     };
-    if offset > records.len() {
+    if offset > records.seqs.len() {
         return invalid();
     }
     let batch = batch_size(&headers).unwrap_or(stored_batch);

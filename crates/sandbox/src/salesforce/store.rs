@@ -285,6 +285,11 @@ impl SObjectStore {
         self.by_id.get(&id).and_then(|s| self.records.get(s))
     }
 
+    /// A record by its creation sequence number.
+    pub fn by_seq(&self, seq: u64) -> Option<&SfRecord> {
+        self.records.get(&seq)
+    }
+
     pub fn is_deleted(&self, id: &str) -> bool {
         to18(id).is_some_and(|i| self.deleted.contains(&i))
     }
