@@ -301,9 +301,11 @@ impl Store {
         Ok(())
     }
 
-    /// Locks a pending delivery for one attempt (`FOR UPDATE SKIP LOCKED`): None when it is
-    /// delivered, failed, deleted, or another worker is attempting it right now. The lock is held
-    /// until [`DeliveryAttempt::finish`]; dropping the attempt rolls back and releases it.
+    /// Locks a pending delivery for one attempt (`FOR UPDATE`): None when it is delivered, failed
+    /// or deleted. A second copy of the job waits for an attempt in progress, then sees its result
+    /// (it must not skip: the publisher marking the row published holds the same lock for a moment
+    /// just as the job arrives). The lock is held until [`DeliveryAttempt::finish`]; dropping the
+    /// attempt rolls back and releases it.
     pub async fn begin_delivery_attempt(
         &self,
         org_id: Uuid,
@@ -329,7 +331,7 @@ impl Store {
                 "SELECT d.event_id, d.event_type, d.body, d.attempts, w.url, w.key_id, w.secret, w.id
                  FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
                  WHERE d.org_id = $1 AND d.id = $2 AND d.status = 'pending'
-                 FOR UPDATE OF d SKIP LOCKED",
+                 FOR UPDATE OF d",
                 &[&org_id, &id],
             )
             .await?;

@@ -81,6 +81,7 @@ impl WorkerHandler {
                     .fail_sync(org_id, sync_id, &reason)
                     .await
                     .map_err(|e| classify::store(&e))?;
+                crate::deliveries::publish_for_subject(&self.store, &self.publisher, sync_id).await;
                 Ok(())
             }
             Err(e) => Err(e),
@@ -300,6 +301,7 @@ impl WorkerHandler {
         match self.store.try_finalize_sync(org_id, sync_id).await {
             Ok(Some(status)) => {
                 info!(%sync_id, status = status.as_str(), "sync finished");
+                crate::deliveries::publish_for_subject(&self.store, &self.publisher, sync_id).await;
                 self.after_run_finished(org_id, sync_id).await;
             }
             Ok(None) => {}

@@ -6,6 +6,7 @@ mod budget;
 mod batch;
 mod classify;
 mod coordinator;
+mod deliveries;
 mod handler;
 mod health;
 mod matching;
@@ -51,6 +52,7 @@ pub struct WorkerConfig {
 pub struct Worker {
     config: WorkerConfig,
     handler: Arc<WorkerHandler>,
+    deliveries: Arc<deliveries::DeliveryWorker>,
     health: fluxcascade_telemetry::HealthServer,
 }
 
@@ -73,6 +75,12 @@ impl Worker {
             std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into()),
             std::process::id()
         );
+        let deliveries = Arc::new(deliveries::DeliveryWorker::new(
+            store.clone(),
+            publisher.clone(),
+            Arc::clone(&master_key),
+            config.max_attempts,
+        )?);
         let adapters = adapters::Adapters::new(
             store.clone(),
             master_key,
@@ -97,6 +105,7 @@ impl Worker {
         Ok(Worker {
             config,
             handler,
+            deliveries,
             health,
         })
     }
@@ -115,6 +124,13 @@ impl Worker {
         };
         let health = tokio::spawn(self.health.run(shutdown.clone()));
         info!(concurrency = self.config.concurrency, "worker consuming");
+        // Deliveries get their own consumer so slow receivers never hold sync or batch slots.
+        let delivering = tokio::spawn(self.deliveries.run(
+            self.config.queue.clone(),
+            self.config.concurrency,
+            self.config.shutdown_grace,
+            shutdown.clone(),
+        ));
         let res = fluxcascade_queue::run_consumer(
             self.config.queue.clone(),
             options,
@@ -124,6 +140,7 @@ impl Worker {
         .await
         .context("job consumer");
         shutdown.cancel();
+        let _ = delivering.await;
         let _ = health.await;
         res
     }
