@@ -1,0 +1,300 @@
+//! End to end: outbound webhooks through the real processes. Receivers on loopback get signed
+//! `sync.completed` events they verify as a user would (independently of our signing code), a
+//! receiver failing twice gets the event on the third attempt with all three in the delivery log,
+//! and a connection whose grant the provider revoked sends `connection.expired`.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use fluxcascade_tests::TestEnv;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(120);
+
+/// One request a receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+#[derive(Clone, Default)]
+struct Receiver {
+    got: Arc<Mutex<Vec<Received>>>,
+    /// Statuses to answer in order; 200 once they are used up.
+    script: Arc<Mutex<Vec<u16>>>,
+}
+
+impl Receiver {
+    /// Serves on 127.0.0.1:0; returns the URL to subscribe.
+    async fn start(script: &[u16]) -> anyhow::Result<(Receiver, String)> {
+        let r = Receiver {
+            script: Arc::new(Mutex::new(script.iter().rev().copied().collect())),
+            ..Receiver::default()
+        };
+        let app = Router::new()
+            .route("/hook", post(receive))
+            .with_state(r.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/hook", listener.local_addr()?);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok((r, url))
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.got.lock().map(|g| g.clone()).unwrap_or_default()
+    }
+
+    async fn wait_for(&self, n: usize) -> anyhow::Result<Vec<Received>> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let got = self.received();
+            if got.len() >= n {
+                return Ok(got);
+            }
+            if Instant::now() > deadline {
+                bail!("the receiver got {} requests, expected {n}", got.len());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    if let Ok(mut got) = r.got.lock() {
+        got.push(Received { headers, body });
+    }
+    let status = r
+        .script
+        .lock()
+        .ok()
+        .and_then(|mut s| s.pop())
+        .unwrap_or(200);
+    StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
+}
+
+/// A receiver's verification, written from the README: `t=<unix>,v1=<hex HMAC-SHA256(secret,
+/// t + "." + body)>`, the timestamp within 5 minutes, compared in constant time.
+fn verify(secret: &str, header: &str, body: &[u8]) -> Result<(), &'static str> {
+    let mut t = None;
+    let mut sigs = Vec::new();
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", v)) => t = v.parse::<i64>().ok(),
+            Some(("v1", v)) => sigs.push(hex::decode(v).map_err(|_| "v1 is not hex")?),
+            _ => {}
+        }
+    }
+    let t = t.ok_or("no timestamp")?;
+    if (chrono::Utc::now().timestamp() - t).abs() > 300 {
+        return Err("stale timestamp");
+    }
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    let mut signed = format!("{t}.").into_bytes();
+    signed.extend_from_slice(body);
+    if sigs
+        .iter()
+        .any(|s| ring::hmac::verify(&key, &signed, s).is_ok())
+    {
+        Ok(())
+    } else {
+        Err("no signature matches")
+    }
+}
+
+async fn subscribe(env: &TestEnv, url: &str, events: &[&str]) -> anyhow::Result<(String, String)> {
+    let w = env
+        .api_ok(
+            Method::POST,
+            "/v1/webhooks",
+            Some(json!({"url": url, "events": events})),
+        )
+        .await?;
+    Ok((
+        w["id"].as_str().context("id")?.to_string(),
+        w["secret"].as_str().context("secret")?.to_string(),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completed_sync_is_delivered_signed_and_a_failing_receiver_gets_it_on_the_third_attempt(
+) -> anyhow::Result<()> {
+    let env = TestEnv::start("outbound_webhooks", 1).await?;
+    let (ok_rx, ok_url) = Receiver::start(&[]).await?;
+    let (flaky_rx, flaky_url) = Receiver::start(&[500, 500]).await?;
+    let (ok_id, ok_secret) = subscribe(&env, &ok_url, &["sync.completed"]).await?;
+    let (flaky_id, flaky_secret) =
+        subscribe(&env, &flaky_url, &["sync.completed", "sync.failed"]).await?;
+    // A subscriber to other events gets nothing from a completed run.
+    let (other_rx, other_url) = Receiver::start(&[]).await?;
+    subscribe(&env, &other_url, &["sync.partial", "connection.expired"]).await?;
+
+    env.seed("hubspot", "contacts", 5).await?;
+    let hubspot = env.connect("hubspot").await?;
+    let jobber = env.connect("jobber").await?;
+    let mapping = env.contacts_to_clients(&hubspot, &jobber).await?;
+    let sync_id = env.trigger_sync(&mapping, "full").await?;
+    let run = env.wait_sync(&sync_id, WAIT).await?;
+    assert_eq!(run["status"], "completed", "{run}");
+
+    // 1. The healthy receiver gets one signed event and verifies it with the secret from create.
+    let got = ok_rx.wait_for(1).await?;
+    let event = &got[0];
+    assert_eq!(event.header("content-type"), "application/json");
+    let body = event.json();
+    assert_eq!(body["type"], "sync.completed", "{body}");
+    assert_eq!(
+        event.header("fluxcascade-event-id"),
+        body["id"].as_str().unwrap_or("?")
+    );
+    assert!(body["createdAt"].is_string(), "{body}");
+    assert_eq!(
+        body["data"], run,
+        "the event carries the run as GET /v1/syncs/{{id}} shows it"
+    );
+    let signature = event.header("fluxcascade-signature");
+    assert_eq!(
+        verify(&ok_secret, signature, &event.body),
+        Ok(()),
+        "{signature}"
+    );
+    // The verification is real: a changed body, another secret or another timestamp fail.
+    let tampered = String::from_utf8_lossy(&event.body).replace("completed", "failed");
+    assert_ne!(tampered.as_bytes(), &event.body[..]);
+    assert_eq!(
+        verify(&ok_secret, signature, tampered.as_bytes()),
+        Err("no signature matches")
+    );
+    assert_eq!(
+        verify(&flaky_secret, signature, &event.body),
+        Err("no signature matches")
+    );
+    let shifted = signature.replacen("t=", "t=1", 1);
+    assert!(verify(&ok_secret, &shifted, &event.body).is_err());
+
+    // 2. The receiver answering 500 twice gets the same event on the third attempt.
+    let flaky = flaky_rx.wait_for(3).await?;
+    for r in &flaky {
+        assert_eq!(r.body, event.body, "every attempt posts the same event");
+        assert_eq!(
+            verify(&flaky_secret, r.header("fluxcascade-signature"), &r.body),
+            Ok(())
+        );
+    }
+    let log = env
+        .api_ok(
+            Method::GET,
+            &format!("/v1/webhooks/{flaky_id}/deliveries"),
+            None,
+        )
+        .await?;
+    let deliveries = log["data"].as_array().context("data")?;
+    assert_eq!(deliveries.len(), 1, "{log}");
+    let d = &deliveries[0];
+    assert_eq!(d["eventId"], body["id"]);
+    assert_eq!(d["eventType"], "sync.completed");
+    assert_eq!(d["status"], "delivered", "{d}");
+    let attempts: Vec<(Value, Value)> = d["attempts"]
+        .as_array()
+        .context("attempts")?
+        .iter()
+        .map(|a| (a["attempt"].clone(), a["responseStatus"].clone()))
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            (json!(1), json!(500)),
+            (json!(2), json!(500)),
+            (json!(3), json!(200))
+        ],
+        "{d}"
+    );
+
+    let log = env
+        .api_ok(
+            Method::GET,
+            &format!("/v1/webhooks/{ok_id}/deliveries"),
+            None,
+        )
+        .await?;
+    assert_eq!(log["data"][0]["status"], "delivered", "{log}");
+    assert_eq!(log["data"][0]["attempts"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        ok_rx.received().len(),
+        1,
+        "a delivered event is not sent again"
+    );
+    assert!(
+        other_rx.received().is_empty(),
+        "not subscribed to sync.completed"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_grant_sends_connection_expired() -> anyhow::Result<()> {
+    let env = TestEnv::start("outbound_webhooks_expired", 1).await?;
+    let (rx, url) = Receiver::start(&[]).await?;
+    let (_, secret) = subscribe(&env, &url, &["connection.expired"]).await?;
+
+    env.seed("hubspot", "contacts", 3).await?;
+    let hubspot = env.connect("hubspot").await?;
+    let jobber = env.connect("jobber").await?;
+    let mapping = env.contacts_to_clients(&hubspot, &jobber).await?;
+    // The user disconnects the app in Jobber: its access and refresh tokens stop working.
+    env.http
+        .post(format!("{}/_sandbox/oauth/jobber/revoke", env.sandbox_url))
+        .send()
+        .await?
+        .error_for_status()?;
+    let run = env
+        .wait_sync(&env.trigger_sync(&mapping, "full").await?, WAIT)
+        .await?;
+    assert_eq!(run["status"], "failed", "{run}");
+
+    let got = rx.wait_for(1).await?;
+    let body = got[0].json();
+    assert_eq!(
+        verify(
+            &secret,
+            got[0].header("fluxcascade-signature"),
+            &got[0].body
+        ),
+        Ok(())
+    );
+    assert_eq!(body["type"], "connection.expired", "{body}");
+    let connection = env
+        .api_ok(Method::GET, &format!("/v1/connections/{jobber}"), None)
+        .await?;
+    assert_eq!(connection["status"], "expired", "{connection}");
+    assert_eq!(
+        body["data"], connection,
+        "the event carries the connection as the API shows it"
+    );
+    let text = String::from_utf8_lossy(&got[0].body);
+    assert!(
+        !text.to_lowercase().contains("token\":"),
+        "no tokens in the event: {text}"
+    );
+    Ok(())
+}
