@@ -248,6 +248,35 @@ async fn a_completed_sync_is_delivered_signed_and_a_failing_receiver_gets_it_on_
         other_rx.received().is_empty(),
         "not subscribed to sync.completed"
     );
+
+    // 3. An event whose delivery jobs were never published (the process died between commit and
+    //    publish) is published by the workers' outbox relay.
+    let org: uuid::Uuid = env
+        .db()
+        .await?
+        .query_one("SELECT id FROM organizations", &[])
+        .await?
+        .get(0);
+    let store = fluxcascade_store::Store::connect(&env.db_url, 2)?;
+    let recorded = store
+        .record_event(
+            org,
+            "sync.completed",
+            uuid::Uuid::now_v7(),
+            &json!({"lost": true}),
+        )
+        .await?;
+    assert_eq!(recorded.len(), 2, "two subscribers to sync.completed");
+    let got = ok_rx.wait_for(2).await?;
+    assert_eq!(got[1].json()["data"], json!({"lost": true}));
+    assert_eq!(
+        verify(
+            &ok_secret,
+            got[1].header("fluxcascade-signature"),
+            &got[1].body
+        ),
+        Ok(())
+    );
     Ok(())
 }
 
