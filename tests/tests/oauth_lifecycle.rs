@@ -187,13 +187,15 @@ async fn five_second_tokens_last_a_sync_of_over_a_minute_and_rotation_survives_r
     let stats = env.sandbox_stats().await.unwrap();
     let hubspot_refreshes = requests(&stats, "hubspot", "POST /oauth/v1/token", Some(200));
     let jobber_refreshes = requests(&stats, "jobber", "POST /api/oauth/token", Some(200));
-    // The initial code exchange is one of them; a 5 s token over > 60 s needs a dozen more.
+    // The code exchange is one of them. HubSpot is read in the first seconds of the run (a
+    // few refreshes); Jobber is written to all the way through: a 5 s token over more than a
+    // minute needs a dozen refreshes.
     assert!(
-        hubspot_refreshes >= 10,
+        hubspot_refreshes >= 3,
         "hubspot token grants: {hubspot_refreshes}"
     );
     assert!(
-        jobber_refreshes >= 10,
+        jobber_refreshes >= 12,
         "jobber token grants: {jobber_refreshes}"
     );
     let clients = env.sandbox_records("jobber", "clients").await.unwrap();
