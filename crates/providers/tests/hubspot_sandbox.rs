@@ -267,14 +267,28 @@ async fn unsupported_objects_are_permanent_errors() {
 }
 
 #[tokio::test]
-async fn incremental_read_past_the_10000_search_cap_reanchors_and_misses_nothing() {
+async fn incremental_read_of_12000_changes_past_the_10000_search_cap_returns_all_of_them() {
     let sb = common::start().await;
-    sb.seed("hubspot", "contacts", 10_250).await;
-    let p = hubspot(&sb).await;
+    sb.seed("hubspot", "contacts", 500).await;
+    let before: HashSet<String> = sb
+        .stored("hubspot", "contacts")
+        .await
+        .iter()
+        .filter_map(|r| r["id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(before.len(), 500);
+    // The adapter reads from one second before the cursor (its look-back).
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     let since = Cursor {
-        updated_at: chrono::Utc::now() - chrono::Duration::days(1),
+        updated_at: chrono::Utc::now(),
         id: String::new(),
     };
+    // A seed stamps its records one millisecond apart, ending now: wait until all 12,000
+    // stamps fall after the cursor. Then 12,000 contacts changed after it: more than one
+    // search may page through.
+    tokio::time::sleep(std::time::Duration::from_millis(12_100)).await;
+    sb.seed("hubspot", "contacts", 12_000).await;
+    let p = hubspot(&sb).await;
     let query = ListQuery {
         since: Some(since),
         page_size: 200,
@@ -282,10 +296,14 @@ async fn incremental_read_past_the_10000_search_cap_reanchors_and_misses_nothing
     };
     let records = read_all(p.as_ref(), query).await;
     let ids: HashSet<_> = records.iter().map(|r| r.id.clone()).collect();
-    assert_eq!(ids.len(), 10_250, "every contact is read at least once");
+    assert_eq!(ids.len(), 12_000, "every changed contact is read");
+    assert!(
+        ids.is_disjoint(&before),
+        "contacts unchanged since the cursor are not read"
+    );
     // Re-anchoring re-reads only the records at the anchor time, not whole pages.
     assert!(
-        records.len() < 10_250 + 10,
+        records.len() < 12_000 + 10,
         "{} records read",
         records.len()
     );
