@@ -90,18 +90,18 @@ async fn replicas_fire_each_time_once_and_a_restart_runs_one_catch_up() -> anyho
     let jobber = env.connect("jobber").await?;
     let mapping: Uuid = env.contacts_to_clients(&hubspot, &jobber).await?.parse()?;
 
-    // 1. Two replicas, a schedule every 2 s for ~20 s.
+    // 1. Two replicas, a schedule every 2 s for a minute.
     let (mut a, health_a) = env.start_scheduler("scheduler-a", &[]).await?;
     let (mut b, health_b) = env.start_scheduler("scheduler-b", &[]).await?;
     let t0 = Utc::now();
     set_schedule(&env, mapping, Some("*/2 * * * * *")).await?;
-    tokio::time::sleep(Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_secs(60)).await;
     set_schedule(&env, mapping, None).await?;
     let t1 = Utc::now();
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     let part1 = fires(&env, mapping).await?;
-    assert!(part1.len() >= 9, "{} fires in 20 s: {part1:?}", part1.len());
+    assert!(part1.len() >= 29, "{} fires in 60 s: {part1:?}", part1.len());
     assert!(
         part1[0].fire_at <= t0 + chrono::Duration::seconds(2),
         "{part1:?}"
@@ -165,11 +165,11 @@ async fn replicas_fire_each_time_once_and_a_restart_runs_one_catch_up() -> anyho
     a.stop();
     b.stop();
 
-    // 2. No scheduler for ~10 s, then one restarts just after a fire time: it runs the latest
+    // 2. No scheduler for 30 s, then one restarts just after a fire time: it runs the latest
     // missed fire time once, not one run per missed fire.
     let last_before = part1[part1.len() - 1].fire_at;
     set_schedule(&env, mapping, Some("*/4 * * * * *")).await?;
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_secs(30)).await;
     let now = Utc::now();
     let to_boundary = 4_000 - (now.timestamp_millis().rem_euclid(4_000)) + 150;
     tokio::time::sleep(Duration::from_millis(to_boundary as u64)).await;
@@ -187,7 +187,7 @@ async fn replicas_fire_each_time_once_and_a_restart_runs_one_catch_up() -> anyho
         .filter(|f| f.fire_at > last_before)
         .collect();
     let missed = (restart - last_before).num_seconds() / 4;
-    assert!(missed >= 2, "the test stopped the scheduler too briefly");
+    assert!(missed >= 7, "the test stopped the scheduler too briefly");
     let catch_up: Vec<&Fire> = part2.iter().filter(|f| f.fire_at < restart).collect();
     assert_eq!(
         catch_up.len(),
