@@ -12,7 +12,11 @@
 //! - Jobber `jobs`: incremental reads sort by `UPDATED_AT` descending and stop at the cursor
 //!   (no `updatedAt` filter in Jobber's schema); records carry `clientId` and `propertyId`.
 //!   A create needs `clientId` in its fields and goes on the client's first property (one is
-//!   created when it has none); see [`jobber::jobs`]. `properties` are not an object of their own.
+//!   created when it has none); see [`jobber::jobs`].
+//! - Jobber `properties` (`address.*`, `clientId`): Jobber's `Property` has no timestamp, so
+//!   every read is a full read stamped inside the cursor's window (epoch for full reads,
+//!   cursor + 1 s for incremental ones) and the engine's value hash skips unchanged ones;
+//!   `get_many` batches 50 `property(id)` aliases per request; see [`jobber::properties`].
 //! - HubSpot `deals` carry their associated contact ids as `associations.contacts: ["<id>"]`
 //!   in `fields` (list, incremental read and `get_many`); `associations` is never written.
 

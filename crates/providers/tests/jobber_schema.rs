@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 use apollo_compiler::{ExecutableDocument, Schema};
-use fluxcascade_providers::jobber::queries::ALL_DOCUMENTS;
+use fluxcascade_providers::jobber::properties::get_properties_document;
+use fluxcascade_providers::jobber::queries::{ALL_DOCUMENTS, PROPERTY_DOCUMENTS};
+use fluxcascade_providers::jobber::MAX_BATCH;
 
 /// `$FLUXCASCADE_SHARED_DIR/reference/jobber/schema.graphql`, else `shared/` beside the repo.
 fn schema_path() -> PathBuf {
@@ -40,6 +42,40 @@ fn every_jobber_document_validates_against_the_schema() {
         "invalid Jobber documents:\n{}",
         failures.join("\n")
     );
+}
+
+#[test]
+fn every_jobber_property_document_validates_against_the_schema() {
+    let schema = schema();
+    let batch = get_properties_document(MAX_BATCH);
+    let mut docs: Vec<(&str, &str)> = PROPERTY_DOCUMENTS.to_vec();
+    docs.push(("GET_PROPERTIES (full batch)", batch.as_str()));
+    let mut failures = Vec::new();
+    for (name, doc) in docs {
+        if let Err(e) =
+            ExecutableDocument::parse_and_validate(&schema, doc, format!("{name}.graphql"))
+        {
+            failures.push(format!("{name}:\n{e}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "invalid Jobber property documents:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn property_has_no_timestamp_to_read_incrementally() {
+    // Why property reads are full reads (see `jobber::properties`): neither the field nor a
+    // time filter exists. If a newer schema adds them, this fails and the adapter can use them.
+    let schema = schema();
+    for doc in [
+        "query A { properties(first: 1) { nodes { id updatedAt } } }",
+        "query B($t: ISO8601DateTime) { properties(first: 1, filter: { updatedAt: { after: $t } }) { nodes { id } } }",
+    ] {
+        assert!(ExecutableDocument::parse_and_validate(&schema, doc, "p.graphql").is_err());
+    }
 }
 
 #[test]

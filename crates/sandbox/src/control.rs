@@ -64,6 +64,7 @@ enum Target {
     Hubspot(HubspotObjectKind),
     JobberClients,
     JobberJobs,
+    JobberProperties,
     Pipedrive(crate::pipedrive::store::PipedriveKind),
 }
 
@@ -74,6 +75,7 @@ fn target(provider: &str, object: &str) -> Result<Target, Response> {
             .ok_or_else(|| err(StatusCode::NOT_FOUND, format!("unknown hubspot object {o}"))),
         (Some(Provider::Jobber), "clients" | "client") => Ok(Target::JobberClients),
         (Some(Provider::Jobber), "jobs" | "job") => Ok(Target::JobberJobs),
+        (Some(Provider::Jobber), "properties" | "property") => Ok(Target::JobberProperties),
         (Some(Provider::Jobber), o) => Err(err(
             StatusCode::NOT_FOUND,
             format!("unknown jobber object {o}"),
@@ -190,6 +192,9 @@ async fn seed(
         Target::JobberJobs => {
             control_jobs::seed(&state.jobber.get_or_create(&account), count, seed)
         }
+        Target::JobberProperties => {
+            crate::jobber::properties::seed(&state.jobber.get_or_create(&account), count, seed)
+        }
         Target::Pipedrive(kind) => {
             crate::pipedrive::control::seed(&state, kind, &account, count, seed)
         }
@@ -265,6 +270,10 @@ async fn create(
         Target::JobberJobs => {
             control_jobs::create(&state, &state.jobber.get_or_create(q.account()), &body)
         }
+        Target::JobberProperties => {
+            let acct = state.jobber.get_or_create(q.account());
+            crate::jobber::properties::create(&state, &acct, &body)
+        }
         Target::Pipedrive(kind) => {
             crate::pipedrive::control::create(&state, kind, q.account(), &body)
         }
@@ -330,6 +339,13 @@ async fn patch(
                 None => not_found(),
             }
         }
+        Target::JobberProperties => {
+            let acct = state.jobber.get_or_create(q.account());
+            match crate::jobber::properties::patch(&state, &acct, &id, &body) {
+                Some(v) => Json(v).into_response(),
+                None => not_found(),
+            }
+        }
         Target::Pipedrive(kind) => {
             crate::pipedrive::control::patch(&state, kind, q.account(), &id, &body)
         }
@@ -382,6 +398,9 @@ async fn list(
         Target::JobberJobs => {
             control_jobs::list(&state.jobber.get_or_create(q.account()), offset, limit)
         }
+        Target::JobberProperties => {
+            crate::jobber::properties::list(&state.jobber.get_or_create(q.account()), offset, limit)
+        }
         Target::Pipedrive(kind) => {
             crate::pipedrive::control::list(&state, kind, q.account(), offset, limit)
         }
@@ -421,6 +440,9 @@ async fn get_one(
                 .map(|r| store.render_all(r))
         }
         Target::JobberJobs => control_jobs::get(&state.jobber.get_or_create(q.account()), &id),
+        Target::JobberProperties => {
+            crate::jobber::properties::get(&state.jobber.get_or_create(q.account()), &id)
+        }
         Target::Pipedrive(kind) => crate::pipedrive::control::get(&state, kind, q.account(), &id),
         Target::JobberClients => {
             let acct = state.jobber.get_or_create(q.account());

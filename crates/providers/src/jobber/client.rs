@@ -1,4 +1,4 @@
-//! `JobberClient`: the `Provider` for Jobber's GraphQL API (clients and jobs, read and write),
+//! `JobberClient`: the `Provider` for Jobber's GraphQL API (clients, jobs and properties, read and write),
 //! one mutation per write with bounded concurrency since Jobber has no batch API.
 
 use std::sync::Arc;
@@ -241,12 +241,14 @@ fn invalid(message: String) -> WriteResult {
 enum JobberObject {
     Clients,
     Jobs,
+    Properties,
 }
 
 fn jobber_object(object: &str) -> Result<JobberObject, ProviderError> {
     match object {
         "clients" => Ok(JobberObject::Clients),
         "jobs" => Ok(JobberObject::Jobs),
+        "properties" => Ok(JobberObject::Properties),
         _ => Err(ProviderError::Permanent(format!(
             "Jobber object `{object}` is not supported yet"
         ))),
@@ -280,6 +282,9 @@ impl Provider for JobberClient {
         } else {
             query.page_size.min(MAX_PAGE)
         };
+        if kind == JobberObject::Properties {
+            return self.list_properties(query).await;
+        }
         if kind == JobberObject::Jobs {
             let vars = json!({ "first": first, "after": query.page });
             let body = self.graphql(LIST_JOBS, vars).await?;
@@ -307,11 +312,15 @@ impl Provider for JobberClient {
 
     async fn get_many(&self, object: &str, ids: &[String]) -> Result<Vec<Record>, ProviderError> {
         let kind = jobber_object(object)?;
+        if kind == JobberObject::Properties {
+            return self.get_properties(ids).await;
+        }
         let reads: Vec<BoxFuture<'_, Result<Option<Record>, ProviderError>>> = ids
             .iter()
             .map(|id| match kind {
                 JobberObject::Clients => self.get_client(id).boxed(),
-                JobberObject::Jobs => self.get_job(id).boxed(),
+                // Properties were answered above, in one batched request.
+                JobberObject::Jobs | JobberObject::Properties => self.get_job(id).boxed(),
             })
             .collect();
         let found: Vec<_> = stream::iter(reads)
@@ -338,8 +347,10 @@ impl Provider for JobberClient {
         object: &str,
         ops: &[WriteOp],
     ) -> Result<Vec<WriteResult>, ProviderError> {
-        if jobber_object(object)? == JobberObject::Jobs {
-            return self.write_jobs(ops).await;
+        match jobber_object(object)? {
+            JobberObject::Jobs => return self.write_jobs(ops).await,
+            JobberObject::Properties => return self.write_properties(ops).await,
+            JobberObject::Clients => {}
         }
         let writes: Vec<BoxFuture<'_, Result<WriteResult, ProviderError>>> =
             ops.iter().map(|op| self.write_one(op).boxed()).collect();

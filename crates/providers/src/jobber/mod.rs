@@ -3,6 +3,7 @@
 pub mod auth;
 mod client;
 pub mod jobs;
+pub mod properties;
 pub mod queries;
 pub mod records;
 #[cfg(test)]

@@ -115,3 +115,55 @@ pub const ALL_DOCUMENTS: &[(&str, &str)] = &[
     ("CREATE_JOB", CREATE_JOB),
     ("EDIT_JOB", EDIT_JOB),
 ];
+
+/// The property fields a `Record` carries (`Property` has no timestamp: see
+/// [`super::properties`]); the client by id.
+macro_rules! property_fields {
+    () => {
+        "id address { street1 street2 city province postalCode country } client { id }"
+    };
+}
+
+/// Every property of the account, one page (the schema offers no time filter or sort).
+pub const LIST_PROPERTIES: &str = concat!(
+    "query ListProperties($first: Int!, $after: String) { ",
+    "properties(first: $first, after: $after) { nodes { ",
+    property_fields!(),
+    " } pageInfo { endCursor hasNextPage } } }"
+);
+
+/// One property by id.
+pub const GET_PROPERTY: &str = concat!(
+    "query GetProperty($id: EncodedId!) { property(id: $id) { ",
+    property_fields!(),
+    " } }"
+);
+
+/// The selection of one property, for the aliased batch read built by
+/// [`super::properties::get_properties_document`].
+pub const PROPERTY_SELECTION: &str = property_fields!();
+
+/// Create one property for a client, answering with its fields.
+pub const CREATE_PROPERTY_RECORD: &str = concat!(
+    "mutation CreatePropertyRecord($clientId: EncodedId!, $input: PropertyCreateInput!) { ",
+    "propertyCreate(clientId: $clientId, input: $input) { properties { ",
+    property_fields!(),
+    " } userErrors { message path } } }"
+);
+
+/// Edit one property's address.
+pub const EDIT_PROPERTY: &str = concat!(
+    "mutation EditProperty($id: EncodedId!, $input: PropertyEditInput!) { ",
+    "propertyEdit(propertyId: $id, input: $input) { property { ",
+    property_fields!(),
+    " } userErrors { message path } } }"
+);
+
+/// The property documents above, by name, for the schema test (the aliased batch read is
+/// checked there too, built for a full batch).
+pub const PROPERTY_DOCUMENTS: &[(&str, &str)] = &[
+    ("LIST_PROPERTIES", LIST_PROPERTIES),
+    ("GET_PROPERTY", GET_PROPERTY),
+    ("CREATE_PROPERTY_RECORD", CREATE_PROPERTY_RECORD),
+    ("EDIT_PROPERTY", EDIT_PROPERTY),
+];

@@ -67,6 +67,7 @@ fn query_field(
     match f.name.as_str() {
         "clients" => clients_connection(store, f),
         "jobs" => work_exec::jobs_connection(f, store, work),
+        "properties" => super::properties::properties_connection(f, store, work),
         "job" => {
             needs_selection(f, "Job")?;
             let id = f.arg("id").and_then(Value::as_str).unwrap_or_default();
@@ -305,6 +306,12 @@ fn execute_mutation(account: &JobberAccount, fields: &[Field]) -> ExecResult {
             &f.selection,
             &JobberClientStore::default(),
         ),
+        "propertyEdit" => super::properties::edit_payload(
+            None,
+            &dummy_errors,
+            &f.selection,
+            &JobberClientStore::default(),
+        ),
         _ => Err(undefined_field("Mutation", f)),
     });
     if let Err(e) = validation {
@@ -347,9 +354,24 @@ fn execute_mutation(account: &JobberAccount, fields: &[Field]) -> ExecResult {
             let input = f.arg("input").cloned().unwrap_or_else(|| json!({}));
             match work_exec::create_properties(&store, &mut work, cid, &input) {
                 Ok((owner, props)) => {
+                    changed.extend(props.iter().map(|p| ("Property", p.id, true)));
                     work_exec::property_payload(store.get(owner), &props, &[], &f.selection, &store)
                 }
                 Err(errs) => work_exec::property_payload(None, &[], &errs, &f.selection, &store),
+            }
+        }
+        "propertyEdit" => {
+            let pid = f
+                .arg("propertyId")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let input = f.arg("input").cloned().unwrap_or_else(|| json!({}));
+            match super::properties::edit_property(&mut work, pid, &input) {
+                Ok(id) => {
+                    changed.push(("Property", id, false));
+                    super::properties::edit_payload(work.property(id), &[], &f.selection, &store)
+                }
+                Err(errs) => super::properties::edit_payload(None, &errs, &f.selection, &store),
             }
         }
         "clientCreate" => {

@@ -4,6 +4,7 @@ pub mod cost;
 pub mod document;
 pub mod exec;
 pub mod input;
+pub mod properties;
 pub mod render;
 pub mod store;
 pub mod work;
@@ -136,8 +137,15 @@ pub async fn graphql(
     state
         .stats
         .record_writes("jobber", "jobs", result.job_writes);
+    let property_writes = result.changed.iter().filter(|c| c.0 == "Property").count();
+    state
+        .stats
+        .record_writes("jobber", "properties", property_writes as u64);
     for (kind, id, created) in &result.changed {
-        state.jobber_changed(account.account_id, kind, *id, *created);
+        match *kind {
+            "Property" => state.jobber_property_changed(account.account_id, *id, *created),
+            _ => state.jobber_changed(account.account_id, kind, *id, *created),
+        }
     }
     let mut out = Map::new();
     if !result.errors.is_empty() {

@@ -1,0 +1,252 @@
+//! Jobber `properties` through the adapter against the sandbox over HTTP: paged full reads,
+//! incremental reads (full reads stamped inside the cursor's window), batched reads by id,
+//! create on a client and address edits, and a create without `clientId`.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use base64::Engine;
+use fluxcascade_core::{Cursor, ProviderKind, Record};
+use fluxcascade_providers::{
+    connect, ConnectionContext, ListQuery, Provider, WriteOp, WriteResult,
+};
+use serde_json::{json, Value};
+
+async fn jobber(sb: &common::TestSandbox) -> Arc<dyn Provider> {
+    let tokens = sb.token_source(ProviderKind::Jobber).await;
+    connect(
+        ProviderKind::Jobber,
+        &sb.config,
+        ConnectionContext::simple(tokens, reqwest::Client::new()),
+    )
+    .expect("connect")
+}
+
+async fn read_all(p: &dyn Provider, mut query: ListQuery) -> (Vec<Record>, usize) {
+    let mut out = Vec::new();
+    for pages in 1..1000 {
+        let page = p.list("properties", &query).await.expect("list page");
+        out.extend(page.records);
+        match page.next_page {
+            Some(next) => query.page = Some(next),
+            None => return (out, pages),
+        }
+    }
+    panic!("paging did not end");
+}
+
+/// The engine's cursor after a run over `records`: the largest `(updated_at, id)`.
+fn max_cursor(records: &[Record]) -> Cursor {
+    let r = records
+        .iter()
+        .max_by(|a, b| (a.updated_at, &a.id).cmp(&(b.updated_at, &b.id)))
+        .expect("records");
+    Cursor {
+        updated_at: r.updated_at,
+        id: r.id.clone(),
+    }
+}
+
+fn ok(result: &WriteResult) -> Record {
+    match result {
+        WriteResult::Ok(r) => r.clone(),
+        WriteResult::Failed { code, message } => panic!("write failed: {code}: {message}"),
+    }
+}
+
+async fn first_client_id(sb: &common::TestSandbox) -> String {
+    sb.stored("jobber", "clients").await[0]["id"]
+        .as_str()
+        .expect("client id")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn list_pages_through_every_property_once() {
+    let sb = common::start().await;
+    sb.seed("jobber", "clients", 4).await;
+    sb.seed("jobber", "properties", 45).await;
+    let clients: HashSet<String> = sb
+        .stored("jobber", "clients")
+        .await
+        .iter()
+        .map(|c| c["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let p = jobber(&sb).await;
+    let (records, pages) = read_all(
+        p.as_ref(),
+        ListQuery {
+            page_size: 20,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(pages, 3);
+    assert_eq!(records.len(), 45);
+    let ids: HashSet<_> = records.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(ids.len(), 45, "a property was read twice");
+    let owners: HashSet<String> = records
+        .iter()
+        .map(|r| r.fields["clientId"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(owners, clients, "properties are spread over every client");
+    for r in &records {
+        assert!(!r.fields["address"]["street1"]
+            .as_str()
+            .unwrap_or("")
+            .is_empty());
+        assert_eq!(r.fields["address"]["country"], "United States");
+        assert_eq!(r.updated_at, chrono::DateTime::UNIX_EPOCH);
+    }
+}
+
+#[tokio::test]
+async fn an_incremental_read_after_a_patch_returns_the_changed_property() {
+    let sb = common::start().await;
+    sb.seed("jobber", "properties", 30).await;
+    let p = jobber(&sb).await;
+    let (full, _) = read_all(p.as_ref(), ListQuery::default()).await;
+    let cursor = max_cursor(&full);
+    let changed = full[7].id.clone();
+    sb.patch(
+        "jobber",
+        "properties",
+        &changed,
+        json!({"address": {"city": "Bergen", "street2": "Unit 4"}}),
+    )
+    .await;
+    let run_started = chrono::Utc::now();
+    let (since, _) = read_all(
+        p.as_ref(),
+        ListQuery {
+            since: Some(cursor.clone()),
+            page_size: 7,
+            ..Default::default()
+        },
+    )
+    .await;
+    // Every record is inside the engine's window (cursor, run start): none is skipped.
+    for r in &since {
+        assert!((r.updated_at, r.id.as_str()) > (cursor.updated_at, cursor.id.as_str()));
+        assert!(r.updated_at < run_started);
+    }
+    let rec = since
+        .iter()
+        .find(|r| r.id == changed)
+        .expect("the changed property is read");
+    assert_eq!(rec.fields["address"]["city"], "Bergen");
+    assert_eq!(rec.fields["address"]["street2"], "Unit 4");
+    assert_eq!(since.len(), 30);
+    // The next run's cursor moves forward, so a later run reads again.
+    assert!(max_cursor(&since).updated_at > cursor.updated_at);
+}
+
+#[tokio::test]
+async fn create_on_a_client_then_update_round_trips() {
+    let sb = common::start().await;
+    sb.seed("jobber", "clients", 2).await;
+    let client_id = first_client_id(&sb).await;
+    let p = jobber(&sb).await;
+    let create = WriteOp::Create {
+        fields: json!({"clientId": client_id, "address": {"street1": "12 Harbour Rd",
+            "city": "Halifax", "province": "NS", "postalCode": "B3H 1A1", "country": "Canada"}}),
+    };
+    let created = ok(&p.write("properties", &[create]).await.expect("create")[0]);
+    assert_eq!(created.fields["clientId"], client_id);
+    assert_eq!(created.fields["address"]["city"], "Halifax");
+    let stored = sb.stored("jobber", "properties").await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["id"], created.id);
+    assert_eq!(stored[0]["address"]["postalCode"], "B3H 1A1");
+
+    let edit = WriteOp::Update {
+        id: created.id.clone(),
+        fields: json!({"address": {"city": "Dartmouth", "province": null}}),
+    };
+    let edited = ok(&p.write("properties", &[edit]).await.expect("edit")[0]);
+    assert_eq!(edited.id, created.id);
+    assert_eq!(edited.fields["address"]["city"], "Dartmouth");
+    assert_eq!(edited.fields["address"]["province"], "");
+    assert_eq!(edited.fields["address"]["street1"], "12 Harbour Rd");
+
+    let read = p
+        .get_many("properties", std::slice::from_ref(&created.id))
+        .await
+        .expect("get_many");
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].fields, edited.fields);
+}
+
+#[tokio::test]
+async fn a_create_without_client_id_fails_only_that_record() {
+    let sb = common::start().await;
+    sb.seed("jobber", "clients", 1).await;
+    let client_id = first_client_id(&sb).await;
+    let unknown = base64::engine::general_purpose::STANDARD.encode("gid://Jobber/Client/42");
+    let p = jobber(&sb).await;
+    let ops = [
+        WriteOp::Create {
+            fields: json!({"address": {"street1": "1 Nowhere"}}),
+        },
+        WriteOp::Create {
+            fields: json!({"clientId": client_id, "address": {"street1": "2 Somewhere"}}),
+        },
+        WriteOp::Create {
+            fields: json!({"clientId": unknown, "address": {"street1": "3 Elsewhere"}}),
+        },
+        WriteOp::Update {
+            id: base64::engine::general_purpose::STANDARD.encode("gid://Jobber/Property/7"),
+            fields: json!({"address": {"city": "Gone"}}),
+        },
+    ];
+    let results = p.write("properties", &ops).await.expect("write");
+    assert!(
+        matches!(&results[0], WriteResult::Failed { code, message }
+            if code == "invalid_field" && message.contains("clientId")),
+        "{:?}",
+        results[0]
+    );
+    assert_eq!(ok(&results[1]).fields["address"]["street1"], "2 Somewhere");
+    assert!(
+        matches!(&results[2], WriteResult::Failed { code, message }
+            if code == "provider_rejected" && message.contains("clientId")),
+        "{:?}",
+        results[2]
+    );
+    assert!(
+        matches!(&results[3], WriteResult::Failed { code, .. } if code == "provider_rejected"),
+        "{:?}",
+        results[3]
+    );
+    assert_eq!(sb.stored("jobber", "properties").await.len(), 1);
+}
+
+#[tokio::test]
+async fn get_many_reads_a_full_batch_in_one_request() {
+    let sb = common::start().await;
+    sb.seed("jobber", "properties", 60).await;
+    let stored = sb.stored("jobber", "properties").await;
+    let mut ids: Vec<String> = stored
+        .iter()
+        .take(55)
+        .map(|p| p["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    ids.push(base64::engine::general_purpose::STANDARD.encode("gid://Jobber/Property/1"));
+    let p = jobber(&sb).await;
+    let before = sb.request_count("jobber", "graphql").await;
+    let read = p.get_many("properties", &ids).await.expect("get_many");
+    let requests = sb.request_count("jobber", "graphql").await - before;
+    assert_eq!(requests, 2, "56 ids are two batches of at most 50");
+    assert_eq!(read.len(), 55, "the unknown id is absent");
+    let got: HashSet<&str> = read.iter().map(|r| r.id.as_str()).collect();
+    assert!(ids[..55].iter().all(|id| got.contains(id.as_str())));
+    let by_id: std::collections::HashMap<&str, &Value> = stored
+        .iter()
+        .map(|s| (s["id"].as_str().unwrap_or_default(), &s["address"]))
+        .collect();
+    for r in &read {
+        assert_eq!(r.fields["address"]["city"], by_id[r.id.as_str()]["city"]);
+    }
+}
