@@ -209,5 +209,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     if done["status"] != "completed" {
         bail!("the demo sync ended {}: {}", done["status"], done);
     }
+    // From now on the sandbox sends signed webhooks for every change made through its control
+    // plane, so an edited contact reaches Jobber within moments (a `webhook` run).
+    http.put(format!("{sb}/_sandbox/config"))
+        .json(&json!({"webhookUrl": base}))
+        .send()
+        .await?
+        .error_for_status()
+        .context("pointing the sandbox's webhooks at the ingress")?;
+    println!(
+        "  Webhooks:     on. Try: curl -X PATCH {sb}/_sandbox/hubspot/contacts/<id> \\\n                  \
+         -H 'content-type: application/json' -d '{{\"properties\": {{\"firstname\": \"Grace\"}}}}'\n                \
+         then: curl -H 'Authorization: Bearer {key}' '{base}/v1/syncs?mappingId={mapping_id}'"
+    );
     Ok(())
 }
