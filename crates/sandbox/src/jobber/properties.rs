@@ -334,3 +334,95 @@ pub fn get(acct: &JobberAccount, id: &str) -> Option<Value> {
         .and_then(|n| work.property(n))
         .map(property_json)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Map, Value};
+
+    use super::super::document::parse_operation;
+    use super::super::exec::{execute, ExecResult};
+    use super::super::store::{decode_id, encode_id, JobberAddress, JobberClient};
+    use super::super::JobberAccount;
+    use crate::state::lock;
+
+    fn run(acct: &JobberAccount, query: &str, vars: Value) -> ExecResult {
+        let vars: Map<String, Value> = vars.as_object().cloned().unwrap_or_default();
+        let op = parse_operation(query, &vars, None).expect("parses");
+        execute(acct, &op)
+    }
+
+    /// Two clients; client A owns properties in Oslo, Bergen, Oslo; client B one in Tromsø.
+    fn account() -> (JobberAccount, String, Vec<String>) {
+        let acct = JobberAccount::new("t", 1);
+        let (a, b) = {
+            let mut clients = lock(&acct.clients);
+            (
+                clients.insert(JobberClient::default()),
+                clients.insert(JobberClient::default()),
+            )
+        };
+        let mut work = lock(&acct.work);
+        let ids = [(a, "Oslo"), (b, "Tromsø"), (a, "Bergen"), (a, "Oslo")]
+            .iter()
+            .map(|(owner, city)| {
+                let address = JobberAddress {
+                    city: (*city).into(),
+                    ..Default::default()
+                };
+                encode_id("Property", work.add_property(*owner, address))
+            })
+            .collect();
+        drop(work);
+        (acct, encode_id("Client", a), ids)
+    }
+
+    #[test]
+    fn properties_page_by_id_and_filter_by_client() {
+        let (acct, client_a, ids) = account();
+        let q = "query Q($c: EncodedId, $after: String) { properties(first: 2, after: $after, \
+                 filter: { clientId: $c }) { nodes { id address { city } client { id } } \
+                 pageInfo { endCursor hasNextPage } totalCount } }";
+        let first = run(&acct, q, json!({"c": client_a})).data.expect("data");
+        let conn = &first["properties"];
+        assert_eq!(conn["totalCount"], 3);
+        assert_eq!(conn["nodes"][0]["id"], ids[0].as_str());
+        assert_eq!(conn["nodes"][1]["address"]["city"], "Bergen");
+        assert_eq!(conn["nodes"][1]["client"]["id"], client_a.as_str());
+        assert_eq!(conn["pageInfo"]["hasNextPage"], true);
+        let after = conn["pageInfo"]["endCursor"].clone();
+        let second = run(&acct, q, json!({"c": client_a, "after": after}))
+            .data
+            .expect("data");
+        assert_eq!(second["properties"]["nodes"][0]["id"], ids[3].as_str());
+        assert_eq!(second["properties"]["pageInfo"]["hasNextPage"], false);
+        let all = run(&acct, q, json!({})).data.expect("data");
+        assert_eq!(all["properties"]["totalCount"], 4);
+    }
+
+    #[test]
+    fn property_edit_changes_given_lines_and_reports_unknown_ids() {
+        let (acct, _, ids) = account();
+        let m = "mutation E($id: EncodedId!, $input: PropertyEditInput!) { propertyEdit(propertyId: \
+                 $id, input: $input) { property { id address { city street1 } } userErrors { message path } } }";
+        let input = json!({"address": {"street1": "1 Kai", "city": null}});
+        let done = run(&acct, m, json!({"id": ids[2], "input": input}));
+        let payload = &done.data.expect("data")["propertyEdit"];
+        assert_eq!(payload["property"]["address"]["street1"], "1 Kai");
+        assert_eq!(payload["property"]["address"]["city"], "");
+        assert_eq!(payload["userErrors"], json!([]));
+        assert_eq!(
+            done.changed,
+            vec![(
+                "Property",
+                decode_id("Property", &ids[2]).unwrap_or(0),
+                false
+            )]
+        );
+        let unknown = encode_id("Property", 9);
+        let bad = run(&acct, m, json!({"id": unknown, "input": input}));
+        let payload = &bad.data.expect("data")["propertyEdit"];
+        assert_eq!(payload["property"], Value::Null);
+        assert_eq!(payload["userErrors"][0]["path"], json!(["propertyId"]));
+        assert!(bad.changed.is_empty());
+    }
+}
