@@ -5,7 +5,8 @@
 mod common;
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use base64::Engine;
 use fluxcascade_core::{Cursor, ProviderKind, Record};
@@ -13,6 +14,7 @@ use fluxcascade_providers::{
     connect, ConnectionContext, ListQuery, Provider, WriteOp, WriteResult,
 };
 use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn jobber(sb: &common::TestSandbox) -> Arc<dyn Provider> {
     let tokens = sb.token_source(ProviderKind::Jobber).await;
@@ -249,4 +251,112 @@ async fn get_many_reads_a_full_batch_in_one_request() {
     for r in &read {
         assert_eq!(r.fields["address"]["city"], by_id[r.id.as_str()]["city"]);
     }
+}
+
+type Bodies = Arc<Mutex<Vec<Value>>>;
+
+/// A bare HTTP receiver for the sandbox's webhooks: keeps each JSON body, answers 200.
+async fn hook_receiver() -> (String, Bodies) {
+    let got: Bodies = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let sink = got.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let sink = sink.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = sock.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).into_owned();
+                    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                        continue;
+                    };
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if body.len() < len {
+                        continue;
+                    }
+                    if let Ok(v) = serde_json::from_str(body) {
+                        sink.lock().expect("lock").push(v);
+                    }
+                    let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+                    let _ = sock.write_all(ok.as_bytes()).await;
+                    return;
+                }
+            });
+        }
+    });
+    (base, got)
+}
+
+/// `(topic, itemId)` of the Jobber webhooks received so far, once `n` have arrived.
+async fn hooks(got: &Bodies, n: usize) -> Vec<(String, String)> {
+    for _ in 0..250 {
+        if got.lock().expect("lock").len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let bodies = got.lock().expect("lock").clone();
+    bodies
+        .iter()
+        .map(|b| {
+            let e = &b["data"]["webHookEvent"];
+            let s = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+            (s("topic"), s("itemId"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn property_writes_send_property_webhooks_naming_the_record_id() {
+    let sb = common::start().await;
+    sb.seed("jobber", "clients", 1).await;
+    let client_id = first_client_id(&sb).await;
+    let (base, got) = hook_receiver().await;
+    sb.configure(json!({"webhookUrl": base})).await;
+    let p = jobber(&sb).await;
+    let create = WriteOp::Create {
+        fields: json!({"clientId": client_id, "address": {"street1": "5 Pier St"}}),
+    };
+    let created = ok(&p.write("properties", &[create]).await.expect("create")[0]);
+    let edit = WriteOp::Update {
+        id: created.id.clone(),
+        fields: json!({"address": {"city": "Sydney"}}),
+    };
+    ok(&p.write("properties", &[edit]).await.expect("edit")[0]);
+    sb.patch(
+        "jobber",
+        "properties",
+        &created.id,
+        json!({"address": {"city": "Perth"}}),
+    )
+    .await;
+    let mut events = hooks(&got, 3).await;
+    events.sort();
+    let id = created.id.clone();
+    assert_eq!(
+        events,
+        vec![
+            ("PROPERTY_CREATE".to_owned(), id.clone()),
+            ("PROPERTY_UPDATE".to_owned(), id.clone()),
+            ("PROPERTY_UPDATE".to_owned(), id),
+        ]
+    );
 }
