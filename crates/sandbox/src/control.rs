@@ -498,6 +498,7 @@ async fn stats(State(state): State<SharedState>) -> Response {
     for a in state.jobber.all() {
         *records.entry("jobber/clients".into()).or_insert(0) += lock(&a.clients).len();
         *records.entry("jobber/jobs".into()).or_insert(0) += lock(&a.work).jobs_len();
+        *records.entry("jobber/properties".into()).or_insert(0) += lock(&a.work).properties.len();
     }
     crate::pipedrive::control::count_records(&state, &mut records);
     crate::salesforce::control::count_records(&state, &mut records);
