@@ -1,5 +1,7 @@
-//! Loopback emulators of the providers' HTTP APIs (HubSpot CRM v3, Jobber GraphQL) with
-//! OAuth, rate limits and a `/_sandbox` control plane, for tests, demos and benchmarks.
+//! Loopback emulators of the providers' HTTP APIs (HubSpot CRM v3, Jobber GraphQL, Pipedrive
+//! API v2, Salesforce REST) with OAuth, rate limits, webhooks and a `/_sandbox` control plane,
+//! for tests, demos and benchmarks. Pipedrive and Salesforce document their own choices in
+//! `pipedrive/mod.rs` and `salesforce/mod.rs`.
 //!
 //! Documented choices where the real provider is unknown or was simplified:
 //! - `POST /_sandbox/reset` clears records, rate-limit windows and stats; accounts,
@@ -13,7 +15,11 @@
 //!   modified date (as HubSpot does); without `properties` the type's defaults. List `limit`
 //!   is clamped to 100; search `limit` above 200 and `after` ≥ 10,000 are 400s.
 //! - Jobber `clients` is ordered by id, or by (updatedAt, id) when filtered by `updatedAt`;
-//!   `first` defaults to 20 and is capped at 100; cursors encode (updatedAt ms, id).
+//!   `first` defaults to 20 and is capped at 100; cursors encode (updatedAt ms, id). Jobber
+//!   `properties` are ordered by id and carry no timestamps (as in Jobber's schema); property
+//!   creates and edits send `PROPERTY_CREATE` / `PROPERTY_UPDATE` webhooks.
+//! - `POST /_sandbox/oauth/{provider}/revoke?account=` revokes an account's refresh and access
+//!   tokens, as a user disconnecting the app does.
 //! - Stats `writes` count records written through the provider APIs, not the control plane.
 //! - Webhooks go to `webhookUrl` + `/hooks/{provider}` (or `webhookUrl` with `{provider}`
 //!   substituted) for API writes (`changeSource: INTEGRATION`, `sourceId` = app id 1) and
