@@ -26,6 +26,7 @@ CREATE TABLE webhook_deliveries (
     attempts      integer NOT NULL DEFAULT 0,
     published_at  timestamptz,          -- when the broker confirmed its delivery job
     claimed_until timestamptz,          -- a publisher is publishing it; others leave it until then
+    attempting_until timestamptz,       -- a worker is POSTing it (a lease, not a lock held over HTTP)
     created_at    timestamptz NOT NULL DEFAULT now(),
     updated_at    timestamptz NOT NULL DEFAULT now(),
     UNIQUE (webhook_id, event_id)

@@ -1,10 +1,10 @@
 //! Outbound webhooks: subscriptions (secret sealed at rest), the delivery outbox written in the
-//! transaction that produced an event, publishing claims, locked delivery attempts and their log.
+//! transaction that produced an event, publishing claims, leased delivery attempts and their log.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{GenericClient, Object};
+use deadpool_postgres::GenericClient;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -301,55 +301,55 @@ impl Store {
         Ok(())
     }
 
-    /// Locks a pending delivery for one attempt (`FOR UPDATE`): None when it is delivered, failed
-    /// or deleted. A second copy of the job waits for an attempt in progress, then sees its result
-    /// (it must not skip: the publisher marking the row published holds the same lock for a moment
-    /// just as the job arrives). The lock is held until [`DeliveryAttempt::finish`]; dropping the
-    /// attempt rolls back and releases it.
+    /// Takes a pending delivery for one attempt: a lease (`attempting_until`, [`LEASE_SECONDS`])
+    /// rather than a row lock held over HTTP, so publishers and the log never wait for a slow
+    /// receiver. [`Claim::Done`] when it is delivered, failed or deleted (a duplicate job);
+    /// [`Claim::Busy`] while another worker's attempt holds the lease.
     pub async fn begin_delivery_attempt(
         &self,
         org_id: Uuid,
         id: Uuid,
         key: &MasterKey,
-    ) -> Result<Option<DeliveryAttempt>, StoreError> {
+    ) -> Result<Claim, StoreError> {
         let client = self.client().await?;
-        client.batch_execute("BEGIN").await?;
-        let mut attempt = DeliveryAttempt {
-            client: Some(client),
-            org_id,
-            delivery_id: id,
-            event_id: Uuid::nil(),
-            event_type: String::new(),
-            url: String::new(),
-            secret: String::new(),
-            body: String::new(),
-            attempts: 0,
-        };
-        let row = attempt
-            .client()?
+        let row = client
             .query_opt(
-                "SELECT d.event_id, d.event_type, d.body, d.attempts, w.url, w.key_id, w.secret, w.id
-                 FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
-                 WHERE d.org_id = $1 AND d.id = $2 AND d.status = 'pending'
-                 FOR UPDATE OF d",
-                &[&org_id, &id],
+                "UPDATE webhook_deliveries d SET attempting_until = now() + make_interval(secs => $3)
+                 FROM webhooks w
+                 WHERE w.id = d.webhook_id AND d.org_id = $1 AND d.id = $2 AND d.status = 'pending'
+                   AND (d.attempting_until IS NULL OR d.attempting_until < now())
+                 RETURNING d.event_id, d.event_type, d.body, d.attempts, w.url, w.key_id, w.secret, w.id",
+                &[&org_id, &id, &LEASE_SECONDS],
             )
             .await?;
         let Some(row) = row else {
-            attempt.rollback().await?;
-            return Ok(None);
+            let pending = client
+                .query_opt(
+                    "SELECT 1 FROM webhook_deliveries WHERE org_id = $1 AND id = $2 AND status = 'pending'",
+                    &[&org_id, &id],
+                )
+                .await?;
+            return Ok(if pending.is_some() {
+                Claim::Busy
+            } else {
+                Claim::Done
+            });
         };
         let sealed = SealedToken {
             key_id: row.get(5),
             bytes: row.get(6),
         };
-        attempt.secret = key.open(&secret_aad(row.get(7)), &sealed)?;
-        attempt.event_id = row.get(0);
-        attempt.event_type = row.get(1);
-        attempt.body = row.get(2);
-        attempt.attempts = row.get(3);
-        attempt.url = row.get(4);
-        Ok(Some(attempt))
+        Ok(Claim::Attempt(DeliveryAttempt {
+            store: self.clone(),
+            org_id,
+            delivery_id: id,
+            secret: key.open(&secret_aad(row.get(7)), &sealed)?,
+            event_id: row.get(0),
+            event_type: row.get(1),
+            body: row.get(2),
+            attempts: row.get(3),
+            url: row.get(4),
+        }))
     }
 }
 
@@ -510,9 +510,24 @@ pub struct AttemptOutcome {
     pub duration_ms: i32,
 }
 
-/// A pending delivery locked for one attempt, with what the attempt needs.
+/// How long an attempt's lease lasts: longer than the 10 s a receiver gets, so only a worker that
+/// died mid-attempt lets it lapse (its job is redelivered and takes the lease again).
+pub const LEASE_SECONDS: f64 = 60.0;
+
+/// The outcome of [`Store::begin_delivery_attempt`].
+#[derive(Debug)]
+pub enum Claim {
+    /// The lease is ours: make the attempt, then [`DeliveryAttempt::finish`].
+    Attempt(DeliveryAttempt),
+    /// Delivered, failed or deleted: nothing to do.
+    Done,
+    /// Another worker is attempting it right now.
+    Busy,
+}
+
+/// A pending delivery leased for one attempt, with what the attempt needs.
 pub struct DeliveryAttempt {
-    client: Option<Object>,
+    store: Store,
     pub org_id: Uuid,
     pub delivery_id: Uuid,
     pub event_id: Uuid,
@@ -540,61 +555,36 @@ impl std::fmt::Debug for DeliveryAttempt {
 }
 
 impl DeliveryAttempt {
-    fn client(&self) -> Result<&Object, StoreError> {
-        self.client
-            .as_ref()
-            .ok_or_else(|| StoreError::Corrupt("delivery attempt already finished".into()))
-    }
-
-    async fn rollback(mut self) -> Result<(), StoreError> {
-        self.client()?.batch_execute("ROLLBACK").await?;
-        self.client.take();
-        Ok(())
-    }
-
     /// Logs the attempt, sets the delivery's status (`pending` to try again, `delivered` or
-    /// `failed`) and commits, releasing the lock.
-    pub async fn finish(
-        mut self,
-        outcome: &AttemptOutcome,
-        status: &str,
-    ) -> Result<(), StoreError> {
+    /// `failed`) and ends the lease, in one transaction.
+    pub async fn finish(self, outcome: &AttemptOutcome, status: &str) -> Result<(), StoreError> {
         let attempt = self.attempts + 1;
-        let client = self.client()?;
-        client
-            .execute(
-                "INSERT INTO webhook_attempts (delivery_id, attempt, org_id, at, response_status, error, duration_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[
-                    &self.delivery_id,
-                    &attempt,
-                    &self.org_id,
-                    &outcome.at,
-                    &outcome.response_status.map(i32::from),
-                    &outcome.error,
-                    &outcome.duration_ms,
-                ],
-            )
-            .await?;
-        client
-            .execute(
-                "UPDATE webhook_deliveries SET attempts = $3, status = $4, updated_at = now()
-                 WHERE org_id = $1 AND id = $2",
-                &[&self.org_id, &self.delivery_id, &attempt, &status],
-            )
-            .await?;
-        client.batch_execute("COMMIT").await?;
-        self.client.take();
+        let mut client = self.store.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "INSERT INTO webhook_attempts (delivery_id, attempt, org_id, at, response_status, error, duration_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (delivery_id, attempt) DO NOTHING",
+            &[
+                &self.delivery_id,
+                &attempt,
+                &self.org_id,
+                &outcome.at,
+                &outcome.response_status.map(i32::from),
+                &outcome.error,
+                &outcome.duration_ms,
+            ],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE webhook_deliveries SET attempts = GREATEST(attempts, $3), status = $4,
+                attempting_until = NULL, updated_at = now()
+             WHERE org_id = $1 AND id = $2 AND status = 'pending'",
+            &[&self.org_id, &self.delivery_id, &attempt, &status],
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
-    }
-}
-
-impl Drop for DeliveryAttempt {
-    fn drop(&mut self) {
-        if let Some(obj) = self.client.take() {
-            // Mid-transaction: detach from the pool so the connection closes and Postgres rolls back.
-            drop(Object::take(obj));
-        }
     }
 }
 

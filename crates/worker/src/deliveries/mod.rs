@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use fluxcascade_proto::v1::{DeliveryJob, JobEnvelope, JobKind};
 use fluxcascade_queue::{ConsumerOptions, JobError, JobHandler, Publisher, QueueConfig};
-use fluxcascade_store::webhooks::UnpublishedDelivery;
+use fluxcascade_store::webhooks::{Claim, UnpublishedDelivery};
 use fluxcascade_store::{MasterKey, Store, StoreError};
 use fluxcascade_telemetry::metrics;
 use prost::Message;
@@ -179,14 +179,23 @@ impl DeliveryWorker {
         })?;
         let org_id = parse_uuid(&env.org_id, "org_id")?;
         let delivery_id = parse_uuid(&job.delivery_id, "delivery_id")?;
-        let Some(locked) = self
+        let locked = match self
             .store
             .begin_delivery_attempt(org_id, delivery_id, &self.key)
             .await
             .map_err(|e| store_error(&e))?
-        else {
+        {
+            Claim::Attempt(attempt) => attempt,
             // Delivered, failed, or deleted with its webhook: a duplicate job.
-            return Ok(());
+            Claim::Done => return Ok(()),
+            // A duplicate job while another worker's attempt is in progress: look again later
+            // (it is done by then, or that worker died and its lease lapsed).
+            Claim::Busy => {
+                return Err(JobError::Transient {
+                    message: "another worker is attempting this delivery".into(),
+                    retry_after: Some(attempt::TIMEOUT),
+                })
+            }
         };
         let outcome = attempt::post(&self.http, &locked).await;
         let attempt_no = locked.attempts + 1;
