@@ -3,6 +3,7 @@
 //! receiver failing twice gets the event on the third attempt with all three in the delivery log,
 //! and a connection whose grant the provider revoked sends `connection.expired`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,19 +39,45 @@ impl Received {
     }
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Receiver {
     got: Arc<Mutex<Vec<Received>>>,
     /// Statuses to answer in order; 200 once they are used up.
     script: Arc<Mutex<Vec<u16>>>,
+    /// A hanging receiver answers only once `released` is true.
+    hang: bool,
+    released: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Requests being answered right now.
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// Counts a request in flight until its handler ends or is dropped.
+struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Receiver {
     /// Serves on 127.0.0.1:0; returns the URL to subscribe.
     async fn start(script: &[u16]) -> anyhow::Result<(Receiver, String)> {
+        Receiver::serve(script, false).await
+    }
+
+    /// A receiver that holds every request open until [`Receiver::release`].
+    async fn start_hanging() -> anyhow::Result<(Receiver, String)> {
+        Receiver::serve(&[], true).await
+    }
+
+    async fn serve(script: &[u16], hang: bool) -> anyhow::Result<(Receiver, String)> {
         let r = Receiver {
+            got: Arc::default(),
             script: Arc::new(Mutex::new(script.iter().rev().copied().collect())),
-            ..Receiver::default()
+            hang,
+            released: Arc::new(tokio::sync::watch::Sender::new(false)),
+            in_flight: Arc::default(),
         };
         let app = Router::new()
             .route("/hook", post(receive))
@@ -59,6 +86,14 @@ impl Receiver {
         let url = format!("http://{}/hook", listener.local_addr()?);
         tokio::spawn(async move { axum::serve(listener, app).await });
         Ok((r, url))
+    }
+
+    fn release(&self) {
+        self.released.send_replace(true);
+    }
+
+    fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
     }
 
     fn received(&self) -> Vec<Received> {
@@ -81,8 +116,13 @@ impl Receiver {
 }
 
 async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    r.in_flight.fetch_add(1, Ordering::SeqCst);
+    let _in_flight = InFlight(Arc::clone(&r.in_flight));
     if let Ok(mut got) = r.got.lock() {
         got.push(Received { headers, body });
+    }
+    if r.hang {
+        let _ = r.released.subscribe().wait_for(|released| *released).await;
     }
     let status = r
         .script
@@ -325,5 +365,46 @@ async fn a_revoked_grant_sends_connection_expired() -> anyhow::Result<()> {
         !text.to_lowercase().contains("token\":"),
         "no tokens in the event: {text}"
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receivers_that_hang_do_not_hold_up_syncs() -> anyhow::Result<()> {
+    // The worker runs 8 jobs at a time (FLUXCASCADE_WORKER_CONCURRENCY's default): 8 subscribers
+    // whose receiver never answers take every delivery slot.
+    let env = TestEnv::start("outbound_webhooks_slow", 1).await?;
+    let (rx, url) = Receiver::start_hanging().await?;
+    for _ in 0..8 {
+        subscribe(&env, &url, &["sync.completed"]).await?;
+    }
+    env.seed("hubspot", "contacts", 3).await?;
+    let hubspot = env.connect("hubspot").await?;
+    let jobber = env.connect("jobber").await?;
+    let mapping = env.contacts_to_clients(&hubspot, &jobber).await?;
+    let first = env
+        .wait_sync(&env.trigger_sync(&mapping, "full").await?, WAIT)
+        .await?;
+    assert_eq!(first["status"], "completed", "{first}");
+    let deadline = Instant::now() + WAIT;
+    while rx.in_flight() < 8 {
+        if Instant::now() > deadline {
+            bail!("only {} deliveries reached the receiver", rx.in_flight());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // With all 8 deliveries hanging, another run still completes: deliveries have their own slots.
+    let second = env
+        .wait_sync(&env.trigger_sync(&mapping, "full").await?, WAIT)
+        .await?;
+    assert_eq!(second["status"], "completed", "{second}");
+    assert_eq!(
+        (rx.in_flight(), rx.received().len()),
+        (8, 8),
+        "the run finished while the first 8 deliveries were still waiting for the receiver"
+    );
+    rx.release();
+    // Once the receiver answers, the second run's events go out too.
+    rx.wait_for(16).await?;
     Ok(())
 }
