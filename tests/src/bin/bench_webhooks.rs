@@ -154,19 +154,24 @@ async fn latency(count: u64, rate: u64) -> anyhow::Result<Value> {
     }))
 }
 
-fn hubspot_signature(uri: &str, body: &str, ts: &str) -> String {
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"sandbox-secret");
+fn hubspot_signature(secret: &str, uri: &str, body: &str, ts: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
     STANDARD.encode(ring::hmac::sign(
         &key,
         format!("POST{uri}{body}{ts}").as_bytes(),
     ))
 }
 
-/// (b) Deliveries accepted per second by the ingress with `clients` concurrent senders.
-async fn acceptance(total: u64, clients: u64) -> anyhow::Result<Value> {
-    // No worker: the jobs stay queued (the portal is unknown anyway); this measures the ingress.
-    let env = TestEnv::start("bench-webhooks-accept", 0).await?;
-    let uri = Arc::new(format!("{}/hooks/hubspot", env.api_url));
+/// POSTs `total` HubSpot deliveries signed with `secret` from `clients` concurrent senders; all
+/// must be answered `expect`. Returns deliveries per second.
+async fn send_deliveries(
+    uri: &str,
+    total: u64,
+    clients: u64,
+    secret: &'static str,
+    expect: u16,
+) -> anyhow::Result<f64> {
+    let uri = Arc::new(uri.to_owned());
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(clients as usize)
         .build()?;
@@ -188,11 +193,14 @@ async fn acceptance(total: u64, clients: u64) -> anyhow::Result<Value> {
                     .post(uri.as_str())
                     .header("content-type", "application/json")
                     .header("X-HubSpot-Request-Timestamp", &ts)
-                    .header("X-HubSpot-Signature-v3", hubspot_signature(&uri, &body, &ts))
+                    .header(
+                        "X-HubSpot-Signature-v3",
+                        hubspot_signature(secret, &uri, &body, &ts),
+                    )
                     .body(body)
                     .send()
                     .await?;
-                if resp.status().as_u16() == 200 {
+                if resp.status().as_u16() == expect {
                     ok += 1;
                 }
                 i += clients;
@@ -200,13 +208,26 @@ async fn acceptance(total: u64, clients: u64) -> anyhow::Result<Value> {
             Ok::<u64, anyhow::Error>(ok)
         }));
     }
-    let mut accepted = 0;
+    let mut answered = 0;
     for t in tasks {
-        accepted += t.await??;
+        answered += t.await??;
     }
     let secs = started.elapsed().as_secs_f64();
-    anyhow::ensure!(accepted == total, "only {accepted} of {total} accepted");
-    let accepted_per_s = accepted as f64 / secs;
+    anyhow::ensure!(
+        answered == total,
+        "only {answered} of {total} answered {expect}"
+    );
+    Ok(answered as f64 / secs)
+}
+
+/// (b) Deliveries accepted per second by the ingress with `clients` concurrent senders.
+async fn acceptance(total: u64, clients: u64) -> anyhow::Result<Value> {
+    // No worker: the jobs stay queued (the portal is unknown anyway); this measures the ingress.
+    let env = TestEnv::start("bench-webhooks-accept", 0).await?;
+    let uri = format!("{}/hooks/hubspot", env.api_url);
+    let accepted_per_s = send_deliveries(&uri, total, clients, "sandbox-secret", 200).await?;
+    // The same requests with a wrong signature: HTTP + verification, no publish (401).
+    let rejected_per_s = send_deliveries(&uri, total, clients, "wrong-secret", 401).await?;
 
     // The same Publisher's confirmed-publish ceiling, on a prefix of its own.
     let prefix = format!(
@@ -259,6 +280,7 @@ async fn acceptance(total: u64, clients: u64) -> anyhow::Result<Value> {
         "deliveries": total,
         "clients": clients,
         "accepted_per_s": accepted_per_s,
+        "rejected_unpublished_per_s": rejected_per_s,
         "publish_ceiling_batched_per_s": batched,
         "publish_ceiling_single_per_s": single,
         "ratio_vs_batched": accepted_per_s / batched,
@@ -289,6 +311,10 @@ async fn main() -> anyhow::Result<()> {
         lat["max_ms"].as_f64().unwrap_or(f64::NAN)
     );
     println!("webhook acceptance ({deliveries} HubSpot deliveries, {clients} clients)");
+    println!(
+        "  rejected (HTTP + verify, no publish) {:>10.0} /s",
+        acc["rejected_unpublished_per_s"].as_f64().unwrap_or(0.0)
+    );
     println!(
         "  accepted              {:>10.0} /s",
         acc["accepted_per_s"].as_f64().unwrap_or(0.0)
