@@ -3,10 +3,12 @@
 # Each prints a table and writes JSON under target/bench/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --bin fluxcascade --bin bench-sync --bin bench-webhooks --example queue_bench -p fluxcascade-cli -p fluxcascade-tests -p fluxcascade-queue
+cargo build --release --bin fluxcascade --bin bench-sync --bin bench-providers --bin bench-webhooks --example queue_bench -p fluxcascade-cli -p fluxcascade-tests -p fluxcascade-queue
 echo "== queue: jobs/s through our publisher + consumer vs raw lapin =="
 cargo run --release -q -p fluxcascade-queue --example queue_bench
 echo "== sync: HubSpot → Jobber against the sandbox =="
 cargo run --release -q -p fluxcascade-tests --bin bench-sync
+echo "== providers: HubSpot → each provider as target (no limits); HubSpot → HubSpot at the documented limit =="
+cargo run --release -q -p fluxcascade-tests --bin bench-providers
 echo "== webhooks: change → target written latency at 100/s; acceptance vs the confirmed-publish ceiling =="
 cargo run --release -q -p fluxcascade-tests --bin bench-webhooks
