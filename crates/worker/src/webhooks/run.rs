@@ -1,7 +1,7 @@
 //! The coordinator of a webhook run: instead of paging from the cursor it reads just the changed
-//! ids (`get_many`) and publishes them as batch jobs; the run never moves the mapping's cursor
-//! (the store's finalisation skips it for `trigger = webhook`), so a scheduled run still sees
-//! everything after the cursor.
+//! ids (`get_many`) and writes them as batches (a single batch in place, more as batch jobs); the
+//! run never moves the mapping's cursor (the store's finalisation skips it for `trigger =
+//! webhook`), so a scheduled run still sees everything after the cursor.
 
 use fluxcascade_core::Direction;
 use fluxcascade_proto::v1::{BatchJob, JobEnvelope, JobKind};
@@ -89,13 +89,19 @@ impl WorkerHandler {
             ));
             batch_no += 1;
         }
-        self.publisher
-            .publish_many(&jobs)
-            .await
-            .map_err(|e| JobError::Transient {
-                message: format!("publishing batch: {e}"),
-                retry_after: None,
-            })?;
+        if let [only] = jobs.as_slice() {
+            // The usual webhook run is one batch: written here, saving a queue hop. A failure
+            // fails this coordinator job, whose retry redoes it (a batch commits once).
+            self.handle_batch(only).await?;
+        } else {
+            self.publisher
+                .publish_many(&jobs)
+                .await
+                .map_err(|e| JobError::Transient {
+                    message: format!("publishing batch: {e}"),
+                    retry_after: None,
+                })?;
+        }
         let leg = if reverse { "reverse" } else { "forward" };
         info!(%sync_id, records = records.len(), batches = jobs.len(), leg, "webhook run read");
         if last_leg {
