@@ -321,10 +321,13 @@ async fn a_completed_sync_is_delivered_signed_and_a_failing_receiver_gets_it_on_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_revoked_grant_sends_connection_expired() -> anyhow::Result<()> {
+async fn a_revoked_grant_sends_connection_expired_and_the_failed_run_sync_failed(
+) -> anyhow::Result<()> {
     let env = TestEnv::start("outbound_webhooks_expired", 1).await?;
     let (rx, url) = Receiver::start(&[]).await?;
     let (_, secret) = subscribe(&env, &url, &["connection.expired"]).await?;
+    let (failed_rx, failed_url) = Receiver::start(&[]).await?;
+    let (_, failed_secret) = subscribe(&env, &failed_url, &["sync.failed"]).await?;
 
     env.seed("hubspot", "contacts", 3).await?;
     let hubspot = env.connect("hubspot").await?;
@@ -365,6 +368,19 @@ async fn a_revoked_grant_sends_connection_expired() -> anyhow::Result<()> {
         !text.to_lowercase().contains("token\":"),
         "no tokens in the event: {text}"
     );
+
+    // The run that could not write to Jobber ended failed: its subscriber hears of it.
+    let failed = failed_rx.wait_for(1).await?;
+    assert_eq!(
+        verify(
+            &failed_secret,
+            failed[0].header("fluxcascade-signature"),
+            &failed[0].body
+        ),
+        Ok(())
+    );
+    assert_eq!(failed[0].json()["type"], "sync.failed");
+    assert_eq!(failed[0].json()["data"], run);
     Ok(())
 }
 
