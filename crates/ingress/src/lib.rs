@@ -75,6 +75,8 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// For OAuth token endpoints and webhook subscriptions (never a provider's data API).
     pub http: reqwest::Client,
+    /// Publishes webhook jobs, coalescing concurrent deliveries (see [`hooks::coalesce`]).
+    pub hooks: hooks::coalesce::HookBatcher,
 }
 
 impl AppState {
@@ -82,6 +84,7 @@ impl AppState {
     pub fn new(store: Store, publisher: Publisher, master_key: Arc<MasterKey>) -> AppState {
         let defaults = IngressConfig::default();
         AppState {
+            hooks: hooks::coalesce::HookBatcher::start(publisher.clone()),
             store,
             publisher,
             master_key,
@@ -214,6 +217,7 @@ impl Ingress {
             .local_addr()
             .context("listener has no local address")?;
         let state = AppState {
+            hooks: hooks::coalesce::HookBatcher::start(publisher.clone()),
             store,
             publisher,
             master_key,

@@ -225,6 +225,8 @@ async fn acceptance(total: u64, clients: u64) -> anyhow::Result<Value> {
     // No worker: the jobs stay queued (the portal is unknown anyway); this measures the ingress.
     let env = TestEnv::start("bench-webhooks-accept", 0).await?;
     let uri = format!("{}/hooks/hubspot", env.api_url);
+    // Warm up the HTTP connections, the ingress's channel and the queues before measuring.
+    send_deliveries(&uri, total / 10, clients, "sandbox-secret", 200).await?;
     let accepted_per_s = send_deliveries(&uri, total, clients, "sandbox-secret", 200).await?;
     // The same requests with a wrong signature: HTTP + verification, no publish (401).
     let rejected_per_s = send_deliveries(&uri, total, clients, "wrong-secret", 401).await?;
@@ -292,8 +294,8 @@ async fn acceptance(total: u64, clients: u64) -> anyhow::Result<Value> {
 async fn main() -> anyhow::Result<()> {
     let changes = env_num("BENCH_WEBHOOK_CHANGES", 1000);
     let rate = env_num("BENCH_WEBHOOK_RATE", 100);
-    let deliveries = env_num("BENCH_WEBHOOK_DELIVERIES", 10_000);
-    let clients = env_num("BENCH_WEBHOOK_CLIENTS", 32);
+    let deliveries = env_num("BENCH_WEBHOOK_DELIVERIES", 100_000);
+    let clients = env_num("BENCH_WEBHOOK_CLIENTS", 64);
 
     let lat = latency(changes, rate).await?;
     let acc = acceptance(deliveries, clients).await?;

@@ -13,6 +13,7 @@
 //! primary-key read of its connection (cached for [`secrets::CACHE_TTL`]); HubSpot and Jobber cost
 //! none (the worker routes by account id).
 
+pub mod coalesce;
 pub mod hubspot;
 pub mod jobber;
 pub mod pipedrive;
@@ -28,8 +29,6 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
-use fluxcascade_proto::v1::{JobEnvelope, JobKind, WebhookJob};
-use prost::Message;
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -92,33 +91,22 @@ pub(crate) async fn enqueue(
     if events.is_empty() {
         return Ok(());
     }
-    let job = WebhookJob {
-        provider: provider.to_string(),
-        connection_id: connection_id.map(|c| c.to_string()).unwrap_or_default(),
-        events_json: serde_json::to_vec(events).map_err(|e| {
-            tracing::error!(error = %e, "encoding webhook events");
-            ApiError::internal()
-        })?,
-        received_at_unix_ms: chrono::Utc::now().timestamp_millis(),
-    };
     let org = org_id.map(|o| o.to_string()).unwrap_or_default();
-    let envelope = JobEnvelope::new(JobKind::Webhook, org, job.encode_to_vec());
-    let publisher = state.publisher.clone();
-    // Publish in its own task: a provider hanging up must not cancel a half-confirmed publish.
-    let task = tokio::spawn(async move { publisher.publish(&envelope).await.map(|()| envelope) });
+    let connection = connection_id.map(|c| c.to_string()).unwrap_or_default();
+    // The batcher publishes in its own task: a provider hanging up must not cancel a
+    // half-confirmed publish. Concurrent deliveries for the same key share one job.
+    let submitted = state
+        .hooks
+        .submit(provider, org, connection, events.to_vec());
     let unavailable =
         || ApiError::unavailable("the job queue is unavailable; nothing was accepted, retry later");
-    match tokio::time::timeout(deadline, task).await {
-        Ok(Ok(Ok(envelope))) => {
-            tracing::debug!(provider, job_id = %envelope.job_id, events = events.len(), "webhook enqueued");
+    match tokio::time::timeout(deadline, submitted).await {
+        Ok(Ok(job_id)) => {
+            tracing::debug!(provider, job_id = %job_id, events = events.len(), "webhook enqueued");
             Ok(())
         }
-        Ok(Ok(Err(e))) => {
-            tracing::warn!(error = %e, provider, "could not enqueue webhook job");
-            Err(unavailable())
-        }
         Ok(Err(e)) => {
-            tracing::error!(error = %e, provider, "webhook publish task failed");
+            tracing::warn!(error = %e, provider, "could not enqueue webhook job");
             Err(unavailable())
         }
         Err(_) => {
