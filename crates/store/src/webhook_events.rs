@@ -257,15 +257,15 @@ impl Store {
         Ok(out)
     }
 
-    /// Pending webhook runs created by `job_id` (a retried job republishes them: its first attempt
-    /// may have died between the commit and the publish).
+    /// Unfinished webhook runs created by `job_id` (a retried job republishes them: its first
+    /// attempt may have died after the commit, before or while running them).
     pub async fn pending_runs_of_job(&self, job_id: &str) -> Result<Vec<RunToPublish>, StoreError> {
         let rows = self
             .client()
             .await?
             .query(
                 "SELECT id, org_id, mapping_id FROM sync_runs
-                 WHERE webhook_job_id = $1 AND status = 'pending'",
+                 WHERE webhook_job_id = $1 AND status IN ('pending', 'running')",
                 &[&job_id],
             )
             .await?;

@@ -88,7 +88,7 @@ impl WorkerHandler {
         }
     }
 
-    async fn coordinate(&self, org_id: Uuid, sync_id: Uuid) -> Result<(), JobError> {
+    pub(crate) async fn coordinate(&self, org_id: Uuid, sync_id: Uuid) -> Result<(), JobError> {
         let Some(run) = self
             .store
             .start_sync(org_id, sync_id)

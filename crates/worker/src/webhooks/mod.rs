@@ -3,8 +3,9 @@
 //! webhook`) that sync just the changed ids.
 //!
 //! Exactly-once intent: the dedupe rows `(connection, event id)` and the runs are committed in one
-//! transaction, the sync jobs are published after it. A retried job republishes the runs it created
-//! that are still pending, so dying between commit and publish loses nothing. Several events of one
+//! transaction; then the job runs them in place (a failure there publishes the run as a sync job).
+//! A retried job republishes the runs it created that are still pending or running, so dying
+//! between commit and the end of the run loses nothing. Several events of one
 //! mapping in a delivery become one run; events arriving while a webhook run of the mapping is still
 //! pending join it. While any other run of the mapping is going (one run per mapping at a time), the
 //! ids are deferred and a webhook run takes them when that run finishes. Deletions are ignored (the
@@ -62,7 +63,7 @@ impl WorkerHandler {
             .map_err(|e| classify::store(&e))?;
         info!(provider = %job.provider, fresh = outcome.fresh, duplicates = outcome.duplicates,
               runs = outcome.publish.len(), deferred = outcome.deferred.len(), "webhook routed");
-        self.publish_runs(&outcome.publish).await?;
+        self.run_now(&outcome.publish).await?;
         // The run that made us defer may have finished before our commit: try to start now. A
         // retry also restarts ids an earlier attempt deferred when its publish failed.
         let mut retry_mappings: Vec<(Uuid, Uuid)> = Vec::new();
@@ -110,6 +111,22 @@ impl WorkerHandler {
             .map_err(|e| classify::store(&e))?;
         if let Some(run) = run {
             self.publish_runs(&[run]).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs the new webhook runs right here instead of through a sync job: one queue hop less
+    /// between a provider's change and the target write. This webhook job is acked only after, so
+    /// if the worker dies meanwhile it is redelivered and its retry republishes the runs it
+    /// created (pending or running) as sync jobs. A run that fails here is published as an
+    /// ordinary sync job, so the queue's retry tiers and final-attempt handling take over.
+    async fn run_now(&self, runs: &[RunToPublish]) -> Result<(), JobError> {
+        for run in runs {
+            if let Err(e) = self.coordinate(run.org_id, run.sync_id).await {
+                warn!(error = %classify::reason(&e), sync_id = %run.sync_id,
+                      "webhook run failed in place; queued as a sync job for retry");
+                self.publish_runs(std::slice::from_ref(run)).await?;
+            }
         }
         Ok(())
     }
