@@ -101,7 +101,11 @@ async fn replicas_fire_each_time_once_and_a_restart_runs_one_catch_up() -> anyho
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     let part1 = fires(&env, mapping).await?;
-    assert!(part1.len() >= 29, "{} fires in 60 s: {part1:?}", part1.len());
+    assert!(
+        part1.len() >= 29,
+        "{} fires in 60 s: {part1:?}",
+        part1.len()
+    );
     assert!(
         part1[0].fire_at <= t0 + chrono::Duration::seconds(2),
         "{part1:?}"

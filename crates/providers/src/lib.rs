@@ -37,9 +37,7 @@ use std::sync::Arc;
 
 use fluxcascade_core::ProviderKind;
 
-pub use budget::{
-    BudgetLimits, RateBudgets, RequestBudget, RequestClass, Unlimited, WindowLimit,
-};
+pub use budget::{BudgetLimits, RateBudgets, RequestBudget, RequestClass, Unlimited, WindowLimit};
 pub use config::{ProviderApp, ProvidersConfig, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET};
 pub use error::ProviderError;
 pub use http::DEFAULT_RATE_LIMIT_RETRIES;

@@ -98,8 +98,14 @@ fn router(state: SharedState) -> Router {
     Router::new()
         .nest("/hubspot", hubspot::router(state.clone()))
         .nest("/jobber", jobber::router(state.clone()))
-        .nest("/pipedrive", pipedrive::router(state.clone()).merge(oauth::pipedrive_routes()))
-        .nest("/salesforce", salesforce::router(state.clone()).merge(oauth::salesforce_routes()))
+        .nest(
+            "/pipedrive",
+            pipedrive::router(state.clone()).merge(oauth::pipedrive_routes()),
+        )
+        .nest(
+            "/salesforce",
+            salesforce::router(state.clone()).merge(oauth::salesforce_routes()),
+        )
         .nest("/_sandbox", control::router())
         .with_state(state)
 }

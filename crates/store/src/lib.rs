@@ -12,8 +12,8 @@ pub mod oauth_states;
 pub mod orgs;
 pub mod schedules;
 pub mod syncs;
-pub mod webhooks;
 pub mod webhook_events;
+pub mod webhooks;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 

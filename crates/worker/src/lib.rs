@@ -2,8 +2,8 @@
 
 mod adapters;
 mod associations;
-mod budget;
 mod batch;
+mod budget;
 mod classify;
 mod coordinator;
 mod deliveries;

@@ -82,9 +82,7 @@ async fn run(
         .await?
         .error_for_status()?;
     let source = env.connect_account("hubspot", Some("source")).await?;
-    let target_conn = env
-        .connect_account(target, Some("target"))
-        .await?;
+    let target_conn = env.connect_account(target, Some("target")).await?;
     let (object, pairs) = target_spec(target);
     let mapping = env
         .api_ok(
