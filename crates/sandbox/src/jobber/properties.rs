@@ -19,7 +19,7 @@ use super::store::{
     JobberClientStore,
 };
 use super::work::{JobberProperty, JobberWorkStore};
-use super::work_exec::property;
+use super::work_exec::{property, user_errors};
 use super::JobberAccount;
 use crate::fake::FakeData;
 use crate::state::{lock, SandboxState};
@@ -153,23 +153,6 @@ pub fn properties_connection(
             _ => Err(undefined_field("PropertyConnection", g)),
         }
     })
-}
-
-fn user_errors(errors: &[UserError], f: &Field) -> Result<Value, GraphqlError> {
-    needs_selection(f, "MutationErrors")?;
-    let render = |e: &UserError| {
-        object(&f.selection, "MutationErrors", |g| match g.name.as_str() {
-            "message" => leaf(g, e.message.clone().into()),
-            "path" => leaf(g, e.path.clone().into()),
-            _ => Err(undefined_field("MutationErrors", g)),
-        })
-    };
-    render(&UserError::default())?;
-    errors
-        .iter()
-        .map(render)
-        .collect::<Result<Vec<_>, _>>()
-        .map(Value::Array)
 }
 
 /// `PropertyEditPayload` for `p` (None when the edit failed).

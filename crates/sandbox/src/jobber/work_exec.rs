@@ -190,7 +190,8 @@ pub fn jobs_connection(
     })
 }
 
-fn user_errors(errors: &[UserError], f: &Field) -> Result<Value, GraphqlError> {
+/// `userErrors` of a mutation payload (the selection is checked even when there are none).
+pub(crate) fn user_errors(errors: &[UserError], f: &Field) -> Result<Value, GraphqlError> {
     needs_selection(f, "MutationErrors")?;
     let render = |e: &UserError| {
         object(&f.selection, "MutationErrors", |g| match g.name.as_str() {

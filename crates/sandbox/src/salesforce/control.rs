@@ -76,6 +76,18 @@ fn object_of(object: &str) -> Result<SObjectKind, Response> {
     })
 }
 
+/// The object and the validated fields of a control-plane create or patch.
+fn validated(
+    object: &str,
+    body: &[u8],
+    mode: WriteMode,
+) -> Result<(SObjectKind, BTreeMap<&'static str, Value>), Response> {
+    let kind = object_of(object)?;
+    let body = body_object(body)?;
+    let fields = validate(kind, &written(&body), mode).map_err(|e| invalid(&e))?;
+    Ok((kind, fields))
+}
+
 /// The written fields: the body itself, or its `fields` member.
 fn written(body: &Map<String, Value>) -> Map<String, Value> {
     match body.get("fields") {
@@ -210,18 +222,9 @@ async fn create(
     Query(q): Query<ControlQuery>,
     body: Bytes,
 ) -> Response {
-    let kind = match object_of(&object) {
-        Ok(k) => k,
+    let (kind, fields) = match validated(&object, &body, WriteMode::Create) {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let body = match body_object(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let input = written(&body);
-    let fields = match validate(kind, &input, WriteMode::Create) {
-        Ok(f) => f,
-        Err(e) => return invalid(&e),
     };
     let account = state.salesforce.get_or_create(q.account());
     let changed: Vec<(String, Value)> = fields
@@ -245,18 +248,9 @@ async fn patch(
     Query(q): Query<ControlQuery>,
     body: Bytes,
 ) -> Response {
-    let kind = match object_of(&object) {
-        Ok(k) => k,
+    let (kind, fields) = match validated(&object, &body, WriteMode::Update) {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let body = match body_object(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let input = written(&body);
-    let fields = match validate(kind, &input, WriteMode::Update) {
-        Ok(f) => f,
-        Err(e) => return invalid(&e),
     };
     let changed: Vec<(String, Value)> = fields
         .iter()
