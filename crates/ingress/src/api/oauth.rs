@@ -10,13 +10,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use chrono::Utc;
 use fluxcascade_core::ProviderKind;
 use fluxcascade_providers::ProviderError;
 use fluxcascade_store::connections::NewConnection;
-use ring::rand::{SecureRandom, SystemRandom};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -60,14 +57,6 @@ fn callback_url(state: &AppState, kind: ProviderKind) -> String {
     format!("{}/v1/oauth/{}/callback", state.public_url, kind.as_str())
 }
 
-fn random_state() -> Result<String, ApiError> {
-    let mut buf = [0u8; 32];
-    SystemRandom::new()
-        .fill(&mut buf)
-        .map_err(|_| ApiError::internal())?;
-    Ok(URL_SAFE_NO_PAD.encode(buf))
-}
-
 /// `GET /v1/oauth/{provider}/authorize`
 pub async fn authorize(
     State(state): State<AppState>,
@@ -79,7 +68,8 @@ pub async fn authorize(
     caller.require_manage()?;
     let kind = provider_kind(&provider)?;
     let redirect_uri = callback_url(&state, kind);
-    let nonce = random_state()?;
+    // 32 random bytes, base64url: the same generator as webhook secrets.
+    let nonce = crate::hooks::verify::new_secret().map_err(|_| ApiError::internal())?;
     let expires_at = Utc::now() + chrono::Duration::minutes(STATE_TTL_MINUTES);
     state
         .store

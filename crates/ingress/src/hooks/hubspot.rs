@@ -21,7 +21,7 @@ pub async fn receive(State(state): State<AppState>, req: Request) -> Result<Stat
     let uri = format!("{}{path_and_query}", state.public_url);
     check_signature(&state, &headers, &method, &uri, &body)?;
     let events = parse(&body)?;
-    enqueue(&state, "hubspot", None, None, &events, CONFIRM_DEADLINE).await?;
+    enqueue(&state, "hubspot", None, None, events, CONFIRM_DEADLINE).await?;
     Ok(StatusCode::OK)
 }
 

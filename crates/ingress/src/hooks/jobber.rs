@@ -34,7 +34,7 @@ pub async fn receive(State(state): State<AppState>, req: Request) -> Result<Stat
         return Err(unauthorized("the Jobber signature does not match"));
     }
     let events = parse(&body)?;
-    enqueue(&state, "jobber", None, None, &events, JOBBER_DEADLINE).await?;
+    enqueue(&state, "jobber", None, None, events, JOBBER_DEADLINE).await?;
     Ok(StatusCode::OK)
 }
 

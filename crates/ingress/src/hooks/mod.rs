@@ -85,7 +85,7 @@ pub(crate) async fn enqueue(
     provider: &str,
     org_id: Option<uuid::Uuid>,
     connection_id: Option<uuid::Uuid>,
-    events: &[HookEvent],
+    events: Vec<HookEvent>,
     deadline: Duration,
 ) -> Result<(), ApiError> {
     if events.is_empty() {
@@ -95,14 +95,13 @@ pub(crate) async fn enqueue(
     let connection = connection_id.map(|c| c.to_string()).unwrap_or_default();
     // The batcher publishes in its own task: a provider hanging up must not cancel a
     // half-confirmed publish. Concurrent deliveries for the same key share one job.
-    let submitted = state
-        .hooks
-        .submit(provider, org, connection, events.to_vec());
+    let count = events.len();
+    let submitted = state.hooks.submit(provider, org, connection, events);
     let unavailable =
         || ApiError::unavailable("the job queue is unavailable; nothing was accepted, retry later");
     match tokio::time::timeout(deadline, submitted).await {
         Ok(Ok(job_id)) => {
-            tracing::debug!(provider, job_id = %job_id, events = events.len(), "webhook enqueued");
+            tracing::debug!(provider, job_id = %job_id, events = count, "webhook enqueued");
             Ok(())
         }
         Ok(Err(e)) => {

@@ -34,7 +34,7 @@ pub async fn receive(
         "pipedrive",
         Some(conn.org_id),
         Some(conn.id),
-        &events,
+        events,
         CONFIRM_DEADLINE,
     )
     .await?;

@@ -63,7 +63,7 @@ pub async fn receive(
         "salesforce",
         Some(conn.org_id),
         Some(conn.id),
-        &events,
+        events,
         CONFIRM_DEADLINE,
     )
     .await?;

@@ -10,11 +10,9 @@
 
 use std::sync::Arc;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use fluxcascade_providers::{ConnectionContext, PipedriveClient, StaticToken};
+use fluxcascade_providers::jobber::auth::jwt_account_id;
+use fluxcascade_providers::{ConnectionContext, HubspotAuth, PipedriveClient, StaticToken};
 use fluxcascade_store::connections::ConnectionRow;
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::{secrets, verify};
@@ -43,7 +41,7 @@ pub async fn on_connection_created(
     if row.external_account_id.is_empty() {
         let found = match row.provider.as_str() {
             "hubspot" => hubspot_portal(state, access_token).await,
-            "jobber" => jobber_account(access_token),
+            "jobber" => jwt_account_id(access_token),
             _ => None,
         };
         if let Some(account) = found {
@@ -130,51 +128,10 @@ async fn subscribe_pipedrive(
     }
 }
 
-/// HubSpot's token-info endpoint gives the portal (`hub_id`) the token belongs to.
+/// The HubSpot portal of an access token (token info's `hub_id`); `None` logs why.
 async fn hubspot_portal(state: &AppState, token: &str) -> Option<String> {
-    let url = format!(
-        "{}/oauth/v1/access-tokens/{token}",
-        state.providers.hubspot.oauth_base
-    );
-    let resp = match state.http.get(&url).send().await {
-        Ok(r) if r.status().is_success() => r,
-        Ok(r) => {
-            tracing::warn!(status = %r.status(), "HubSpot token info refused; no portal id");
-            return None;
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "HubSpot token info unreachable; no portal id");
-            return None;
-        }
-    };
-    let info: Value = resp.json().await.ok()?;
-    match &info["hub_id"] {
-        Value::Number(n) => Some(n.to_string()),
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        _ => None,
-    }
-}
-
-/// Jobber's access token is a JWT whose payload has `account_id`.
-pub fn jobber_account(token: &str) -> Option<String> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    let claims: Value = serde_json::from_slice(&bytes).ok()?;
-    match &claims["account_id"] {
-        Value::Number(n) => Some(n.to_string()),
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jobber_account_comes_from_the_jwt_payload() {
-        let payload = URL_SAFE_NO_PAD.encode(br#"{"account_id":42,"exp":1}"#);
-        assert_eq!(jobber_account(&format!("h.{payload}.s")), Some("42".into()));
-        assert_eq!(jobber_account("opaque-token"), None);
-    }
+    HubspotAuth::portal_id(&state.providers.hubspot, &state.http, token)
+        .await
+        .inspect_err(|e| tracing::warn!(error = %e, "HubSpot token info failed; no portal id"))
+        .ok()
 }

@@ -57,14 +57,17 @@ pub fn token_set(body: &Value) -> Result<TokenSet, ProviderError> {
     if let Some(exp) = jwt_expiry(&tokens.access_token) {
         tokens.expires_at = Some(exp);
     }
-    tokens.account_id = jwt_claims(&tokens.access_token)
-        .and_then(|c| c.get("account_id").cloned())
-        .and_then(|v| match v {
-            Value::String(s) => Some(s),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        });
+    tokens.account_id = jwt_account_id(&tokens.access_token);
     Ok(tokens)
+}
+
+/// The Jobber account an access token belongs to: the JWT's `account_id` claim.
+pub fn jwt_account_id(token: &str) -> Option<String> {
+    match jwt_claims(token)?.get("account_id")? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 /// A JWT's claims, read without checking the signature (only used to schedule refreshes and
@@ -84,4 +87,16 @@ pub fn jwt_expiry(token: &str) -> Option<DateTime<Utc>> {
     let exp = claims.get("exp")?;
     let secs = exp.as_i64().or_else(|| exp.as_f64().map(|f| f as i64))?;
     Utc.timestamp_opt(secs, 0).single()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_account_comes_from_the_jwt_payload() {
+        let payload = URL_SAFE_NO_PAD.encode(br#"{"account_id":42,"exp":1}"#);
+        assert_eq!(jwt_account_id(&format!("h.{payload}.s")), Some("42".into()));
+        assert_eq!(jwt_account_id("opaque-token"), None);
+    }
 }
