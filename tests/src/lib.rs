@@ -175,11 +175,23 @@ impl TestEnv {
     }
 
     pub async fn seed(&self, provider: &str, object: &str, count: u64) -> anyhow::Result<()> {
+        self.seed_account(provider, object, "default", count).await
+    }
+
+    /// Seeds `count` fake records into one sandbox account of `provider`.
+    pub async fn seed_account(
+        &self,
+        provider: &str,
+        object: &str,
+        account: &str,
+        count: u64,
+    ) -> anyhow::Result<()> {
         self.http
             .post(format!(
                 "{}/_sandbox/{provider}/{object}/seed",
                 self.sandbox_url
             ))
+            .query(&[("account", account)])
             .json(&json!({"count": count, "seed": 7}))
             .send()
             .await?

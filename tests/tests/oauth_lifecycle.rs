@@ -23,20 +23,6 @@ fn requests(stats: &Value, provider: &str, endpoint: &str, status: Option<u64>) 
         .sum()
 }
 
-async fn seed_account(env: &TestEnv, provider: &str, object: &str, account: &str, count: u64) {
-    env.http
-        .post(format!(
-            "{}/_sandbox/{provider}/{object}/seed?account={account}",
-            env.sandbox_url
-        ))
-        .json(&json!({"count": count}))
-        .send()
-        .await
-        .expect("seed")
-        .error_for_status()
-        .expect("seed status");
-}
-
 #[tokio::test]
 async fn each_provider_connects_through_oauth_and_accounts_sit_side_by_side() {
     let env = TestEnv::start("oauth_connect", 0).await.expect("env");
@@ -275,8 +261,12 @@ async fn a_revoked_refresh_token_expires_its_connection_and_fails_only_its_syncs
     env.sandbox_config(json!({"tokenTtlSeconds": 5}))
         .await
         .unwrap();
-    seed_account(&env, "hubspot", "contacts", "alpha", 20).await;
-    seed_account(&env, "hubspot", "contacts", "beta", 20).await;
+    env.seed_account("hubspot", "contacts", "alpha", 20)
+        .await
+        .unwrap();
+    env.seed_account("hubspot", "contacts", "beta", 20)
+        .await
+        .unwrap();
     let alpha = env.connect_account("hubspot", Some("alpha")).await.unwrap();
     let beta = env.connect_account("hubspot", Some("beta")).await.unwrap();
     let jobber = env.connect("jobber").await.unwrap();

@@ -72,15 +72,8 @@ async fn run(
         ])
         .await?;
     }
-    env.http
-        .post(format!(
-            "{}/_sandbox/hubspot/contacts/seed?account=source",
-            env.sandbox_url
-        ))
-        .json(&json!({"count": records}))
-        .send()
-        .await?
-        .error_for_status()?;
+    env.seed_account("hubspot", "contacts", "source", records)
+        .await?;
     let source = env.connect_account("hubspot", Some("source")).await?;
     let target_conn = env.connect_account(target, Some("target")).await?;
     let (object, pairs) = target_spec(target);
