@@ -13,6 +13,11 @@ use tracing::info;
 
 use crate::config::Settings;
 
+/// mimalloc instead of glibc malloc: the hot paths (HTTP handling, JSON, protobuf) allocate a
+/// lot from several threads, and glibc's arenas cost as much CPU there as our own code did.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "fluxcascade",
