@@ -63,9 +63,19 @@ impl Default for IngressConfig {
     }
 }
 
-/// What every handler shares; cheap to clone.
+/// What every handler shares: one `Arc`, so the per-request clone axum makes is one increment.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+/// The contents of [`AppState`].
+pub struct SharedState {
     pub store: Store,
     pub publisher: Publisher,
     pub master_key: Arc<MasterKey>,
@@ -83,7 +93,7 @@ impl AppState {
     /// State with the default 1 MiB body limit and the default (sandbox) providers.
     pub fn new(store: Store, publisher: Publisher, master_key: Arc<MasterKey>) -> AppState {
         let defaults = IngressConfig::default();
-        AppState {
+        AppState(Arc::new(SharedState {
             hooks: hooks::coalesce::HookBatcher::start(publisher.clone()),
             store,
             publisher,
@@ -92,7 +102,7 @@ impl AppState {
             providers: Arc::new(defaults.providers),
             public_url: "http://127.0.0.1:8080".into(),
             http: reqwest::Client::new(),
-        }
+        }))
     }
 }
 
@@ -216,7 +226,7 @@ impl Ingress {
         let local_addr = listener
             .local_addr()
             .context("listener has no local address")?;
-        let state = AppState {
+        let state = AppState(Arc::new(SharedState {
             hooks: hooks::coalesce::HookBatcher::start(publisher.clone()),
             store,
             publisher,
@@ -232,7 +242,7 @@ impl Ingress {
                 .timeout(std::time::Duration::from_secs(10))
                 .build()
                 .context("building the HTTP client")?,
-        };
+        }));
         Ok(Ingress {
             listener,
             local_addr,

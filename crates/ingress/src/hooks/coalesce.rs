@@ -19,7 +19,7 @@ use super::HookEvent;
 /// Publishes (each of one or more jobs) awaiting their confirm at the same time.
 pub const MAX_IN_FLIGHT: usize = 4;
 /// Deliveries taken into one batch at most.
-pub const MAX_BATCH: usize = 64;
+pub const MAX_BATCH: usize = 256;
 
 /// What a delivery's events are routed by in the worker; deliveries only merge when equal.
 type Key = (String, String, String);
