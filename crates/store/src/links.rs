@@ -105,10 +105,10 @@ impl Store {
         let client = self.client().await?;
         let (k1, k2) = lock_keys(sync_id, batch_no);
         client.batch_execute("BEGIN").await?;
-        let got: bool = client
-            .query_one("SELECT pg_try_advisory_xact_lock($1, $2)", &[&k1, &k2])
-            .await?
-            .get(0);
+        let stmt = client
+            .prepare_cached("SELECT pg_try_advisory_xact_lock($1, $2)")
+            .await?;
+        let got: bool = client.query_one(&stmt, &[&k1, &k2]).await?.get(0);
         let lock = BatchLock {
             client: Some(client),
         };
@@ -122,13 +122,12 @@ impl Store {
 
     /// Whether a batch of a run has already been committed.
     pub async fn batch_done(&self, sync_id: Uuid, batch_no: i32) -> Result<bool, StoreError> {
-        Ok(self
-            .client()
-            .await?
-            .query_opt(
-                "SELECT 1 FROM sync_batches WHERE sync_id = $1 AND batch_no = $2",
-                &[&sync_id, &batch_no],
-            )
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("SELECT 1 FROM sync_batches WHERE sync_id = $1 AND batch_no = $2")
+            .await?;
+        Ok(client
+            .query_opt(&stmt, &[&sync_id, &batch_no])
             .await?
             .is_some())
     }
@@ -140,15 +139,14 @@ impl Store {
         mapping_id: Uuid,
         source_ids: &[String],
     ) -> Result<HashMap<String, LinkRow>, StoreError> {
-        let rows = self
-            .client()
-            .await?
-            .query(
-                &format!(
-                    "SELECT {LINK_COLUMNS} FROM record_links WHERE org_id = $1 AND mapping_id = $2 AND source_id = ANY($3)"
-                ),
-                &[&org_id, &mapping_id, &source_ids],
-            )
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT {LINK_COLUMNS} FROM record_links WHERE org_id = $1 AND mapping_id = $2 AND source_id = ANY($3)"
+            ))
+            .await?;
+        let rows = client
+            .query(&stmt, &[&org_id, &mapping_id, &source_ids])
             .await?;
         Ok(rows
             .iter()
@@ -212,11 +210,16 @@ impl Store {
     pub async fn commit_batch(&self, c: &BatchCommit) -> Result<bool, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let inserted = tx
-            .execute(
+        let insert = tx
+            .prepare_cached(
                 "INSERT INTO sync_batches (sync_id, batch_no, org_id, worker, read_count, created_count, updated_count,
                     skipped_count, failed_count, max_updated_at, max_id, side)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
+            )
+            .await?;
+        let inserted = tx
+            .execute(
+                &insert,
                 &[
                     &c.sync_id,
                     &c.batch_no,
@@ -244,15 +247,28 @@ impl Store {
             let t_at: Vec<Option<DateTime<Utc>>> =
                 c.links.iter().map(|l| l.target_updated_at).collect();
             let hashes: Vec<&str> = c.links.iter().map(|l| l.hash.as_str()).collect();
+            let upsert = tx
+                .prepare_cached(
+                    "INSERT INTO record_links (org_id, mapping_id, source_id, target_id, source_updated_at,
+                        target_updated_at, hash, pending_since)
+                     SELECT $1, $2, s, t, sa, ta, h, NULL
+                     FROM UNNEST($3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[]) AS u(s, t, sa, ta, h)
+                     ON CONFLICT (mapping_id, source_id) DO UPDATE SET target_id = EXCLUDED.target_id,
+                        source_updated_at = EXCLUDED.source_updated_at, target_updated_at = EXCLUDED.target_updated_at,
+                        hash = EXCLUDED.hash, pending_since = NULL, updated_at = now()",
+                )
+                .await?;
             tx.execute(
-                "INSERT INTO record_links (org_id, mapping_id, source_id, target_id, source_updated_at,
-                    target_updated_at, hash, pending_since)
-                 SELECT $1, $2, s, t, sa, ta, h, NULL
-                 FROM UNNEST($3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[]) AS u(s, t, sa, ta, h)
-                 ON CONFLICT (mapping_id, source_id) DO UPDATE SET target_id = EXCLUDED.target_id,
-                    source_updated_at = EXCLUDED.source_updated_at, target_updated_at = EXCLUDED.target_updated_at,
-                    hash = EXCLUDED.hash, pending_since = NULL, updated_at = now()",
-                &[&c.org_id, &c.mapping_id, &sources, &targets, &s_at, &t_at, &hashes],
+                &upsert,
+                &[
+                    &c.org_id,
+                    &c.mapping_id,
+                    &sources,
+                    &targets,
+                    &s_at,
+                    &t_at,
+                    &hashes,
+                ],
             )
             .await?;
         }

@@ -99,14 +99,13 @@ impl Store {
         org_id: Uuid,
         id: Uuid,
     ) -> Result<Option<MappingRow>, StoreError> {
-        let row = self
-            .client()
-            .await?
-            .query_opt(
-                &format!("SELECT {COLUMNS} FROM mappings WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL"),
-                &[&org_id, &id],
-            )
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM mappings WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL"
+            ))
             .await?;
+        let row = client.query_opt(&stmt, &[&org_id, &id]).await?;
         row.as_ref().map(row_to_mapping).transpose()
     }
 

@@ -211,26 +211,26 @@ impl Store {
         sync_id: Uuid,
     ) -> Result<Option<RunState>, StoreError> {
         let client = self.client().await?;
-        client
-            .execute(
+        let start = client
+            .prepare_cached(
                 "UPDATE sync_runs SET status = 'running', started_at = now(),
                     from_updated_at = (SELECT cursor_updated_at FROM mapping_cursors c WHERE c.mapping_id = sync_runs.mapping_id AND c.side = 'source'),
                     from_id = (SELECT cursor_id FROM mapping_cursors c WHERE c.mapping_id = sync_runs.mapping_id AND c.side = 'source'),
                     reverse_from_updated_at = (SELECT cursor_updated_at FROM mapping_cursors c WHERE c.mapping_id = sync_runs.mapping_id AND c.side = 'target'),
                     reverse_from_id = (SELECT cursor_id FROM mapping_cursors c WHERE c.mapping_id = sync_runs.mapping_id AND c.side = 'target')
                  WHERE org_id = $1 AND id = $2 AND status = 'pending'",
-                &[&org_id, &sync_id],
             )
             .await?;
-        let row = client
-            .query_opt(
+        client.execute(&start, &[&org_id, &sync_id]).await?;
+        let select = client
+            .prepare_cached(
                 "SELECT id, org_id, mapping_id, status, mode, created_at, page_token, batches_published,
                         coordinator_done, from_updated_at, from_id, leg, reverse_from_updated_at, reverse_from_id,
                         webhook_source_ids, webhook_target_ids
                  FROM sync_runs WHERE org_id = $1 AND id = $2",
-                &[&org_id, &sync_id],
             )
             .await?;
+        let row = client.query_opt(&select, &[&org_id, &sync_id]).await?;
         Ok(row.map(|r| {
             let from_at: Option<DateTime<Utc>> = r.get(9);
             let from_id: Option<String> = r.get(10);
@@ -278,11 +278,16 @@ impl Store {
         batches_published: i32,
         done: bool,
     ) -> Result<(), StoreError> {
-        self.client()
-            .await?
-            .execute(
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
                 "UPDATE sync_runs SET leg = $2, page_token = $3, batches_published = $4, coordinator_done = $5
                  WHERE id = $1 AND status = 'running'",
+            )
+            .await?;
+        client
+            .execute(
+                &stmt,
                 &[&sync_id, &leg, &page_token, &batches_published, &done],
             )
             .await?;
@@ -376,26 +381,26 @@ impl Store {
     ) -> Result<Option<SyncStatus>, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let run = tx
-            .query_opt(
+        let select = tx
+            .prepare_cached(
                 "SELECT mapping_id, batches_published, trigger = 'webhook' FROM sync_runs
                  WHERE org_id = $1 AND id = $2 AND status = 'running' AND coordinator_done FOR UPDATE",
-                &[&org_id, &sync_id],
             )
             .await?;
+        let run = tx.query_opt(&select, &[&org_id, &sync_id]).await?;
         let Some(run) = run else { return Ok(None) };
         let mapping_id: Uuid = run.get(0);
         let published: i32 = run.get(1);
         let webhook_run: bool = run.get(2);
-        let agg = tx
-            .query_one(
+        let sums = tx
+            .prepare_cached(
                 "SELECT count(*)::bigint, COALESCE(sum(read_count), 0)::bigint, COALESCE(sum(created_count), 0)::bigint,
                         COALESCE(sum(updated_count), 0)::bigint, COALESCE(sum(skipped_count), 0)::bigint,
                         COALESCE(sum(failed_count), 0)::bigint
                  FROM sync_batches WHERE sync_id = $1",
-                &[&sync_id],
             )
             .await?;
+        let agg = tx.query_one(&sums, &[&sync_id]).await?;
         let done: i64 = agg.get(0);
         if done < i64::from(published) {
             return Ok(None);
@@ -409,11 +414,16 @@ impl Store {
             failed: n(5),
         };
         let status = final_status(&counts, false);
+        let finish = tx
+            .prepare_cached(
+                "UPDATE sync_runs SET status = $2, finished_at = now(), read_count = $3, created_count = $4,
+                    updated_count = $5, skipped_count = $6, failed_count = $7,
+                    error = CASE WHEN $2 = 'failed' THEN 'every record failed; see the run''s errors' ELSE NULL END
+                 WHERE id = $1",
+            )
+            .await?;
         tx.execute(
-            "UPDATE sync_runs SET status = $2, finished_at = now(), read_count = $3, created_count = $4,
-                updated_count = $5, skipped_count = $6, failed_count = $7,
-                error = CASE WHEN $2 = 'failed' THEN 'every record failed; see the run''s errors' ELSE NULL END
-             WHERE id = $1",
+            &finish,
             &[
                 &sync_id,
                 &status.as_str(),

@@ -7,8 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use deadpool_postgres::Transaction;
 use fluxcascade_core::MappingSpec;
-use tokio_postgres::Transaction;
 use uuid::Uuid;
 
 use crate::{Store, StoreError};
@@ -145,16 +145,15 @@ impl Store {
         provider: &str,
         account_ids: &[String],
     ) -> Result<Vec<AccountConnection>, StoreError> {
-        let rows = self
-            .client()
-            .await?
-            .query(
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
                 "SELECT id, org_id FROM connections
                  WHERE provider = $1 AND external_account_id = ANY($2) AND external_account_id <> ''
                    AND deleted_at IS NULL",
-                &[&provider, &account_ids],
             )
             .await?;
+        let rows = client.query(&stmt, &[&provider, &account_ids]).await?;
         Ok(rows
             .iter()
             .map(|r| AccountConnection {
@@ -170,16 +169,15 @@ impl Store {
         org_id: Uuid,
         connections: &[Uuid],
     ) -> Result<Vec<HookMapping>, StoreError> {
-        let rows = self
-            .client()
-            .await?
-            .query(
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
                 "SELECT id, org_id, spec FROM mappings
                  WHERE org_id = $1 AND deleted_at IS NULL AND enabled
                    AND (source_connection_id = ANY($2) OR target_connection_id = ANY($2))",
-                &[&org_id, &connections],
             )
             .await?;
+        let rows = client.query(&stmt, &[&org_id, &connections]).await?;
         rows.iter()
             .map(|r| {
                 Ok(HookMapping {
@@ -208,13 +206,15 @@ impl Store {
         let conns: Vec<Uuid> = events.iter().map(|e| e.connection_id).collect();
         let event_ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
         let orgs: Vec<Uuid> = events.iter().map(|e| e.org_id).collect();
-        let inserted = tx
-            .query(
+        let insert = tx
+            .prepare_cached(
                 "INSERT INTO webhook_events (connection_id, event_id, org_id, job_id)
                  SELECT c, e, o, $4 FROM unnest($1::uuid[], $2::text[], $3::uuid[]) AS t(c, e, o)
                  ON CONFLICT DO NOTHING RETURNING connection_id, event_id",
-                &[&conns, &event_ids, &orgs, &job_id],
             )
+            .await?;
+        let inserted = tx
+            .query(&insert, &[&conns, &event_ids, &orgs, &job_id])
             .await?;
         let mut fresh: std::collections::HashSet<(Uuid, String)> =
             inserted.iter().map(|r| (r.get(0), r.get(1))).collect();
@@ -351,12 +351,12 @@ async fn take_deferred(
     mapping_id: Uuid,
     ids: &mut Ids,
 ) -> Result<(), StoreError> {
-    let rows = tx
-        .query(
+    let stmt = tx
+        .prepare_cached(
             "DELETE FROM webhook_deferred WHERE mapping_id = $1 RETURNING side, record_id",
-            &[&mapping_id],
         )
         .await?;
+    let rows = tx.query(&stmt, &[&mapping_id]).await?;
     for r in rows {
         let (side, id): (String, String) = (r.get(0), r.get(1));
         let list = if side == "target" {
@@ -378,13 +378,13 @@ async fn give_to_run(
     mapping_id: Uuid,
     ids: &Ids,
 ) -> Result<Given, StoreError> {
-    let pending = tx
-        .query_opt(
+    let select = tx
+        .prepare_cached(
             "SELECT id, extract(epoch FROM now() - created_at)::float8 FROM sync_runs
              WHERE mapping_id = $1 AND status = 'pending' AND trigger = 'webhook' FOR UPDATE",
-            &[&mapping_id],
         )
         .await?;
+    let pending = tx.query_opt(&select, &[&mapping_id]).await?;
     if let Some(r) = pending {
         let sync_id: Uuid = r.get(0);
         let age: f64 = r.get(1);
@@ -404,11 +404,16 @@ async fn give_to_run(
     }
     tx.batch_execute("SAVEPOINT webhook_run").await?;
     let sync_id = Uuid::now_v7();
-    let res = tx
-        .execute(
+    let insert = tx
+        .prepare_cached(
             "INSERT INTO sync_runs (id, org_id, mapping_id, status, trigger, mode,
                 webhook_source_ids, webhook_target_ids, webhook_job_id)
              VALUES ($1, $2, $3, 'pending', 'webhook', 'incremental', $4, $5, $6)",
+        )
+        .await?;
+    let res = tx
+        .execute(
+            &insert,
             &[
                 &sync_id,
                 &ids.org_id,
