@@ -21,6 +21,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use fluxcascade_queue::{JobEnvelope, JobKind, Publisher, QueueConfig, Topology};
 use fluxcascade_tests::{fields, TestEnv, AMQP_URL};
+use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -182,16 +183,21 @@ fn hubspot_signature(secret: &str, uri: &str, body: &str, ts: &str) -> String {
     ))
 }
 
+static TIMESTAMP: HeaderName = HeaderName::from_static("x-hubspot-request-timestamp");
+static SIGNATURE: HeaderName = HeaderName::from_static("x-hubspot-signature-v3");
+static JSON: HeaderValue = HeaderValue::from_static("application/json");
+
 /// One signed HubSpot delivery, built before the clock starts: signing is the provider's cost.
 struct Delivery {
     body: axum::body::Bytes,
-    timestamp: String,
-    signature: String,
+    timestamp: HeaderValue,
+    signature: HeaderValue,
 }
 
 /// `total` single-event HubSpot deliveries signed with `secret` (timestamped now: valid 5 minutes).
-fn deliveries(uri: &str, total: u64, secret: &str) -> Vec<Delivery> {
+fn deliveries(uri: &str, total: u64, secret: &str) -> anyhow::Result<Vec<Delivery>> {
     let ts = now_ms().to_string();
+    let timestamp = HeaderValue::from_str(&ts)?;
     (0..total)
         .map(|i| {
             let body = json!([{"eventId": i, "subscriptionId": 1, "portalId": 999_000_001u64,
@@ -199,11 +205,11 @@ fn deliveries(uri: &str, total: u64, secret: &str) -> Vec<Delivery> {
                 "attemptNumber": 0, "objectId": i, "propertyName": "firstname",
                 "propertyValue": "x", "changeSource": "CRM_UI", "sourceId": "userId:1"}])
             .to_string();
-            Delivery {
-                signature: hubspot_signature(secret, uri, &body, &ts),
-                timestamp: ts.clone(),
+            Ok(Delivery {
+                signature: hubspot_signature(secret, uri, &body, &ts).parse()?,
+                timestamp: timestamp.clone(),
                 body: body.into(),
-            }
+            })
         })
         .collect()
 }
@@ -217,8 +223,8 @@ async fn send_deliveries(
     secret: &'static str,
     expect: u16,
 ) -> anyhow::Result<f64> {
-    let all = Arc::new(deliveries(uri, total, secret));
-    let uri = Arc::new(uri.to_owned());
+    let all = Arc::new(deliveries(uri, total, secret)?);
+    let uri = Arc::new(reqwest::Url::parse(uri)?);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(clients as usize)
         .build()?;
@@ -230,10 +236,10 @@ async fn send_deliveries(
             let mut ok = 0u64;
             for d in all.iter().skip(c as usize).step_by(clients as usize) {
                 let resp = http
-                    .post(uri.as_str())
-                    .header("content-type", "application/json")
-                    .header("X-HubSpot-Request-Timestamp", &d.timestamp)
-                    .header("X-HubSpot-Signature-v3", &d.signature)
+                    .post(uri.as_ref().clone())
+                    .header(CONTENT_TYPE, JSON.clone())
+                    .header(&TIMESTAMP, d.timestamp.clone())
+                    .header(&SIGNATURE, d.signature.clone())
                     .body(d.body.clone())
                     .send()
                     .await?;
