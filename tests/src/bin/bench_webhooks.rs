@@ -6,9 +6,12 @@
 //!     confirmed publish; concurrent deliveries share a job, see `hooks::coalesce`), the peak over
 //!     a sweep of sender counts (`BENCH_WEBHOOK_CLIENTS`, default 64,128,256), beside the
 //!     confirmed-publish ceiling of the same `Publisher` measured in this binary (queue_bench's
-//!     way: batches of 500 from 2 tasks; and one job per publish from N tasks). Bodies and
-//!     signatures are made before the clock starts: signing is the provider's work, and the load
-//!     generator shares the 2 cores with the system it measures.
+//!     way: batches of 500 from 2 tasks; and one job per publish from N tasks) and the raw-lapin
+//!     publish figure of the pipeline bench (`target/bench/queue.json`, when present). The load
+//!     generator plays the provider's servers and shares the 2 cores with what it measures, so it
+//!     is lean: bodies and signatures are made before the clock starts, and each sender is one
+//!     keep-alive HTTP/1.1 connection on hyper (reqwest's per-request overhead cost a third of the
+//!     machine and held the measured rate down by a quarter).
 //!
 //! Prints a table and writes `target/bench/webhooks.json`.
 
@@ -21,7 +24,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use fluxcascade_queue::{JobEnvelope, JobKind, Publisher, QueueConfig, Topology};
 use fluxcascade_tests::{fields, TestEnv, AMQP_URL};
-use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE, HOST};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -224,26 +227,42 @@ async fn send_deliveries(
     expect: u16,
 ) -> anyhow::Result<f64> {
     let all = Arc::new(deliveries(uri, total, secret)?);
-    let uri = Arc::new(reqwest::Url::parse(uri)?);
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients as usize)
-        .build()?;
+    let url = reqwest::Url::parse(uri)?;
+    let addr = url
+        .socket_addrs(|| None)?
+        .into_iter()
+        .next()
+        .context("the ingress URL has no address")?;
+    let host = HeaderValue::from_str(&format!("{}:{}", addr.ip(), addr.port()))?;
+    let path = url.path().to_owned();
+    // One keep-alive HTTP/1.1 connection per sender, straight on hyper: the load generator plays
+    // the provider's servers and should take as little of the 2 shared cores as it can.
+    let mut senders = Vec::new();
+    for _ in 0..clients {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let (sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+        tokio::spawn(conn);
+        senders.push(sender);
+    }
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for c in 0..clients {
-        let (http, uri, all) = (http.clone(), Arc::clone(&uri), Arc::clone(&all));
+    for (c, mut sender) in senders.into_iter().enumerate() {
+        let (all, host, path) = (Arc::clone(&all), host.clone(), path.clone());
         tasks.push(tokio::spawn(async move {
             let mut ok = 0u64;
-            for d in all.iter().skip(c as usize).step_by(clients as usize) {
-                let resp = http
-                    .post(uri.as_ref().clone())
+            for d in all.iter().skip(c).step_by(clients as usize) {
+                let req = hyper::Request::post(path.as_str())
+                    .header(HOST, host.clone())
                     .header(CONTENT_TYPE, JSON.clone())
                     .header(&TIMESTAMP, d.timestamp.clone())
                     .header(&SIGNATURE, d.signature.clone())
-                    .body(d.body.clone())
-                    .send()
-                    .await?;
-                if resp.status().as_u16() == expect {
+                    .body(http_body_util::Full::new(d.body.clone()))?;
+                let resp = sender.send_request(req).await?;
+                let status = resp.status().as_u16();
+                http_body_util::BodyExt::collect(resp.into_body()).await?;
+                if status == expect {
                     ok += 1;
                 }
             }
@@ -332,6 +351,11 @@ async fn acceptance(total: u64, sweep: &[u64]) -> anyhow::Result<Value> {
     };
     let _ = Topology::delete(AMQP_URL, &prefix).await;
     drop(env);
+    // The pipeline bench's raw-lapin confirmed-publish figure, when `make bench` just ran it.
+    let raw_lapin = std::fs::read("target/bench/queue.json")
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|q| q["raw"]["publish_only_jobs_per_s"].as_f64());
     Ok(json!({
         "deliveries": total,
         "clients": best_clients,
@@ -342,6 +366,8 @@ async fn acceptance(total: u64, sweep: &[u64]) -> anyhow::Result<Value> {
         "publish_ceiling_single_per_s": single,
         "ratio_vs_batched": accepted_per_s / batched,
         "ratio_vs_single": accepted_per_s / single,
+        "queue_bench_raw_publish_per_s": raw_lapin,
+        "ratio_vs_queue_bench_raw": raw_lapin.map(|r| accepted_per_s / r),
     }))
 }
 
@@ -403,6 +429,13 @@ async fn main() -> anyhow::Result<()> {
         acc["publish_ceiling_single_per_s"].as_f64().unwrap_or(0.0),
         acc["ratio_vs_single"].as_f64().unwrap_or(0.0)
     );
+    if let Some(raw) = acc["queue_bench_raw_publish_per_s"].as_f64() {
+        println!(
+            "  queue bench raw lapin (publish only) {:>10.0} /s  ratio {:.2}",
+            raw,
+            acc["ratio_vs_queue_bench_raw"].as_f64().unwrap_or(0.0)
+        );
+    }
     let out = json!({"latency": lat, "acceptance": acc});
     std::fs::create_dir_all("target/bench")?;
     std::fs::write(
