@@ -317,28 +317,30 @@ impl TestEnv {
         Ok(v)
     }
 
-    /// The demo's mapping: HubSpot contacts → Jobber clients.
-    pub async fn contacts_to_clients(&self, hubspot: &str, jobber: &str) -> anyhow::Result<String> {
+    /// `POST /v1/mappings` with `spec` (a 2xx, or an error naming the answer); the new mapping's id.
+    pub async fn create_mapping(&self, spec: Value) -> anyhow::Result<String> {
         let m = self
-            .api_ok(
-                reqwest::Method::POST,
-                "/v1/mappings",
-                Some(json!({
-                    "name": "contacts to clients",
-                    "source": {"connectionId": hubspot, "object": "contacts"},
-                    "target": {"connectionId": jobber, "object": "clients"},
-                    "fieldPairs": [
-                        {"sourceField": "firstname", "targetField": "firstName"},
-                        {"sourceField": "lastname", "targetField": "lastName", "required": true},
-                        {"sourceField": "email", "targetField": "emails[0].address", "transform": "lowercase"}
-                    ]
-                })),
-            )
+            .api_ok(reqwest::Method::POST, "/v1/mappings", Some(spec))
             .await?;
         m["id"]
             .as_str()
             .map(str::to_owned)
             .context("mapping without id")
+    }
+
+    /// The demo's mapping: HubSpot contacts → Jobber clients.
+    pub async fn contacts_to_clients(&self, hubspot: &str, jobber: &str) -> anyhow::Result<String> {
+        self.create_mapping(json!({
+            "name": "contacts to clients",
+            "source": {"connectionId": hubspot, "object": "contacts"},
+            "target": {"connectionId": jobber, "object": "clients"},
+            "fieldPairs": [
+                {"sourceField": "firstname", "targetField": "firstName"},
+                {"sourceField": "lastname", "targetField": "lastName", "required": true},
+                {"sourceField": "email", "targetField": "emails[0].address", "transform": "lowercase"}
+            ]
+        }))
+        .await
     }
 
     pub async fn trigger_sync(&self, mapping_id: &str, mode: &str) -> anyhow::Result<String> {
@@ -441,6 +443,17 @@ impl TestEnv {
         })
         .await
     }
+}
+
+/// HubSpot's v3 webhook signature (base64 HMAC-SHA256 with the app secret over method + URL +
+/// body + timestamp), computed here independently of the sandbox and the ingress.
+pub fn hubspot_signature(secret: &str, uri: &str, body: &str, ts: &str) -> String {
+    use base64::Engine;
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(ring::hmac::sign(
+        &key,
+        format!("POST{uri}{body}{ts}").as_bytes(),
+    ))
 }
 
 /// The `Location` of a redirect answer.

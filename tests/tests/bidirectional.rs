@@ -74,10 +74,7 @@ async fn contacts_and_clients_sync_both_ways_without_ping_pong_and_conflicts_fol
     let hubspot = env.connect("hubspot").await?;
     let jobber = env.connect("jobber").await?;
     let mapping = env
-        .api_ok(
-            Method::POST,
-            "/v1/mappings",
-            Some(json!({
+        .create_mapping(json!({
                 "name": "contacts <-> clients",
                 "source": {"connectionId": hubspot, "object": "contacts"},
                 "target": {"connectionId": jobber, "object": "clients"},
@@ -89,10 +86,8 @@ async fn contacts_and_clients_sync_both_ways_without_ping_pong_and_conflicts_fol
                     {"sourceField": "phone", "targetField": "phones[0].number", "transform": "phone_e164",
                      "transformOptions": {"region": "US"}}
                 ]
-            })),
-        )
+            }))
         .await?;
-    let mapping = mapping["id"].as_str().expect("id").to_string();
 
     // Forward: 20 clients with names, emails and E.164 phones.
     let first = sync_ok(&env, &mapping).await?;

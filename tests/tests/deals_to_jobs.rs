@@ -17,19 +17,14 @@ async fn deals_become_jobs_for_the_client_linked_to_their_contact() -> anyhow::R
     let (hubspot, jobber) = (env.connect("hubspot").await?, env.connect("jobber").await?);
     let contacts_mapping = env.contacts_to_clients(&hubspot, &jobber).await?;
     let deals_mapping = env
-        .api_ok(
-            Method::POST,
-            "/v1/mappings",
-            Some(json!({
+        .create_mapping(json!({
                 "name": "deals to jobs",
                 "source": {"connectionId": hubspot, "object": "deals"},
                 "target": {"connectionId": jobber, "object": "jobs"},
                 "fieldPairs": [{"sourceField": "dealname", "targetField": "title", "required": true}],
                 "associations": [{"source": "contacts", "mappingId": contacts_mapping, "targetField": "clientId"}]
-            })),
-        )
+            }))
         .await?;
-    let deals_mapping = deals_mapping["id"].as_str().expect("id").to_string();
 
     // Contacts not synced yet: every deal fails, naming its contact and the mapping to run first.
     let early = env.trigger_sync(&deals_mapping, "full").await?;

@@ -31,19 +31,13 @@ async fn mapping(
     jobber: &str,
     pairs: Value,
 ) -> anyhow::Result<String> {
-    let m = env
-        .api_ok(
-            Method::POST,
-            "/v1/mappings",
-            Some(json!({
-                "name": "m",
-                "source": {"connectionId": hubspot, "object": "contacts"},
-                "target": {"connectionId": jobber, "object": "clients"},
-                "fieldPairs": pairs
-            })),
-        )
-        .await?;
-    Ok(m["id"].as_str().expect("id").to_string())
+    env.create_mapping(json!({
+        "name": "m",
+        "source": {"connectionId": hubspot, "object": "contacts"},
+        "target": {"connectionId": jobber, "object": "clients"},
+        "fieldPairs": pairs
+    }))
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,10 +288,7 @@ async fn a_match_rule_links_existing_twins_instead_of_creating_duplicates() -> a
     }
     let (hubspot, jobber) = (env.connect("hubspot").await?, env.connect("jobber").await?);
     let m = env
-        .api_ok(
-            Method::POST,
-            "/v1/mappings",
-            Some(json!({
+        .create_mapping(json!({
                 "name": "match by email",
                 "source": {"connectionId": hubspot, "object": "contacts"},
                 "target": {"connectionId": jobber, "object": "clients"},
@@ -307,15 +298,10 @@ async fn a_match_rule_links_existing_twins_instead_of_creating_duplicates() -> a
                     {"sourceField": "lastname", "targetField": "lastName", "required": true},
                     {"sourceField": "email", "targetField": "emails[0].address", "transform": "lowercase"}
                 ]
-            })),
-        )
+            }))
         .await?;
     let s = env
-        .wait_sync(
-            &env.trigger_sync(m["id"].as_str().expect("id"), "full")
-                .await?,
-            WAIT,
-        )
+        .wait_sync(&env.trigger_sync(&m, "full").await?, WAIT)
         .await?;
     assert_eq!(s["status"], "completed", "{s}");
     assert_eq!(s["counts"]["created"], 4, "{s}");

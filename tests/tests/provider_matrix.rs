@@ -11,7 +11,6 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use fluxcascade_tests::{fields, TestEnv};
-use reqwest::Method;
 use serde_json::{json, Value};
 
 const N: u64 = 25;
@@ -53,27 +52,19 @@ impl Matrix {
     async fn sync(&self, from: (&str, &str), to: (&str, &str), pairs: Value, created: u64) {
         let m = self
             .env
-            .api_ok(
-                Method::POST,
-                "/v1/mappings",
-                Some(json!({
-                    "name": format!("{}.{} to {}.{}", from.0, from.1, to.0, to.1),
-                    "source": {"connectionId": self.conn(from.0), "object": from.1},
-                    "target": {"connectionId": self.conn(to.0), "object": to.1},
-                    "fieldPairs": pairs,
-                })),
-            )
+            .create_mapping(json!({
+                "name": format!("{}.{} to {}.{}", from.0, from.1, to.0, to.1),
+                "source": {"connectionId": self.conn(from.0), "object": from.1},
+                "target": {"connectionId": self.conn(to.0), "object": to.1},
+                "fieldPairs": pairs,
+            }))
             .await
             .unwrap_or_else(|e| panic!("mapping {from:?} → {to:?}: {e:#}"));
         // A run reads what changed before it started, floored to the source's timestamp
         // precision (Pipedrive, Salesforce and Jobber: whole seconds); the records the previous
         // leg just wrote must be at least a second old.
         tokio::time::sleep(Duration::from_millis(1_100)).await;
-        let sync = self
-            .env
-            .trigger_sync(m["id"].as_str().unwrap(), "full")
-            .await
-            .unwrap();
+        let sync = self.env.trigger_sync(&m, "full").await.unwrap();
         let done = self
             .env
             .wait_sync(&sync, Duration::from_secs(180))

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use fluxcascade_tests::TestEnv;
-use reqwest::Method;
 use serde_json::{json, Value};
 
 const N: u64 = 5_000;
@@ -50,23 +49,19 @@ async fn two_workers_share_one_portals_limit_and_stay_under_it() {
     let mut mappings = Vec::new();
     for (object, name_field) in [("companies", "name"), ("deals", "dealname")] {
         let m = env
-            .api_ok(
-                Method::POST,
-                "/v1/mappings",
-                Some(json!({
-                    "name": format!("contacts to {object}"),
-                    "source": {"connectionId": hubspot, "object": "contacts"},
-                    "target": {"connectionId": hubspot, "object": object},
-                    "fieldPairs": [
-                        {"sourceFields": ["firstname", "lastname"], "targetField": name_field,
-                         "transform": "concatenate", "transformOptions": {"separator": " "}},
-                        {"sourceField": "email", "targetField": "description"}
-                    ]
-                })),
-            )
+            .create_mapping(json!({
+                "name": format!("contacts to {object}"),
+                "source": {"connectionId": hubspot, "object": "contacts"},
+                "target": {"connectionId": hubspot, "object": object},
+                "fieldPairs": [
+                    {"sourceFields": ["firstname", "lastname"], "targetField": name_field,
+                     "transform": "concatenate", "transformOptions": {"separator": " "}},
+                    {"sourceField": "email", "targetField": "description"}
+                ]
+            }))
             .await
             .unwrap();
-        mappings.push(m["id"].as_str().unwrap().to_owned());
+        mappings.push(m);
     }
     // Two rounds: the first creates everything, a full re-run reads everything again and
     // checks every linked record.

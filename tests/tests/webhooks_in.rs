@@ -5,9 +5,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use fluxcascade_tests::{fields, Proc, TestEnv, AMQP_URL};
+use fluxcascade_tests::{fields, hubspot_signature, Proc, TestEnv, AMQP_URL};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -84,19 +82,6 @@ async fn assert_only_webhook_runs(env: &TestEnv, mapping: &str) -> anyhow::Resul
     Ok(())
 }
 
-fn clients_mapping(hubspot: &str, jobber: &str) -> Value {
-    json!({
-        "name": "contacts to clients",
-        "source": {"connectionId": hubspot, "object": "contacts"},
-        "target": {"connectionId": jobber, "object": "clients"},
-        "fieldPairs": [
-            {"sourceField": "firstname", "targetField": "firstName"},
-            {"sourceField": "lastname", "targetField": "lastName", "required": true},
-            {"sourceField": "email", "targetField": "emails[0].address", "transform": "lowercase"}
-        ]
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hubspot_contact_change_reaches_jobber_through_the_webhook() -> anyhow::Result<()> {
     let env = TestEnv::start("webhooks_in_hubspot", 1).await?;
@@ -105,16 +90,7 @@ async fn a_hubspot_contact_change_reaches_jobber_through_the_webhook() -> anyhow
     let hubspot = env.connect("hubspot").await?;
     let jobber = env.connect("jobber").await?;
     external_account_id(&env, &hubspot).await?;
-    let mapping = env
-        .api_ok(
-            Method::POST,
-            "/v1/mappings",
-            Some(clients_mapping(&hubspot, &jobber)),
-        )
-        .await?["id"]
-        .as_str()
-        .context("mapping id")?
-        .to_string();
+    let mapping = env.contacts_to_clients(&hubspot, &jobber).await?;
 
     let contact = sandbox_post(
         &env,
@@ -171,24 +147,17 @@ async fn a_jobber_client_change_reaches_hubspot_through_the_webhook() -> anyhow:
     let jobber = env.connect("jobber").await?;
     external_account_id(&env, &jobber).await?;
     let mapping = env
-        .api_ok(
-            Method::POST,
-            "/v1/mappings",
-            Some(json!({
-                "name": "clients to contacts",
-                "source": {"connectionId": jobber, "object": "clients"},
-                "target": {"connectionId": hubspot, "object": "contacts"},
-                "fieldPairs": [
-                    {"sourceField": "firstName", "targetField": "firstname"},
-                    {"sourceField": "lastName", "targetField": "lastname", "required": true},
-                    {"sourceField": "emails[0].address", "targetField": "email"}
-                ]
-            })),
-        )
-        .await?["id"]
-        .as_str()
-        .context("mapping id")?
-        .to_string();
+        .create_mapping(json!({
+            "name": "clients to contacts",
+            "source": {"connectionId": jobber, "object": "clients"},
+            "target": {"connectionId": hubspot, "object": "contacts"},
+            "fieldPairs": [
+                {"sourceField": "firstName", "targetField": "firstname"},
+                {"sourceField": "lastName", "targetField": "lastname", "required": true},
+                {"sourceField": "emails[0].address", "targetField": "email"}
+            ]
+        }))
+        .await?;
 
     let client = sandbox_post(
         &env,
@@ -225,15 +194,6 @@ async fn a_jobber_client_change_reaches_hubspot_through_the_webhook() -> anyhow:
     Ok(())
 }
 
-/// HubSpot's v3 signature, as the sandbox (and HubSpot) computes it.
-fn hubspot_signature(secret: &str, uri: &str, body: &str, ts: &str) -> String {
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
-    STANDARD.encode(ring::hmac::sign(
-        &key,
-        format!("POST{uri}{body}{ts}").as_bytes(),
-    ))
-}
-
 /// How many webhook jobs a worker has handled (its `/metrics`).
 async fn webhook_jobs_handled(env: &TestEnv, health: &str) -> anyhow::Result<u64> {
     let text = env
@@ -267,16 +227,7 @@ async fn the_same_hubspot_webhook_delivered_three_times_changes_jobber_once() ->
     let hubspot = env.connect("hubspot").await?;
     let jobber = env.connect("jobber").await?;
     let portal = external_account_id(&env, &hubspot).await?;
-    let mapping = env
-        .api_ok(
-            Method::POST,
-            "/v1/mappings",
-            Some(clients_mapping(&hubspot, &jobber)),
-        )
-        .await?["id"]
-        .as_str()
-        .context("mapping id")?
-        .to_string();
+    let mapping = env.contacts_to_clients(&hubspot, &jobber).await?;
     // No webhookUrl: the sandbox stays silent, this test delivers the webhook itself.
     let contact = sandbox_post(
         &env,
@@ -344,23 +295,16 @@ async fn a_pipedrive_person_change_reaches_hubspot_through_the_webhook() -> anyh
     // Creating the connection subscribes /hooks/pipedrive/{id} with its Basic credentials.
     let pipedrive = env.connect("pipedrive").await?;
     let mapping = env
-        .api_ok(
-            Method::POST,
-            "/v1/mappings",
-            Some(json!({
-                "name": "persons to contacts",
-                "source": {"connectionId": pipedrive, "object": "persons"},
-                "target": {"connectionId": hubspot, "object": "contacts"},
-                "fieldPairs": [
-                    {"sourceField": "name", "targetField": "lastname", "required": true},
-                    {"sourceField": "emails[0].value", "targetField": "email"}
-                ]
-            })),
-        )
-        .await?["id"]
-        .as_str()
-        .context("mapping id")?
-        .to_string();
+        .create_mapping(json!({
+            "name": "persons to contacts",
+            "source": {"connectionId": pipedrive, "object": "persons"},
+            "target": {"connectionId": hubspot, "object": "contacts"},
+            "fieldPairs": [
+                {"sourceField": "name", "targetField": "lastname", "required": true},
+                {"sourceField": "emails[0].value", "targetField": "email"}
+            ]
+        }))
+        .await?;
     let person = sandbox_post(
         &env,
         "pipedrive/persons",
@@ -407,24 +351,17 @@ async fn a_salesforce_contact_change_reaches_hubspot_through_an_outbound_message
     )
     .await?;
     let mapping = env
-        .api_ok(
-            Method::POST,
-            "/v1/mappings",
-            Some(json!({
-                "name": "Contact to contacts",
-                "source": {"connectionId": salesforce["id"], "object": "Contact"},
-                "target": {"connectionId": hubspot, "object": "contacts"},
-                "fieldPairs": [
-                    {"sourceField": "FirstName", "targetField": "firstname"},
-                    {"sourceField": "LastName", "targetField": "lastname", "required": true},
-                    {"sourceField": "Email", "targetField": "email"}
-                ]
-            })),
-        )
-        .await?["id"]
-        .as_str()
-        .context("mapping id")?
-        .to_string();
+        .create_mapping(json!({
+            "name": "Contact to contacts",
+            "source": {"connectionId": salesforce["id"], "object": "Contact"},
+            "target": {"connectionId": hubspot, "object": "contacts"},
+            "fieldPairs": [
+                {"sourceField": "FirstName", "targetField": "firstname"},
+                {"sourceField": "LastName", "targetField": "lastname", "required": true},
+                {"sourceField": "Email", "targetField": "email"}
+            ]
+        }))
+        .await?;
     let contact = sandbox_post(
         &env,
         "salesforce/Contact",

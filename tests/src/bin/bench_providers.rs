@@ -6,7 +6,6 @@
 use std::time::{Duration, Instant};
 
 use fluxcascade_tests::TestEnv;
-use reqwest::Method;
 use serde_json::{json, Value};
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -78,25 +77,19 @@ async fn run(
     let target_conn = env.connect_account(target, Some("target")).await?;
     let (object, pairs) = target_spec(target);
     let mapping = env
-        .api_ok(
-            Method::POST,
-            "/v1/mappings",
-            Some(json!({
-                "name": format!("bench to {target}"),
-                "source": {"connectionId": source["id"], "object": "contacts"},
-                "target": {"connectionId": target_conn["id"], "object": object},
-                "fieldPairs": pairs
-            })),
-        )
+        .create_mapping(json!({
+            "name": format!("bench to {target}"),
+            "source": {"connectionId": source["id"], "object": "contacts"},
+            "target": {"connectionId": target_conn["id"], "object": object},
+            "fieldPairs": pairs
+        }))
         .await?;
     if limited {
         env.sandbox_config(json!({"rateLimits": {"enabled": true}}))
             .await?;
     }
     let started = Instant::now();
-    let sync_id = env
-        .trigger_sync(mapping["id"].as_str().unwrap_or_default(), "full")
-        .await?;
+    let sync_id = env.trigger_sync(&mapping, "full").await?;
     let done = env.wait_sync(&sync_id, Duration::from_secs(1800)).await?;
     let secs = started.elapsed().as_secs_f64();
     anyhow::ensure!(done["status"] == "completed", "bench sync ended {done}");

@@ -20,10 +20,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use fluxcascade_queue::{JobEnvelope, JobKind, Publisher, QueueConfig, Topology};
-use fluxcascade_tests::{fields, TestEnv, AMQP_URL};
+use fluxcascade_tests::{fields, hubspot_signature, TestEnv, AMQP_URL};
 use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE, HOST};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -64,23 +62,16 @@ async fn latency(count: u64, rate: u64) -> anyhow::Result<Value> {
     let hubspot = env.connect("hubspot").await?;
     let jobber = env.connect("jobber").await?;
     let mapping = env
-        .api_ok(
-            Method::POST,
-            "/v1/mappings",
-            Some(json!({
-                "name": "clients to contacts",
-                "source": {"connectionId": jobber, "object": "clients"},
-                "target": {"connectionId": hubspot, "object": "contacts"},
-                "fieldPairs": [
-                    {"sourceField": "firstName", "targetField": "firstname"},
-                    {"sourceField": "lastName", "targetField": "lastname"}
-                ]
-            })),
-        )
-        .await?["id"]
-        .as_str()
-        .context("mapping id")?
-        .to_string();
+        .create_mapping(json!({
+            "name": "clients to contacts",
+            "source": {"connectionId": jobber, "object": "clients"},
+            "target": {"connectionId": hubspot, "object": "contacts"},
+            "fieldPairs": [
+                {"sourceField": "firstName", "targetField": "firstname"},
+                {"sourceField": "lastName", "targetField": "lastname"}
+            ]
+        }))
+        .await?;
     // Link every client first (no webhooks yet), so each change below is one update. Jobber
     // stamps whole seconds and a run reads what changed before the second it started in.
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -176,14 +167,6 @@ async fn latency(count: u64, rate: u64) -> anyhow::Result<Value> {
         "max_ms": percentile(&sorted, 1.0),
         "webhook_runs_in_last_page": webhook_runs,
     }))
-}
-
-fn hubspot_signature(secret: &str, uri: &str, body: &str, ts: &str) -> String {
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
-    STANDARD.encode(ring::hmac::sign(
-        &key,
-        format!("POST{uri}{body}{ts}").as_bytes(),
-    ))
 }
 
 static TIMESTAMP: HeaderName = HeaderName::from_static("x-hubspot-request-timestamp");
