@@ -19,32 +19,11 @@ use serde_json::{json, Value};
 
 /// authorize → code → token with HTTP Basic client authentication; the access token.
 async fn token(t: &TestSandbox, account: Option<&str>) -> String {
-    let mut q = vec![
-        ("client_id", "sandbox-client"),
-        ("redirect_uri", "http://localhost/cb"),
-        ("state", "s"),
-    ];
+    let mut extra = vec![("state", "s")];
     if let Some(a) = account {
-        q.push(("account", a));
+        extra.push(("account", a));
     }
-    let r = t
-        .http
-        .get(t.url("/pipedrive/oauth/authorize"))
-        .query(&q)
-        .send()
-        .await
-        .expect("authorize");
-    assert_eq!(r.status(), 302);
-    let loc = r.headers()["location"]
-        .to_str()
-        .expect("location")
-        .to_owned();
-    let code = url::Url::parse(&loc)
-        .expect("redirect")
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .expect("code");
+    let code = t.authorize_code("/pipedrive/oauth/authorize", &extra).await;
     let r = t
         .http
         .post(t.url("/pipedrive/oauth/token"))

@@ -22,29 +22,12 @@ const DATA: &str = "/salesforce/services/data/v60.0";
 
 /// authorize → code → token for Salesforce; the token response.
 async fn connect(t: &TestSandbox) -> Value {
-    let r = t
-        .http
-        .get(t.url("/salesforce/services/oauth2/authorize"))
-        .query(&[
-            ("response_type", "code"),
-            ("client_id", "sandbox-client"),
-            ("redirect_uri", "http://localhost/cb"),
-            ("state", "s1"),
-        ])
-        .send()
-        .await
-        .expect("authorize");
-    assert_eq!(r.status(), 302);
-    let loc = r.headers()["location"]
-        .to_str()
-        .expect("location")
-        .to_owned();
-    let code = url::Url::parse(&loc)
-        .expect("redirect")
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .expect("code");
+    let code = t
+        .authorize_code(
+            "/salesforce/services/oauth2/authorize",
+            &[("response_type", "code"), ("state", "s1")],
+        )
+        .await;
     let r = t
         .http
         .post(t.url("/salesforce/services/oauth2/token"))

@@ -57,32 +57,52 @@ impl TestSandbox {
         assert_eq!(v["created"], count);
     }
 
+    /// GETs `authorize_path` with `client_id=sandbox-client`, `redirect_uri=http://localhost/cb`
+    /// and the `extra` query pairs (e.g. `state`, `account`, `response_type`), asserts the 302
+    /// and returns the redirect's `location`.
+    pub async fn authorize_redirect(&self, authorize_path: &str, extra: &[(&str, &str)]) -> String {
+        let mut q = vec![
+            ("client_id", "sandbox-client"),
+            ("redirect_uri", "http://localhost/cb"),
+        ];
+        q.extend_from_slice(extra);
+        let r = self
+            .http
+            .get(self.url(authorize_path))
+            .query(&q)
+            .send()
+            .await
+            .expect("authorize");
+        assert_eq!(r.status(), 302);
+        r.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_owned()
+    }
+
+    /// The authorize step of the code flow (see [`Self::authorize_redirect`]); returns the
+    /// `code` query parameter of the redirect.
+    pub async fn authorize_code(&self, authorize_path: &str, extra: &[(&str, &str)]) -> String {
+        let loc = self.authorize_redirect(authorize_path, extra).await;
+        url::Url::parse(&loc)
+            .expect("redirect")
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .expect("code")
+    }
+
     /// Runs authorize → code → token; returns the token response.
     pub async fn oauth(&self, provider: &str, account: Option<&str>) -> Value {
         let (authorize, token) = match provider {
             "hubspot" => ("/hubspot/oauth/authorize", "/hubspot/oauth/v1/token"),
             _ => ("/jobber/api/oauth/authorize", "/jobber/api/oauth/token"),
         };
-        let mut q = vec![
-            ("client_id", "sandbox-client"),
-            ("redirect_uri", "http://localhost/cb"),
-            ("state", "xyz"),
-        ];
+        let mut extra = vec![("state", "xyz")];
         if let Some(a) = account {
-            q.push(("account", a));
+            extra.push(("account", a));
         }
-        let r = self
-            .http
-            .get(self.url(authorize))
-            .query(&q)
-            .send()
-            .await
-            .expect("authorize");
-        assert_eq!(r.status(), 302);
-        let loc = r.headers()["location"]
-            .to_str()
-            .expect("location")
-            .to_owned();
+        let loc = self.authorize_redirect(authorize, &extra).await;
         let url = url::Url::parse(&loc).expect("redirect url");
         let params: std::collections::HashMap<String, String> =
             url.query_pairs().into_owned().collect();
