@@ -5,36 +5,10 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use fluxcascade_core::{Cursor, ProviderKind, Record};
-use fluxcascade_providers::{
-    connect, ConnectionContext, ListQuery, Provider, WriteOp, WriteResult,
-};
+use fluxcascade_providers::{ListQuery, Provider, WriteOp, WriteResult};
 use serde_json::{json, Value};
-
-async fn provider(sb: &common::TestSandbox, kind: ProviderKind) -> Arc<dyn Provider> {
-    let tokens = sb.token_source(kind).await;
-    connect(
-        kind,
-        &sb.config,
-        ConnectionContext::simple(tokens, reqwest::Client::new()),
-    )
-    .expect("connect")
-}
-
-async fn read_all(p: &dyn Provider, object: &str, mut query: ListQuery) -> Vec<Record> {
-    let mut out = Vec::new();
-    for _ in 0..1000 {
-        let page = p.list(object, &query).await.expect("list page");
-        out.extend(page.records);
-        match page.next_page {
-            Some(next) => query.page = Some(next),
-            None => return out,
-        }
-    }
-    panic!("paging did not end");
-}
 
 fn contacts_of(r: &Record) -> Vec<String> {
     let list = r
@@ -85,9 +59,9 @@ fn assert_associations(records: &[Record], expected: &HashMap<String, Vec<String
 async fn deals_carry_their_contact_ids_in_full_incremental_and_by_id_reads() {
     let sb = common::start().await;
     let expected = seed_deals(&sb).await;
-    let p = provider(&sb, ProviderKind::Hubspot).await;
+    let p = sb.provider(ProviderKind::Hubspot).await;
 
-    let full = read_all(
+    let full = common::read_all(
         p.as_ref(),
         "deals",
         ListQuery {
@@ -95,14 +69,15 @@ async fn deals_carry_their_contact_ids_in_full_incremental_and_by_id_reads() {
             ..Default::default()
         },
     )
-    .await;
+    .await
+    .0;
     assert_associations(&full, &expected);
 
     let since = Cursor {
         updated_at: chrono::Utc::now() - chrono::Duration::hours(1),
         id: String::new(),
     };
-    let changed = read_all(
+    let changed = common::read_all(
         p.as_ref(),
         "deals",
         ListQuery {
@@ -111,7 +86,8 @@ async fn deals_carry_their_contact_ids_in_full_incremental_and_by_id_reads() {
             ..Default::default()
         },
     )
-    .await;
+    .await
+    .0;
     assert_associations(&changed, &expected);
 
     let ids: Vec<String> = expected.keys().cloned().collect();
@@ -119,7 +95,9 @@ async fn deals_carry_their_contact_ids_in_full_incremental_and_by_id_reads() {
     assert_associations(&by_id, &expected);
 
     // Contacts are read as before: no associations block.
-    let contacts = read_all(p.as_ref(), "contacts", ListQuery::default()).await;
+    let contacts = common::read_all(p.as_ref(), "contacts", ListQuery::default())
+        .await
+        .0;
     assert!(contacts
         .iter()
         .all(|c| c.fields.get("associations").is_none()));
@@ -152,12 +130,12 @@ async fn a_deal_created_for_a_contact_reads_back_with_that_contact_and_writes_st
         let v: Value = r.json().await.expect("deal json");
         created.push(v["id"].as_str().expect("deal id").to_owned());
     }
-    let p = provider(&sb, ProviderKind::Hubspot).await;
+    let p = sb.provider(ProviderKind::Hubspot).await;
     let since = Cursor {
         updated_at: chrono::Utc::now() - chrono::Duration::minutes(5),
         id: String::new(),
     };
-    let changed = read_all(
+    let changed = common::read_all(
         p.as_ref(),
         "deals",
         ListQuery {
@@ -165,7 +143,8 @@ async fn a_deal_created_for_a_contact_reads_back_with_that_contact_and_writes_st
             ..Default::default()
         },
     )
-    .await;
+    .await
+    .0;
     let expected: HashMap<String, Vec<String>> = [
         (created[0].clone(), vec![contacts[1].clone()]),
         (created[1].clone(), Vec::new()),
@@ -217,7 +196,7 @@ async fn create_client(p: &dyn Provider) -> String {
 #[tokio::test]
 async fn a_job_is_created_on_a_property_of_its_client() {
     let sb = common::start().await;
-    let p = provider(&sb, ProviderKind::Jobber).await;
+    let p = sb.provider(ProviderKind::Jobber).await;
     let client_id = create_client(p.as_ref()).await;
     let ops: Vec<WriteOp> = ["Roof repair", "Gutter cleaning"]
         .iter()
@@ -251,7 +230,9 @@ async fn a_job_is_created_on_a_property_of_its_client() {
     );
 
     // Reads return clientId too.
-    let listed = read_all(p.as_ref(), "jobs", ListQuery::default()).await;
+    let listed = common::read_all(p.as_ref(), "jobs", ListQuery::default())
+        .await
+        .0;
     assert_eq!(listed.len(), 2);
     assert!(listed
         .iter()
@@ -264,7 +245,7 @@ async fn a_job_is_created_on_a_property_of_its_client() {
 #[tokio::test]
 async fn job_creates_for_unknown_or_missing_clients_fail_per_record() {
     let sb = common::start().await;
-    let p = provider(&sb, ProviderKind::Jobber).await;
+    let p = sb.provider(ProviderKind::Jobber).await;
     let client_id = create_client(p.as_ref()).await;
     let ops = vec![
         WriteOp::Create {
@@ -305,7 +286,7 @@ async fn job_creates_for_unknown_or_missing_clients_fail_per_record() {
 #[tokio::test]
 async fn a_jobs_title_is_edited() {
     let sb = common::start().await;
-    let p = provider(&sb, ProviderKind::Jobber).await;
+    let p = sb.provider(ProviderKind::Jobber).await;
     let client_id = create_client(p.as_ref()).await;
     let out = p
         .write(
@@ -345,7 +326,7 @@ async fn job_edits_apply_per_record_and_an_unknown_job_fails_alone() {
     // One batch: an editable change, a change with nothing editable (the job comes back as
     // stored), and an unknown job (that record fails, never the call).
     let sb = common::start().await;
-    let p = provider(&sb, ProviderKind::Jobber).await;
+    let p = sb.provider(ProviderKind::Jobber).await;
     let client_id = create_client(p.as_ref()).await;
     let out = p
         .write(

@@ -9,33 +9,9 @@ use std::sync::Arc;
 
 use fluxcascade_core::{Cursor, ProviderKind};
 use fluxcascade_providers::{
-    connect, ConnectionContext, HubspotClient, ListQuery, Provider, ProviderError, TokenSource,
-    WriteOp, WriteResult,
+    HubspotClient, ListQuery, Provider, ProviderError, TokenSource, WriteOp, WriteResult,
 };
 use serde_json::json;
-
-async fn hubspot(sb: &common::TestSandbox) -> Arc<dyn Provider> {
-    let tokens = sb.token_source(ProviderKind::Hubspot).await;
-    connect(
-        ProviderKind::Hubspot,
-        &sb.config,
-        ConnectionContext::simple(tokens, reqwest::Client::new()),
-    )
-    .expect("connect")
-}
-
-async fn read_all(p: &dyn Provider, mut query: ListQuery) -> Vec<fluxcascade_core::Record> {
-    let mut out = Vec::new();
-    for _ in 0..1000 {
-        let page = p.list("contacts", &query).await.expect("list page");
-        out.extend(page.records);
-        match page.next_page {
-            Some(next) => query.page = Some(next),
-            None => return out,
-        }
-    }
-    panic!("paging did not end");
-}
 
 #[tokio::test]
 async fn oauth_code_exchange_gives_an_expiring_token_set() {
@@ -67,15 +43,17 @@ async fn oauth_code_exchange_gives_an_expiring_token_set() {
 async fn full_list_returns_every_seeded_contact_once() {
     let sb = common::start().await;
     sb.seed("hubspot", "contacts", 250).await;
-    let p = hubspot(&sb).await;
-    let records = read_all(
+    let p = sb.provider(ProviderKind::Hubspot).await;
+    let records = common::read_all(
         p.as_ref(),
+        "contacts",
         ListQuery {
             page_size: 100,
             ..Default::default()
         },
     )
-    .await;
+    .await
+    .0;
     assert_eq!(records.len(), 250);
     let ids: HashSet<_> = records.iter().map(|r| r.id.clone()).collect();
     assert_eq!(ids.len(), 250, "a contact came back twice");
@@ -88,8 +66,10 @@ async fn full_list_returns_every_seeded_contact_once() {
 async fn incremental_read_after_patching_returns_the_patched_contacts() {
     let sb = common::start().await;
     sb.seed("hubspot", "contacts", 250).await;
-    let p = hubspot(&sb).await;
-    let all = read_all(p.as_ref(), ListQuery::default()).await;
+    let p = sb.provider(ProviderKind::Hubspot).await;
+    let all = common::read_all(p.as_ref(), "contacts", ListQuery::default())
+        .await
+        .0;
     // The cursor of a previous sync that ran 1.5 s after seeding: seeded records are older
     // than the look-back window, so only the patched ones may come back.
     let seeded_max = all.iter().map(Cursor::of).max().expect("records");
@@ -110,15 +90,17 @@ async fn incremental_read_after_patching_returns_the_patched_contacts() {
         )
         .await;
     }
-    let changed = read_all(
+    let changed = common::read_all(
         p.as_ref(),
+        "contacts",
         ListQuery {
             since: Some(since.clone()),
             page_size: 3,
             ..Default::default()
         },
     )
-    .await;
+    .await
+    .0;
     let got: HashSet<String> = changed.iter().map(|r| r.id.clone()).collect();
     assert!(
         patched.is_subset(&got),
@@ -144,7 +126,7 @@ async fn incremental_read_after_patching_returns_the_patched_contacts() {
 #[tokio::test]
 async fn batch_create_of_150_takes_two_calls_and_keeps_op_order() {
     let sb = common::start().await;
-    let p = hubspot(&sb).await;
+    let p = sb.provider(ProviderKind::Hubspot).await;
     let ops: Vec<WriteOp> = (0..150)
         .map(|i| WriteOp::Create {
             fields: json!({"email": format!("new{i}@example.com"), "firstname": "New", "age": i}),
@@ -166,8 +148,10 @@ async fn batch_create_of_150_takes_two_calls_and_keeps_op_order() {
 async fn batch_update_and_get_many_round_trip() {
     let sb = common::start().await;
     sb.seed("hubspot", "contacts", 5).await;
-    let p = hubspot(&sb).await;
-    let all = read_all(p.as_ref(), ListQuery::default()).await;
+    let p = sb.provider(ProviderKind::Hubspot).await;
+    let all = common::read_all(p.as_ref(), "contacts", ListQuery::default())
+        .await
+        .0;
     let mut ops: Vec<WriteOp> = all
         .iter()
         .map(|r| WriteOp::Update {
@@ -261,7 +245,7 @@ async fn a_401_invalidates_the_token_once_and_retries() {
 #[tokio::test]
 async fn unsupported_objects_are_permanent_errors() {
     let sb = common::start().await;
-    let p = hubspot(&sb).await;
+    let p = sb.provider(ProviderKind::Hubspot).await;
     let r = p.list("widgets", &ListQuery::default()).await;
     assert!(matches!(r, Err(ProviderError::Permanent(_))));
 }
@@ -288,13 +272,13 @@ async fn incremental_read_of_12000_changes_past_the_10000_search_cap_returns_all
     // search may page through.
     tokio::time::sleep(std::time::Duration::from_millis(12_100)).await;
     sb.seed("hubspot", "contacts", 12_000).await;
-    let p = hubspot(&sb).await;
+    let p = sb.provider(ProviderKind::Hubspot).await;
     let query = ListQuery {
         since: Some(since),
         page_size: 200,
         ..Default::default()
     };
-    let records = read_all(p.as_ref(), query).await;
+    let records = common::read_all(p.as_ref(), "contacts", query).await.0;
     let ids: HashSet<_> = records.iter().map(|r| r.id.clone()).collect();
     assert_eq!(ids.len(), 12_000, "every changed contact is read");
     assert!(

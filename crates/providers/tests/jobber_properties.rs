@@ -10,34 +10,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use fluxcascade_core::{Cursor, ProviderKind, Record};
-use fluxcascade_providers::{
-    connect, ConnectionContext, ListQuery, Provider, WriteOp, WriteResult,
-};
+use fluxcascade_providers::{ListQuery, WriteOp, WriteResult};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-async fn jobber(sb: &common::TestSandbox) -> Arc<dyn Provider> {
-    let tokens = sb.token_source(ProviderKind::Jobber).await;
-    connect(
-        ProviderKind::Jobber,
-        &sb.config,
-        ConnectionContext::simple(tokens, reqwest::Client::new()),
-    )
-    .expect("connect")
-}
-
-async fn read_all(p: &dyn Provider, mut query: ListQuery) -> (Vec<Record>, usize) {
-    let mut out = Vec::new();
-    for pages in 1..1000 {
-        let page = p.list("properties", &query).await.expect("list page");
-        out.extend(page.records);
-        match page.next_page {
-            Some(next) => query.page = Some(next),
-            None => return (out, pages),
-        }
-    }
-    panic!("paging did not end");
-}
 
 /// The engine's cursor after a run over `records`: the largest `(updated_at, id)`.
 fn max_cursor(records: &[Record]) -> Cursor {
@@ -76,9 +51,10 @@ async fn list_pages_through_every_property_once() {
         .iter()
         .map(|c| c["id"].as_str().unwrap_or_default().to_owned())
         .collect();
-    let p = jobber(&sb).await;
-    let (records, pages) = read_all(
+    let p = sb.provider(ProviderKind::Jobber).await;
+    let (records, pages) = common::read_all(
         p.as_ref(),
+        "properties",
         ListQuery {
             page_size: 20,
             ..Default::default()
@@ -108,8 +84,8 @@ async fn list_pages_through_every_property_once() {
 async fn an_incremental_read_after_a_patch_returns_the_changed_property() {
     let sb = common::start().await;
     sb.seed("jobber", "properties", 30).await;
-    let p = jobber(&sb).await;
-    let (full, _) = read_all(p.as_ref(), ListQuery::default()).await;
+    let p = sb.provider(ProviderKind::Jobber).await;
+    let (full, _) = common::read_all(p.as_ref(), "properties", ListQuery::default()).await;
     let cursor = max_cursor(&full);
     let changed = full[7].id.clone();
     sb.patch(
@@ -120,8 +96,9 @@ async fn an_incremental_read_after_a_patch_returns_the_changed_property() {
     )
     .await;
     let run_started = chrono::Utc::now();
-    let (since, _) = read_all(
+    let (since, _) = common::read_all(
         p.as_ref(),
+        "properties",
         ListQuery {
             since: Some(cursor.clone()),
             page_size: 7,
@@ -150,7 +127,7 @@ async fn create_on_a_client_then_update_round_trips() {
     let sb = common::start().await;
     sb.seed("jobber", "clients", 2).await;
     let client_id = first_client_id(&sb).await;
-    let p = jobber(&sb).await;
+    let p = sb.provider(ProviderKind::Jobber).await;
     let create = WriteOp::Create {
         fields: json!({"clientId": client_id, "address": {"street1": "12 Harbour Rd",
             "city": "Halifax", "province": "NS", "postalCode": "B3H 1A1", "country": "Canada"}}),
@@ -187,7 +164,7 @@ async fn a_create_without_client_id_fails_only_that_record() {
     sb.seed("jobber", "clients", 1).await;
     let client_id = first_client_id(&sb).await;
     let unknown = base64::engine::general_purpose::STANDARD.encode("gid://Jobber/Client/42");
-    let p = jobber(&sb).await;
+    let p = sb.provider(ProviderKind::Jobber).await;
     let ops = [
         WriteOp::Create {
             fields: json!({"address": {"street1": "1 Nowhere"}}),
@@ -236,7 +213,7 @@ async fn get_many_reads_a_full_batch_in_one_request() {
         .map(|p| p["id"].as_str().unwrap_or_default().to_owned())
         .collect();
     ids.push(base64::engine::general_purpose::STANDARD.encode("gid://Jobber/Property/1"));
-    let p = jobber(&sb).await;
+    let p = sb.provider(ProviderKind::Jobber).await;
     let before = sb.request_count("jobber", "graphql").await;
     let read = p.get_many("properties", &ids).await.expect("get_many");
     let requests = sb.request_count("jobber", "graphql").await - before;
@@ -331,7 +308,7 @@ async fn property_writes_send_property_webhooks_naming_the_record_id() {
     let client_id = first_client_id(&sb).await;
     let (base, got) = hook_receiver().await;
     sb.configure(json!({"webhookUrl": base})).await;
-    let p = jobber(&sb).await;
+    let p = sb.provider(ProviderKind::Jobber).await;
     let create = WriteOp::Create {
         fields: json!({"clientId": client_id, "address": {"street1": "5 Pier St"}}),
     };

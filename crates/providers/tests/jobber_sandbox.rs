@@ -6,35 +6,11 @@ mod common;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use fluxcascade_core::{Cursor, ProviderKind, Record};
+use fluxcascade_core::{Cursor, ProviderKind};
 use fluxcascade_providers::{
-    connect, refresh, ConnectionContext, JobberClient, ListQuery, Provider, ProviderError,
-    StaticToken, WriteOp, WriteResult,
+    refresh, JobberClient, ListQuery, Provider, ProviderError, StaticToken, WriteOp, WriteResult,
 };
 use serde_json::json;
-
-async fn jobber(sb: &common::TestSandbox) -> Arc<dyn Provider> {
-    let tokens = sb.token_source(ProviderKind::Jobber).await;
-    connect(
-        ProviderKind::Jobber,
-        &sb.config,
-        ConnectionContext::simple(tokens, reqwest::Client::new()),
-    )
-    .expect("connect")
-}
-
-async fn read_all(p: &dyn Provider, mut query: ListQuery) -> (Vec<Record>, usize) {
-    let mut out = Vec::new();
-    for pages in 1..1000 {
-        let page = p.list("clients", &query).await.expect("list page");
-        out.extend(page.records);
-        match page.next_page {
-            Some(next) => query.page = Some(next),
-            None => return (out, pages),
-        }
-    }
-    panic!("paging did not end");
-}
 
 #[tokio::test]
 async fn refresh_rotates_the_refresh_token_and_the_old_one_dies() {
@@ -66,9 +42,10 @@ async fn refresh_rotates_the_refresh_token_and_the_old_one_dies() {
 async fn list_pages_through_every_client_once() {
     let sb = common::start().await;
     sb.seed("jobber", "clients", 45).await;
-    let p = jobber(&sb).await;
-    let (records, pages) = read_all(
+    let p = sb.provider(ProviderKind::Jobber).await;
+    let (records, pages) = common::read_all(
         p.as_ref(),
+        "clients",
         ListQuery {
             page_size: 20,
             ..Default::default()
@@ -95,8 +72,8 @@ async fn list_pages_through_every_client_once() {
 async fn incremental_list_returns_clients_changed_since_the_cursor() {
     let sb = common::start().await;
     sb.seed("jobber", "clients", 30).await;
-    let p = jobber(&sb).await;
-    let (all, _) = read_all(p.as_ref(), ListQuery::default()).await;
+    let p = sb.provider(ProviderKind::Jobber).await;
+    let (all, _) = common::read_all(p.as_ref(), "clients", ListQuery::default()).await;
     // The cursor of a previous sync that ran 1.5 s after seeding: seeded records are older
     // than the look-back window, so only the patched ones may come back.
     let seeded_max = all.iter().map(Cursor::of).max().expect("records");
@@ -112,8 +89,9 @@ async fn incremental_list_returns_clients_changed_since_the_cursor() {
         sb.patch("jobber", "clients", id, json!({"lastName": "Changed"}))
             .await;
     }
-    let (changed, _) = read_all(
+    let (changed, _) = common::read_all(
         p.as_ref(),
+        "clients",
         ListQuery {
             since: Some(since.clone()),
             page_size: 2,
@@ -141,7 +119,7 @@ async fn incremental_list_returns_clients_changed_since_the_cursor() {
 #[tokio::test]
 async fn create_then_edit_round_trips_through_jobber() {
     let sb = common::start().await;
-    let p = jobber(&sb).await;
+    let p = sb.provider(ProviderKind::Jobber).await;
     let create = WriteOp::Create {
         fields: json!({
             "firstName": "Ada", "lastName": "Lovelace", "companyName": "Engines Ltd",
@@ -211,7 +189,7 @@ async fn create_then_edit_round_trips_through_jobber() {
 #[tokio::test]
 async fn editing_a_missing_client_is_a_record_failure() {
     let sb = common::start().await;
-    let p = jobber(&sb).await;
+    let p = sb.provider(ProviderKind::Jobber).await;
     let op = WriteOp::Update {
         id: "Z2lkOi8vSm9iYmVyL0NsaWVudC85OTk5OTk=".into(),
         fields: json!({"firstName": "Nobody"}),

@@ -34,19 +34,6 @@ async fn pipedrive(sb: &common::TestSandbox) -> Arc<dyn Provider> {
     connect(ProviderKind::Pipedrive, &config, ctx).expect("connect")
 }
 
-async fn read_all(p: &dyn Provider, object: &str, mut query: ListQuery) -> (Vec<Record>, usize) {
-    let mut out = Vec::new();
-    for pages in 1..1000 {
-        let page = p.list(object, &query).await.expect("list page");
-        out.extend(page.records);
-        match page.next_page {
-            Some(next) => query.page = Some(next),
-            None => return (out, pages),
-        }
-    }
-    panic!("paging did not end");
-}
-
 async fn stats(sb: &common::TestSandbox) -> Value {
     sb.http
         .get(sb.url("/_sandbox/stats"))
@@ -67,7 +54,7 @@ async fn full_list_pages_through_every_person_once() {
         page_size: 100,
         ..Default::default()
     };
-    let (records, pages) = read_all(p.as_ref(), "persons", query).await;
+    let (records, pages) = common::read_all(p.as_ref(), "persons", query).await;
     assert_eq!(pages, 3);
     assert_eq!(records.len(), 250);
     let ids: HashSet<_> = records.iter().map(|r| r.id.clone()).collect();
@@ -87,7 +74,7 @@ async fn incremental_read_returns_exactly_the_changed_records() {
     let sb = common::start().await;
     sb.seed("pipedrive", "deals", 40).await;
     let p = pipedrive(&sb).await;
-    let (all, _) = read_all(p.as_ref(), "deals", ListQuery::default()).await;
+    let (all, _) = common::read_all(p.as_ref(), "deals", ListQuery::default()).await;
     assert_eq!(all.len(), 40);
     // Seeded deals end a second before now; the previous sync's cursor is in a later second.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
@@ -110,7 +97,7 @@ async fn incremental_read_returns_exactly_the_changed_records() {
         page_size: 2,
         ..Default::default()
     };
-    let (got, pages) = read_all(p.as_ref(), "deals", query).await;
+    let (got, pages) = common::read_all(p.as_ref(), "deals", query).await;
     assert_eq!(pages, 3);
     let ids: HashSet<String> = got.iter().map(|r| r.id.clone()).collect();
     assert_eq!(ids, changed);

@@ -35,20 +35,6 @@ async fn salesforce(sb: &common::TestSandbox) -> Arc<dyn Provider> {
     connect(ProviderKind::Salesforce, &sb.config, ctx).expect("connect")
 }
 
-/// Every page of a read; (records, pages).
-async fn read_all(p: &dyn Provider, mut query: ListQuery) -> (Vec<Record>, usize) {
-    let mut out = Vec::new();
-    for pages in 1..1000 {
-        let page = p.list("Contact", &query).await.expect("list page");
-        out.extend(page.records);
-        match page.next_page {
-            Some(next) => query.page = Some(next),
-            None => return (out, pages),
-        }
-    }
-    panic!("paging did not end");
-}
-
 fn ids(records: &[Record]) -> Vec<String> {
     records.iter().map(|r| r.id.clone()).collect()
 }
@@ -58,8 +44,9 @@ async fn full_read_returns_every_contact_once_over_several_pages() {
     let sb = common::start().await;
     sb.seed("salesforce", "Contact", 450).await;
     let p = salesforce(&sb).await;
-    let (records, pages) = read_all(
+    let (records, pages) = common::read_all(
         p.as_ref(),
+        "Contact",
         ListQuery {
             page_size: 200,
             ..Default::default()
@@ -100,7 +87,7 @@ async fn incremental_read_from_a_cursor_returns_exactly_the_changed_records() {
     let sb = common::start().await;
     sb.seed("salesforce", "Contact", 300).await;
     let p = salesforce(&sb).await;
-    let (records, _) = read_all(p.as_ref(), ListQuery::default()).await;
+    let (records, _) = common::read_all(p.as_ref(), "Contact", ListQuery::default()).await;
     let cursor = records.last().map(Cursor::of).expect("cursor");
     next_second_after(cursor.updated_at).await;
     let changed = [&records[7].id, &records[150].id, &records[299].id];
@@ -108,8 +95,9 @@ async fn incremental_read_from_a_cursor_returns_exactly_the_changed_records() {
         sb.patch("salesforce", "Contact", id, json!({"Title": "Changed"}))
             .await;
     }
-    let (after, _) = read_all(
+    let (after, _) = common::read_all(
         p.as_ref(),
+        "Contact",
         ListQuery {
             since: Some(cursor),
             fields: vec!["Title".into()],
@@ -122,8 +110,9 @@ async fn incremental_read_from_a_cursor_returns_exactly_the_changed_records() {
         changed.iter().map(|s| (*s).clone()).collect::<Vec<_>>()
     );
     assert!(after.iter().all(|r| r.fields["Title"] == "Changed"));
-    let (none, _) = read_all(
+    let (none, _) = common::read_all(
         p.as_ref(),
+        "Contact",
         ListQuery {
             since: after.last().map(Cursor::of),
             ..Default::default()
@@ -142,7 +131,7 @@ async fn five_hundred_records_sharing_one_system_modstamp_are_each_read_once() {
         page_size: 200,
         ..Default::default()
     };
-    let (records, pages) = read_all(p.as_ref(), query.clone()).await;
+    let (records, pages) = common::read_all(p.as_ref(), "Contact", query.clone()).await;
     assert_eq!(pages, 3);
     assert_eq!(records.len(), 500);
     let stamps: HashSet<_> = records.iter().map(|r| r.updated_at).collect();
@@ -152,8 +141,9 @@ async fn five_hundred_records_sharing_one_system_modstamp_are_each_read_once() {
 
     // Resume from a cursor in the middle of the tie group, on a page boundary and off it.
     for at in [199, 249] {
-        let (rest, _) = read_all(
+        let (rest, _) = common::read_all(
             p.as_ref(),
+            "Contact",
             ListQuery {
                 since: Some(Cursor::of(&records[at])),
                 ..query.clone()
@@ -353,7 +343,7 @@ async fn an_expired_query_locator_restarts_after_the_last_record_read() {
         page_size: 200,
         ..Default::default()
     };
-    let (all, _) = read_all(p.as_ref(), query.clone()).await;
+    let (all, _) = common::read_all(p.as_ref(), "Contact", query.clone()).await;
     let first = p.list("Contact", &query).await.expect("first page");
     let token = first.next_page.expect("more pages");
     // The locator is gone (as after Salesforce's 15 idle minutes); the resume cursor is not.
@@ -365,8 +355,9 @@ async fn an_expired_query_locator_restarts_after_the_last_record_read() {
         "{path}/01gEXPIREDEXPIRED-{}#{resume}",
         offset.rsplit('-').next().unwrap_or("200")
     );
-    let (rest, _) = read_all(
+    let (rest, _) = common::read_all(
         p.as_ref(),
+        "Contact",
         ListQuery {
             page: Some(expired),
             ..query

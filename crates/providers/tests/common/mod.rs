@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use fluxcascade_core::ProviderKind;
+use fluxcascade_core::{ProviderKind, Record};
 use fluxcascade_providers::{
-    authorize_url, exchange_code, ProvidersConfig, StaticToken, TokenSet, TokenSource,
+    authorize_url, connect, exchange_code, ConnectionContext, ListQuery, Provider, ProvidersConfig,
+    StaticToken, TokenSet, TokenSource,
 };
 use fluxcascade_sandbox::Sandbox;
 use serde_json::{json, Value};
@@ -36,6 +37,25 @@ pub async fn start() -> TestSandbox {
     };
     t.configure(json!({"rateLimits": {"enabled": false}})).await;
     t
+}
+
+/// Every page of a read of `object` from `query` on, following `next_page`;
+/// (records, pages). Panics if paging has not ended after 1000 pages.
+pub async fn read_all(
+    p: &dyn Provider,
+    object: &str,
+    mut query: ListQuery,
+) -> (Vec<Record>, usize) {
+    let mut out = Vec::new();
+    for pages in 1..=1000 {
+        let page = p.list(object, &query).await.expect("list page");
+        out.extend(page.records);
+        match page.next_page {
+            Some(next) => query.page = Some(next),
+            None => return (out, pages),
+        }
+    }
+    panic!("paging did not end");
 }
 
 impl TestSandbox {
@@ -138,5 +158,16 @@ impl TestSandbox {
 
     pub async fn token_source(&self, kind: ProviderKind) -> Arc<dyn TokenSource> {
         Arc::new(StaticToken(self.connect_oauth(kind).await.access_token))
+    }
+
+    /// The adapter for `kind` on a fresh OAuth connection (a static access token from
+    /// [`Self::token_source`]) with the config's API base.
+    pub async fn provider(&self, kind: ProviderKind) -> Arc<dyn Provider> {
+        connect(
+            kind,
+            &self.config,
+            ConnectionContext::simple(self.token_source(kind).await, reqwest::Client::new()),
+        )
+        .expect("connect")
     }
 }
