@@ -20,30 +20,10 @@ use serde_json::{json, Map, Value};
 
 use super::client::{settle_writes, JobberClient, REJECTED, WRITE_CONCURRENCY};
 use super::queries::{CLIENT_PROPERTIES, CREATE_JOB, CREATE_PROPERTY, EDIT_JOB};
-use super::records::{data_field, parse_payload, user_errors};
+use super::records::{
+    data_field, failed, parse_payload, user_errors, ADDRESS_FIELDS, INVALID, NOT_FOUND,
+};
 use crate::{ProviderError, WriteOp, WriteResult};
-
-/// Code of a `WriteResult::Failed` for a bad field value.
-pub const INVALID: &str = "invalid_field";
-/// Code of a `WriteResult::Failed` for a job or client that does not exist.
-pub const NOT_FOUND: &str = "not_found";
-
-/// `AddressAttributes` fields, copied from the client's billing address to a new property.
-const ADDRESS_FIELDS: &[&str] = &[
-    "street1",
-    "street2",
-    "city",
-    "province",
-    "postalCode",
-    "country",
-];
-
-fn failed(code: &str, message: impl Into<String>) -> WriteResult {
-    WriteResult::Failed {
-        code: code.to_owned(),
-        message: message.into(),
-    }
-}
 
 fn as_object(fields: &Value) -> Result<&Map<String, Value>, String> {
     fields

@@ -32,23 +32,10 @@ use super::client::{
 use super::queries::{
     CREATE_PROPERTY_RECORD, EDIT_PROPERTY, GET_PROPERTY, LIST_PROPERTIES, PROPERTY_SELECTION,
 };
-use super::records::{data_field, user_errors};
+use super::records::{
+    data_field, failed, parse_connection_with, user_errors, ADDRESS_FIELDS, INVALID, NOT_FOUND,
+};
 use crate::{ListQuery, Page, ProviderError, WriteOp, WriteResult};
-
-/// Code of a `WriteResult::Failed` for a bad or missing field value.
-pub const INVALID: &str = "invalid_field";
-/// Code of a `WriteResult::Failed` for a property that does not exist.
-pub const NOT_FOUND: &str = "not_found";
-
-/// `AddressAttributes` fields.
-const ADDRESS_FIELDS: &[&str] = &[
-    "street1",
-    "street2",
-    "city",
-    "province",
-    "postalCode",
-    "country",
-];
 
 /// The `updated_at` of every property record of a read (see the module docs).
 pub fn property_stamp(since: Option<DateTime<Utc>>) -> DateTime<Utc> {
@@ -91,13 +78,6 @@ pub fn get_properties_document(n: usize) -> String {
         vars.join(", "),
         fields.join(" ")
     )
-}
-
-fn failed(code: &str, message: impl Into<String>) -> WriteResult {
-    WriteResult::Failed {
-        code: code.to_owned(),
-        message: message.into(),
-    }
 }
 
 /// `fields.address` as `AddressAttributes`. On an edit a `null` value clears the line (`""`);
@@ -149,26 +129,7 @@ impl JobberClient {
         let vars = json!({ "first": first, "after": query.page });
         let body = self.graphql(LIST_PROPERTIES, vars).await?;
         let conn = data_field(&body, "properties")?;
-        let records = match conn.get("nodes") {
-            Some(Value::Array(nodes)) => nodes
-                .iter()
-                .map(|n| parse_property(n, stamp))
-                .collect::<Result<Vec<_>, _>>()?,
-            _ => {
-                return Err(ProviderError::Permanent(
-                    "Jobber properties without nodes".into(),
-                ))
-            }
-        };
-        let has_next = conn
-            .pointer("/pageInfo/hasNextPage")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let next_page = conn
-            .pointer("/pageInfo/endCursor")
-            .and_then(Value::as_str)
-            .filter(|_| has_next)
-            .map(str::to_owned);
+        let (records, next_page) = parse_connection_with(conn, |n| parse_property(n, stamp))?;
         Ok(Page { records, next_page })
     }
 

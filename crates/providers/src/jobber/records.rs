@@ -13,8 +13,13 @@ const TITLES: &[&str] = &["MR", "MS", "MRS", "MISS", "DR"];
 const EMAIL_DESCRIPTIONS: &[&str] = &["MAIN", "WORK", "PERSONAL", "OTHER"];
 /// `PhoneNumberDescription` enum values.
 const PHONE_DESCRIPTIONS: &[&str] = &["MAIN", "WORK", "MOBILE", "HOME", "FAX", "OTHER"];
-/// `AddressAttributes` fields.
-const ADDRESS_FIELDS: &[&str] = &[
+/// Code of a `WriteResult::Failed` for a bad or missing field value.
+pub const INVALID: &str = "invalid_field";
+/// Code of a `WriteResult::Failed` for a record (or one it refers to) that does not exist.
+pub const NOT_FOUND: &str = "not_found";
+
+/// `AddressAttributes` fields (clients' billing address, properties' address).
+pub(crate) const ADDRESS_FIELDS: &[&str] = &[
     "street1",
     "street2",
     "city",
@@ -76,11 +81,16 @@ pub fn data_field<'a>(body: &'a Value, field: &str) -> Result<&'a Value, Provide
 
 /// A connection (`{nodes, pageInfo}`) as records and the next cursor.
 pub fn parse_connection(conn: &Value) -> Result<(Vec<Record>, Option<String>), ProviderError> {
+    parse_connection_with(conn, parse_node)
+}
+
+/// A connection's `nodes`, each through `parse`, and the cursor of the next page if any.
+pub(crate) fn parse_connection_with(
+    conn: &Value,
+    parse: impl Fn(&Value) -> Result<Record, ProviderError>,
+) -> Result<(Vec<Record>, Option<String>), ProviderError> {
     let records = match conn.get("nodes") {
-        Some(Value::Array(nodes)) => nodes
-            .iter()
-            .map(parse_node)
-            .collect::<Result<Vec<_>, _>>()?,
+        Some(Value::Array(nodes)) => nodes.iter().map(parse).collect::<Result<Vec<_>, _>>()?,
         _ => {
             return Err(ProviderError::Permanent(
                 "Jobber connection without nodes".into(),
@@ -96,6 +106,14 @@ pub fn parse_connection(conn: &Value) -> Result<(Vec<Record>, Option<String>), P
         .and_then(Value::as_str)
         .map(str::to_owned);
     Ok((records, if has_next { cursor } else { None }))
+}
+
+/// A per-record write failure with one of the codes above.
+pub(crate) fn failed(code: &str, message: impl Into<String>) -> crate::WriteResult {
+    crate::WriteResult::Failed {
+        code: code.to_owned(),
+        message: message.into(),
+    }
 }
 
 /// The outcome of a client create/edit payload: the stored client, or the joined `userErrors`.
