@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 use super::client::{settle_writes, JobberClient, REJECTED, WRITE_CONCURRENCY};
 use super::queries::{CLIENT_PROPERTIES, CREATE_JOB, CREATE_PROPERTY, EDIT_JOB};
 use super::records::{
-    data_field, failed, parse_payload, user_errors, ADDRESS_FIELDS, INVALID, NOT_FOUND,
+    as_stored, data_field, failed, parse_payload, user_errors, ADDRESS_FIELDS, INVALID, NOT_FOUND,
 };
 use crate::{ProviderError, WriteOp, WriteResult};
 
@@ -255,13 +255,7 @@ impl JobberClient {
                 };
                 if input.is_empty() {
                     // Nothing Jobber can edit: answer with the job as stored.
-                    return Ok(match self.get_job(id).await {
-                        Ok(Some(rec)) => WriteResult::Ok(rec),
-                        Ok(None) | Err(ProviderError::Permanent(_)) => {
-                            failed(NOT_FOUND, format!("Jobber job {id} does not exist"))
-                        }
-                        Err(e) => return Err(e),
-                    });
+                    return as_stored(self.get_job(id).await, "job", id);
                 }
                 self.job_mutation(EDIT_JOB, json!({ "id": id, "input": input }), "jobEdit")
                     .await

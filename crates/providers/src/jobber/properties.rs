@@ -33,7 +33,7 @@ use super::queries::{
     CREATE_PROPERTY_RECORD, EDIT_PROPERTY, GET_PROPERTY, LIST_PROPERTIES, PROPERTY_SELECTION,
 };
 use super::records::{
-    data_field, failed, parse_connection_with, user_errors, ADDRESS_FIELDS, INVALID, NOT_FOUND,
+    as_stored, data_field, failed, parse_connection_with, user_errors, ADDRESS_FIELDS, INVALID,
 };
 use crate::{ListQuery, Page, ProviderError, WriteOp, WriteResult};
 
@@ -244,13 +244,7 @@ impl JobberClient {
                 };
                 if address.is_empty() {
                     // Nothing Jobber can edit: answer with the property as stored.
-                    return Ok(match self.get_property(id).await {
-                        Ok(Some(rec)) => WriteResult::Ok(rec),
-                        Ok(None) | Err(ProviderError::Permanent(_)) => {
-                            failed(NOT_FOUND, format!("Jobber property {id} does not exist"))
-                        }
-                        Err(e) => return Err(e),
-                    });
+                    return as_stored(self.get_property(id).await, "property", id);
                 }
                 let vars = json!({ "id": id, "input": { "address": address } });
                 self.property_mutation(EDIT_PROPERTY, vars, "propertyEdit", "/property")

@@ -116,6 +116,23 @@ pub(crate) fn failed(code: &str, message: impl Into<String>) -> crate::WriteResu
     }
 }
 
+/// The answer to an edit with nothing Jobber can change: the record as stored (`found`, read by
+/// id), or `NOT_FOUND` when there is no such `what`.
+pub(crate) fn as_stored(
+    found: Result<Option<Record>, ProviderError>,
+    what: &str,
+    id: &str,
+) -> Result<crate::WriteResult, ProviderError> {
+    match found {
+        Ok(Some(rec)) => Ok(crate::WriteResult::Ok(rec)),
+        Ok(None) | Err(ProviderError::Permanent(_)) => Ok(failed(
+            NOT_FOUND,
+            format!("Jobber {what} {id} does not exist"),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
 /// The outcome of a client create/edit payload: the stored client, or the joined `userErrors`.
 pub fn parse_mutation_payload(payload: &Value) -> Result<Result<Record, String>, ProviderError> {
     parse_payload(payload, "client")
