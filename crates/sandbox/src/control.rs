@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use crate::clock::now_ms;
 use crate::control_jobs;
+use crate::control_request::{err, SeedRequest};
 use crate::fake::FakeData;
 use crate::hubspot::store::{properties_from_json, HubspotObjectKind};
 use crate::jobber::input::{client_from_create, client_from_edit, UserError};
@@ -41,10 +42,6 @@ pub fn router() -> Router<SharedState> {
         .route("/{provider}/{object}/seed", post(seed))
         .route("/{provider}/{object}", post(create).get(list))
         .route("/{provider}/{object}/{id}", get(get_one).patch(patch))
-}
-
-fn err(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({"error": message.into()}))).into_response()
 }
 
 fn user_errors(errs: &[UserError]) -> Response {
@@ -141,19 +138,14 @@ async fn seed(
         Ok(b) => b,
         Err(r) => return r,
     };
-    let count = body.get("count").and_then(Value::as_u64).unwrap_or(0);
-    if count > MAX_SEED {
-        return err(
-            StatusCode::BAD_REQUEST,
-            format!("count must be ≤ {MAX_SEED}"),
-        );
-    }
-    let seed = body.get("seed").and_then(Value::as_u64).unwrap_or(1);
-    let account = body
-        .get("account")
-        .and_then(Value::as_str)
-        .unwrap_or(q.account())
-        .to_owned();
+    let SeedRequest {
+        count,
+        seed,
+        account,
+    } = match SeedRequest::parse(&body, q.account()) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
     let mut fake = FakeData::new(seed);
     let now = now_ms();
     match t {

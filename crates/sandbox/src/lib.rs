@@ -34,6 +34,7 @@ pub mod config;
 mod control;
 mod control_jobs;
 mod control_oauth;
+mod control_request;
 mod fake;
 mod gate;
 mod hubspot;

@@ -11,12 +11,9 @@ use serde_json::{json, Value};
 use super::input::{for_create, for_update};
 use super::store::PipedriveKind;
 use super::{now_s, webhooks, ChangeSource};
+use crate::control_request::err;
 use crate::fake::FakeData;
 use crate::state::SharedState;
-
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({"error": message.into()}))).into_response()
-}
 
 /// Creates `count` deterministic fake records, oldest first, one second apart and ending one
 /// second ago (seeding sends no webhooks). Seeded deals point at existing persons round-robin.
@@ -81,7 +78,7 @@ pub fn seed(state: &SharedState, kind: PipedriveKind, account: &str, count: u64,
 pub fn create(state: &SharedState, kind: PipedriveKind, account: &str, body: &Value) -> Response {
     let fields = match for_create(kind, body) {
         Ok(f) => f,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
     };
     let acct = state.pipedrive.get_or_create(account);
     let mut store = acct.store(kind);
@@ -114,15 +111,15 @@ pub fn patch(
 ) -> Response {
     let changes = match for_update(kind, body) {
         Ok(c) => c,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
     };
     let acct = state.pipedrive.get_or_create(account);
     let mut store = acct.store(kind);
     let Some(num) = id.parse::<u64>().ok() else {
-        return error(StatusCode::NOT_FOUND, format!("no record {id}"));
+        return err(StatusCode::NOT_FOUND, format!("no record {id}"));
     };
     let Some(previous) = store.update(num, changes, now_s()) else {
-        return error(StatusCode::NOT_FOUND, format!("no record {id}"));
+        return err(StatusCode::NOT_FOUND, format!("no record {id}"));
     };
     let out = store
         .get(num)

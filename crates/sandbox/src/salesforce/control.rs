@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 
 use super::schema::SObjectKind;
 use super::store::{now_seconds_ms, render_all, validate, SfError, WriteMode};
-use crate::control::MAX_SEED;
+use crate::control_request::{err, SeedRequest};
 use crate::fake::FakeData;
 use crate::state::{SharedState, DEFAULT_ACCOUNT};
 
@@ -42,10 +42,6 @@ impl ControlQuery {
     fn account(&self) -> &str {
         self.account.as_deref().unwrap_or(DEFAULT_ACCOUNT)
     }
-}
-
-fn err(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({"error": message.into()}))).into_response()
 }
 
 fn invalid(e: &SfError) -> Response {
@@ -177,22 +173,17 @@ async fn seed(
         Err(r) => return r,
     };
     let body = match body_object(&body) {
-        Ok(b) => b,
+        Ok(b) => Value::Object(b),
         Err(r) => return r,
     };
-    let count = body.get("count").and_then(Value::as_u64).unwrap_or(0);
-    if count > MAX_SEED {
-        return err(
-            StatusCode::BAD_REQUEST,
-            format!("count must be ≤ {MAX_SEED}"),
-        );
-    }
-    let seed = body.get("seed").and_then(Value::as_u64).unwrap_or(1);
-    let name = body
-        .get("account")
-        .and_then(Value::as_str)
-        .unwrap_or(q.account())
-        .to_owned();
+    let SeedRequest {
+        count,
+        seed,
+        account: name,
+    } = match SeedRequest::parse(&body, q.account()) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
     let account = state.salesforce.get_or_create(&name);
     // Seeded contacts and opportunities belong to existing Accounts, round-robin.
     let parents: Vec<String> = if kind == SObjectKind::Account {
