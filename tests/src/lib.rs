@@ -317,6 +317,40 @@ impl TestEnv {
         Ok(v)
     }
 
+    /// POSTs a HubSpot webhook `body` to the ingress's `/hooks/hubspot`, timestamped now and signed
+    /// with `secret` as HubSpot signs (see [`hubspot_signature`]).
+    pub async fn post_hubspot_webhook(
+        &self,
+        body: &str,
+        secret: &str,
+    ) -> anyhow::Result<reqwest::Response> {
+        let uri = format!("{}/hooks/hubspot", self.api_url);
+        let ts = chrono::Utc::now().timestamp_millis().to_string();
+        Ok(self
+            .http
+            .post(&uri)
+            .header("content-type", "application/json")
+            .header("X-HubSpot-Request-Timestamp", &ts)
+            .header(
+                "X-HubSpot-Signature-v3",
+                hubspot_signature(secret, &uri, body, &ts),
+            )
+            .body(body.to_owned())
+            .send()
+            .await?)
+    }
+
+    /// The Prometheus text a process serves at `{health}/metrics`.
+    pub async fn metrics(&self, health: &str) -> anyhow::Result<String> {
+        Ok(self
+            .http
+            .get(format!("{health}/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?)
+    }
+
     /// `POST /v1/mappings` with `spec` (a 2xx, or an error naming the answer); the new mapping's id.
     pub async fn create_mapping(&self, spec: Value) -> anyhow::Result<String> {
         let m = self

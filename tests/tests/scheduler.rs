@@ -51,13 +51,7 @@ async fn set_schedule(env: &TestEnv, mapping: Uuid, cron: Option<&str>) -> anyho
 
 /// The `fluxcascade_scheduler_lag_seconds` sum and count a scheduler reports.
 async fn lag_metric(env: &TestEnv, health: &str) -> anyhow::Result<(f64, f64)> {
-    let text = env
-        .http
-        .get(format!("{health}/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?;
+    let text = env.metrics(health).await?;
     let value = |name: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(name))

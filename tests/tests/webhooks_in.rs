@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use fluxcascade_tests::{fields, hubspot_signature, Proc, TestEnv, AMQP_URL};
+use fluxcascade_tests::{fields, Proc, TestEnv, AMQP_URL};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -196,13 +196,7 @@ async fn a_jobber_client_change_reaches_hubspot_through_the_webhook() -> anyhow:
 
 /// How many webhook jobs a worker has handled (its `/metrics`).
 async fn webhook_jobs_handled(env: &TestEnv, health: &str) -> anyhow::Result<u64> {
-    let text = env
-        .http
-        .get(format!("{health}/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?;
+    let text = env.metrics(health).await?;
     Ok(text
         .lines()
         .find(|l| l.starts_with("fluxcascade_job_duration_seconds_count{kind=\"webhook\"}"))
@@ -241,21 +235,8 @@ async fn the_same_hubspot_webhook_delivered_three_times_changes_jobber_once() ->
         "subscriptionType": "contact.creation", "attemptNumber": 0,
         "objectId": contact_id.parse::<u64>()?, "changeSource": "CRM_UI", "sourceId": "userId:1"}])
     .to_string();
-    let uri = format!("{}/hooks/hubspot", env.api_url);
     for attempt in 0..3 {
-        let ts = chrono::Utc::now().timestamp_millis().to_string();
-        let resp = env
-            .http
-            .post(&uri)
-            .header("content-type", "application/json")
-            .header("X-HubSpot-Request-Timestamp", &ts)
-            .header(
-                "X-HubSpot-Signature-v3",
-                hubspot_signature("sandbox-secret", &uri, &body, &ts),
-            )
-            .body(body.clone())
-            .send()
-            .await?;
+        let resp = env.post_hubspot_webhook(&body, "sandbox-secret").await?;
         assert_eq!(resp.status().as_u16(), 200, "delivery {attempt}");
     }
     eventually("three webhook jobs handled", || async {

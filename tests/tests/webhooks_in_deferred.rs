@@ -5,21 +5,11 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use fluxcascade_tests::{fields, TestEnv};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(120);
-
-fn signature(uri: &str, body: &str, ts: &str) -> String {
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"sandbox-secret");
-    STANDARD.encode(ring::hmac::sign(
-        &key,
-        format!("POST{uri}{body}{ts}").as_bytes(),
-    ))
-}
 
 async fn runs(env: &TestEnv, mapping: &str) -> anyhow::Result<Vec<Value>> {
     let v = env
@@ -68,17 +58,7 @@ async fn a_webhook_during_a_full_sync_runs_after_it_and_leaves_the_cursor_alone(
         "objectId": id.parse::<u64>()?, "propertyName": "firstname", "propertyValue": "Deferred",
         "changeSource": "CRM_UI", "sourceId": "userId:1"}])
     .to_string();
-    let uri = format!("{}/hooks/hubspot", env.api_url);
-    let ts = chrono::Utc::now().timestamp_millis().to_string();
-    let resp = env
-        .http
-        .post(&uri)
-        .header("content-type", "application/json")
-        .header("X-HubSpot-Request-Timestamp", &ts)
-        .header("X-HubSpot-Signature-v3", signature(&uri, &body, &ts))
-        .body(body)
-        .send()
-        .await?;
+    let resp = env.post_hubspot_webhook(&body, "sandbox-secret").await?;
     assert_eq!(resp.status().as_u16(), 200);
 
     let done = env.wait_sync(&full, WAIT).await?;
