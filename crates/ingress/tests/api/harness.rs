@@ -171,8 +171,18 @@ impl App {
         v["id"].as_str().expect("id").to_string()
     }
 
-    /// Messages waiting in `{prefix}.sync`.
-    pub async fn sync_queue_depth(&self) -> u32 {
+    /// The first org's id (its owner key's).
+    pub async fn org_id(&self) -> Uuid {
+        self.store
+            .authenticate(&self.owner)
+            .await
+            .expect("auth")
+            .expect("owner")
+            .org_id
+    }
+
+    /// A raw AMQP connection and channel to the local broker, to look at the queues.
+    pub async fn amqp(&self) -> (lapin::Connection, lapin::Channel) {
         let conn = lapin::Connection::connect(
             AMQP_URL,
             lapin::ConnectionProperties::default()
@@ -182,6 +192,12 @@ impl App {
         .await
         .expect("amqp");
         let ch = conn.create_channel().await.expect("channel");
+        (conn, ch)
+    }
+
+    /// Messages waiting in `{prefix}.sync`.
+    pub async fn sync_queue_depth(&self) -> u32 {
+        let (conn, ch) = self.amqp().await;
         let q = ch
             .queue_declare(
                 &format!("{}.sync", self.prefix),

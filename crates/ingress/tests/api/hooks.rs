@@ -16,7 +16,6 @@ use uuid::Uuid;
 use crate::harness::App;
 
 const SECRET: &str = "sandbox-secret";
-const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
 fn hmac_b64(secret: &str, message: &[u8]) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
@@ -80,15 +79,7 @@ async fn send(req: reqwest::RequestBuilder) -> (StatusCode, Value) {
 
 /// Takes every job waiting in `{prefix}.webhook`.
 async fn take_webhook_jobs(app: &App) -> Vec<(JobEnvelope, WebhookJob, Value)> {
-    let conn = lapin::Connection::connect(
-        AMQP_URL,
-        lapin::ConnectionProperties::default()
-            .with_executor(tokio_executor_trait::Tokio::current())
-            .with_reactor(tokio_reactor_trait::Tokio),
-    )
-    .await
-    .expect("amqp");
-    let ch = conn.create_channel().await.expect("channel");
+    let (conn, ch) = app.amqp().await;
     let queue = Topology::queue(&app.prefix, JobKind::Webhook);
     let mut out = Vec::new();
     while let Some(msg) = ch
@@ -103,15 +94,6 @@ async fn take_webhook_jobs(app: &App) -> Vec<(JobEnvelope, WebhookJob, Value)> {
     }
     let _ = conn.close(200, "bye").await;
     out
-}
-
-async fn org_id(app: &App) -> Uuid {
-    app.store
-        .authenticate(&app.owner)
-        .await
-        .expect("auth")
-        .expect("owner")
-        .org_id
 }
 
 #[tokio::test]
@@ -229,7 +211,7 @@ async fn pipedrive_needs_the_connections_basic_credentials() {
     let conn_id = Uuid::parse_str(&conn).unwrap();
     let secret = verify::new_secret().unwrap();
     app.store
-        .set_webhook_secret_hash(org_id(&app).await, conn_id, &verify::secret_hash(&secret))
+        .set_webhook_secret_hash(app.org_id().await, conn_id, &verify::secret_hash(&secret))
         .await
         .unwrap();
     let body = json!({"meta": {"action": "change", "entity": "person", "entity_id": "42",
@@ -267,7 +249,7 @@ async fn pipedrive_needs_the_connections_basic_credentials() {
     let jobs = take_webhook_jobs(&app).await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].1.connection_id, conn);
-    assert_eq!(jobs[0].0.org_id, org_id(&app).await.to_string());
+    assert_eq!(jobs[0].0.org_id, app.org_id().await.to_string());
     assert_eq!(jobs[0].2[0]["object"], "persons");
     assert_eq!(jobs[0].2[0]["id"], "9b0d0b5e-1");
 

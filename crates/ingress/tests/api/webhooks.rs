@@ -17,15 +17,6 @@ async fn create(app: &App, key: &str, url: &str, events: &[&str]) -> (StatusCode
     .await
 }
 
-async fn org_id(app: &App) -> Uuid {
-    app.store
-        .authenticate(&app.owner)
-        .await
-        .expect("auth")
-        .expect("owner")
-        .org_id
-}
-
 #[tokio::test]
 async fn the_secret_is_returned_once_and_never_again() {
     let app = App::start().await;
@@ -238,7 +229,7 @@ async fn webhooks_list_pages() {
 #[tokio::test]
 async fn the_delivery_log_is_newest_first_paged_and_shows_attempts() {
     let app = App::start().await;
-    let org = org_id(&app).await;
+    let org = app.org_id().await;
     let (_, created) = create(&app, &app.owner, "https://x.test", &["sync.completed"]).await;
     let id = created["id"].as_str().expect("id").to_string();
 
