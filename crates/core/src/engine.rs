@@ -1,6 +1,7 @@
 //! The mapping engine: field pairs compiled once (paths parsed, transforms resolved), then applied to each record.
 
 use crate::domain::FieldPair;
+use crate::limits;
 use crate::path::FieldPath;
 use crate::transform::Transform;
 use crate::validate::ValidationIssue;
@@ -44,15 +45,17 @@ impl CompiledMapping {
                 Err(mut e) => issues.append(&mut e),
             }
         }
-        for (n, (i, c)) in compiled.iter().enumerate() {
-            if let Some((j, _)) = compiled[..n]
-                .iter()
-                .find(|(_, other)| other.target == c.target)
-            {
+        // One pass with a map of the first writer of each target: O(n), whatever the count.
+        let mut first_writer: std::collections::HashMap<&FieldPath, usize> =
+            std::collections::HashMap::with_capacity(compiled.len());
+        for (i, c) in &compiled {
+            if let Some(j) = first_writer.get(&c.target) {
                 issues.push(ValidationIssue::new(
                     format!("fieldPairs[{i}].targetField"),
                     format!("'{}' is already written by fieldPairs[{j}]", c.target),
                 ));
+            } else {
+                first_writer.insert(&c.target, *i);
             }
         }
         if issues.is_empty() {
@@ -222,7 +225,36 @@ fn compile_pair(i: usize, pair: &FieldPair) -> Result<CompiledPair, Vec<Validati
     let at = |f: &str| format!("fieldPairs[{i}].{f}");
     let mut issues = Vec::new();
 
+    let options_too_large = pair.transform_options.as_ref().is_some_and(|o| {
+        serde_json::to_vec(o).map_or(true, |b| b.len() > limits::MAX_TRANSFORM_OPTIONS_BYTES)
+    });
+    if options_too_large {
+        issues.push(ValidationIssue::new(
+            at("transformOptions"),
+            format!(
+                "must be at most {} bytes of JSON",
+                limits::MAX_TRANSFORM_OPTIONS_BYTES
+            ),
+        ));
+    }
+    if let Some(name) = &pair.transform {
+        if let Err(e) = limits::check_text(name, limits::MAX_IDENT_CHARS) {
+            issues.push(ValidationIssue::new(at("transform"), e.to_string()));
+            return Err(issues);
+        }
+    }
+    if let Some(list) = &pair.source_fields {
+        if list.len() > limits::MAX_SOURCE_FIELDS {
+            issues.push(ValidationIssue::new(
+                at("sourceFields"),
+                format!("at most {} source fields", limits::MAX_SOURCE_FIELDS),
+            ));
+            return Err(issues);
+        }
+    }
+
     let transform = match pair.transform.as_deref() {
+        _ if options_too_large => None,
         None => {
             if pair
                 .transform_options

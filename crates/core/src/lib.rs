@@ -4,6 +4,7 @@ pub mod decide;
 pub mod domain;
 pub mod engine;
 pub mod hash;
+pub mod limits;
 pub mod path;
 pub mod record;
 pub mod schedule;

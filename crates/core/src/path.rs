@@ -1,5 +1,6 @@
 //! Field paths into a record's fields: dot and index syntax (`billingAddress.street1`, `emails[0].address`).
 
+use crate::limits::{MAX_PATH_CHARS, MAX_PATH_SEGMENTS};
 use serde_json::Value;
 use std::fmt;
 
@@ -39,14 +40,23 @@ pub enum PathError {
     LeadingIndex,
     #[error("unexpected character {0:?} at position {1}")]
     BadChar(char, usize),
+    #[error("path is longer than {MAX_PATH_CHARS} characters")]
+    TooLong,
+    #[error("path has more than {MAX_PATH_SEGMENTS} segments")]
+    TooManySegments,
 }
 
 impl FieldPath {
     /// Parses `a.b[0].c`. Keys may contain any character except `.`, `[`,
-    /// `]`, whitespace and control characters.
+    /// `]`, whitespace and control characters. At most [`MAX_PATH_CHARS`] characters and
+    /// [`MAX_PATH_SEGMENTS`] segments: paths shape the JSON we build and hash, so their depth
+    /// is bounded here, where every mapping's paths are parsed (API, preview and worker alike).
     pub fn parse(s: &str) -> Result<FieldPath, PathError> {
         if s.is_empty() {
             return Err(PathError::Empty);
+        }
+        if s.chars().take(MAX_PATH_CHARS + 1).count() > MAX_PATH_CHARS {
+            return Err(PathError::TooLong);
         }
         let mut segments = Vec::new();
         let mut key = String::new();
@@ -117,6 +127,9 @@ impl FieldPath {
         }
         if segments.is_empty() {
             return Err(PathError::Empty);
+        }
+        if segments.len() > MAX_PATH_SEGMENTS {
+            return Err(PathError::TooManySegments);
         }
         Ok(FieldPath { segments })
     }

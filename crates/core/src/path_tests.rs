@@ -148,3 +148,22 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn long_and_deep_paths_are_refused_before_use() {
+    let sixteen = vec!["a"; MAX_PATH_SEGMENTS].join(".");
+    assert!(FieldPath::parse(&sixteen).is_ok());
+    let seventeen = vec!["a"; MAX_PATH_SEGMENTS + 1].join(".");
+    assert_eq!(
+        FieldPath::parse(&seventeen),
+        Err(PathError::TooManySegments)
+    );
+    let indexes = format!("a{}", "[0]".repeat(MAX_PATH_SEGMENTS));
+    assert_eq!(FieldPath::parse(&indexes), Err(PathError::TooManySegments));
+    let long_key = "k".repeat(MAX_PATH_CHARS + 1);
+    assert_eq!(FieldPath::parse(&long_key), Err(PathError::TooLong));
+    assert!(FieldPath::parse(&"k".repeat(MAX_PATH_CHARS)).is_ok());
+    // The observed attack: 100,000 dot-separated segments is refused at once, not parsed.
+    let attack = vec!["x"; 100_000].join(".");
+    assert_eq!(FieldPath::parse(&attack), Err(PathError::TooLong));
+}

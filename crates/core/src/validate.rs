@@ -2,6 +2,7 @@
 
 use crate::domain::{MappingSpec, ProviderKind};
 use crate::engine::CompiledMapping;
+use crate::limits;
 use crate::path::FieldPath;
 use crate::schedule;
 use serde::Serialize;
@@ -34,10 +35,27 @@ pub fn validate_mapping(
     if spec.name.trim().is_empty() {
         issues.push(ValidationIssue::new("name", "must not be empty"));
     }
+    text(&mut issues, "name", &spec.name, limits::MAX_NAME_CHARS);
     for (side, endpoint, provider) in [
         ("source", &spec.source, source),
         ("target", &spec.target, target),
     ] {
+        let before = issues.len();
+        text(
+            &mut issues,
+            &format!("{side}.connectionId"),
+            &endpoint.connection_id,
+            limits::MAX_IDENT_CHARS,
+        );
+        text(
+            &mut issues,
+            &format!("{side}.object"),
+            &endpoint.object,
+            limits::MAX_IDENT_CHARS,
+        );
+        if issues.len() > before {
+            continue;
+        }
         if endpoint.connection_id.trim().is_empty() {
             issues.push(ValidationIssue::new(
                 format!("{side}.connectionId"),
@@ -60,6 +78,15 @@ pub fn validate_mapping(
             "fieldPairs",
             "must have at least one field pair",
         ));
+    } else if spec.field_pairs.len() > limits::MAX_FIELD_PAIRS {
+        issues.push(ValidationIssue::new(
+            "fieldPairs",
+            format!(
+                "at most {} field pairs per mapping; got {}",
+                limits::MAX_FIELD_PAIRS,
+                spec.field_pairs.len()
+            ),
+        ));
     } else if let Err(mut pair_issues) = CompiledMapping::compile(&spec.field_pairs) {
         issues.append(&mut pair_issues);
     }
@@ -76,7 +103,34 @@ pub fn validate_mapping(
             }
         }
     }
-    for (i, a) in spec.associations.iter().enumerate() {
+    if spec.associations.len() > limits::MAX_ASSOCIATIONS {
+        issues.push(ValidationIssue::new(
+            "associations",
+            format!(
+                "at most {} associations per mapping; got {}",
+                limits::MAX_ASSOCIATIONS,
+                spec.associations.len()
+            ),
+        ));
+    }
+    for (i, a) in spec
+        .associations
+        .iter()
+        .enumerate()
+        .take(limits::MAX_ASSOCIATIONS)
+    {
+        let before = issues.len();
+        for (f, v) in [("source", &a.source), ("mappingId", &a.mapping_id)] {
+            text(
+                &mut issues,
+                &format!("associations[{i}].{f}"),
+                v,
+                limits::MAX_IDENT_CHARS,
+            );
+        }
+        if issues.len() > before {
+            continue;
+        }
         if a.source.trim().is_empty() || a.source.contains(['.', '[']) {
             issues.push(ValidationIssue::new(
                 format!("associations[{i}].source"),
@@ -97,6 +151,22 @@ pub fn validate_mapping(
         }
     }
     if let Some(s) = &spec.schedule {
+        let before = issues.len();
+        text(
+            &mut issues,
+            "schedule.cron",
+            &s.cron,
+            limits::MAX_IDENT_CHARS,
+        );
+        text(
+            &mut issues,
+            "schedule.timezone",
+            &s.timezone,
+            limits::MAX_IDENT_CHARS,
+        );
+        if issues.len() > before {
+            return issues;
+        }
         if let Err(e) = schedule::parse_cron(&s.cron) {
             issues.push(ValidationIssue::new("schedule.cron", e.to_string()));
         }
@@ -105,6 +175,13 @@ pub fn validate_mapping(
         }
     }
     issues
+}
+
+/// Records an issue when `value` is too long or holds control characters.
+fn text(issues: &mut Vec<ValidationIssue>, field: &str, value: &str, max: usize) {
+    if let Err(e) = limits::check_text(value, max) {
+        issues.push(ValidationIssue::new(field, e.to_string()));
+    }
 }
 
 #[cfg(test)]

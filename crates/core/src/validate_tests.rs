@@ -171,3 +171,95 @@ fn several_problems_are_all_reported() {
         json!({"field": "name", "message": "must not be empty"})
     );
 }
+
+/// The observed attacks and the limits of DESIGN §9: each is one issue naming its field.
+#[test]
+fn limits_name_the_field() {
+    let with = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = valid();
+        f(&mut v);
+        fields(v)
+    };
+    let deep_path = vec!["x"; 100_000].join(".");
+    let pair = json!({"sourceField": "firstname", "targetField": "firstName"});
+    let many_pairs: Vec<_> = (0..20_000)
+        .map(|i| json!({"sourceField": "a", "targetField": format!("f{i}")}))
+        .collect();
+    let assoc = json!({"source": "contacts", "mappingId": "m", "targetField": "clientId"});
+    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, Vec<&str>)> = vec![
+        (
+            "deep targetField",
+            Box::new(move |v| v["fieldPairs"][0]["targetField"] = json!(deep_path.clone())),
+            vec!["fieldPairs[0].targetField"],
+        ),
+        (
+            "20,000 field pairs",
+            Box::new(move |v| v["fieldPairs"] = json!(many_pairs.clone())),
+            vec!["fieldPairs"],
+        ),
+        (
+            "201 field pairs",
+            Box::new(move |v| {
+                v["fieldPairs"] = json!((0..201)
+                    .map(|i| json!({"sourceField": "a", "targetField": format!("f{i}")}))
+                    .collect::<Vec<_>>())
+            }),
+            vec!["fieldPairs"],
+        ),
+        (
+            "200 field pairs are fine",
+            Box::new(move |v| {
+                v["fieldPairs"] = json!((0..200)
+                    .map(|i| json!({"sourceField": "a", "targetField": format!("f{i}")}))
+                    .collect::<Vec<_>>())
+            }),
+            vec![],
+        ),
+        (
+            "10,000 associations",
+            Box::new(move |v| v["associations"] = json!(vec![assoc.clone(); 10_000])),
+            vec!["associations"],
+        ),
+        (
+            "long name",
+            Box::new(|v| v["name"] = json!("n".repeat(201))),
+            vec!["name"],
+        ),
+        (
+            "NUL in name",
+            Box::new(|v| v["name"] = json!("Acme\u{0}")),
+            vec!["name"],
+        ),
+        (
+            "control character in object",
+            Box::new(|v| v["source"]["object"] = json!("contacts\u{1b}")),
+            vec!["source.object"],
+        ),
+        (
+            "NUL in connection id",
+            Box::new(|v| v["target"]["connectionId"] = json!("c\u{0}")),
+            vec!["target.connectionId"],
+        ),
+        (
+            "huge transformOptions",
+            Box::new(|v| {
+                v["fieldPairs"][1]["transformOptions"] =
+                    json!({"region": "GB", "pad": "x".repeat(5000)})
+            }),
+            vec!["fieldPairs[1].transformOptions"],
+        ),
+        (
+            "NUL in cron",
+            Box::new(|v| v["schedule"]["cron"] = json!("* * * * *\u{0}")),
+            vec!["schedule.cron"],
+        ),
+        (
+            "duplicate target among many",
+            Box::new(move |v| v["fieldPairs"] = json!([pair.clone(), pair.clone()])),
+            vec!["fieldPairs[1].targetField"],
+        ),
+    ];
+    for (what, edit, want) in cases {
+        assert_eq!(with(&*edit), want, "{what}");
+    }
+}
