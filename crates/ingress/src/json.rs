@@ -6,6 +6,8 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
+use fluxcascade_core::limits::{json_depth, MAX_JSON_DEPTH};
+
 use crate::error::{ApiError, ErrorDetail};
 
 /// A JSON body parsed into `T`: malformed JSON is 400 `bad_json`, a missing or wrongly typed
@@ -30,10 +32,65 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 /// Parses a whole body: first as JSON (any syntax error, trailing garbage included, is 400),
 /// then into `T` (422 naming the field).
+///
+/// Before parsing, the nesting depth is bounded ([`MAX_JSON_DEPTH`]: 422 naming `body`), so no
+/// parser, serializer or destructor recurses on a tenant's input; after parsing, a NUL anywhere
+/// (which Postgres cannot store) is 422 naming the field.
 pub fn parse_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if json_depth(bytes, MAX_JSON_DEPTH) > MAX_JSON_DEPTH {
+        return Err(ApiError::invalid(vec![ErrorDetail::new(
+            "body",
+            format!("JSON is nested deeper than {MAX_JSON_DEPTH} levels"),
+        )]));
+    }
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_json(format!("malformed JSON: {e}")))?;
+    if let Some(field) = find_nul(&value) {
+        return Err(ApiError::invalid(vec![ErrorDetail::new(
+            field,
+            "must not contain NUL characters",
+        )]));
+    }
     from_value(value)
+}
+
+/// The path (`records[0].fields.name`, `body` for the root) of the first string or key holding
+/// a NUL character, walking with an explicit stack (no recursion on input depth).
+pub fn find_nul(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    let mut stack: Vec<(String, &Value)> = vec![(String::new(), value)];
+    while let Some((path, v)) = stack.pop() {
+        let name = |p: &str| {
+            if p.is_empty() {
+                "body".to_string()
+            } else {
+                p.to_string()
+            }
+        };
+        match v {
+            Value::String(s) if s.contains('\0') => return Some(name(&path)),
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate().rev() {
+                    stack.push((format!("{path}[{i}]"), item));
+                }
+            }
+            Value::Object(map) => {
+                for (k, item) in map {
+                    let child = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    if k.contains('\0') {
+                        return Some(name(&path));
+                    }
+                    stack.push((child, item));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Deserializes an already-parsed value (PATCH merges), naming the failing field.
@@ -101,6 +158,23 @@ mod tests {
 
     fn detail(e: &ApiError) -> (&str, &str) {
         (e.details[0].field.as_str(), e.details[0].message.as_str())
+    }
+
+    #[test]
+    fn deep_nesting_and_nul_are_422_naming_the_field() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let e = parse_slice::<serde_json::Value>(deep.as_bytes()).unwrap_err();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.details[0].field, "body");
+        let e = parse_slice::<Outer>(
+            br#"{"provider":"h","credentials":{"accessToken":"x"},"items":[{"accessToken":"a\u0000"}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(detail(&e).0, "items[0].accessToken");
+        let e = parse_slice::<serde_json::Value>(br#"{"a\u0000":1}"#).unwrap_err();
+        assert_eq!(detail(&e).0, "body");
+        assert!(parse_slice::<serde_json::Value>(br#"{"a":"line\nbreak"}"#).is_ok());
     }
 
     #[test]

@@ -111,7 +111,13 @@ pub(crate) async fn check(
         (s, t) => return Ok(Err(s.err().into_iter().chain(t.err()).collect())),
     };
     let mut issues = fluxcascade_core::validate_mapping(spec, source, target);
-    for (i, a) in spec.associations.iter().enumerate() {
+    // Over the limit, validation already named `associations`: look none of them up.
+    let lookups = if spec.associations.len() > fluxcascade_core::limits::MAX_ASSOCIATIONS {
+        0
+    } else {
+        spec.associations.len()
+    };
+    for (i, a) in spec.associations.iter().enumerate().take(lookups) {
         let known = match Uuid::parse_str(&a.mapping_id) {
             Ok(id) => state.store.get_mapping(org_id, id).await?.is_some(),
             Err(_) => false,

@@ -163,22 +163,45 @@ pub fn preview_records(engine: &CompiledMapping, records: &[SampleRecord]) -> Ve
     records
         .iter()
         .enumerate()
-        .map(|(i, r)| {
-            let record_id = r.id.clone().unwrap_or_else(|| format!("records[{i}]"));
-            match engine.apply(&r.fields) {
-                Ok(payload) => PreviewItem {
-                    record_id,
-                    payload: Some(payload),
-                    errors: Vec::new(),
-                },
-                Err(e) => PreviewItem {
-                    record_id,
-                    payload: None,
-                    errors: vec![e],
-                },
-            }
-        })
+        .map(|(i, r)| preview_one(engine, i, r))
         .collect()
+}
+
+/// What `engine` makes of the `i`th record.
+fn preview_one(engine: &CompiledMapping, i: usize, r: &SampleRecord) -> PreviewItem {
+    let record_id = r.id.clone().unwrap_or_else(|| format!("records[{i}]"));
+    match engine.apply(&r.fields) {
+        Ok(payload) => PreviewItem {
+            record_id,
+            payload: Some(payload),
+            errors: Vec::new(),
+        },
+        Err(e) => PreviewItem {
+            record_id,
+            payload: None,
+            errors: vec![e],
+        },
+    }
+}
+
+/// How long one preview may compute before it is refused.
+pub const PREVIEW_CPU_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// [`preview_records`], giving up (`None`) once `budget` has elapsed between two records.
+pub fn preview_records_within(
+    engine: &CompiledMapping,
+    records: &[SampleRecord],
+    budget: std::time::Duration,
+) -> Option<Vec<PreviewItem>> {
+    let started = std::time::Instant::now();
+    let mut out = Vec::with_capacity(records.len());
+    for (i, r) in records.iter().enumerate() {
+        if started.elapsed() > budget {
+            return None;
+        }
+        out.push(preview_one(engine, i, r));
+    }
+    Some(out)
 }
 
 /// `POST /v1/mappings/preview`: 200 with one item per record; 422 for an invalid mapping
@@ -212,8 +235,27 @@ pub async fn preview(
         Direction::TargetToSource => (source, &spec.source),
         Direction::SourceToTarget | Direction::Bidirectional => (target, &spec.target),
     };
+    // CPU-bound work goes to the blocking pool, never the async runtime that answers /healthz,
+    // and stops at a budget (with the limits on pairs, paths and records it stays far below).
+    let data = tokio::task::spawn_blocking(move || {
+        preview_records_within(&engine, &records, PREVIEW_CPU_BUDGET)
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "preview task failed");
+        ApiError::internal()
+    })?
+    .ok_or_else(|| {
+        ApiError::invalid(vec![ErrorDetail::new(
+            "records",
+            format!(
+                "the preview took more than {} ms of CPU; preview fewer records or field pairs",
+                PREVIEW_CPU_BUDGET.as_millis()
+            ),
+        )])
+    })?;
     let response = PreviewResponse {
-        data: preview_records(&engine, &records),
+        data,
         direction: spec.direction,
         target: WriteTarget {
             provider,
