@@ -240,6 +240,8 @@ impl Ingress {
             },
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(10))
+                // A provider's redirect is never followed: it could point anywhere.
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .context("building the HTTP client")?,
         }));

@@ -10,6 +10,8 @@ mod auth;
 mod connections;
 #[path = "api/hooks.rs"]
 mod hooks;
+#[path = "api/identity.rs"]
+mod identity;
 #[path = "api/mappings.rs"]
 mod mappings;
 #[path = "api/preview.rs"]

@@ -25,6 +25,7 @@ pub mod config;
 pub mod error;
 mod http;
 pub mod hubspot;
+pub mod identity;
 pub mod jobber;
 pub mod oauth;
 pub mod pipedrive;

@@ -4,7 +4,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use fluxcascade_core::ProviderKind;
+use fluxcascade_core::{limits, ProviderKind};
+use fluxcascade_providers::{identity, ProviderError};
 use fluxcascade_store::connections::{ConnectionRow, NewConnection};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -85,6 +86,9 @@ impl From<ConnectionRow> for ConnectionView {
     }
 }
 
+/// The longest access or refresh token accepted (real ones are well under 2 KiB; JWTs included).
+const MAX_TOKEN_CHARS: usize = 8 * 1024;
+
 fn validate(body: &CreateConnectionBody) -> Result<ProviderKind, ApiError> {
     let mut details = Vec::new();
     let provider = ProviderKind::parse(&body.provider);
@@ -94,6 +98,32 @@ fn validate(body: &CreateConnectionBody) -> Result<ProviderKind, ApiError> {
             "provider",
             format!("unknown provider; expected one of {}", known.join(", ")),
         ));
+    }
+    for (field, value, max) in [
+        (
+            "accountName",
+            body.account_name.as_deref(),
+            limits::MAX_NAME_CHARS,
+        ),
+        (
+            "externalAccountId",
+            body.external_account_id.as_deref(),
+            limits::MAX_IDENT_CHARS,
+        ),
+        (
+            "credentials.accessToken",
+            Some(body.credentials.access_token.as_str()),
+            MAX_TOKEN_CHARS,
+        ),
+        (
+            "credentials.refreshToken",
+            body.credentials.refresh_token.as_deref(),
+            MAX_TOKEN_CHARS,
+        ),
+    ] {
+        if let Some(Err(e)) = value.map(|v| limits::check_text(v, max)) {
+            details.push(ErrorDetail::new(field, e.to_string()));
+        }
     }
     if body.credentials.access_token.trim().is_empty() {
         details.push(ErrorDetail::new(
@@ -120,10 +150,31 @@ pub async fn create(
     caller.require_manage()?;
     let provider = validate(&body)?;
     let access_token = body.credentials.access_token.clone();
+    // The account comes from the provider, with the token; a client's claim must agree with it.
+    let account = learn_account(
+        &state,
+        provider,
+        &access_token,
+        body.instance_url.as_deref(),
+    )
+    .await?;
+    if let Some(claimed) = body
+        .external_account_id
+        .as_deref()
+        .filter(|c| !c.is_empty())
+    {
+        if !same_account(provider, claimed, &account) {
+            tracing::warn!(org_id = %caller.org_id(), provider = %provider, "externalAccountId disagrees with the token's account");
+            return Err(ApiError::invalid_field(
+                "externalAccountId",
+                "does not match the account the provider says this token belongs to; omit it",
+            ));
+        }
+    }
     let new = NewConnection {
         provider: provider.as_str().to_string(),
         account_name: body.account_name.unwrap_or_default(),
-        external_account_id: body.external_account_id.unwrap_or_default(),
+        external_account_id: account,
         access_token: body.credentials.access_token,
         refresh_token: body.credentials.refresh_token.filter(|t| !t.is_empty()),
         expires_at: body.credentials.expires_at,
@@ -131,6 +182,49 @@ pub async fn create(
     };
     let view = create_connection(&state, caller.org_id(), new, &access_token).await?;
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// The provider account `token` belongs to, asked of the provider (never taken from a client).
+/// A token the provider refuses is 422 naming `credentials.accessToken`; a provider that cannot
+/// be asked is 502 and nothing is stored (a connection is never stored unverified).
+pub(crate) async fn learn_account(
+    state: &AppState,
+    kind: ProviderKind,
+    token: &str,
+    instance_url: Option<&str>,
+) -> Result<String, ApiError> {
+    let app = state.providers.app(kind);
+    match identity::account_of(kind, app, &state.http, token, instance_url).await {
+        Ok(account) => Ok(account),
+        Err(ProviderError::Auth(e)) => {
+            tracing::info!(provider = %kind, error = %e, "connection token refused by the provider");
+            Err(ApiError::invalid_field(
+                "credentials.accessToken",
+                format!(
+                    "{} refused this token; connect the account again",
+                    kind.as_str()
+                ),
+            ))
+        }
+        Err(e) => {
+            tracing::warn!(provider = %kind, error = %e, "cannot learn the token's account");
+            Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "provider_unavailable",
+                format!(
+                    "{} could not tell which account this token belongs to; nothing was stored, try again",
+                    kind.as_str()
+                ),
+            ))
+        }
+    }
+}
+
+/// Whether a client's `externalAccountId` names `account` (Jobber ids also in their encoded form).
+fn same_account(kind: ProviderKind, claimed: &str, account: &str) -> bool {
+    claimed == account
+        || (kind == ProviderKind::Jobber
+            && identity::jobber_account_number(claimed).as_deref() == Some(account))
 }
 
 /// Stores a new connection and sets up its webhooks (shared by `POST /v1/connections` and the
@@ -148,9 +242,6 @@ pub(crate) async fn create_connection(
     tracing::info!(org_id = %org_id, connection_id = %row.id, provider = %row.provider, "connection created");
     let hooks = crate::hooks::on_connection_created(state, org_id, &row, access_token).await?;
     let mut view = ConnectionView::from(row);
-    if let Some(account) = hooks.external_account_id {
-        view.external_account_id = account;
-    }
     view.webhook_url = hooks.webhook_url;
     Ok(view)
 }

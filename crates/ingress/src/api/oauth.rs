@@ -139,7 +139,19 @@ pub async fn callback(
         fluxcascade_providers::exchange_code(kind, app, &state.http, code, &started.redirect_uri)
             .await
             .map_err(|e| exchange_error(kind, e))?;
-    let account_id = tokens.account_id.clone().unwrap_or_default();
+    // HubSpot, Jobber and Salesforce name the account in the token exchange; Pipedrive is asked.
+    let account_id = match tokens.account_id.clone() {
+        Some(account) => account,
+        None => {
+            crate::api::connections::learn_account(
+                &state,
+                kind,
+                &tokens.access_token,
+                tokens.instance_url.as_deref(),
+            )
+            .await?
+        }
+    };
     let account_name = started
         .account_name
         .clone()

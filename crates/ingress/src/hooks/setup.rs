@@ -1,17 +1,14 @@
-//! What a new connection needs for webhooks: its provider account id (HubSpot portal, Jobber
-//! account: how deliveries find it) and, for Pipedrive and Salesforce, a webhook secret and URL.
+//! What a new connection needs for webhooks besides its provider account id (learned from the
+//! provider before the connection is stored, `api::connections::learn_account`): for Pipedrive
+//! and Salesforce, a webhook secret and URL. HubSpot and Jobber subscriptions are app-level.
 //!
-//! - HubSpot: `hub_id` from the token-info endpoint `GET /oauth/v1/access-tokens/{token}` (an OAuth
-//!   endpoint, not the data API); Jobber: `account_id` in the access token (a JWT). Both only when
-//!   the client did not give `externalAccountId`. Subscriptions are app-level: nothing to create.
 //! - Pipedrive: a subscription `POST /v1/webhooks` with Basic credentials `<connectionId>:<secret>`.
 //! - Salesforce: the outbound-message endpoint URL (with the secret) is returned once, as
 //!   `webhookUrl`, for the admin to paste into the outbound message.
 
 use std::sync::Arc;
 
-use fluxcascade_providers::jobber::auth::jwt_account_id;
-use fluxcascade_providers::{ConnectionContext, HubspotAuth, PipedriveClient, StaticToken};
+use fluxcascade_providers::{ConnectionContext, PipedriveClient, StaticToken};
 use fluxcascade_store::connections::ConnectionRow;
 use uuid::Uuid;
 
@@ -24,13 +21,9 @@ use crate::AppState;
 pub struct HookSetup {
     /// Salesforce: the URL to configure as the outbound message's endpoint (holds the secret).
     pub webhook_url: Option<String>,
-    /// The provider account id found for the connection (when it had none).
-    pub external_account_id: Option<String>,
 }
 
 /// Called by `POST /v1/connections` (and the OAuth callback) after the connection is stored.
-/// Failures to learn the account id are logged, not fatal: the connection works, only webhooks
-/// cannot be routed to it until `externalAccountId` is known.
 pub async fn on_connection_created(
     state: &AppState,
     org_id: Uuid,
@@ -38,20 +31,6 @@ pub async fn on_connection_created(
     access_token: &str,
 ) -> Result<HookSetup, ApiError> {
     let mut setup = HookSetup::default();
-    if row.external_account_id.is_empty() {
-        let found = match row.provider.as_str() {
-            "hubspot" => hubspot_portal(state, access_token).await,
-            "jobber" => jwt_account_id(access_token),
-            _ => None,
-        };
-        if let Some(account) = found {
-            state
-                .store
-                .fill_external_account_id(org_id, row.id, &account)
-                .await?;
-            setup.external_account_id = Some(account);
-        }
-    }
     match row.provider.as_str() {
         "pipedrive" => {
             let secret = new_webhook_secret(state, org_id, row.id).await?;
@@ -126,12 +105,4 @@ async fn subscribe_pipedrive(
             tracing::warn!(error = %e, connection_id = %row.id, "Pipedrive webhook subscription failed")
         }
     }
-}
-
-/// The HubSpot portal of an access token (token info's `hub_id`); `None` logs why.
-async fn hubspot_portal(state: &AppState, token: &str) -> Option<String> {
-    HubspotAuth::portal_id(&state.providers.hubspot, &state.http, token)
-        .await
-        .inspect_err(|e| tracing::warn!(error = %e, "HubSpot token info failed; no portal id"))
-        .ok()
 }

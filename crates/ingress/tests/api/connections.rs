@@ -8,11 +8,12 @@ use crate::harness::{error_fields, App};
 #[tokio::test]
 async fn connections_hide_tokens_page_and_stay_in_their_org() {
     let app = App::start().await;
+    let tokens = app.sandbox_tokens("salesforce", "acme").await;
     let body = json!({
-        "provider": "salesforce", "accountName": "Acme SF", "externalAccountId": "00D1",
-        "credentials": {"accessToken": "tok-secret-123", "refreshToken": "refresh-secret-456",
+        "provider": "salesforce", "accountName": "Acme SF",
+        "credentials": {"accessToken": tokens.access_token, "refreshToken": "refresh-secret-456",
                         "expiresAt": "2030-01-01T00:00:00Z"},
-        "instanceUrl": "https://acme.my.salesforce.com"
+        "instanceUrl": tokens.instance_url,
     });
     let resp = app
         .http
@@ -25,14 +26,18 @@ async fn connections_hide_tokens_page_and_stay_in_their_org() {
     assert_eq!(resp.status(), StatusCode::CREATED);
     let text = resp.text().await.expect("body");
     assert!(
-        !text.contains("secret"),
+        !text.contains("secret") && !text.contains(&tokens.access_token),
         "a connection never shows its tokens: {text}"
     );
     let created: Value = serde_json::from_str(&text).expect("json");
     assert_eq!(created["provider"], "salesforce");
     assert_eq!(created["status"], "active");
     assert_eq!(created["accountName"], "Acme SF");
-    assert_eq!(created["externalAccountId"], "00D1");
+    assert_eq!(
+        created["externalAccountId"],
+        tokens.account_id.as_deref().expect("org id"),
+        "the org comes from the provider"
+    );
     let id = created["id"].as_str().expect("id").to_string();
 
     let (s, got) = app

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use fluxcascade_core::ProviderKind;
 use fluxcascade_ingress::{Ingress, IngressConfig};
+use fluxcascade_providers::{ProvidersConfig, TokenSet};
 use fluxcascade_queue::{Publisher, QueueConfig, Topology};
 use fluxcascade_store::orgs::Role;
 use fluxcascade_store::{MasterKey, Store};
@@ -25,6 +27,9 @@ pub struct App {
     pub shutdown: CancellationToken,
     /// The first org's owner key.
     pub owner: String,
+    /// The in-process sandbox the providers point at (`http://127.0.0.1:PORT`).
+    pub sandbox: String,
+    pub providers: ProvidersConfig,
 }
 
 impl App {
@@ -50,9 +55,16 @@ impl App {
             Some(url) => Publisher::lazy(&QueueConfig::new(url, &prefix)).expect("lazy publisher"),
         };
         let key = Arc::new(MasterKey::from_base64(&MasterKey::generate_base64()).expect("key"));
+        let sandbox_server = fluxcascade_sandbox::Sandbox::bind("127.0.0.1:0")
+            .await
+            .expect("sandbox");
+        let sandbox = sandbox_server.base_url();
+        tokio::spawn(sandbox_server.run_until_stopped());
+        let providers = ProvidersConfig::sandbox(&sandbox);
         let config = IngressConfig {
             listen: "127.0.0.1:0".into(),
             max_body_bytes: 1024 * 1024,
+            providers: providers.clone(),
             ..IngressConfig::default()
         };
         let ingress = Ingress::build(config, store.clone(), publisher, key)
@@ -77,6 +89,8 @@ impl App {
             prefix,
             shutdown,
             owner,
+            sandbox,
+            providers,
         }
     }
 
@@ -149,10 +163,58 @@ impl App {
         )
     }
 
+    /// Tokens for the sandbox's account `account` of `provider`, through the provider's OAuth
+    /// (authorize → code → token exchange), as a user connecting elsewhere would hold them.
+    pub async fn sandbox_tokens(&self, provider: &str, account: &str) -> TokenSet {
+        let kind = ProviderKind::parse(provider).expect("provider");
+        let app = self.providers.app(kind);
+        let redirect = "http://127.0.0.1:1/callback";
+        let url = format!(
+            "{}&account={account}",
+            fluxcascade_providers::authorize_url(kind, app, redirect, "st")
+        );
+        let no_redirects = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let resp = no_redirects.get(url).send().await.expect("authorize");
+        let location = resp.headers()["location"].to_str().expect("location");
+        let code = url::Url::parse(location)
+            .expect("redirect")
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .expect("code")
+            .1
+            .into_owned();
+        fluxcascade_providers::exchange_code(kind, app, &self.http, &code, redirect)
+            .await
+            .expect("token exchange")
+    }
+
+    /// `POST /v1/connections` importing tokens the sandbox issued for `account`.
+    pub async fn import_connection(
+        &self,
+        key: &str,
+        provider: &str,
+        account: &str,
+        extra: Value,
+    ) -> (StatusCode, Value) {
+        let tokens = self.sandbox_tokens(provider, account).await;
+        let mut body = json!({"provider": provider, "accountName": "Acct",
+            "credentials": {"accessToken": tokens.access_token}});
+        if let Some(instance) = &tokens.instance_url {
+            body["instanceUrl"] = json!(instance);
+        }
+        if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+            b.extend(e);
+        }
+        self.call(Method::POST, "/v1/connections", Some(key), Some(body))
+            .await
+    }
+
     pub async fn connection(&self, key: &str, provider: &str) -> String {
-        let body = json!({"provider": provider, "accountName": "Acct", "credentials": {"accessToken": "tok-secret-123"}});
         let (status, v) = self
-            .call(Method::POST, "/v1/connections", Some(key), Some(body))
+            .import_connection(key, provider, "acct", json!({}))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{v}");
         v["id"].as_str().expect("id").to_string()

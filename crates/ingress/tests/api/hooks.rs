@@ -257,8 +257,6 @@ async fn pipedrive_needs_the_connections_basic_credentials() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
 
-const SF_ORG: &str = "00D000000000062EAA";
-
 fn outbound_message(org: &str) -> String {
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -274,17 +272,16 @@ fn outbound_message(org: &str) -> String {
 #[tokio::test]
 async fn salesforce_outbound_messages_need_the_url_secret_and_the_connections_org() {
     let app = App::start().await;
-    let body = json!({"provider": "salesforce", "accountName": "SF", "externalAccountId": SF_ORG,
-        "credentials": {"accessToken": "tok"}, "instanceUrl": "https://example.my.salesforce.com"});
     let (s, conn) = app
-        .call(
-            reqwest::Method::POST,
-            "/v1/connections",
-            Some(&app.owner),
-            Some(body),
-        )
+        .import_connection(&app.owner, "salesforce", "sf", json!({"accountName": "SF"}))
         .await;
     assert_eq!(s, StatusCode::CREATED, "{conn}");
+    let sf_org = conn["externalAccountId"]
+        .as_str()
+        .expect("org id")
+        .to_owned();
+    assert!(sf_org.starts_with("00D"), "{sf_org}");
+    let sf_org = sf_org.as_str();
     let hook_url = conn["webhookUrl"]
         .as_str()
         .expect("webhookUrl shown at creation")
@@ -317,7 +314,7 @@ async fn salesforce_outbound_messages_need_the_url_secret_and_the_connections_or
     };
     let wrong = hook_url.rsplit_once("?s=").unwrap().0.to_owned() + "?s=guess";
     assert_eq!(
-        post(wrong, outbound_message(SF_ORG)).await.0,
+        post(wrong, outbound_message(sf_org)).await.0,
         StatusCode::UNAUTHORIZED
     );
     let (s, _) = post(hook_url.clone(), outbound_message("00D000000000099EAA")).await;
@@ -328,7 +325,7 @@ async fn salesforce_outbound_messages_need_the_url_secret_and_the_connections_or
         .http
         .post(&hook_url)
         .header("content-type", "text/xml")
-        .body(outbound_message(SF_ORG))
+        .body(outbound_message(sf_org))
         .send()
         .await
         .unwrap();
@@ -342,7 +339,7 @@ async fn salesforce_outbound_messages_need_the_url_secret_and_the_connections_or
     assert_eq!(jobs.len(), 1);
     assert_eq!(
         jobs[0].2,
-        json!([{"id": "04l000000000001AAA", "account": SF_ORG, "object": "Contact",
+        json!([{"id": "04l000000000001AAA", "account": sf_org, "object": "Contact",
                 "recordId": "003000000000001AAA", "action": "update"}])
     );
     assert_eq!(

@@ -12,6 +12,7 @@ pub mod input;
 pub mod limit;
 pub mod objects;
 pub mod store;
+pub mod users;
 pub mod webhooks;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -119,6 +120,7 @@ pub fn router(state: SharedState) -> Router<SharedState> {
             get(webhooks::list).post(webhooks::create),
         )
         .route("/api/v1/webhooks/{id}", delete(webhooks::remove))
+        .route("/api/v1/users/me", get(users::me))
         .route_layer(from_fn_with_state(state, gate))
 }
 
@@ -142,6 +144,9 @@ fn endpoint_name(req: &Request) -> String {
 
 fn cost_of(req: &Request) -> Cost {
     let path = req.uri().path();
+    if path.trim_end_matches('/').ends_with("/api/v1/users/me") {
+        return Cost::Get;
+    }
     if path.contains("/api/v1/") {
         return Cost::Webhooks;
     }

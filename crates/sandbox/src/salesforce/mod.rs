@@ -127,6 +127,40 @@ async fn identity(
     .into_response()
 }
 
+/// `GET /services/oauth2/userinfo`: the OpenID Connect user info of the bearer token's user
+/// (served by the login host and by every instance), with `organization_id`.
+async fn userinfo(State(state): State<SharedState>, headers: axum::http::HeaderMap) -> Response {
+    let account = match bearer(&headers).map(|t| state.tokens.check_access(Provider::Salesforce, t))
+    {
+        Some(TokenCheck::Valid { account }) => state.salesforce.get_or_create(&account),
+        _ => {
+            return (
+                StatusCode::FORBIDDEN,
+                Json(json!({"error": "invalid_token", "error_description": "Bad_OAuth_Token"})),
+            )
+                .into_response()
+        }
+    };
+    let base = format!("{}/salesforce", state.base_url);
+    let (org_id, user_id) = (&account.org_id, &account.user_id);
+    Json(json!({
+        "sub": format!("{base}/id/{org_id}/{user_id}"),
+        "user_id": user_id,
+        "organization_id": org_id,
+        "preferred_username": format!("{}@sandbox.invalid", account.name),
+        "nickname": account.name,
+        "name": account.name,
+        "email": format!("{}@sandbox.invalid", account.name),
+        "email_verified": true,
+        "active": true,
+        "user_type": "STANDARD",
+        "language": "en_US",
+        "locale": "en_US",
+        "utcOffset": 0,
+    }))
+    .into_response()
+}
+
 /// Routes under `/salesforce` (the OAuth routes are merged in by the caller).
 pub fn router(state: SharedState) -> Router<SharedState> {
     let api = Router::new()
@@ -156,6 +190,7 @@ pub fn router(state: SharedState) -> Router<SharedState> {
         .route_layer(from_fn_with_state(state.clone(), gate::salesforce_api));
     Router::new()
         .route("/id/{org_id}/{user_id}", get(identity))
+        .route("/services/oauth2/userinfo", get(userinfo))
         .merge(api)
         .layer(from_fn_with_state(state, gate::salesforce_common))
 }
