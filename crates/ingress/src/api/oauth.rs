@@ -67,6 +67,16 @@ pub async fn authorize(
 ) -> Result<Response, ApiError> {
     caller.require_manage()?;
     let kind = provider_kind(&provider)?;
+    for (field, value) in [
+        ("accountName", q.account_name.as_deref()),
+        ("accountHint", q.account_hint.as_deref()),
+    ] {
+        if let Some(Err(e)) = value.map(|v| {
+            fluxcascade_core::limits::check_text(v, fluxcascade_core::limits::MAX_NAME_CHARS)
+        }) {
+            return Err(ApiError::invalid_field(field, e.to_string()));
+        }
+    }
     let redirect_uri = callback_url(&state, kind);
     // 32 random bytes, base64url: the same generator as webhook secrets.
     let nonce = crate::hooks::verify::new_secret().map_err(|_| ApiError::internal())?;
@@ -113,7 +123,13 @@ pub async fn callback(
     let Some(nonce) = q.state.as_deref().filter(|s| !s.is_empty()) else {
         return Err(ApiError::invalid_field("state", "missing"));
     };
-    let Some(started) = state.store.take_oauth_state(nonce, kind.as_str()).await? else {
+    // A state we issued is short base64url; anything else (NUL, megabytes) is simply unknown.
+    let started = if fluxcascade_core::limits::check_text(nonce, 128).is_ok() {
+        state.store.take_oauth_state(nonce, kind.as_str()).await?
+    } else {
+        None
+    };
+    let Some(started) = started else {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_state",
