@@ -118,3 +118,14 @@ fn items_serialise_in_the_api_shape() {
     assert_eq!(v["errors"][0]["field"], "lastName");
     assert!(v["errors"][0]["message"].is_string());
 }
+
+#[test]
+fn a_preview_past_its_budget_is_refused_not_finished() {
+    let engine = CompiledMapping::compile(&pairs()).unwrap();
+    let records = parse_records(&vec![json!({"firstname": "a", "lastname": "b"}); 100]).unwrap();
+    let all = preview_records_within(&engine, &records, std::time::Duration::from_secs(60));
+    assert_eq!(all.map(|items| items.len()), Some(100));
+    let none = preview_records_within(&engine, &records, std::time::Duration::ZERO);
+    // The first record may start before the clock moves; the rest are not computed.
+    assert_eq!(none, None);
+}
