@@ -1,5 +1,6 @@
 //! Validates every GraphQL document the Jobber adapter sends against Jobber's published
-//! schema (shared/reference/jobber/schema.graphql), so a misspelt field or argument fails here.
+//! schema (vendored with its MIT license in tests/fixtures/jobber/), so a misspelt field or argument
+//! fails here.
 
 use std::path::PathBuf;
 
@@ -8,13 +9,9 @@ use fluxcascade_providers::jobber::properties::get_properties_document;
 use fluxcascade_providers::jobber::queries::{ALL_DOCUMENTS, PROPERTY_DOCUMENTS};
 use fluxcascade_providers::jobber::MAX_BATCH;
 
-/// `$FLUXCASCADE_SHARED_DIR/reference/jobber/schema.graphql`, else `shared/` beside the repo.
+/// The vendored schema: the repository stands alone (nothing read outside the clone).
 fn schema_path() -> PathBuf {
-    let shared = match std::env::var_os("FLUXCASCADE_SHARED_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-    };
-    shared.join("reference/jobber/schema.graphql")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jobber/schema.graphql")
 }
 
 fn schema() -> apollo_compiler::validation::Valid<Schema> {
