@@ -34,6 +34,10 @@ async fn receiver() -> anyhow::Result<(String, std::sync::Arc<std::sync::atomic:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_process_output_contains_an_issued_token_or_secret() -> anyhow::Result<()> {
+    // Debug logs: the most a process ever writes (HTTP clients, the broker, the pool), so the
+    // redacting writer and the code's own care are both exercised. This test binary runs this
+    // one test, so the variable is set before any process is spawned.
+    std::env::set_var("E2E_RUST_LOG", "debug");
     let env = TestEnv::start("secrets_in_logs", 1).await?;
     // Short-lived tokens, so the worker refreshes during the run.
     env.sandbox_config(json!({"tokenTtlSeconds": 4})).await?;

@@ -10,6 +10,7 @@
 
 mod health;
 mod metrics;
+pub mod redact;
 mod tracing_setup;
 
 pub use health::{HealthServer, ReadinessCheck};

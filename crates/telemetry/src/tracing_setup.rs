@@ -47,7 +47,8 @@ impl LogFormat {
 /// - Filter from `RUST_LOG` (default `info`; an invalid value falls back to
 ///   `info` with a warning).
 /// - JSON lines when `FLUXCASCADE_LOG_FORMAT=json`, compact text otherwise.
-///   Logs go to stderr so admin commands can print results on stdout.
+///   Logs go to stderr so admin commands can print results on stdout, through
+///   [`crate::redact`], which scrubs anything that looks like a credential.
 /// - Safe to call more than once: only the first call (or a subscriber
 ///   installed by someone else) wins; later calls do nothing.
 ///
@@ -71,7 +72,7 @@ pub fn init_tracing(service: &str) {
     let format = LogFormat::from_env();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::redact::RedactingStderr)
         .with_ansi(std::io::stderr().is_terminal());
     let installed = match format {
         LogFormat::Json => builder
