@@ -186,7 +186,8 @@ fn limits_name_the_field() {
         .map(|i| json!({"sourceField": "a", "targetField": format!("f{i}")}))
         .collect();
     let assoc = json!({"source": "contacts", "mappingId": "m", "targetField": "clientId"});
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, Vec<&str>)> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit, Vec<&str>)> = vec![
         (
             "deep targetField",
             Box::new(move |v| v["fieldPairs"][0]["targetField"] = json!(deep_path.clone())),

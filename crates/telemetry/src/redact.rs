@@ -12,8 +12,6 @@ use std::sync::OnceLock;
 use regex::Regex;
 use tracing_subscriber::fmt::MakeWriter;
 
-const REDACTED: &str = "[redacted]";
-
 fn patterns() -> &'static [(Regex, &'static str)] {
     static PATTERNS: OnceLock<Vec<(Regex, &'static str)>> = OnceLock::new();
     PATTERNS.get_or_init(|| {
