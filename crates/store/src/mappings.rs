@@ -96,7 +96,7 @@ impl Store {
                         enabled = $7, updated_at = now(),
                         next_fire_at = CASE
                             WHEN NOT $8 THEN NULL
-                            WHEN next_fire_at IS NULL OR spec->'schedule' IS DISTINCT FROM $6->'schedule' THEN now()
+                            WHEN next_fire_at IS NULL OR spec->'schedule' IS DISTINCT FROM $6::jsonb->'schedule' THEN now()
                             ELSE next_fire_at END
                      WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING {COLUMNS}"
                 ),
