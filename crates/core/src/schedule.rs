@@ -129,8 +129,20 @@ mod tests {
         // (name, cron, zone, now, Ok(first fire) or Err(()) for "no fire within 5 years")
         #[allow(clippy::type_complexity)]
         let cases: [(&str, &str, &str, DateTime<Utc>, Result<DateTime<Utc>, ()>); 12] = [
-            ("February 30 never comes", "0 0 30 2 *", "UTC", at(2025, 3, 1), Err(())),
-            ("April 31 never comes", "0 0 31 4 *", "UTC", at(2025, 3, 1), Err(())),
+            (
+                "February 30 never comes",
+                "0 0 30 2 *",
+                "UTC",
+                at(2025, 3, 1),
+                Err(()),
+            ),
+            (
+                "April 31 never comes",
+                "0 0 31 4 *",
+                "UTC",
+                at(2025, 3, 1),
+                Err(()),
+            ),
             (
                 "February 29: the next leap day",
                 "0 0 29 2 *",
@@ -182,7 +194,13 @@ mod tests {
                 at(2025, 3, 1),
                 Ok(Utc.with_ymd_and_hms(2028, 2, 28, 15, 0, 0).unwrap()),
             ),
-            ("February 30 in Europe/Paris", "0 0 30 2 *", "Europe/Paris", at(2025, 3, 1), Err(())),
+            (
+                "February 30 in Europe/Paris",
+                "0 0 30 2 *",
+                "Europe/Paris",
+                at(2025, 3, 1),
+                Err(()),
+            ),
             (
                 "daily in America/New_York",
                 "0 9 * * *",

@@ -262,7 +262,14 @@ mod tests {
         let created = at(2024, 3, 1, 0, 0, 0);
         let now = at(2024, 3, 5, 12, 0, 0) + chrono::Duration::milliseconds(20);
         assert_eq!(
-            due_step("* * * * *", "UTC", Some(at(2024, 3, 5, 11, 59, 0)), created, now, w),
+            due_step(
+                "* * * * *",
+                "UTC",
+                Some(at(2024, 3, 5, 11, 59, 0)),
+                created,
+                now,
+                w
+            ),
             Ok(DueStep {
                 due: Some(at(2024, 3, 5, 12, 0, 0)),
                 next: at(2024, 3, 5, 12, 1, 0),

@@ -37,7 +37,6 @@ const CLAIM_BATCH: i64 = 500;
 /// clock reading is past the boundary.
 const TICK_OFFSET: Duration = Duration::from_millis(5);
 
-
 /// Scheduler settings, loaded once at start.
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
@@ -164,7 +163,10 @@ impl Ticker {
 
     /// Publishes the claimed runs' jobs (pipelined, confirmed) and records the outcome.
     async fn act(&self, claimed: &[ClaimedFire]) {
-        for f in claimed.iter().filter(|f| f.outcome == ClaimOutcome::Skipped) {
+        for f in claimed
+            .iter()
+            .filter(|f| f.outcome == ClaimOutcome::Skipped)
+        {
             info!(org_id = %f.org_id, mapping_id = %f.mapping_id, fire_at = %f.fire_at, "schedule fire skipped: previous run still going");
         }
         let runs: Vec<ClaimedFire> = claimed
@@ -249,7 +251,10 @@ mod tests {
         let t = Utc.with_ymd_and_hms(2024, 3, 5, 12, 0, 0).unwrap();
         let second = Duration::from_secs(1);
         let ms = chrono::Duration::milliseconds;
-        assert_eq!(until_next_tick(t + ms(300), second), Duration::from_millis(705));
+        assert_eq!(
+            until_next_tick(t + ms(300), second),
+            Duration::from_millis(705)
+        );
         assert_eq!(until_next_tick(t, second), Duration::from_millis(1005));
         assert_eq!(
             until_next_tick(t + ms(999), second),

@@ -177,7 +177,12 @@ impl Store {
                     .await?;
                 tx.execute(
                     &skip,
-                    &[&skipped.orgs, &skipped.mappings, &skipped.times, &SKIP_REASON],
+                    &[
+                        &skipped.orgs,
+                        &skipped.mappings,
+                        &skipped.times,
+                        &SKIP_REASON,
+                    ],
                 )
                 .await?;
             }

@@ -238,8 +238,8 @@ async fn main() -> anyhow::Result<()> {
     let finisher = tokio::spawn(async move {
         loop {
             let now = Utc::now();
-            let next = now.duration_trunc(TimeDelta::minutes(1)).unwrap_or(now)
-                + TimeDelta::seconds(30);
+            let next =
+                now.duration_trunc(TimeDelta::minutes(1)).unwrap_or(now) + TimeDelta::seconds(30);
             let next = if next <= now {
                 next + TimeDelta::minutes(1)
             } else {
