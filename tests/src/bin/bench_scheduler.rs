@@ -123,12 +123,15 @@ async fn sleep_until(t: DateTime<Utc>) {
     }
 }
 
+/// A fire time of a mapping.
+type FireKey = (Uuid, DateTime<Utc>);
+
 /// Every fire time of every schedule in `[from, to)`, as `core::schedule` computes them.
 fn expected_fires(
     specs: &[(Uuid, String, &'static str)],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> anyhow::Result<HashSet<(Uuid, DateTime<Utc>)>> {
+) -> anyhow::Result<HashSet<FireKey>> {
     let mut out = HashSet::new();
     for (id, cron, tz) in specs {
         let mut t = next_fire(cron, tz, from - TimeDelta::seconds(1))?;
@@ -292,8 +295,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .await?;
     let expected = expected_fires(&specs, w0, w1)?;
-    let mut recorded: HashMap<(Uuid, DateTime<Utc>), (String, Option<DateTime<Utc>>)> =
-        HashMap::new();
+    let mut recorded: HashMap<FireKey, (String, Option<DateTime<Utc>>)> = HashMap::new();
     let mut doubled = 0u64;
     for r in &rows {
         if recorded
