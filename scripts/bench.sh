@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# `make bench`: the queue benchmark (our publisher/consumer vs raw lapin) and the sync benchmarks.
+# `make bench`: the queue benchmark (our publisher/consumer vs raw lapin), the sync benchmarks and the scheduler's.
 # Each prints a table and writes JSON under target/bench/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --bin fluxcascade --bin bench-sync --bin bench-providers --bin bench-webhooks --example queue_bench -p fluxcascade-cli -p fluxcascade-tests -p fluxcascade-queue
+cargo build --release --bin fluxcascade --bin bench-sync --bin bench-providers --bin bench-webhooks --bin bench-scheduler --example queue_bench -p fluxcascade-cli -p fluxcascade-tests -p fluxcascade-queue
 echo "== queue: jobs/s through our publisher + consumer vs raw lapin =="
 cargo run --release -q -p fluxcascade-queue --example queue_bench
 echo "== sync: HubSpot → Jobber against the sandbox =="
@@ -12,3 +12,5 @@ echo "== providers: HubSpot → each provider as target (no limits); HubSpot →
 cargo run --release -q -p fluxcascade-tests --bin bench-providers
 echo "== webhooks: change → target written latency at 100/s; acceptance vs the confirmed-publish ceiling =="
 cargo run --release -q -p fluxcascade-tests --bin bench-webhooks
+echo "== scheduler: 100,000 schedules in 50 zones (10,000 every minute), 2 replicas: fire lag, doubled, missed, CPU per tick =="
+cargo run --release -q -p fluxcascade-tests --bin bench-scheduler

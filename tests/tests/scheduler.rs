@@ -38,6 +38,18 @@ async fn fires(env: &TestEnv, mapping: Uuid) -> anyhow::Result<Vec<Fire>> {
         .collect())
 }
 
+/// The time the scheduler will next look at the mapping (`mappings.next_fire_at`).
+async fn next_fire_at(env: &TestEnv, mapping: Uuid) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let db = env.db().await?;
+    Ok(db
+        .query_one(
+            "SELECT next_fire_at FROM mappings WHERE id = $1",
+            &[&mapping],
+        )
+        .await?
+        .get(0))
+}
+
 async fn set_schedule(env: &TestEnv, mapping: Uuid, cron: Option<&str>) -> anyhow::Result<()> {
     let schedule = cron.map(|c| json!({"cron": c, "timezone": "UTC"}));
     env.api_ok(
@@ -84,13 +96,46 @@ async fn replicas_fire_each_time_once_and_a_restart_runs_one_catch_up() -> anyho
     let jobber = env.connect("jobber").await?;
     let mapping: Uuid = env.contacts_to_clients(&hubspot, &jobber).await?.parse()?;
 
+    // 0. A cron that never fires is refused, naming the field; the scheduler never looks at it.
+    for body in [
+        json!({"schedule": {"cron": "0 0 30 2 *", "timezone": "UTC"}}),
+        json!({"schedule": {"cron": "0 0 0 31 4 *", "timezone": "Europe/Paris"}}),
+    ] {
+        let (status, answer) = env
+            .api(
+                Method::PATCH,
+                &format!("/v1/mappings/{mapping}"),
+                Some(body),
+            )
+            .await?;
+        assert_eq!(status, 422, "{answer}");
+        assert_eq!(
+            answer["error"]["details"][0]["field"], "schedule.cron",
+            "{answer}"
+        );
+    }
+    assert_eq!(next_fire_at(&env, mapping).await?, None);
+
     // 1. Two replicas, a schedule every 2 s for a minute.
     let (mut a, health_a) = env.start_scheduler("scheduler-a", &[]).await?;
     let (mut b, health_b) = env.start_scheduler("scheduler-b", &[]).await?;
     let t0 = Utc::now();
     set_schedule(&env, mapping, Some("*/2 * * * * *")).await?;
     tokio::time::sleep(Duration::from_secs(60)).await;
+    let wake = next_fire_at(&env, mapping)
+        .await?
+        .expect("a scheduled mapping has a wake-up");
+    assert!(
+        wake > Utc::now() - chrono::Duration::seconds(2)
+            && wake <= Utc::now() + chrono::Duration::seconds(2),
+        "the wake-up is the coming fire time: {wake}"
+    );
     set_schedule(&env, mapping, None).await?;
+    assert_eq!(
+        next_fire_at(&env, mapping).await?,
+        None,
+        "no schedule, no wake-up"
+    );
     let t1 = Utc::now();
     tokio::time::sleep(Duration::from_millis(1500)).await;
 

@@ -17,7 +17,15 @@ pub enum ScheduleError {
     Timezone(String),
     #[error("the schedule never fires after {0}")]
     NoNextFire(DateTime<Utc>),
+    #[error("the schedule has no fire time in the 5 years after {0}")]
+    NoFireWithinHorizon(DateTime<Utc>),
 }
+
+/// How far ahead a schedule must fire at least once to be accepted: 5 years (1,826 days, leap day
+/// included). Every valid 5- or 6-field cron fires within 8 years; only a February 29 spanning a
+/// century's skipped leap year (2097 → 2104) is that sparse, so this refuses the crons that never
+/// fire (`0 0 30 2 *`) and those whose search costs the scheduler most.
+pub const FIRE_HORIZON: chrono::TimeDelta = chrono::TimeDelta::days(5 * 365 + 1);
 
 /// Parses a 5- or 6-field cron expression (`*/15 * * * *`, `0 0 9 * * MON-FRI`).
 pub fn parse_cron(expr: &str) -> Result<Cron, ScheduleError> {
@@ -53,6 +61,20 @@ pub fn next_fire(
     c.find_next_occurrence(&local, false)
         .map(|d| d.with_timezone(&Utc))
         .map_err(|_| ScheduleError::NoNextFire(after))
+}
+
+/// The first fire time after `now`, if it is within [`FIRE_HORIZON`]; otherwise
+/// [`ScheduleError::NoFireWithinHorizon`]. Parse errors of the cron or the zone are returned as such.
+pub fn first_fire_within_horizon(
+    cron: &str,
+    timezone: &str,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ScheduleError> {
+    match next_fire(cron, timezone, now) {
+        Ok(t) if t - now <= FIRE_HORIZON => Ok(t),
+        Ok(_) | Err(ScheduleError::NoNextFire(_)) => Err(ScheduleError::NoFireWithinHorizon(now)),
+        Err(e) => Err(e),
+    }
 }
 
 /// The next `n` fire times strictly after `after`, in the schedule's zone (so they print with its
@@ -97,6 +119,117 @@ mod tests {
         ));
         assert!(matches!(
             parse_cron("a b c d e"),
+            Err(ScheduleError::Cron(_))
+        ));
+    }
+
+    #[test]
+    fn schedules_must_fire_within_five_years() {
+        let at = |y, mo, d| Utc.with_ymd_and_hms(y, mo, d, 12, 0, 0).unwrap();
+        // (name, cron, zone, now, Ok(first fire) or Err(()) for "no fire within 5 years")
+        #[allow(clippy::type_complexity)]
+        let cases: [(&str, &str, &str, DateTime<Utc>, Result<DateTime<Utc>, ()>); 12] = [
+            (
+                "February 30 never comes",
+                "0 0 30 2 *",
+                "UTC",
+                at(2025, 3, 1),
+                Err(()),
+            ),
+            (
+                "April 31 never comes",
+                "0 0 31 4 *",
+                "UTC",
+                at(2025, 3, 1),
+                Err(()),
+            ),
+            (
+                "February 29: the next leap day",
+                "0 0 29 2 *",
+                "UTC",
+                at(2025, 3, 1),
+                Ok(Utc.with_ymd_and_hms(2028, 2, 29, 0, 0, 0).unwrap()),
+            ),
+            (
+                "February 29 from the day after one: four years later",
+                "0 0 29 2 *",
+                "UTC",
+                at(2024, 3, 1),
+                Ok(Utc.with_ymd_and_hms(2028, 2, 29, 0, 0, 0).unwrap()),
+            ),
+            (
+                // 2100 is not a leap year: after 2096 the next February 29 is in 2104.
+                "February 29 across 2100: eight years away",
+                "0 0 29 2 *",
+                "UTC",
+                at(2097, 3, 1),
+                Err(()),
+            ),
+            (
+                "six fields with seconds, February 30",
+                "30 0 0 30 2 *",
+                "UTC",
+                at(2025, 3, 1),
+                Err(()),
+            ),
+            (
+                "six fields with seconds, February 29",
+                "30 0 0 29 2 *",
+                "UTC",
+                at(2025, 3, 1),
+                Ok(Utc.with_ymd_and_hms(2028, 2, 29, 0, 0, 30).unwrap()),
+            ),
+            (
+                "every second",
+                "* * * * * *",
+                "UTC",
+                at(2025, 3, 1),
+                Ok(Utc.with_ymd_and_hms(2025, 3, 1, 12, 0, 1).unwrap()),
+            ),
+            (
+                // Midnight of February 29 in Tokyo (UTC+9) is 15:00 UTC on February 28.
+                "February 29 in Asia/Tokyo",
+                "0 0 29 2 *",
+                "Asia/Tokyo",
+                at(2025, 3, 1),
+                Ok(Utc.with_ymd_and_hms(2028, 2, 28, 15, 0, 0).unwrap()),
+            ),
+            (
+                "February 30 in Europe/Paris",
+                "0 0 30 2 *",
+                "Europe/Paris",
+                at(2025, 3, 1),
+                Err(()),
+            ),
+            (
+                "daily in America/New_York",
+                "0 9 * * *",
+                "America/New_York",
+                at(2025, 3, 1),
+                Ok(Utc.with_ymd_and_hms(2025, 3, 1, 14, 0, 0).unwrap()),
+            ),
+            (
+                // Day of month and weekday both set: either matches (cron's rule), month still applies.
+                "February 30 or a Monday of February: the next Monday of February",
+                "0 0 30 2 MON",
+                "UTC",
+                at(2025, 3, 1),
+                Ok(Utc.with_ymd_and_hms(2026, 2, 2, 0, 0, 0).unwrap()),
+            ),
+        ];
+        for (name, cron, tz, now, want) in cases {
+            let got = first_fire_within_horizon(cron, tz, now);
+            match want {
+                Ok(t) => assert_eq!(got, Ok(t), "{name}"),
+                Err(()) => assert_eq!(got, Err(ScheduleError::NoFireWithinHorizon(now)), "{name}"),
+            }
+        }
+        assert_eq!(
+            first_fire_within_horizon("0 0 30 2 *", "Mars/Base", at(2025, 3, 1)),
+            Err(ScheduleError::Timezone("Mars/Base".into()))
+        );
+        assert!(matches!(
+            first_fire_within_horizon("0 0 32 2 *", "UTC", at(2025, 3, 1)),
             Err(ScheduleError::Cron(_))
         ));
     }

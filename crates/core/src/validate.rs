@@ -167,11 +167,20 @@ pub fn validate_mapping(
         if issues.len() > before {
             return issues;
         }
-        if let Err(e) = schedule::parse_cron(&s.cron) {
+        let cron = schedule::parse_cron(&s.cron);
+        if let Err(e) = &cron {
             issues.push(ValidationIssue::new("schedule.cron", e.to_string()));
         }
-        if let Err(e) = schedule::parse_timezone(&s.timezone) {
+        let zone = schedule::parse_timezone(&s.timezone);
+        if let Err(e) = &zone {
             issues.push(ValidationIssue::new("schedule.timezone", e.to_string()));
+        }
+        if cron.is_ok() && zone.is_ok() {
+            if let Err(e) =
+                schedule::first_fire_within_horizon(&s.cron, &s.timezone, chrono::Utc::now())
+            {
+                issues.push(ValidationIssue::new("schedule.cron", e.to_string()));
+            }
         }
     }
     issues

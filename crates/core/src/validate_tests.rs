@@ -40,6 +40,19 @@ fn a_valid_mapping_has_no_issues() {
 }
 
 #[test]
+fn rare_but_real_fire_times_are_accepted() {
+    for (cron, tz) in [
+        ("0 0 29 2 *", "UTC"),
+        ("0 0 0 29 2 *", "Asia/Tokyo"),
+        ("0 0 31 12 *", "Pacific/Kiritimati"),
+    ] {
+        let mut v = valid();
+        v["schedule"] = json!({"cron": cron, "timezone": tz});
+        assert_eq!(fields(v), Vec::<String>::new(), "{cron} in {tz}");
+    }
+}
+
+#[test]
 fn each_problem_names_its_field() {
     let cases: Vec<(&str, serde_json::Value, &str)> = vec![
         ("/name", json!("  "), "name"),
@@ -90,6 +103,9 @@ fn each_problem_names_its_field() {
         ),
         ("/schedule/cron", json!("every 5 minutes"), "schedule.cron"),
         ("/schedule/cron", json!("99 * * * *"), "schedule.cron"),
+        // Valid crons that never fire (no February 30, no April 31): refused, not stored.
+        ("/schedule/cron", json!("0 0 30 2 *"), "schedule.cron"),
+        ("/schedule/cron", json!("30 0 0 31 4 *"), "schedule.cron"),
         (
             "/schedule/timezone",
             json!("Mars/Olympus"),

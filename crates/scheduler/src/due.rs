@@ -7,6 +7,19 @@ use fluxcascade_core::schedule::{next_fire, ScheduleError};
 /// one-hour window is 3 600); past this the window start moves forward.
 const MAX_STEPS: usize = 100_000;
 
+/// When a schedule that has no fire time left (a stored cron from before such crons were refused,
+/// e.g. `0 0 30 2 *`) is looked at again: its search is the costly one, so once a day.
+const NEVER_FIRES_RECHECK: chrono::TimeDelta = chrono::TimeDelta::days(1);
+
+/// A schedule's due fire time, if any, and when it must be looked at again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueStep {
+    /// See [`due_fire`].
+    pub due: Option<DateTime<Utc>>,
+    /// The first fire time after `now` (whole seconds): the schedule's next wake-up.
+    pub next: DateTime<Utc>,
+}
+
 /// The one fire time to run now, if any: the latest fire time `t` of `cron` (in `timezone`) with
 /// `start < t <= now`, where `start` is the later of `last_fire` (or the mapping's `created_at`
 /// when it never fired) and `now - catch_up_window`. Older missed fire times are never returned:
@@ -19,20 +32,41 @@ pub fn due_fire(
     now: DateTime<Utc>,
     catch_up_window: chrono::Duration,
 ) -> Result<Option<DateTime<Utc>>, ScheduleError> {
+    due_step(cron, timezone, last_fire, created_at, now, catch_up_window).map(|s| s.due)
+}
+
+/// [`due_fire`] and the fire time after `now`, found by the same walk over the fire times.
+pub fn due_step(
+    cron: &str,
+    timezone: &str,
+    last_fire: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    catch_up_window: chrono::Duration,
+) -> Result<DueStep, ScheduleError> {
     let window_start = now - catch_up_window;
     // Fire times are whole seconds (`next_fire` truncates its input), so every replica derives
     // the same fire time whatever its clock reading, and the claim's unique key sees them as one.
     let mut after = last_fire.unwrap_or(created_at).max(window_start);
     let mut due = None;
     for _ in 0..MAX_STEPS {
-        let t = next_fire(cron, timezone, after)?;
-        if t > now {
-            return Ok(due);
+        match next_fire(cron, timezone, after) {
+            Ok(t) if t > now => return Ok(DueStep { due, next: t }),
+            Ok(t) => {
+                due = Some(t);
+                after = t;
+            }
+            Err(ScheduleError::NoNextFire(_)) => {
+                return Ok(DueStep {
+                    due,
+                    next: now + NEVER_FIRES_RECHECK,
+                })
+            }
+            Err(e) => return Err(e),
         }
-        due = Some(t);
-        after = t;
     }
-    Ok(due)
+    // More fire times since `after` than one call walks: fire the latest found, continue next tick.
+    Ok(DueStep { due, next: now })
 }
 
 #[cfg(test)]
@@ -219,6 +253,43 @@ mod tests {
         assert_eq!(
             due_fire("* * * * * *", "UTC", None, created, now, window),
             due_fire("* * * * * *", "UTC", None, created, later, window)
+        );
+    }
+
+    #[test]
+    fn the_next_wake_up_is_the_first_fire_time_after_now() {
+        let w = chrono::Duration::hours(1);
+        let created = at(2024, 3, 1, 0, 0, 0);
+        let now = at(2024, 3, 5, 12, 0, 0) + chrono::Duration::milliseconds(20);
+        assert_eq!(
+            due_step(
+                "* * * * *",
+                "UTC",
+                Some(at(2024, 3, 5, 11, 59, 0)),
+                created,
+                now,
+                w
+            ),
+            Ok(DueStep {
+                due: Some(at(2024, 3, 5, 12, 0, 0)),
+                next: at(2024, 3, 5, 12, 1, 0),
+            })
+        );
+        // Not due: the wake-up is the coming fire time, in the schedule's zone (09:00 EST = 14:00Z).
+        assert_eq!(
+            due_step("0 9 * * *", "America/New_York", None, created, now, w),
+            Ok(DueStep {
+                due: None,
+                next: at(2024, 3, 5, 14, 0, 0),
+            })
+        );
+        // A stored cron that never fires is looked at again a day later, not every tick.
+        assert_eq!(
+            due_step("0 0 30 2 *", "UTC", None, created, now, w),
+            Ok(DueStep {
+                due: None,
+                next: now + chrono::Duration::days(1),
+            })
         );
     }
 

@@ -1,12 +1,17 @@
 //! The scheduler role: every tick, fires each scheduled mapping's due fire time exactly once across replicas.
 //!
-//! A fire time is claimed with a row in `schedule_fires` (`UNIQUE(mapping_id, fire_at)`), so only
-//! one replica acts on it. The claimant creates the run (`trigger = schedule`) and publishes its
-//! sync job with a broker confirm, then records the fire as `fired`; when the mapping still has a
-//! pending or running run the fire is recorded as `skipped`. If the job cannot be published, the
-//! pending run is discarded and the claim deleted, so a later tick (on any replica) retries that
-//! fire time. A replica that dies between claim and outcome leaves a `claimed` row: that fire
-//! time is not retried (at most once), the next one fires normally.
+//! Each mapping stores `next_fire_at`, when its schedule must next be looked at. A tick claims
+//! batches of mappings with `next_fire_at <= now` (index scan, `FOR NO KEY UPDATE SKIP LOCKED`, so
+//! replicas split a busy minute instead of queueing behind each other) and, in that transaction,
+//! claims each due fire time with a row in `schedule_fires` (`UNIQUE(mapping_id, fire_at)`, so
+//! only one replica ever acts on it), creates its run (`trigger = schedule`) — or records the fire
+//! `skipped` while the mapping still has a pending or running run — and moves `next_fire_at` to the
+//! following fire time. After the commit the sync jobs are published with broker confirms and the
+//! fires recorded `fired`. If the jobs cannot be published, their pending runs are discarded, the
+//! claims deleted and `next_fire_at` set back to the fire time, so a later tick (on any replica)
+//! retries it. A replica that dies between claim and outcome leaves a `claimed` row: that fire
+//! time is not retried (at most once), the next one fires normally. Nothing is evaluated for
+//! schedules that are not due, so a tick costs the same with 10 or 100,000 schedules.
 
 mod due;
 mod health;
@@ -14,16 +19,23 @@ mod health;
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use fluxcascade_proto::v1::{JobEnvelope, JobKind, SyncJob};
 use fluxcascade_queue::{Publisher, QueueConfig};
-use fluxcascade_store::schedules::ScheduledMapping;
+use fluxcascade_store::schedules::{ClaimOutcome, ClaimedFire, ScheduleStep, ScheduledMapping};
 use fluxcascade_store::{Store, StoreError};
 use prost::Message;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-pub use due::due_fire;
+pub use due::{due_fire, due_step, DueStep};
+
+/// Due mappings claimed per transaction; a tick claims batches until fewer are left.
+const CLAIM_BATCH: i64 = 500;
+
+/// How long after a tick boundary (whole seconds, where fire times fall) a tick starts, so its
+/// clock reading is past the boundary.
+const TICK_OFFSET: Duration = Duration::from_millis(5);
 
 /// Scheduler settings, loaded once at start.
 #[derive(Debug, Clone)]
@@ -49,31 +61,12 @@ impl SchedulerConfig {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum FireError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("publishing the sync job: {0}")]
-    Publish(#[from] fluxcascade_queue::QueueError),
-}
-
-/// What happened to a due fire time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FireOutcome {
-    /// Another replica (or an earlier tick) had claimed it.
-    AlreadyClaimed,
-    Fired(uuid::Uuid),
-    Skipped,
-}
-
 pub struct Scheduler {
     config: SchedulerConfig,
     store: Store,
     publisher: Publisher,
     health: fluxcascade_telemetry::HealthServer,
 }
-
-const SKIP_REASON: &str = "the previous sync of this mapping is still pending or running";
 
 impl Scheduler {
     /// Binds the health listener; `publisher` must publish with confirms (it always does).
@@ -119,12 +112,11 @@ impl Scheduler {
             catch_up_s = ticker.config.catch_up_window.as_secs(),
             "scheduler started"
         );
-        let mut interval = tokio::time::interval(ticker.config.tick);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            let wait = until_next_tick(Utc::now(), ticker.config.tick);
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = interval.tick() => {}
+                _ = tokio::time::sleep(wait) => {}
             }
             if let Err(e) = ticker.tick().await {
                 warn!(error = %e, "scheduler tick failed");
@@ -137,6 +129,14 @@ impl Scheduler {
     }
 }
 
+/// Time until the next multiple of `tick` since the epoch, plus [`TICK_OFFSET`]: ticks fall just
+/// after the whole seconds fire times are on, whatever the process's start time.
+fn until_next_tick(now: DateTime<Utc>, tick: Duration) -> Duration {
+    let tick_ms = i64::try_from(tick.as_millis()).unwrap_or(1000).max(1);
+    let into = now.timestamp_millis().rem_euclid(tick_ms);
+    Duration::from_millis(u64::try_from(tick_ms - into).unwrap_or(0)) + TICK_OFFSET
+}
+
 struct Ticker {
     config: SchedulerConfig,
     store: Store,
@@ -144,87 +144,125 @@ struct Ticker {
 }
 
 impl Ticker {
+    /// Claims and fires due schedules, batch after batch, until none is left due.
     async fn tick(&self) -> Result<(), StoreError> {
         let window = chrono::Duration::from_std(self.config.catch_up_window)
             .unwrap_or(chrono::Duration::hours(1));
-        for m in self.store.list_scheduled_mappings().await? {
-            let due = due_fire(
-                &m.schedule.cron,
-                &m.schedule.timezone,
-                m.last_fire,
-                m.created_at,
-                Utc::now(),
-                window,
-            );
-            match due {
-                Ok(Some(at)) => {
-                    if let Err(e) = fire(&self.store, &self.publisher, &m, at).await {
-                        warn!(error = %e, org_id = %m.org_id, mapping_id = %m.mapping_id, fire_at = %at, "schedule fire failed; a later tick retries");
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    warn!(error = %e, org_id = %m.org_id, mapping_id = %m.mapping_id, "invalid schedule")
-                }
+        loop {
+            let now = Utc::now();
+            let batch = self
+                .store
+                .claim_due_schedules(now, CLAIM_BATCH, |m| decide(m, now, window))
+                .await?;
+            self.act(&batch.claimed).await;
+            if batch.looked_at < CLAIM_BATCH as usize {
+                return Ok(());
             }
         }
-        Ok(())
+    }
+
+    /// Publishes the claimed runs' jobs (pipelined, confirmed) and records the outcome.
+    async fn act(&self, claimed: &[ClaimedFire]) {
+        for f in claimed
+            .iter()
+            .filter(|f| f.outcome == ClaimOutcome::Skipped)
+        {
+            info!(org_id = %f.org_id, mapping_id = %f.mapping_id, fire_at = %f.fire_at, "schedule fire skipped: previous run still going");
+        }
+        let runs: Vec<ClaimedFire> = claimed
+            .iter()
+            .filter(|f| f.outcome != ClaimOutcome::Skipped)
+            .copied()
+            .collect();
+        if runs.is_empty() {
+            return;
+        }
+        let jobs: Vec<JobEnvelope> = runs.iter().filter_map(sync_job).collect();
+        if let Err(e) = self.publisher.publish_many(&jobs).await {
+            warn!(error = %e, fires = runs.len(), "publishing scheduled sync jobs failed; a later tick retries");
+            if let Err(e) = self.store.release_fires(&runs).await {
+                tracing::error!(error = %e, fires = runs.len(), "could not release the schedule claims");
+            }
+            return;
+        }
+        let published = Utc::now();
+        let metrics = fluxcascade_telemetry::metrics();
+        for f in &runs {
+            let lag = (published - f.fire_at).to_std().unwrap_or_default();
+            metrics.scheduler_lag.observe(lag.as_secs_f64());
+            if let ClaimOutcome::Run(sync_id) = f.outcome {
+                info!(org_id = %f.org_id, mapping_id = %f.mapping_id, sync_id = %sync_id, fire_at = %f.fire_at, lag_ms = lag.as_millis() as u64, "schedule fired");
+            }
+        }
+        if let Err(e) = self.store.record_fires_fired(&runs).await {
+            warn!(error = %e, fires = runs.len(), "recording published schedule fires failed; they stay claimed");
+        }
     }
 }
 
-/// Claims `at` for the mapping and acts on it (see the module docs).
-pub async fn fire(
-    store: &Store,
-    publisher: &Publisher,
-    m: &ScheduledMapping,
-    at: chrono::DateTime<Utc>,
-) -> Result<FireOutcome, FireError> {
-    let (org_id, mapping_id) = (m.org_id, m.mapping_id);
-    if !store.claim_fire(org_id, mapping_id, at).await? {
-        return Ok(FireOutcome::AlreadyClaimed);
-    }
-    let run = match store
-        .create_sync(org_id, mapping_id, "schedule", "incremental")
-        .await
-    {
-        Ok(run) => run,
-        Err(StoreError::Conflict(_)) => {
-            store
-                .record_fire_skipped(org_id, mapping_id, at, SKIP_REASON)
-                .await?;
-            info!(org_id = %org_id, mapping_id = %mapping_id, fire_at = %at, "schedule fire skipped: previous run still going");
-            return Ok(FireOutcome::Skipped);
-        }
+/// The due fire time and next wake-up of one mapping; an invalid stored schedule is not looked
+/// at again until it is changed.
+fn decide(m: &ScheduledMapping, now: DateTime<Utc>, window: chrono::Duration) -> ScheduleStep {
+    match due_step(
+        &m.schedule.cron,
+        &m.schedule.timezone,
+        m.last_fire,
+        m.created_at,
+        now,
+        window,
+    ) {
+        Ok(step) => ScheduleStep {
+            fire_at: step.due,
+            next_fire_at: Some(step.next),
+        },
         Err(e) => {
-            release(store, m, at).await;
-            return Err(e.into());
+            warn!(error = %e, org_id = %m.org_id, mapping_id = %m.mapping_id, "invalid schedule; not fired until it is changed");
+            ScheduleStep {
+                fire_at: None,
+                next_fire_at: None,
+            }
         }
+    }
+}
+
+/// The sync job of a claimed fire's run.
+fn sync_job(f: &ClaimedFire) -> Option<JobEnvelope> {
+    let ClaimOutcome::Run(sync_id) = f.outcome else {
+        return None;
     };
     let job = SyncJob {
-        sync_id: run.id.to_string(),
-        mapping_id: mapping_id.to_string(),
+        sync_id: sync_id.to_string(),
+        mapping_id: f.mapping_id.to_string(),
     };
-    let envelope = JobEnvelope::new(JobKind::Sync, org_id.to_string(), job.encode_to_vec());
-    if let Err(e) = publisher.publish(&envelope).await {
-        if let Err(e) = store.discard_pending_sync(org_id, run.id).await {
-            tracing::error!(error = %e, sync_id = %run.id, "could not discard the unqueued run");
-        }
-        release(store, m, at).await;
-        return Err(e.into());
-    }
-    let lag = (Utc::now() - at).to_std().unwrap_or_default();
-    fluxcascade_telemetry::metrics()
-        .scheduler_lag
-        .observe(lag.as_secs_f64());
-    store
-        .record_fire_fired(org_id, mapping_id, at, run.id)
-        .await?;
-    info!(org_id = %org_id, mapping_id = %mapping_id, sync_id = %run.id, fire_at = %at, lag_ms = lag.as_millis() as u64, "schedule fired");
-    Ok(FireOutcome::Fired(run.id))
+    Some(JobEnvelope::new(
+        JobKind::Sync,
+        f.org_id.to_string(),
+        job.encode_to_vec(),
+    ))
 }
 
-async fn release(store: &Store, m: &ScheduledMapping, at: chrono::DateTime<Utc>) {
-    if let Err(e) = store.release_fire(m.org_id, m.mapping_id, at).await {
-        tracing::error!(error = %e, mapping_id = %m.mapping_id, fire_at = %at, "could not release the schedule claim");
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn ticks_fall_just_after_whole_seconds() {
+        let t = Utc.with_ymd_and_hms(2024, 3, 5, 12, 0, 0).unwrap();
+        let second = Duration::from_secs(1);
+        let ms = chrono::Duration::milliseconds;
+        assert_eq!(
+            until_next_tick(t + ms(300), second),
+            Duration::from_millis(705)
+        );
+        assert_eq!(until_next_tick(t, second), Duration::from_millis(1005));
+        assert_eq!(
+            until_next_tick(t + ms(999), second),
+            Duration::from_millis(6)
+        );
+        assert_eq!(
+            until_next_tick(t + ms(1500), Duration::from_secs(2)),
+            Duration::from_millis(505)
+        );
     }
 }

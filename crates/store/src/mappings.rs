@@ -40,6 +40,13 @@ fn row_to_mapping(r: &tokio_postgres::Row) -> Result<MappingRow, StoreError> {
     })
 }
 
+/// Whether the scheduler must look at the mapping: enabled with a schedule. A mapping whose
+/// schedule is set, changed or enabled gets `next_fire_at = now()` (the next tick computes its fire
+/// times); one without gets NULL and is never read by the scheduler.
+fn is_scheduled(spec: &MappingSpec) -> bool {
+    spec.enabled && spec.schedule.is_some()
+}
+
 fn parse_ids(spec: &MappingSpec) -> Result<(Uuid, Uuid), StoreError> {
     let s = Uuid::parse_str(&spec.source.connection_id).map_err(|_| StoreError::NotFound)?;
     let t = Uuid::parse_str(&spec.target.connection_id).map_err(|_| StoreError::NotFound)?;
@@ -60,16 +67,18 @@ impl Store {
             .await?
             .query_one(
                 &format!(
-                    "INSERT INTO mappings (id, org_id, name, source_connection_id, target_connection_id, spec, enabled)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+                    "INSERT INTO mappings (id, org_id, name, source_connection_id, target_connection_id, spec, enabled,
+                        next_fire_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8 THEN now() END) RETURNING {COLUMNS}"
                 ),
-                &[&Uuid::now_v7(), &org_id, &spec.name, &source, &target, &json, &spec.enabled],
+                &[&Uuid::now_v7(), &org_id, &spec.name, &source, &target, &json, &spec.enabled, &is_scheduled(spec)],
             )
             .await?;
         row_to_mapping(&row)
     }
 
-    /// Replaces a mapping's spec (PATCH merges on the caller's side).
+    /// Replaces a mapping's spec (PATCH merges on the caller's side). The scheduler's wake-up
+    /// time is reset only when the schedule or `enabled` changes.
     pub async fn update_mapping(
         &self,
         org_id: Uuid,
@@ -84,10 +93,14 @@ impl Store {
             .query_opt(
                 &format!(
                     "UPDATE mappings SET name = $3, source_connection_id = $4, target_connection_id = $5, spec = $6,
-                        enabled = $7, updated_at = now()
+                        enabled = $7, updated_at = now(),
+                        next_fire_at = CASE
+                            WHEN NOT $8 THEN NULL
+                            WHEN next_fire_at IS NULL OR spec->'schedule' IS DISTINCT FROM $6::jsonb->'schedule' THEN now()
+                            ELSE next_fire_at END
                      WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING {COLUMNS}"
                 ),
-                &[&org_id, &id, &spec.name, &source, &target, &json, &spec.enabled],
+                &[&org_id, &id, &spec.name, &source, &target, &json, &spec.enabled, &is_scheduled(spec)],
             )
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -145,7 +158,7 @@ impl Store {
         }
         let n = client
             .execute(
-                "UPDATE mappings SET deleted_at = now(), enabled = false WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL",
+                "UPDATE mappings SET deleted_at = now(), enabled = false, next_fire_at = NULL WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL",
                 &[&org_id, &id],
             )
             .await?;
