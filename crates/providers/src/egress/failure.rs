@@ -90,3 +90,85 @@ fn class_of(err: &(dyn std::error::Error + 'static)) -> Option<FailureClass> {
         _ => io.get_ref().and_then(|inner| class_of(inner)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::egress::{webhook_client, Resolver, StaticResolver, WebhookUrls};
+
+    async fn class_of_post(urls: &WebhookUrls, timeout: Duration, url: &str) -> FailureClass {
+        let http = webhook_client(urls, timeout).unwrap();
+        let e = http.post(url).body("{}").send().await.unwrap_err();
+        classify_failure(&e)
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    #[tokio::test]
+    async fn a_name_resolving_to_loopback_is_a_blocked_address_and_not_contacted() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let urls = WebhookUrls::public_only();
+        let class = class_of_post(
+            &urls,
+            Duration::from_secs(5),
+            &format!("https://localhost:{port}/"),
+        )
+        .await;
+        assert_eq!(class, FailureClass::BlockedAddress);
+        let accepted =
+            tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
+        assert!(accepted.is_err(), "the receiver was contacted");
+    }
+
+    #[tokio::test]
+    async fn refused_dns_tls_and_timeout_are_told_apart_by_class() {
+        let dev = WebhookUrls::allow_private();
+        let port = free_port();
+        assert_eq!(
+            class_of_post(&dev, Duration::from_secs(5), &format!("http://127.0.0.1:{port}/")).await,
+            FailureClass::ConnectRefused
+        );
+        let no_names = dev.clone().with_resolver(Resolver::fixed(StaticResolver::default()));
+        assert_eq!(
+            class_of_post(&no_names, Duration::from_secs(5), "http://nowhere.test/").await,
+            FailureClass::Dns
+        );
+        // A plain-HTTP server answering a TLS handshake with text: the handshake fails.
+        let plain = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let plain_port = plain.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = plain.accept().await {
+                let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+            }
+        });
+        assert_eq!(
+            class_of_post(&dev, Duration::from_secs(5), &format!("https://127.0.0.1:{plain_port}/")).await,
+            FailureClass::Tls
+        );
+        // A server that accepts and never answers.
+        let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let silent_port = silent.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = silent.accept().await {
+                held.push(s);
+            }
+        });
+        assert_eq!(
+            class_of_post(&dev, Duration::from_millis(300), &format!("http://127.0.0.1:{silent_port}/")).await,
+            FailureClass::Timeout
+        );
+    }
+}
