@@ -88,9 +88,8 @@ async fn a_redirect_to_another_internal_port_is_not_followed() {
         let location = location.clone();
         async move {
             read_head(&mut s).await;
-            let answer = format!(
-                "HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\n\r\n"
-            );
+            let answer =
+                format!("HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\n\r\n");
             let _ = s.write_all(answer.as_bytes()).await;
         }
     })
@@ -169,6 +168,9 @@ async fn an_endless_answer_stops_at_the_body_cap() {
         // The server could only push what the socket buffers hold past the cap.
         tokio::time::sleep(Duration::from_millis(200)).await;
         let total = written.load(Ordering::SeqCst);
-        assert!(total < 64 * 1024 * 1024, "{header}: the client read {total} bytes");
+        assert!(
+            total < 64 * 1024 * 1024,
+            "{header}: the client read {total} bytes"
+        );
     }
 }

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use fluxcascade_core::ProviderKind;
 use serde_json::Value;
 
+use crate::egress::provider_hosts::refused;
 use crate::egress::{check_instance_url, PROVIDER_BODY_LIMIT};
 use crate::http::{error_message, read_text, refuse_redirect, retry_after_header, transport_error};
 use crate::{
@@ -79,12 +80,8 @@ fn checked_instance(
     tokens: TokenSet,
 ) -> Result<TokenSet, ProviderError> {
     if let Some(url) = tokens.instance_url.as_deref() {
-        check_instance_url(kind, url, app.mode).map_err(|e| {
-            ProviderError::Permanent(format!(
-                "the {} token response names an API host that is refused: {e}",
-                kind.as_str()
-            ))
-        })?;
+        check_instance_url(kind, url, app.mode)
+            .map_err(|e| refused(kind, "token response's", url, &e))?;
     }
     Ok(tokens)
 }

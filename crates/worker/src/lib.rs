@@ -69,8 +69,8 @@ impl Worker {
             .await
             .context("connecting the job publisher")?;
         // Provider calls: no redirects followed (egress policy).
-        let http = egress::provider_client(Duration::from_secs(60))
-            .context("building the HTTP client")?;
+        let http =
+            egress::provider_client(Duration::from_secs(60)).context("building the HTTP client")?;
         let name = format!(
             "{}-{}",
             std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into()),

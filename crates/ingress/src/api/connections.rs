@@ -213,9 +213,10 @@ mod tests {
 
     #[test]
     fn unknown_provider_and_empty_token_are_both_reported() {
-        let e = validate(&body(
-            r#"{"provider":"zoho","credentials":{"accessToken":" "}}"#,
-        ), ProviderMode::Production)
+        let e = validate(
+            &body(r#"{"provider":"zoho","credentials":{"accessToken":" "}}"#),
+            ProviderMode::Production,
+        )
         .unwrap_err();
         let fields: Vec<&str> = e.details.iter().map(|d| d.field.as_str()).collect();
         assert_eq!(fields, ["provider", "credentials.accessToken"]);
@@ -226,7 +227,10 @@ mod tests {
         let b = body(
             r#"{"provider":"jobber","credentials":{"accessToken":"t","expiresAt":"2030-01-01T00:00:00Z"}}"#,
         );
-        assert_eq!(validate(&b, ProviderMode::Production).unwrap(), ProviderKind::Jobber);
+        assert_eq!(
+            validate(&b, ProviderMode::Production).unwrap(),
+            ProviderKind::Jobber
+        );
         assert!(
             !format!("{b:?}").contains("\"t\""),
             "tokens are redacted in Debug"
@@ -250,7 +254,10 @@ mod tests {
             ("salesforce", "https://acme.my.salesforce.com"),
             ("pipedrive", "https://acme.pipedrive.com"),
         ] {
-            assert!(instance_url_fields(provider, url, Production).is_empty(), "{url}");
+            assert!(
+                instance_url_fields(provider, url, Production).is_empty(),
+                "{url}"
+            );
         }
         for (provider, url) in [
             ("salesforce", "http://127.0.0.1:5432/"),
@@ -260,10 +267,20 @@ mod tests {
             ("pipedrive", "https://acme.pipedrive.com.evil.test"),
             ("hubspot", "https://internal.example"),
         ] {
-            assert_eq!(instance_url_fields(provider, url, Production), ["instanceUrl"], "{url}");
+            assert_eq!(
+                instance_url_fields(provider, url, Production),
+                ["instanceUrl"],
+                "{url}"
+            );
         }
         // The sandbox serves every provider on loopback.
-        assert!(instance_url_fields("salesforce", "http://127.0.0.1:9100/salesforce", Sandbox).is_empty());
-        assert_eq!(instance_url_fields("salesforce", "ftp://127.0.0.1/", Sandbox), ["instanceUrl"]);
+        assert!(
+            instance_url_fields("salesforce", "http://127.0.0.1:9100/salesforce", Sandbox)
+                .is_empty()
+        );
+        assert_eq!(
+            instance_url_fields("salesforce", "ftp://127.0.0.1/", Sandbox),
+            ["instanceUrl"]
+        );
     }
 }

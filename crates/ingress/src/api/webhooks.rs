@@ -264,7 +264,9 @@ mod tests {
 
     #[tokio::test]
     async fn urls_must_be_absolute_https_to_public_addresses() {
-        assert!(fields("https://hooks.example.com/fc", &["sync.completed"]).await.is_empty());
+        assert!(fields("https://hooks.example.com/fc", &["sync.completed"])
+            .await
+            .is_empty());
         for bad in [
             "/relative",
             "ftp://example.com/x",
@@ -288,8 +290,15 @@ mod tests {
     #[tokio::test]
     async fn local_development_may_use_loopback_receivers() {
         let dev = WebhookUrls::allow_private();
-        assert!(fields_with(&dev, "http://127.0.0.1:9000/x", &["sync.failed"]).await.is_empty());
-        assert_eq!(fields_with(&dev, "ftp://127.0.0.1/", &["sync.failed"]).await, ["url"]);
+        assert!(
+            fields_with(&dev, "http://127.0.0.1:9000/x", &["sync.failed"])
+                .await
+                .is_empty()
+        );
+        assert_eq!(
+            fields_with(&dev, "ftp://127.0.0.1/", &["sync.failed"]).await,
+            ["url"]
+        );
     }
 
     #[tokio::test]

@@ -164,18 +164,34 @@ async fn urls_reaching_our_network_are_refused_and_never_contacted() {
         assert_eq!(error_fields(&v), ["url"], "{url} → {v}");
     }
     let (s, v) = create(&app, &app.owner, "https://[::1]/", &["sync.completed"]).await;
-    let message = v["error"]["details"][0]["message"].as_str().unwrap_or_default();
+    let message = v["error"]["details"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(message.contains("loopback"), "{v}");
 
-    let (s, v) = create(&app, &app.owner, "https://hooks.example.com/fc", &["sync.completed"]).await;
-    assert_eq!(s, StatusCode::CREATED, "a public https URL is accepted: {v}");
+    let (s, v) = create(
+        &app,
+        &app.owner,
+        "https://hooks.example.com/fc",
+        &["sync.completed"],
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::CREATED,
+        "a public https URL is accepted: {v}"
+    );
     let (_, list) = app
         .call(Method::GET, "/v1/webhooks", Some(&app.owner), None)
         .await;
     assert_eq!(list["data"].as_array().map(Vec::len), Some(1), "{list}");
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    assert_eq!(contacted.load(Ordering::SeqCst), 0, "the ingress connected to loopback");
+    assert_eq!(
+        contacted.load(Ordering::SeqCst),
+        0,
+        "the ingress connected to loopback"
+    );
 }
 
 #[tokio::test]

@@ -107,9 +107,18 @@ const V6_RANGES: &[(Ipv6Net, AddrClass)] = &[
     (v6([0, 0, 0, 0, 0, 0, 0, 1], 128), AddrClass::Loopback),
     (v6([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48), AddrClass::Private),
     (v6([0x100, 0, 0, 0, 0, 0, 0, 0], 64), AddrClass::Reserved),
-    (v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32), AddrClass::Documentation),
-    (v6([0x2001, 0, 0, 0, 0, 0, 0, 0], 23), AddrClass::ProtocolAssignment),
-    (v6([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20), AddrClass::Documentation),
+    (
+        v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32),
+        AddrClass::Documentation,
+    ),
+    (
+        v6([0x2001, 0, 0, 0, 0, 0, 0, 0], 23),
+        AddrClass::ProtocolAssignment,
+    ),
+    (
+        v6([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20),
+        AddrClass::Documentation,
+    ),
     (v6([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7), AddrClass::Private),
     (v6([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10), AddrClass::LinkLocal),
     (v6([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10), AddrClass::Reserved),

@@ -63,17 +63,15 @@ pub async fn read_capped(
     mut response: reqwest::Response,
     limit: usize,
 ) -> Result<Vec<u8>, BodyError> {
-    if response
-        .content_length()
-        .is_some_and(|n| n > limit as u64)
-    {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
         return Err(BodyError::TooLarge { limit });
     }
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| BodyError::Transport(describe(e)))? {
+        .map_err(|e| BodyError::Transport(describe(e)))?
+    {
         if body.len() + chunk.len() > limit {
             return Err(BodyError::TooLarge { limit });
         }

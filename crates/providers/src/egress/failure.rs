@@ -127,8 +127,7 @@ mod tests {
         )
         .await;
         assert_eq!(class, FailureClass::BlockedAddress);
-        let accepted =
-            tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
+        let accepted = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
         assert!(accepted.is_err(), "the receiver was contacted");
     }
 
@@ -137,10 +136,17 @@ mod tests {
         let dev = WebhookUrls::allow_private();
         let port = free_port();
         assert_eq!(
-            class_of_post(&dev, Duration::from_secs(5), &format!("http://127.0.0.1:{port}/")).await,
+            class_of_post(
+                &dev,
+                Duration::from_secs(5),
+                &format!("http://127.0.0.1:{port}/")
+            )
+            .await,
             FailureClass::ConnectRefused
         );
-        let no_names = dev.clone().with_resolver(Resolver::fixed(StaticResolver::default()));
+        let no_names = dev
+            .clone()
+            .with_resolver(Resolver::fixed(StaticResolver::default()));
         assert_eq!(
             class_of_post(&no_names, Duration::from_secs(5), "http://nowhere.test/").await,
             FailureClass::Dns
@@ -154,7 +160,12 @@ mod tests {
             }
         });
         assert_eq!(
-            class_of_post(&dev, Duration::from_secs(5), &format!("https://127.0.0.1:{plain_port}/")).await,
+            class_of_post(
+                &dev,
+                Duration::from_secs(5),
+                &format!("https://127.0.0.1:{plain_port}/")
+            )
+            .await,
             FailureClass::Tls
         );
         // A server that accepts and never answers.
@@ -167,7 +178,12 @@ mod tests {
             }
         });
         assert_eq!(
-            class_of_post(&dev, Duration::from_millis(300), &format!("http://127.0.0.1:{silent_port}/")).await,
+            class_of_post(
+                &dev,
+                Duration::from_millis(300),
+                &format!("http://127.0.0.1:{silent_port}/")
+            )
+            .await,
             FailureClass::Timeout
         );
     }

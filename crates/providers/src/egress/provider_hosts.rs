@@ -105,13 +105,26 @@ pub(crate) fn instance_base(
     raw: &str,
     mode: ProviderMode,
 ) -> Result<String, crate::ProviderError> {
-    check_instance_url(kind, raw, mode).map_err(|e| {
-        crate::ProviderError::Permanent(format!(
-            "the connection's {} instance URL is refused: {e}",
-            kind.as_str()
-        ))
-    })?;
+    check_instance_url(kind, raw, mode).map_err(|e| refused(kind, "connection's", raw, &e))?;
     Ok(raw.trim().trim_end_matches('/').to_owned())
+}
+
+/// The permanent error for a refused instance URL: names the host, never the URL (whose user
+/// name, path or query could carry a secret).
+pub(crate) fn refused(
+    kind: ProviderKind,
+    whose: &str,
+    raw: &str,
+    e: &EgressError,
+) -> crate::ProviderError {
+    let host = Url::parse(raw.trim())
+        .ok()
+        .and_then(|u| u.host_str().map(|h| format!(" (host `{h}`)")))
+        .unwrap_or_default();
+    crate::ProviderError::Permanent(format!(
+        "the {whose} {} instance URL{host} is refused: {e}",
+        kind.as_str()
+    ))
 }
 
 #[cfg(test)]
@@ -144,16 +157,36 @@ mod tests {
     #[test]
     fn production_refuses_everything_else_naming_the_host() {
         for (kind, url, host) in [
-            (Salesforce, "https://salesforce.com.evil.test", "salesforce.com.evil.test"),
-            (Salesforce, "https://evilsalesforce.com", "evilsalesforce.com"),
+            (
+                Salesforce,
+                "https://salesforce.com.evil.test",
+                "salesforce.com.evil.test",
+            ),
+            (
+                Salesforce,
+                "https://evilsalesforce.com",
+                "evilsalesforce.com",
+            ),
             (Salesforce, "https://salesforce.com", "salesforce.com"),
-            (Salesforce, "https://acme.salesforce.com.", "acme.salesforce.com."),
-            (Salesforce, "https://acme.pipedrive.com", "acme.pipedrive.com"),
+            (
+                Salesforce,
+                "https://acme.salesforce.com.",
+                "acme.salesforce.com.",
+            ),
+            (
+                Salesforce,
+                "https://acme.pipedrive.com",
+                "acme.pipedrive.com",
+            ),
             (Pipedrive, "https://127.0.0.1", "127.0.0.1"),
             (Pipedrive, "https://2130706433", "127.0.0.1"),
             (Pipedrive, "https://[::1]", "[::1]"),
             (Pipedrive, "https://localhost", "localhost"),
-            (Hubspot, "https://api.hubapi.com.evil.test", "api.hubapi.com.evil.test"),
+            (
+                Hubspot,
+                "https://api.hubapi.com.evil.test",
+                "api.hubapi.com.evil.test",
+            ),
             (Hubspot, "https://x.hubapi.com", "x.hubapi.com"),
             (Jobber, "https://getjobber.com", "getjobber.com"),
         ] {
@@ -185,8 +218,14 @@ mod tests {
             check("https://acme.my.salesforce.com/?x=1"),
             Err(EgressError::QueryOrFragment)
         ));
-        assert!(matches!(check("acme.my.salesforce.com"), Err(EgressError::Invalid(_))));
-        assert!(matches!(check("file:///etc/passwd"), Err(EgressError::Scheme { .. })));
+        assert!(matches!(
+            check("acme.my.salesforce.com"),
+            Err(EgressError::Invalid(_))
+        ));
+        assert!(matches!(
+            check("file:///etc/passwd"),
+            Err(EgressError::Scheme { .. })
+        ));
         let long = format!("https://acme.my.salesforce.com/{}", "a".repeat(MAX_URL_LEN));
         assert!(matches!(check(&long), Err(EgressError::TooLong { .. })));
     }
@@ -196,14 +235,20 @@ mod tests {
         let e = check_instance_url(Pipedrive, "https://secret-token@evil.test", Production)
             .unwrap_err();
         assert!(!e.to_string().contains("secret-token"), "{e}");
-        let e = check_instance_url(Pipedrive, "https://evil.test/?token=secret-token", Production)
-            .unwrap_err();
+        let e = check_instance_url(
+            Pipedrive,
+            "https://evil.test/?token=secret-token",
+            Production,
+        )
+        .unwrap_err();
         assert!(!e.to_string().contains("secret-token"), "{e}");
     }
 
     #[test]
     fn sandbox_mode_accepts_any_http_host_but_not_other_schemes() {
-        assert!(check_instance_url(Salesforce, "http://127.0.0.1:9100/salesforce", Sandbox).is_ok());
+        assert!(
+            check_instance_url(Salesforce, "http://127.0.0.1:9100/salesforce", Sandbox).is_ok()
+        );
         assert!(check_instance_url(Pipedrive, "https://localhost:1", Sandbox).is_ok());
         assert!(check_instance_url(Pipedrive, "ftp://127.0.0.1/", Sandbox).is_err());
         assert!(check_instance_url(Pipedrive, "http://u:p@127.0.0.1/", Sandbox).is_err());

@@ -137,8 +137,17 @@ mod tests {
             StaticResolver::default()
                 .with("hooks.example.com", &["93.184.215.14".parse().unwrap()])
                 .with("v6.example.com", &["2606:2800:220:1::1".parse().unwrap()])
-                .with("rebind.example.com", &["93.184.215.14".parse().unwrap(), "127.0.0.1".parse().unwrap()])
-                .with("metadata.example.com", &["169.254.169.254".parse().unwrap()]),
+                .with(
+                    "rebind.example.com",
+                    &[
+                        "93.184.215.14".parse().unwrap(),
+                        "127.0.0.1".parse().unwrap(),
+                    ],
+                )
+                .with(
+                    "metadata.example.com",
+                    &["169.254.169.254".parse().unwrap()],
+                ),
         ))
     }
 
@@ -174,7 +183,10 @@ mod tests {
     #[test]
     fn literal_private_link_local_and_unspecified_hosts_are_refused() {
         for (raw, want) in [
-            ("https://169.254.169.254/latest/meta-data", AddrClass::LinkLocal),
+            (
+                "https://169.254.169.254/latest/meta-data",
+                AddrClass::LinkLocal,
+            ),
             ("https://0.0.0.0/", AddrClass::Unspecified),
             ("https://0/", AddrClass::Unspecified),
             ("https://[::]/", AddrClass::Unspecified),
@@ -202,10 +214,19 @@ mod tests {
             p.check_syntax("http://hooks.example.com/x"),
             Err(EgressError::Scheme { expected: "https" })
         ));
-        assert!(matches!(p.check_syntax("ftp://hooks.example.com/"), Err(EgressError::Scheme { .. })));
-        assert!(matches!(p.check_syntax("/relative"), Err(EgressError::Invalid(_))));
+        assert!(matches!(
+            p.check_syntax("ftp://hooks.example.com/"),
+            Err(EgressError::Scheme { .. })
+        ));
+        assert!(matches!(
+            p.check_syntax("/relative"),
+            Err(EgressError::Invalid(_))
+        ));
         let long = format!("https://hooks.example.com/{}", "a".repeat(MAX_URL_LEN));
-        assert!(matches!(p.check_syntax(&long), Err(EgressError::TooLong { .. })));
+        assert!(matches!(
+            p.check_syntax(&long),
+            Err(EgressError::TooLong { .. })
+        ));
         assert!(p.check_syntax("https://hooks.example.com/fc").is_ok());
         assert!(p.check_syntax("https://8.8.8.8/x").is_ok());
     }
@@ -224,7 +245,10 @@ mod tests {
         }
         assert!(matches!(
             p.check("https://metadata.example.com/").await,
-            Err(EgressError::Blocked { class: AddrClass::LinkLocal, .. })
+            Err(EgressError::Blocked {
+                class: AddrClass::LinkLocal,
+                ..
+            })
         ));
         assert!(matches!(
             p.check("https://nowhere.example.com/").await,

@@ -11,8 +11,8 @@ pub mod signing;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use fluxcascade_providers::egress::WebhookUrls;
 use fluxcascade_proto::v1::{DeliveryJob, JobEnvelope, JobKind};
+use fluxcascade_providers::egress::WebhookUrls;
 use fluxcascade_queue::{ConsumerOptions, JobError, JobHandler, Publisher, QueueConfig};
 use fluxcascade_store::webhooks::{Claim, UnpublishedDelivery};
 use fluxcascade_store::{MasterKey, Store, StoreError};
