@@ -27,7 +27,8 @@ pub fn provider_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Er
 /// The client for webhook deliveries: redirects are not followed (a signed POST must not be
 /// replayed elsewhere), and unless `urls` allows private addresses every name is resolved by a
 /// filter that refuses non-public answers, so the connection goes to a checked address.
-/// IP-literal hosts skip resolution: check them with [`WebhookUrls::check_syntax`] first.
+/// IP-literal hosts skip resolution: check them with [`WebhookUrls::check_syntax`] first. No
+/// proxy from the environment is used, so the filter sees every name.
 pub fn webhook_client(
     urls: &WebhookUrls,
     timeout: Duration,
@@ -38,6 +39,8 @@ pub fn webhook_client(
         urls.resolver().public_only()
     };
     reqwest::Client::builder()
+        // Through a proxy the proxy would resolve the name, past the address filter.
+        .no_proxy()
         .redirect(redirect::Policy::none())
         .dns_resolver2(resolver)
         .timeout(timeout)
