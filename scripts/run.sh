@@ -16,6 +16,10 @@ export AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
 export FLUXCASCADE_QUEUE_PREFIX=${FLUXCASCADE_QUEUE_PREFIX:-fluxcascade}
 export FLUXCASCADE_SANDBOX_URL="http://${SANDBOX_LISTEN}"
 export RUST_LOG=${RUST_LOG:-info}
+# Local development only: outbound webhook URLs may use http and reach loopback/private addresses
+# (e.g. a receiver on 127.0.0.1). Production leaves this unset: public https URLs only.
+export FLUXCASCADE_ALLOW_PRIVATE_WEBHOOK_URLS=${FLUXCASCADE_ALLOW_PRIVATE_WEBHOOK_URLS:-true}
+echo "note: FLUXCASCADE_ALLOW_PRIVATE_WEBHOOK_URLS=$FLUXCASCADE_ALLOW_PRIVATE_WEBHOOK_URLS (webhook URLs may reach private addresses; local development only)"
 
 if [ -z "${FLUXCASCADE_BIN:-}" ]; then
   cargo build --release --bin fluxcascade

@@ -98,7 +98,9 @@ impl TestEnv {
             &["ingress", "--listen", "127.0.0.1:0"],
             |c| {
                 env(c);
-                c.env("FLUXCASCADE_SANDBOX_URL", &sandbox_url_env);
+                c.env("FLUXCASCADE_SANDBOX_URL", &sandbox_url_env)
+                    // The tests' webhook receivers listen on loopback.
+                    .env("FLUXCASCADE_ALLOW_PRIVATE_WEBHOOK_URLS", "true");
             },
         )
         .await?;
@@ -149,7 +151,9 @@ impl TestEnv {
                     .env("FLUXCASCADE_SANDBOX_URL", &sb)
                     // Like the sandbox's limits, request budgets are off unless a test turns
                     // them on (`FLUXCASCADE_RATE_BUDGET=documented`).
-                    .env("FLUXCASCADE_RATE_BUDGET", "off");
+                    .env("FLUXCASCADE_RATE_BUDGET", "off")
+                    // The tests' webhook receivers listen on loopback; a test may set `false`.
+                    .env("FLUXCASCADE_ALLOW_PRIVATE_WEBHOOK_URLS", "true");
                 for (k, v) in &extra {
                     c.env(k, v);
                 }

@@ -1,7 +1,9 @@
 //! End to end: outbound webhooks through the real processes. Receivers on loopback get signed
 //! `sync.completed` events they verify as a user would (independently of our signing code), a
 //! receiver failing twice gets the event on the third attempt with all three in the delivery log,
-//! and a connection whose grant the provider revoked sends `connection.expired`.
+//! and a connection whose grant the provider revoked sends `connection.expired`. A worker with the
+//! production egress policy refuses a delivery to loopback (IP literal or a name resolving there)
+//! without connecting, and logs the class `blocked_address`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -381,6 +383,83 @@ async fn a_revoked_grant_sends_connection_expired_and_the_failed_run_sync_failed
     );
     assert_eq!(failed[0].json()["type"], "sync.failed");
     assert_eq!(failed[0].json()["data"], run);
+    Ok(())
+}
+
+/// The attempts logged so far for one subscription's first delivery (empty until there is one).
+async fn attempts(env: &TestEnv, webhook_id: &str) -> anyhow::Result<Vec<Value>> {
+    let log = env
+        .api_ok(
+            Method::GET,
+            &format!("/v1/webhooks/{webhook_id}/deliveries"),
+            None,
+        )
+        .await?;
+    Ok(log["data"][0]["attempts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_in_production_posture_never_delivers_to_loopback() -> anyhow::Result<()> {
+    // The ingress accepts private URLs (local development), as a URL whose DNS later turns to our
+    // network would have been accepted; the worker runs with the production policy.
+    let mut env = TestEnv::start("outbound_webhooks_blocked", 0).await?;
+    env.add_worker(&[("FLUXCASCADE_ALLOW_PRIVATE_WEBHOOK_URLS", "false")])
+        .await?;
+    // An internal service on loopback: it must see no connection at all.
+    let internal = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = internal.local_addr()?.port();
+    let contacted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&contacted);
+    tokio::spawn(async move {
+        while internal.accept().await.is_ok() {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let (literal, _) = subscribe(
+        &env,
+        &format!("https://127.0.0.1:{port}/hook"),
+        &["sync.completed"],
+    )
+    .await?;
+    let (named, _) = subscribe(
+        &env,
+        &format!("https://localhost:{port}/hook"),
+        &["sync.completed"],
+    )
+    .await?;
+
+    env.seed("hubspot", "contacts", 2).await?;
+    let hubspot = env.connect("hubspot").await?;
+    let jobber = env.connect("jobber").await?;
+    let mapping = env.contacts_to_clients(&hubspot, &jobber).await?;
+    let run = env
+        .wait_sync(&env.trigger_sync(&mapping, "full").await?, WAIT)
+        .await?;
+    assert_eq!(run["status"], "completed", "{run}");
+
+    let deadline = Instant::now() + WAIT;
+    for id in [&literal, &named] {
+        let logged = loop {
+            let a = attempts(&env, id).await?;
+            if !a.is_empty() {
+                break a;
+            }
+            if Instant::now() > deadline {
+                bail!("no delivery attempt was logged for {id}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert_eq!(logged[0]["error"], "blocked_address", "{logged:?}");
+        assert_eq!(logged[0]["responseStatus"], Value::Null, "{logged:?}");
+    }
+    assert_eq!(
+        contacted.load(Ordering::SeqCst),
+        0,
+        "the worker connected to a loopback address"
+    );
     Ok(())
 }
 

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use fluxcascade_core::ProviderKind;
+use fluxcascade_providers::egress::WebhookUrls;
 use fluxcascade_providers::{ProviderApp, ProvidersConfig, RateBudgets, WindowLimit};
 use fluxcascade_queue::QueueConfig;
 
@@ -40,6 +41,9 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// The scheduler runs the latest missed fire time within this window after downtime.
     pub scheduler_catch_up: Duration,
+    /// Outbound webhook URLs: public `https` only, unless
+    /// `FLUXCASCADE_ALLOW_PRIVATE_WEBHOOK_URLS=true` (local development) allows any `http(s)`.
+    pub webhook_urls: WebhookUrls,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -92,6 +96,7 @@ impl Settings {
                 "FLUXCASCADE_SCHEDULER_CATCH_UP_SECONDS",
                 3600,
             )?),
+            webhook_urls: webhook_urls_from_env()?,
         })
     }
 
@@ -106,6 +111,17 @@ impl Settings {
             bail!("FLUXCASCADE_MASTER_KEY is not set (base64 of 32 random bytes; `fluxcascade admin gen-key` makes one)");
         };
         fluxcascade_store::MasterKey::from_base64(k.expose()).context("FLUXCASCADE_MASTER_KEY")
+    }
+}
+
+/// `FLUXCASCADE_ALLOW_PRIVATE_WEBHOOK_URLS=true` lets webhook URLs use `http` and reach
+/// loopback and private addresses (local development: `make run` sets it); default `false`.
+fn webhook_urls_from_env() -> anyhow::Result<WebhookUrls> {
+    if env_parse("FLUXCASCADE_ALLOW_PRIVATE_WEBHOOK_URLS", false)? {
+        tracing::warn!("FLUXCASCADE_ALLOW_PRIVATE_WEBHOOK_URLS=true: webhook URLs may reach private and loopback addresses (local development only)");
+        Ok(WebhookUrls::allow_private())
+    } else {
+        Ok(WebhookUrls::public_only())
     }
 }
 

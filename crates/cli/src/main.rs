@@ -104,6 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 max_body_bytes: 1024 * 1024,
                 providers: settings.providers.clone(),
                 public_url: settings.public_url.clone().unwrap_or_default(),
+                webhook_urls: settings.webhook_urls.clone(),
             };
             let ingress =
                 fluxcascade_ingress::Ingress::build(config, store, publisher, key).await?;
@@ -128,6 +129,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 max_attempts: 8,
                 page_size: 100,
                 shutdown_grace: settings.shutdown_grace,
+                webhook_urls: settings.webhook_urls.clone(),
             };
             let worker = fluxcascade_worker::Worker::build(config, store, key).await?;
             info!(health = %worker.health_addr(), "worker started");

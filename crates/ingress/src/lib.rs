@@ -26,6 +26,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use fluxcascade_providers::egress::{self, WebhookUrls};
 use fluxcascade_providers::ProvidersConfig;
 use fluxcascade_queue::Publisher;
 use fluxcascade_store::{MasterKey, Store};
@@ -50,6 +51,9 @@ pub struct IngressConfig {
     /// The URL providers and browsers reach this ingress at (OAuth redirect and webhook
     /// subscription URLs are built from it); empty: `http://` + the bound address.
     pub public_url: String,
+    /// Which outbound webhook URLs `POST /v1/webhooks` accepts (public `https` only, unless
+    /// private URLs are allowed for local development).
+    pub webhook_urls: WebhookUrls,
 }
 
 impl Default for IngressConfig {
@@ -59,6 +63,7 @@ impl Default for IngressConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             providers: ProvidersConfig::sandbox("http://127.0.0.1:9100"),
             public_url: String::new(),
+            webhook_urls: WebhookUrls::public_only(),
         }
     }
 }
@@ -83,8 +88,11 @@ pub struct SharedState {
     pub providers: Arc<ProvidersConfig>,
     /// See [`IngressConfig::public_url`].
     pub public_url: Arc<str>,
-    /// For OAuth token endpoints and webhook subscriptions (never a provider's data API).
+    /// For OAuth token endpoints and webhook subscriptions (never a provider's data API);
+    /// follows no redirect ([`egress::provider_client`]).
     pub http: reqwest::Client,
+    /// See [`IngressConfig::webhook_urls`].
+    pub webhook_urls: WebhookUrls,
     /// Publishes webhook jobs, coalescing concurrent deliveries (see [`hooks::coalesce`]).
     pub hooks: hooks::coalesce::HookBatcher,
 }
@@ -101,7 +109,9 @@ impl AppState {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             providers: Arc::new(defaults.providers),
             public_url: "http://127.0.0.1:8080".into(),
-            http: reqwest::Client::new(),
+            http: egress::provider_client(std::time::Duration::from_secs(10))
+                .expect("the HTTP client builds"),
+            webhook_urls: defaults.webhook_urls,
         }))
     }
 }
@@ -238,12 +248,9 @@ impl Ingress {
             } else {
                 config.public_url.trim_end_matches('/').into()
             },
-            http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(10))
-                // A provider's redirect is never followed: it could point anywhere.
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
+            http: egress::provider_client(std::time::Duration::from_secs(10))
                 .context("building the HTTP client")?,
+            webhook_urls: config.webhook_urls,
         }));
         Ok(Ingress {
             listener,

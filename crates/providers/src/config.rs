@@ -2,6 +2,7 @@
 
 use fluxcascade_core::ProviderKind;
 
+use crate::egress::ProviderMode;
 use crate::Secret;
 
 /// One provider's endpoints and OAuth app credentials.
@@ -13,6 +14,9 @@ pub struct ProviderApp {
     pub oauth_base: String,
     pub client_id: String,
     pub client_secret: Secret,
+    /// Production: instance URLs (token responses, clients, storage) must be the provider's own
+    /// `https` hosts; sandbox: any `http(s)` host.
+    pub mode: ProviderMode,
 }
 
 /// The four providers' apps.
@@ -41,6 +45,7 @@ impl ProvidersConfig {
                 oauth_base: root,
                 client_id: SANDBOX_CLIENT_ID.to_owned(),
                 client_secret: Secret::from(SANDBOX_CLIENT_SECRET),
+                mode: ProviderMode::Sandbox,
             }
         };
         ProvidersConfig {
@@ -65,6 +70,7 @@ impl ProvidersConfig {
                 oauth_base: oauth.to_owned(),
                 client_id,
                 client_secret,
+                mode: ProviderMode::Production,
             };
         ProvidersConfig {
             hubspot: app("https://api.hubapi.com", "https://api.hubapi.com", hubspot),
@@ -86,6 +92,11 @@ impl ProvidersConfig {
                 salesforce,
             ),
         }
+    }
+
+    /// Whether these are the real providers or the sandbox.
+    pub fn mode(&self) -> ProviderMode {
+        self.hubspot.mode
     }
 
     /// The app for one provider.
@@ -114,5 +125,14 @@ mod tests {
         );
         assert_eq!(c.pipedrive.client_id, "sandbox-client");
         assert_eq!(c.pipedrive.client_secret.expose(), "sandbox-secret");
+        assert_eq!(c.mode(), ProviderMode::Sandbox);
+    }
+
+    #[test]
+    fn production_is_production_mode() {
+        let creds = || (String::new(), Secret::from(""));
+        let c = ProvidersConfig::production(creds(), creds(), creds(), creds());
+        assert_eq!(c.mode(), ProviderMode::Production);
+        assert_eq!(c.salesforce.mode, ProviderMode::Production);
     }
 }

@@ -1,5 +1,11 @@
 //! Shared HTTP behaviour for every adapter: bearer auth with one refresh on 401, internal
 //! retries on rate limits (honouring the provider's wait), and error classification.
+//!
+//! Egress rules (see [`crate::egress`]): a 3xx is a permanent error (the client given to an
+//! adapter is built by [`crate::egress::provider_client`], which follows no redirect); at most
+//! [`PROVIDER_BODY_LIMIT`] bytes of an answer are read and a larger answer is a permanent error
+//! (the same request would get the same answer, and retrying would read it again); transport
+//! errors never carry the URL; quoted error bodies are cut to [`MAX_ERROR_MESSAGE`] bytes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +17,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tracing::{debug, warn};
 
+use crate::egress::{describe, read_capped, BodyError, PROVIDER_BODY_LIMIT};
 use crate::{ProviderError, RequestBudget, RequestClass, TokenSource, Unlimited};
+
+/// The longest provider error text quoted into a message (bytes).
+pub const MAX_ERROR_MESSAGE: usize = 1024;
 
 /// How many times a rate-limited request is retried inside the adapter before
 /// `ProviderError::RateLimited` goes back to the caller.
@@ -51,6 +61,7 @@ pub(crate) struct ApiClient {
     policy: Box<dyn ProviderPolicy>,
     budget: Arc<dyn RequestBudget>,
     rate_limit_retries: usize,
+    body_limit: usize,
 }
 
 /// One JSON request: method, absolute URL, optional JSON body and extra headers.
@@ -73,7 +84,14 @@ impl ApiClient {
             policy,
             budget: Arc::new(Unlimited),
             rate_limit_retries: DEFAULT_RATE_LIMIT_RETRIES,
+            body_limit: PROVIDER_BODY_LIMIT,
         }
+    }
+
+    /// Reads at most `limit` bytes of an answer (default [`PROVIDER_BODY_LIMIT`]).
+    #[cfg(test)]
+    pub(crate) fn set_body_limit(&mut self, limit: usize) {
+        self.body_limit = limit;
     }
 
     /// Every request first takes its share from `budget` (shared across replicas).
@@ -156,8 +174,9 @@ impl ApiClient {
         }
         let response = builder.send().await.map_err(transport_error)?;
         let status = response.status();
+        refuse_redirect(self.policy.name(), status)?;
         let headers = response.headers().clone();
-        let text = response.text().await.map_err(transport_error)?;
+        let text = read_text(self.policy.name(), response, self.body_limit).await?;
         let body: Value = if text.trim().is_empty() {
             Value::Null
         } else {
@@ -209,9 +228,49 @@ enum Sent {
     Done(StatusCode, Value),
 }
 
-/// Network failures, timeouts and truncated bodies are worth retrying.
+/// Network failures, timeouts and truncated bodies are worth retrying. The message never
+/// carries the URL (HubSpot's token-info URL contains the token).
 pub(crate) fn transport_error(e: reqwest::Error) -> ProviderError {
-    ProviderError::Transient(format!("request failed: {e}"))
+    ProviderError::Transient(format!("request failed: {}", describe(e)))
+}
+
+/// A 3xx is never followed: the provider's host is the one that was checked, and a redirect
+/// could point anywhere (our own network included).
+pub(crate) fn refuse_redirect(provider: &str, status: StatusCode) -> Result<(), ProviderError> {
+    if status.is_redirection() {
+        return Err(ProviderError::Permanent(format!(
+            "{provider} answered {status}, a redirect; redirects are not followed"
+        )));
+    }
+    Ok(())
+}
+
+/// The answer as text, at most `limit` bytes of it. Larger is a permanent error: the same
+/// request gets the same answer again, and each retry would read it again.
+pub(crate) async fn read_text(
+    provider: &str,
+    response: reqwest::Response,
+    limit: usize,
+) -> Result<String, ProviderError> {
+    match read_capped(response, limit).await {
+        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(BodyError::TooLarge { limit }) => Err(ProviderError::Permanent(format!(
+            "{provider} answered more than {limit} bytes; the answer was not read"
+        ))),
+        Err(BodyError::Transport(e)) => Err(ProviderError::Transient(e)),
+    }
+}
+
+/// `text` cut to at most [`MAX_ERROR_MESSAGE`] bytes, on a character boundary.
+pub(crate) fn truncated(text: &str) -> String {
+    if text.len() <= MAX_ERROR_MESSAGE {
+        return text.to_owned();
+    }
+    let mut end = MAX_ERROR_MESSAGE;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// Up to a quarter second of random extra wait so retries from many workers spread out.
@@ -227,7 +286,8 @@ pub(crate) fn retry_after_header(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// The human message in a provider error body: `message`, `error_description`, `error`,
-/// or the first of `errors[].message`; otherwise the body itself, shortened.
+/// or the first of `errors[].message`; otherwise the body itself; at most
+/// [`MAX_ERROR_MESSAGE`] bytes either way.
 pub(crate) fn error_message(body: &Value) -> String {
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
     let found = text(body.get("message"))
@@ -241,17 +301,18 @@ pub(crate) fn error_message(body: &Value) -> String {
             )
         });
     match found {
-        Some(m) => m,
-        None => {
-            let s = match body {
-                Value::String(s) => s.clone(),
-                Value::Null => "(empty body)".to_owned(),
-                other => other.to_string(),
-            };
-            s.chars().take(300).collect()
-        }
+        Some(m) => truncated(&m),
+        None => match body {
+            Value::String(s) => truncated(s),
+            Value::Null => "(empty body)".to_owned(),
+            other => truncated(&other.to_string()),
+        },
     }
 }
+
+#[cfg(test)]
+#[path = "http_egress_tests.rs"]
+mod egress_tests;
 
 #[cfg(test)]
 mod tests {
@@ -276,6 +337,21 @@ mod tests {
             error_message(&Value::String("Bad Gateway".into())),
             "Bad Gateway"
         );
+    }
+
+    #[test]
+    fn quoted_error_bodies_are_cut_to_a_kilobyte() {
+        let huge = "é".repeat(200_000);
+        for body in [
+            json!({ "message": huge }),
+            Value::String(huge.clone()),
+            json!({ "other": huge }),
+        ] {
+            let m = error_message(&body);
+            assert!(m.len() <= MAX_ERROR_MESSAGE + '…'.len_utf8(), "{}", m.len());
+            assert!(m.ends_with('…'));
+        }
+        assert_eq!(truncated("short"), "short");
     }
 
     #[test]

@@ -22,6 +22,7 @@
 
 pub mod budget;
 pub mod config;
+pub mod egress;
 pub mod error;
 mod http;
 pub mod hubspot;
@@ -59,8 +60,9 @@ pub struct ConnectionContext {
     /// The connection's request budget, shared by every replica.
     pub budget: Arc<dyn RequestBudget>,
     /// The API host from the token response (Salesforce `instance_url`, Pipedrive
-    /// `api_domain`); `None` uses the app's `api_base`.
+    /// `api_domain`); `None` uses the app's `api_base`. Checked by the adapter before use.
     pub instance_url: Option<String>,
+    /// Built by [`egress::provider_client`]: it follows no redirect.
     pub http: reqwest::Client,
 }
 
@@ -76,7 +78,9 @@ impl ConnectionContext {
     }
 }
 
-/// The adapter for one connection of `kind`.
+/// The adapter for one connection of `kind`. A Salesforce or Pipedrive instance URL is checked
+/// again here ([`egress::check_instance_url`]): a stored host outside the provider's domains is a
+/// permanent error naming the host, and no request is sent to it.
 pub fn connect(
     kind: ProviderKind,
     config: &ProvidersConfig,
@@ -88,10 +92,10 @@ pub fn connect(
         ProviderKind::Pipedrive => Ok(Arc::new(PipedriveClient::from_context(
             &config.pipedrive,
             ctx,
-        ))),
+        )?)),
         ProviderKind::Salesforce => Ok(Arc::new(SalesforceClient::from_context(
             &config.salesforce,
             ctx,
-        ))),
+        )?)),
     }
 }

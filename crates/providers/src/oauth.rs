@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use fluxcascade_core::ProviderKind;
 use serde_json::Value;
 
-use crate::http::{error_message, retry_after_header, transport_error};
+use crate::egress::provider_hosts::refused;
+use crate::egress::{check_instance_url, PROVIDER_BODY_LIMIT};
+use crate::http::{error_message, read_text, refuse_redirect, retry_after_header, transport_error};
 use crate::{
     hubspot::HubspotAuth, jobber::JobberAuth, pipedrive::PipedriveAuth, salesforce::SalesforceAuth,
     ProviderApp, ProviderError, TokenSet,
@@ -28,7 +30,9 @@ pub fn authorize_url(
     }
 }
 
-/// Exchange the authorization `code` the provider redirected back with for tokens.
+/// Exchange the authorization `code` the provider redirected back with for tokens. The API host
+/// the provider names (Salesforce `instance_url`, Pipedrive `api_domain`) must pass
+/// [`check_instance_url`] in the app's mode.
 pub async fn exchange_code(
     kind: ProviderKind,
     app: &ProviderApp,
@@ -36,7 +40,7 @@ pub async fn exchange_code(
     code: &str,
     redirect_uri: &str,
 ) -> Result<TokenSet, ProviderError> {
-    match kind {
+    let tokens = match kind {
         ProviderKind::Hubspot => HubspotAuth::exchange_code(app, http, code, redirect_uri).await,
         ProviderKind::Jobber => JobberAuth::exchange_code(app, http, code, redirect_uri).await,
         ProviderKind::Pipedrive => {
@@ -45,23 +49,41 @@ pub async fn exchange_code(
         ProviderKind::Salesforce => {
             SalesforceAuth::exchange_code(app, http, code, redirect_uri).await
         }
-    }
+    }?;
+    checked_instance(kind, app, tokens)
 }
 
 /// Trade a refresh token for a new token set. A refused grant is `ProviderError::Auth`:
-/// the user must reconnect. (Jobber rotates refresh tokens: store the returned one.)
+/// the user must reconnect. (Jobber rotates refresh tokens: store the returned one.) A new API
+/// host in the answer is checked like at the exchange.
 pub async fn refresh(
     kind: ProviderKind,
     app: &ProviderApp,
     http: &reqwest::Client,
     refresh_token: &str,
 ) -> Result<TokenSet, ProviderError> {
-    match kind {
+    let tokens = match kind {
         ProviderKind::Hubspot => HubspotAuth::refresh(app, http, refresh_token).await,
         ProviderKind::Jobber => JobberAuth::refresh(app, http, refresh_token).await,
         ProviderKind::Pipedrive => PipedriveAuth::refresh(app, http, refresh_token).await,
         ProviderKind::Salesforce => SalesforceAuth::refresh(app, http, refresh_token).await,
+    }?;
+    checked_instance(kind, app, tokens)
+}
+
+/// The token set, if the API host it names (if any) is one of the provider's; otherwise a
+/// permanent error naming the host (a token endpoint naming a foreign host is not to be trusted
+/// with the token).
+fn checked_instance(
+    kind: ProviderKind,
+    app: &ProviderApp,
+    tokens: TokenSet,
+) -> Result<TokenSet, ProviderError> {
+    if let Some(url) = tokens.instance_url.as_deref() {
+        check_instance_url(kind, url, app.mode)
+            .map_err(|e| refused(kind, "token response's", url, &e))?;
     }
+    Ok(tokens)
 }
 
 /// `base?k=v&...` with the values percent-encoded.
@@ -137,8 +159,9 @@ pub(crate) async fn post_token_form_with_basic(
 async fn classify_token_response(request: reqwest::RequestBuilder) -> Result<Value, ProviderError> {
     let response = request.send().await.map_err(transport_error)?;
     let status = response.status();
+    refuse_redirect("token endpoint", status)?;
     let retry_after = retry_after_header(response.headers());
-    let text = response.text().await.map_err(transport_error)?;
+    let text = read_text("token endpoint", response, PROVIDER_BODY_LIMIT).await?;
     let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
     if status.is_success() {
         return Ok(body);

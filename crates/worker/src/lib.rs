@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use fluxcascade_providers::egress::{self, WebhookUrls};
 use fluxcascade_providers::{ProvidersConfig, RateBudgets};
 use fluxcascade_queue::{ConsumerOptions, JobKind, Publisher, QueueConfig};
 use fluxcascade_store::{MasterKey, Store};
@@ -47,6 +48,8 @@ pub struct WorkerConfig {
     pub page_size: u32,
     /// How long in-flight jobs may take to finish on SIGTERM.
     pub shutdown_grace: Duration,
+    /// Which addresses outbound webhook deliveries may reach (checked again at each delivery).
+    pub webhook_urls: WebhookUrls,
 }
 
 pub struct Worker {
@@ -65,11 +68,9 @@ impl Worker {
         let publisher = Publisher::connect(&config.queue)
             .await
             .context("connecting the job publisher")?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(64)
-            .build()
-            .context("building the HTTP client")?;
+        // Provider calls: no redirects followed (egress policy).
+        let http =
+            egress::provider_client(Duration::from_secs(60)).context("building the HTTP client")?;
         let name = format!(
             "{}-{}",
             std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into()),
@@ -80,6 +81,7 @@ impl Worker {
             publisher.clone(),
             Arc::clone(&master_key),
             config.max_attempts,
+            &config.webhook_urls,
         )?);
         let adapters = adapters::Adapters::new(
             store.clone(),

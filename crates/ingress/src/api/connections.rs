@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use fluxcascade_core::{limits, ProviderKind};
+use fluxcascade_providers::egress::{self, ProviderMode};
 use fluxcascade_providers::{identity, ProviderError};
 use fluxcascade_store::connections::{ConnectionRow, NewConnection};
 use serde::{Deserialize, Serialize};
@@ -89,7 +90,9 @@ impl From<ConnectionRow> for ConnectionView {
 /// The longest access or refresh token accepted (real ones are well under 2 KiB; JWTs included).
 const MAX_TOKEN_CHARS: usize = 8 * 1024;
 
-fn validate(body: &CreateConnectionBody) -> Result<ProviderKind, ApiError> {
+/// Every problem with the body, each naming its field. `mode` decides which API hosts an
+/// `instanceUrl` may name (egress policy: outside sandbox mode only the provider's own).
+fn validate(body: &CreateConnectionBody, mode: ProviderMode) -> Result<ProviderKind, ApiError> {
     let mut details = Vec::new();
     let provider = ProviderKind::parse(&body.provider);
     if provider.is_none() {
@@ -131,9 +134,9 @@ fn validate(body: &CreateConnectionBody) -> Result<ProviderKind, ApiError> {
             "must not be empty",
         ));
     }
-    if let Some(url) = &body.instance_url {
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            details.push(ErrorDetail::new("instanceUrl", "must be an http(s) URL"));
+    if let (Some(url), Some(kind)) = (&body.instance_url, provider) {
+        if let Err(e) = egress::check_instance_url(kind, url, mode) {
+            details.push(ErrorDetail::new("instanceUrl", e.to_string()));
         }
     }
     match provider {
@@ -148,7 +151,7 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateConnectionBody>,
 ) -> Result<(StatusCode, Json<ConnectionView>), ApiError> {
     caller.require_manage()?;
-    let provider = validate(&body)?;
+    let provider = validate(&body, state.providers.mode())?;
     let access_token = body.credentials.access_token.clone();
     // The account comes from the provider, with the token; a client's claim must agree with it.
     let account = learn_account(
@@ -301,9 +304,10 @@ mod tests {
 
     #[test]
     fn unknown_provider_and_empty_token_are_both_reported() {
-        let e = validate(&body(
-            r#"{"provider":"zoho","credentials":{"accessToken":" "}}"#,
-        ))
+        let e = validate(
+            &body(r#"{"provider":"zoho","credentials":{"accessToken":" "}}"#),
+            ProviderMode::Production,
+        )
         .unwrap_err();
         let fields: Vec<&str> = e.details.iter().map(|d| d.field.as_str()).collect();
         assert_eq!(fields, ["provider", "credentials.accessToken"]);
@@ -314,10 +318,60 @@ mod tests {
         let b = body(
             r#"{"provider":"jobber","credentials":{"accessToken":"t","expiresAt":"2030-01-01T00:00:00Z"}}"#,
         );
-        assert_eq!(validate(&b).unwrap(), ProviderKind::Jobber);
+        assert_eq!(
+            validate(&b, ProviderMode::Production).unwrap(),
+            ProviderKind::Jobber
+        );
         assert!(
             !format!("{b:?}").contains("\"t\""),
             "tokens are redacted in Debug"
+        );
+    }
+
+    fn instance_url_fields(provider: &str, url: &str, mode: ProviderMode) -> Vec<String> {
+        let b = body(&format!(
+            r#"{{"provider":"{provider}","credentials":{{"accessToken":"t"}},"instanceUrl":"{url}"}}"#
+        ));
+        match validate(&b, mode) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.details.into_iter().map(|d| d.field).collect(),
+        }
+    }
+
+    #[test]
+    fn an_instance_url_outside_the_providers_domains_is_refused_in_production() {
+        use ProviderMode::*;
+        for (provider, url) in [
+            ("salesforce", "https://acme.my.salesforce.com"),
+            ("pipedrive", "https://acme.pipedrive.com"),
+        ] {
+            assert!(
+                instance_url_fields(provider, url, Production).is_empty(),
+                "{url}"
+            );
+        }
+        for (provider, url) in [
+            ("salesforce", "http://127.0.0.1:5432/"),
+            ("salesforce", "https://2130706433/"),
+            ("salesforce", "http://acme.my.salesforce.com"),
+            ("pipedrive", "https://169.254.169.254/latest"),
+            ("pipedrive", "https://acme.pipedrive.com.evil.test"),
+            ("hubspot", "https://internal.example"),
+        ] {
+            assert_eq!(
+                instance_url_fields(provider, url, Production),
+                ["instanceUrl"],
+                "{url}"
+            );
+        }
+        // The sandbox serves every provider on loopback.
+        assert!(
+            instance_url_fields("salesforce", "http://127.0.0.1:9100/salesforce", Sandbox)
+                .is_empty()
+        );
+        assert_eq!(
+            instance_url_fields("salesforce", "ftp://127.0.0.1/", Sandbox),
+            ["instanceUrl"]
         );
     }
 }

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
+use fluxcascade_providers::egress::WebhookUrls;
 use fluxcascade_store::webhooks::{AttemptRow, DeliveryRow, WebhookRow, EVENT_TYPES};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -62,6 +63,8 @@ pub struct AttemptView {
     pub at: DateTime<Utc>,
     /// The receiver's HTTP status; null when it did not answer (see `error`).
     pub response_status: Option<i32>,
+    /// The failure class: `status` (a non-2xx answer), `connect_refused`, `connect_failed`,
+    /// `timeout`, `tls`, `dns`, `blocked_address`, `invalid_url` or `request_failed`.
     pub error: Option<String>,
     pub duration_ms: i32,
 }
@@ -104,15 +107,13 @@ impl From<DeliveryRow> for DeliveryView {
     }
 }
 
-/// Every problem with the body, each naming its field; the events without duplicates.
-fn validate(body: &CreateWebhookBody) -> Result<Vec<String>, ApiError> {
+/// Every problem with the body, each naming its field; the events without duplicates. The URL
+/// must pass the deployment's egress policy (`https`, ≤ 2,048 characters, and the host resolves
+/// to public addresses only, unless private URLs are allowed for local development).
+async fn validate(body: &CreateWebhookBody, urls: &WebhookUrls) -> Result<Vec<String>, ApiError> {
     let mut details = Vec::new();
-    match reqwest::Url::parse(body.url.trim()) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-        _ => details.push(ErrorDetail::new(
-            "url",
-            "must be an absolute http:// or https:// URL",
-        )),
+    if let Err(e) = urls.check(&body.url).await {
+        details.push(ErrorDetail::new("url", e.to_string()));
     }
     if body.events.is_empty() {
         details.push(ErrorDetail::new(
@@ -144,7 +145,7 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateWebhookBody>,
 ) -> Result<(StatusCode, Json<CreatedWebhookView>), ApiError> {
     caller.require_manage()?;
-    let events = validate(&body)?;
+    let events = validate(&body, &state.webhook_urls).await?;
     let (row, secret) = state
         .store
         .create_webhook(caller.org_id(), &state.master_key, body.url.trim(), &events)
@@ -233,48 +234,89 @@ pub async fn deliveries(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fluxcascade_providers::egress::{Resolver, StaticResolver};
 
-    fn fields(url: &str, events: &[&str]) -> Vec<String> {
+    /// Production posture, with `hooks.example.com` and `x.test` resolving to a public address.
+    fn production() -> WebhookUrls {
+        let public = ["93.184.215.14".parse().unwrap()];
+        WebhookUrls::public_only().with_resolver(Resolver::fixed(
+            StaticResolver::default()
+                .with("hooks.example.com", &public)
+                .with("x.test", &public)
+                .with("internal.example.com", &["10.1.2.3".parse().unwrap()]),
+        ))
+    }
+
+    async fn fields_with(urls: &WebhookUrls, url: &str, events: &[&str]) -> Vec<String> {
         let body = CreateWebhookBody {
             url: url.into(),
             events: events.iter().map(|e| e.to_string()).collect(),
         };
-        match validate(&body) {
+        match validate(&body, urls).await {
             Ok(_) => Vec::new(),
             Err(e) => e.details.into_iter().map(|d| d.field).collect(),
         }
     }
 
-    #[test]
-    fn urls_must_be_absolute_http() {
-        assert!(fields("https://hooks.example.com/fc", &["sync.completed"]).is_empty());
-        assert!(fields("http://127.0.0.1:9000/x", &["sync.failed"]).is_empty());
+    async fn fields(url: &str, events: &[&str]) -> Vec<String> {
+        fields_with(&production(), url, events).await
+    }
+
+    #[tokio::test]
+    async fn urls_must_be_absolute_https_to_public_addresses() {
+        assert!(fields("https://hooks.example.com/fc", &["sync.completed"])
+            .await
+            .is_empty());
         for bad in [
             "/relative",
             "ftp://example.com/x",
             "not a url",
             "",
             "mailto:a@b.c",
+            "http://hooks.example.com/fc",
+            "https://127.0.0.1:5432/",
+            "https://[::1]/",
+            "https://2130706433/",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://internal.example.com/",
+            "https://does-not-resolve.example.com/",
         ] {
-            assert_eq!(fields(bad, &["sync.completed"]), ["url"], "{bad}");
+            assert_eq!(fields(bad, &["sync.completed"]).await, ["url"], "{bad}");
         }
+        let long = format!("https://hooks.example.com/{}", "a".repeat(2048));
+        assert_eq!(fields(&long, &["sync.completed"]).await, ["url"]);
     }
 
-    #[test]
-    fn each_unknown_event_is_named_by_index() {
+    #[tokio::test]
+    async fn local_development_may_use_loopback_receivers() {
+        let dev = WebhookUrls::allow_private();
+        assert!(
+            fields_with(&dev, "http://127.0.0.1:9000/x", &["sync.failed"])
+                .await
+                .is_empty()
+        );
+        assert_eq!(
+            fields_with(&dev, "ftp://127.0.0.1/", &["sync.failed"]).await,
+            ["url"]
+        );
+    }
+
+    #[tokio::test]
+    async fn each_unknown_event_is_named_by_index() {
         assert_eq!(
             fields(
                 "https://x.test",
                 &["sync.completed", "sync.done", "SYNC.FAILED"]
-            ),
+            )
+            .await,
             ["events[1]", "events[2]"]
         );
-        assert_eq!(fields("https://x.test", &[]), ["events"]);
-        assert_eq!(fields("nope", &[]), ["url", "events"]);
+        assert_eq!(fields("https://x.test", &[]).await, ["events"]);
+        assert_eq!(fields("nope", &[]).await, ["url", "events"]);
     }
 
-    #[test]
-    fn duplicate_events_are_kept_once() {
+    #[tokio::test]
+    async fn duplicate_events_are_kept_once() {
         let body = CreateWebhookBody {
             url: "https://x.test".into(),
             events: vec![
@@ -284,7 +326,7 @@ mod tests {
             ],
         };
         assert_eq!(
-            validate(&body).unwrap(),
+            validate(&body, &production()).await.unwrap(),
             ["connection.expired", "sync.partial"]
         );
     }

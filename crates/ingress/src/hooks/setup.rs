@@ -93,7 +93,14 @@ async fn subscribe_pipedrive(
             None
         }
     };
-    let client = PipedriveClient::from_context(&state.providers.pipedrive, ctx);
+    // The stored `api_domain` is checked again (egress policy): a foreign host gets no token.
+    let client = match PipedriveClient::from_context(&state.providers.pipedrive, ctx) {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::warn!(error = %e, connection_id = %row.id, "Pipedrive webhook subscription refused");
+            return;
+        }
+    };
     match client
         .create_webhook(url, "*", "*", &row.id.to_string(), secret)
         .await

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use fluxcascade_core::ProviderKind;
 use fluxcascade_ingress::{Ingress, IngressConfig};
+use fluxcascade_providers::egress::{Resolver, StaticResolver, WebhookUrls};
 use fluxcascade_providers::{ProvidersConfig, TokenSet};
 use fluxcascade_queue::{Publisher, QueueConfig, Topology};
 use fluxcascade_store::orgs::Role;
@@ -16,6 +17,20 @@ use uuid::Uuid;
 
 const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// Production webhook URL policy (public `https` only), with the tests' receiver names resolving
+/// to a public address without a network: `hooks.example.com` and `x.test` to 93.184.215.14,
+/// `internal.example.com` to 10.0.0.7 and `localhost` to 127.0.0.1.
+pub fn production_webhook_urls() -> WebhookUrls {
+    let public = ["93.184.215.14".parse().expect("ip")];
+    WebhookUrls::public_only().with_resolver(Resolver::fixed(
+        StaticResolver::default()
+            .with("hooks.example.com", &public)
+            .with("x.test", &public)
+            .with("internal.example.com", &["10.0.0.7".parse().expect("ip")])
+            .with("localhost", &["127.0.0.1".parse().expect("ip")]),
+    ))
+}
 
 /// One isolated API: its own database and queue prefix, dropped at the end (even on panic).
 pub struct App {
@@ -65,6 +80,7 @@ impl App {
             listen: "127.0.0.1:0".into(),
             max_body_bytes: 1024 * 1024,
             providers: providers.clone(),
+            webhook_urls: production_webhook_urls(),
             ..IngressConfig::default()
         };
         let ingress = Ingress::build(config, store.clone(), publisher, key)

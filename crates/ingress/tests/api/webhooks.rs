@@ -1,6 +1,9 @@
 //! Outbound webhooks: the secret is shown once, validation names each field, other orgs get 404,
 //! roles, list paging, and the delivery log (newest first, paged, with attempts).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -120,6 +123,75 @@ async fn validation_names_each_field() {
         .call(Method::GET, "/v1/webhooks", Some(&app.owner), None)
         .await;
     assert_eq!(list["data"], json!([]), "nothing invalid was stored");
+}
+
+#[tokio::test]
+async fn urls_reaching_our_network_are_refused_and_never_contacted() {
+    let app = App::start().await;
+    // A loopback listener standing in for an internal service: it must see no connection.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let contacted = Arc::new(AtomicUsize::new(0));
+    let counter = contacted.clone();
+    tokio::spawn(async move {
+        while listener.accept().await.is_ok() {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let refused = [
+        format!("https://127.0.0.1:{port}/"),
+        "https://127.0.0.1:5432/".to_string(),
+        format!("https://[::1]:{port}/"),
+        format!("https://2130706433:{port}/"),
+        format!("https://0x7f.1:{port}/"),
+        format!("https://0177.0.0.1:{port}/"),
+        format!("https://127.1:{port}/"),
+        format!("https://[::ffff:127.0.0.1]:{port}/"),
+        format!("https://localhost:{port}/"),
+        "https://0.0.0.0/".to_string(),
+        "https://169.254.169.254/latest/meta-data/".to_string(),
+        "https://10.0.0.1/".to_string(),
+        "https://internal.example.com/".to_string(),
+        format!("http://127.0.0.1:{port}/"),
+        "http://example.com/".to_string(),
+        format!("https://hooks.example.com/{}", "a".repeat(2048)),
+    ];
+    for url in &refused {
+        let (s, v) = create(&app, &app.owner, url, &["sync.completed"]).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{url} → {v}");
+        assert_eq!(error_fields(&v), ["url"], "{url} → {v}");
+    }
+    let (s, v) = create(&app, &app.owner, "https://[::1]/", &["sync.completed"]).await;
+    let message = v["error"]["details"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(message.contains("loopback"), "{v}");
+
+    let (s, v) = create(
+        &app,
+        &app.owner,
+        "https://hooks.example.com/fc",
+        &["sync.completed"],
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::CREATED,
+        "a public https URL is accepted: {v}"
+    );
+    let (_, list) = app
+        .call(Method::GET, "/v1/webhooks", Some(&app.owner), None)
+        .await;
+    assert_eq!(list["data"].as_array().map(Vec::len), Some(1), "{list}");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(
+        contacted.load(Ordering::SeqCst),
+        0,
+        "the ingress connected to loopback"
+    );
 }
 
 #[tokio::test]

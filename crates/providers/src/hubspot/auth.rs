@@ -3,7 +3,8 @@
 
 use chrono::Utc;
 
-use crate::http::{error_message, transport_error};
+use crate::egress::PROVIDER_BODY_LIMIT;
+use crate::http::{error_message, read_text, refuse_redirect, transport_error};
 use crate::oauth::{parse_token_response, post_code_grant, post_refresh_grant, with_query};
 use crate::{ProviderApp, ProviderError, TokenSet};
 
@@ -52,6 +53,7 @@ impl HubspotAuth {
     }
 
     /// The portal (`hub_id`) an access token belongs to: `GET /oauth/v1/access-tokens/{token}`.
+    /// The URL carries the token: errors never quote it.
     pub async fn portal_id(
         app: &ProviderApp,
         http: &reqwest::Client,
@@ -60,7 +62,13 @@ impl HubspotAuth {
         let url = format!("{}/oauth/v1/access-tokens/{access_token}", app.oauth_base);
         let response = http.get(url).send().await.map_err(transport_error)?;
         let status = response.status();
-        let body: serde_json::Value = response.json().await.map_err(transport_error)?;
+        refuse_redirect("HubSpot token info", status)?;
+        let text = read_text("HubSpot token info", response, PROVIDER_BODY_LIMIT).await?;
+        let body: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            ProviderError::Transient(format!(
+                "HubSpot token info answered {status} with a body that is not JSON: {e}"
+            ))
+        })?;
         match body.get("hub_id") {
             Some(id) if status.is_success() => Ok(match id {
                 serde_json::Value::String(s) => s.clone(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use fluxcascade_core::Record;
+use fluxcascade_core::{ProviderKind, Record};
 use futures::future::{BoxFuture, FutureExt};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use reqwest::header::HeaderMap;
@@ -18,6 +18,7 @@ use super::records::{
     needs_current_name, object, parse_list, parse_record, write_body, PipedriveObject, MAX_IDS,
     MAX_LIMIT,
 };
+use crate::egress::provider_hosts::instance_base;
 use crate::http::{error_message, retry_after_header, ApiClient, ApiRequest, ProviderPolicy};
 use crate::oauth::with_query;
 use crate::{
@@ -95,15 +96,16 @@ pub struct PipedriveClient {
 
 impl PipedriveClient {
     /// The adapter for one connection: its tokens, shared budget and API host (`api_domain`
-    /// from the token response, else the app's `api_base`).
-    pub fn from_context(app: &ProviderApp, ctx: ConnectionContext) -> Self {
-        let base = ctx
-            .instance_url
-            .clone()
-            .unwrap_or_else(|| app.api_base.clone());
+    /// from the token response, else the app's `api_base`). Outside sandbox mode an API host
+    /// that is not `https://*.pipedrive.com` is refused (a permanent error naming the host).
+    pub fn from_context(app: &ProviderApp, ctx: ConnectionContext) -> Result<Self, ProviderError> {
+        let base = match ctx.instance_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            Some(url) => instance_base(ProviderKind::Pipedrive, url, app.mode)?,
+            None => app.api_base.clone(),
+        };
         let mut client = Self::with_base(&base, ctx.tokens, ctx.http);
         client.api.set_budget(ctx.budget);
-        client
+        Ok(client)
     }
 
     pub fn new(app: &ProviderApp, tokens: Arc<dyn TokenSource>, http: reqwest::Client) -> Self {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use fluxcascade_core::Record;
+use fluxcascade_core::{ProviderKind, Record};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Map, Value};
@@ -16,6 +16,7 @@ use super::records::{
     batch_header, fields_for, next_token, object, parse_record, parse_records, soql, writable,
     PageToken, SalesforceObject, API_VERSION, MAX_RETRIEVE, MAX_WRITE,
 };
+use crate::egress::provider_hosts::instance_base;
 use crate::http::{ApiClient, ApiRequest, ProviderPolicy};
 use crate::{
     ConnectionContext, ListQuery, Page, Provider, ProviderApp, ProviderError, TokenSource, WriteOp,
@@ -97,14 +98,16 @@ pub struct SalesforceClient {
 }
 
 impl SalesforceClient {
-    /// The adapter for one connection: its tokens, shared budget and `instance_url`.
-    pub fn from_context(app: &ProviderApp, ctx: ConnectionContext) -> Self {
+    /// The adapter for one connection: its tokens, shared budget and `instance_url`. Outside
+    /// sandbox mode an `instance_url` outside Salesforce's `https` domains is refused (a
+    /// permanent error naming the host).
+    pub fn from_context(app: &ProviderApp, ctx: ConnectionContext) -> Result<Self, ProviderError> {
         let mut client = Self::new(app, ctx.tokens, ctx.http);
-        if let Some(instance) = ctx.instance_url.filter(|u| !u.trim().is_empty()) {
-            client.base = instance.trim_end_matches('/').to_owned();
+        if let Some(instance) = ctx.instance_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            client.base = instance_base(ProviderKind::Salesforce, instance, app.mode)?;
         }
         client.api.set_budget(ctx.budget);
-        client
+        Ok(client)
     }
 
     /// Salesforce's limits are daily (or on concurrency): a `REQUEST_LIMIT_EXCEEDED` goes back

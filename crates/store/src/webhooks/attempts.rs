@@ -66,7 +66,8 @@ pub struct AttemptOutcome {
     pub at: DateTime<Utc>,
     /// The receiver's status, when it answered.
     pub response_status: Option<u16>,
-    /// Why there was no answer.
+    /// Why the attempt failed, as a class (`connect_refused`, `timeout`, `tls`, `status`,
+    /// `blocked_address`, `dns`, ...), never a raw socket error.
     pub error: Option<String>,
     pub duration_ms: i32,
 }

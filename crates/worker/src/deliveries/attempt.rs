@@ -1,8 +1,17 @@
 //! One delivery attempt: the signed POST to the subscriber's URL (10 s timeout) and its outcome.
+//! The URL passes the egress policy again first (an IP-literal host is checked here; a name is
+//! resolved by the client's filtering resolver, so the connection goes to a checked address),
+//! at most [`DELIVERY_BODY_LIMIT`] bytes of the answer are read, and the log keeps the failure
+//! class (`connect_refused`, `timeout`, `tls`, `status`, `blocked_address`, `dns`, ...), never
+//! the raw socket error.
 
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use fluxcascade_providers::egress::{
+    classify_failure, read_capped, webhook_client, EgressError, FailureClass, WebhookUrls,
+    DELIVERY_BODY_LIMIT,
+};
 use fluxcascade_store::webhooks::{AttemptOutcome, DeliveryAttempt};
 
 use super::signing;
@@ -11,14 +20,10 @@ use super::signing;
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The HTTP client for deliveries: 10 s per attempt, redirects are not followed (a 3xx is a
-/// failed attempt, as a signed POST must not be replayed elsewhere).
-pub fn client() -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .connect_timeout(Duration::from_secs(5))
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("FluxCascade-Webhooks/", env!("CARGO_PKG_VERSION")))
-        .build()?)
+/// failed attempt, as a signed POST must not be replayed elsewhere), names resolved to public
+/// addresses only unless `urls` allows private ones.
+pub fn client(urls: &WebhookUrls) -> anyhow::Result<reqwest::Client> {
+    Ok(webhook_client(urls, TIMEOUT)?)
 }
 
 /// What an attempt produced, ready for the log.
@@ -33,7 +38,7 @@ impl Outcome {
             .is_some_and(|s| (200..300).contains(&s))
     }
 
-    /// `HTTP 500` or the transport error, for logs and the retry reason.
+    /// `HTTP 500` or the failure class, for logs and the retry reason.
     pub fn summary(&self) -> String {
         match (&self.row.response_status, &self.row.error) {
             (Some(s), _) => format!("HTTP {s}"),
@@ -43,28 +48,37 @@ impl Outcome {
     }
 }
 
-/// The error and its causes, `a: b: c` (reqwest's own message alone says little).
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        return format!("timed out after {} s", TIMEOUT.as_secs());
-    }
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 /// POSTs the event, signed now, and measures it.
-pub async fn post(http: &reqwest::Client, d: &DeliveryAttempt) -> Outcome {
+pub async fn post(http: &reqwest::Client, urls: &WebhookUrls, d: &DeliveryAttempt) -> Outcome {
     let at = Utc::now();
     let started = Instant::now();
-    let signature = signing::header(&d.secret, at.timestamp(), d.body.as_bytes());
+    let (response_status, failure) = send(http, urls, d, at.timestamp()).await;
+    let duration_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
+    Outcome {
+        row: AttemptOutcome {
+            at,
+            response_status,
+            error: failure.map(|f| f.as_str().to_owned()),
+            duration_ms,
+        },
+    }
+}
+
+/// The receiver's status (if it answered) and the failure class (if the attempt failed).
+async fn send(
+    http: &reqwest::Client,
+    urls: &WebhookUrls,
+    d: &DeliveryAttempt,
+    timestamp: i64,
+) -> (Option<u16>, Option<FailureClass>) {
+    let url = match urls.check_syntax(&d.url) {
+        Ok(url) => url,
+        Err(EgressError::Blocked { .. }) => return (None, Some(FailureClass::BlockedAddress)),
+        Err(_) => return (None, Some(FailureClass::InvalidUrl)),
+    };
+    let signature = signing::header(&d.secret, timestamp, d.body.as_bytes());
     let sent = http
-        .post(&d.url)
+        .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header(signing::SIGNATURE_HEADER, signature)
         .header(signing::EVENT_ID_HEADER, d.event_id.to_string())
@@ -72,17 +86,15 @@ pub async fn post(http: &reqwest::Client, d: &DeliveryAttempt) -> Outcome {
         .body(d.body.clone())
         .send()
         .await;
-    let (response_status, error) = match sent {
-        Ok(resp) => (Some(resp.status().as_u16()), None),
-        Err(e) => (None, Some(describe(&e))),
-    };
-    let duration_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
-    Outcome {
-        row: AttemptOutcome {
-            at,
-            response_status,
-            error,
-            duration_ms,
-        },
+    match sent {
+        Ok(resp) => {
+            let status = resp.status();
+            // The answer is not kept; reading a little of it lets the connection be reused.
+            // A receiver that took the event is not failed for a long answer.
+            let _ = read_capped(resp, DELIVERY_BODY_LIMIT).await;
+            let failure = (!status.is_success()).then_some(FailureClass::Status);
+            (Some(status.as_u16()), failure)
+        }
+        Err(e) => (None, Some(classify_failure(&e))),
     }
 }

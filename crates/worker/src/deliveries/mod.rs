@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use fluxcascade_proto::v1::{DeliveryJob, JobEnvelope, JobKind};
+use fluxcascade_providers::egress::WebhookUrls;
 use fluxcascade_queue::{ConsumerOptions, JobError, JobHandler, Publisher, QueueConfig};
 use fluxcascade_store::webhooks::{Claim, UnpublishedDelivery};
 use fluxcascade_store::{MasterKey, Store, StoreError};
@@ -129,6 +130,7 @@ pub struct DeliveryWorker {
     publisher: Publisher,
     key: Arc<MasterKey>,
     http: reqwest::Client,
+    urls: WebhookUrls,
     max_attempts: u32,
 }
 
@@ -138,12 +140,14 @@ impl DeliveryWorker {
         publisher: Publisher,
         key: Arc<MasterKey>,
         max_attempts: u32,
+        urls: &WebhookUrls,
     ) -> anyhow::Result<DeliveryWorker> {
         Ok(DeliveryWorker {
             store,
             publisher,
             key,
-            http: attempt::client()?,
+            http: attempt::client(urls)?,
+            urls: urls.clone(),
             max_attempts,
         })
     }
@@ -197,7 +201,7 @@ impl DeliveryWorker {
                 })
             }
         };
-        let outcome = attempt::post(&self.http, &locked).await;
+        let outcome = attempt::post(&self.http, &self.urls, &locked).await;
         let attempt_no = locked.attempts + 1;
         let last = u32::try_from(attempt_no).unwrap_or(u32::MAX) >= self.max_attempts
             || env.attempt >= self.max_attempts;
