@@ -1,8 +1,11 @@
 //! Where each provider lives (API and OAuth base URLs) and the OAuth app FluxCascade uses with it.
+//!
+//! A provider without app credentials is *not configured* (`None`), never an app with an empty
+//! secret: it serves no webhook receiver and no OAuth, and its connections cannot be used.
 
 use fluxcascade_core::ProviderKind;
 
-use crate::Secret;
+use crate::{ProviderError, Secret};
 
 /// One provider's endpoints and OAuth app credentials.
 #[derive(Debug, Clone)]
@@ -15,18 +18,52 @@ pub struct ProviderApp {
     pub client_secret: Secret,
 }
 
-/// The four providers' apps.
-#[derive(Debug, Clone)]
+impl ProviderApp {
+    /// FluxCascade's app at the real provider's hosts.
+    pub fn production(kind: ProviderKind, client_id: String, client_secret: Secret) -> Self {
+        let (api, oauth) = match kind {
+            ProviderKind::Hubspot => ("https://api.hubapi.com", "https://api.hubapi.com"),
+            ProviderKind::Jobber => ("https://api.getjobber.com", "https://api.getjobber.com"),
+            // Pipedrive's API host is per company (`api_domain` from the token response).
+            ProviderKind::Pipedrive => ("https://api.pipedrive.com", "https://oauth.pipedrive.com"),
+            // Salesforce's API host is the `instance_url` from the token response.
+            ProviderKind::Salesforce => (
+                "https://login.salesforce.com",
+                "https://login.salesforce.com",
+            ),
+        };
+        ProviderApp {
+            api_base: api.to_owned(),
+            oauth_base: oauth.to_owned(),
+            client_id,
+            client_secret,
+        }
+    }
+}
+
+/// The four providers' apps; `None`: that provider is not configured on this deployment.
+#[derive(Debug, Clone, Default)]
 pub struct ProvidersConfig {
-    pub hubspot: ProviderApp,
-    pub jobber: ProviderApp,
-    pub pipedrive: ProviderApp,
-    pub salesforce: ProviderApp,
+    pub hubspot: Option<ProviderApp>,
+    pub jobber: Option<ProviderApp>,
+    pub pipedrive: Option<ProviderApp>,
+    pub salesforce: Option<ProviderApp>,
+}
+
+/// A provider this deployment has no app credentials for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0} is not configured on this deployment (it has no app credentials for it)")]
+pub struct NotConfigured(pub ProviderKind);
+
+impl From<NotConfigured> for ProviderError {
+    fn from(e: NotConfigured) -> Self {
+        ProviderError::Permanent(e.to_string())
+    }
 }
 
 /// The client id the sandbox registers for every provider.
 pub const SANDBOX_CLIENT_ID: &str = "sandbox-client";
-/// The client secret the sandbox registers for every provider.
+/// The client secret the sandbox registers for every provider (public: refused outside sandbox mode).
 pub const SANDBOX_CLIENT_SECRET: &str = "sandbox-secret";
 
 impl ProvidersConfig {
@@ -36,12 +73,12 @@ impl ProvidersConfig {
         let base = base_url.trim_end_matches('/');
         let app = |prefix: &str| {
             let root = format!("{base}/{prefix}");
-            ProviderApp {
+            Some(ProviderApp {
                 api_base: root.clone(),
                 oauth_base: root,
                 client_id: SANDBOX_CLIENT_ID.to_owned(),
                 client_secret: Secret::from(SANDBOX_CLIENT_SECRET),
-            }
+            })
         };
         ProvidersConfig {
             hubspot: app("hubspot"),
@@ -51,50 +88,28 @@ impl ProvidersConfig {
         }
     }
 
-    /// The real providers' hosts, with FluxCascade's production app credentials
-    /// given as `(client_id, client_secret)` per provider.
-    pub fn production(
-        hubspot: (String, Secret),
-        jobber: (String, Secret),
-        pipedrive: (String, Secret),
-        salesforce: (String, Secret),
-    ) -> Self {
-        let app =
-            |api: &str, oauth: &str, (client_id, client_secret): (String, Secret)| ProviderApp {
-                api_base: api.to_owned(),
-                oauth_base: oauth.to_owned(),
-                client_id,
-                client_secret,
-            };
-        ProvidersConfig {
-            hubspot: app("https://api.hubapi.com", "https://api.hubapi.com", hubspot),
-            jobber: app(
-                "https://api.getjobber.com",
-                "https://api.getjobber.com",
-                jobber,
-            ),
-            // Pipedrive's API host is per company (`api_domain` from the token response).
-            pipedrive: app(
-                "https://api.pipedrive.com",
-                "https://oauth.pipedrive.com",
-                pipedrive,
-            ),
-            // Salesforce's API host is the `instance_url` from the token response.
-            salesforce: app(
-                "https://login.salesforce.com",
-                "https://login.salesforce.com",
-                salesforce,
-            ),
+    /// The app for one provider, if it is configured.
+    pub fn app(&self, kind: ProviderKind) -> Option<&ProviderApp> {
+        match kind {
+            ProviderKind::Hubspot => self.hubspot.as_ref(),
+            ProviderKind::Jobber => self.jobber.as_ref(),
+            ProviderKind::Pipedrive => self.pipedrive.as_ref(),
+            ProviderKind::Salesforce => self.salesforce.as_ref(),
         }
     }
 
-    /// The app for one provider.
-    pub fn app(&self, kind: ProviderKind) -> &ProviderApp {
+    /// The app for one provider, or [`NotConfigured`].
+    pub fn require(&self, kind: ProviderKind) -> Result<&ProviderApp, NotConfigured> {
+        self.app(kind).ok_or(NotConfigured(kind))
+    }
+
+    /// The slot of one provider's app (to set or clear it).
+    pub fn app_mut(&mut self, kind: ProviderKind) -> &mut Option<ProviderApp> {
         match kind {
-            ProviderKind::Hubspot => &self.hubspot,
-            ProviderKind::Jobber => &self.jobber,
-            ProviderKind::Pipedrive => &self.pipedrive,
-            ProviderKind::Salesforce => &self.salesforce,
+            ProviderKind::Hubspot => &mut self.hubspot,
+            ProviderKind::Jobber => &mut self.jobber,
+            ProviderKind::Pipedrive => &mut self.pipedrive,
+            ProviderKind::Salesforce => &mut self.salesforce,
         }
     }
 }
@@ -106,13 +121,43 @@ mod tests {
     #[test]
     fn sandbox_points_every_provider_under_its_prefix() {
         let c = ProvidersConfig::sandbox("http://127.0.0.1:9100/");
-        assert_eq!(c.hubspot.api_base, "http://127.0.0.1:9100/hubspot");
-        assert_eq!(c.jobber.oauth_base, "http://127.0.0.1:9100/jobber");
+        let app = |kind| c.app(kind).expect("configured");
         assert_eq!(
-            c.app(ProviderKind::Salesforce).api_base,
+            app(ProviderKind::Hubspot).api_base,
+            "http://127.0.0.1:9100/hubspot"
+        );
+        assert_eq!(
+            app(ProviderKind::Jobber).oauth_base,
+            "http://127.0.0.1:9100/jobber"
+        );
+        assert_eq!(
+            app(ProviderKind::Salesforce).api_base,
             "http://127.0.0.1:9100/salesforce"
         );
-        assert_eq!(c.pipedrive.client_id, "sandbox-client");
-        assert_eq!(c.pipedrive.client_secret.expose(), "sandbox-secret");
+        assert_eq!(app(ProviderKind::Pipedrive).client_id, "sandbox-client");
+        assert_eq!(
+            app(ProviderKind::Pipedrive).client_secret.expose(),
+            "sandbox-secret"
+        );
+    }
+
+    #[test]
+    fn an_unconfigured_provider_is_absent_and_its_use_a_permanent_error() {
+        let mut c = ProvidersConfig::default();
+        *c.app_mut(ProviderKind::Jobber) = Some(ProviderApp::production(
+            ProviderKind::Jobber,
+            "id".into(),
+            Secret::from("s3cret"),
+        ));
+        assert!(c.app(ProviderKind::Hubspot).is_none());
+        assert_eq!(
+            c.require(ProviderKind::Jobber).unwrap().api_base,
+            "https://api.getjobber.com"
+        );
+        let e = ProviderError::from(c.require(ProviderKind::Salesforce).unwrap_err());
+        assert!(
+            matches!(&e, ProviderError::Permanent(m) if m.contains("salesforce is not configured")),
+            "{e:?}"
+        );
     }
 }

@@ -67,6 +67,7 @@ pub async fn authorize(
 ) -> Result<Response, ApiError> {
     caller.require_manage()?;
     let kind = provider_kind(&provider)?;
+    let app = state.provider_app(kind)?;
     let redirect_uri = callback_url(&state, kind);
     // 32 random bytes, base64url: the same generator as webhook secrets.
     let nonce = crate::hooks::verify::new_secret().map_err(|_| ApiError::internal())?;
@@ -82,7 +83,6 @@ pub async fn authorize(
             expires_at,
         )
         .await?;
-    let app = state.providers.app(kind);
     let mut url = fluxcascade_providers::authorize_url(kind, app, &redirect_uri, &nonce);
     if let Some(hint) = q.account_hint.as_deref().filter(|s| !s.is_empty()) {
         let encoded: String = url::form_urlencoded::byte_serialize(hint.as_bytes()).collect();
@@ -110,6 +110,7 @@ pub async fn callback(
     Query(q): Query<CallbackQuery>,
 ) -> Result<Response, ApiError> {
     let kind = provider_kind(&provider)?;
+    let app = state.provider_app(kind)?;
     let Some(nonce) = q.state.as_deref().filter(|s| !s.is_empty()) else {
         return Err(ApiError::invalid_field("state", "missing"));
     };
@@ -134,7 +135,6 @@ pub async fn callback(
     let Some(code) = q.code.as_deref().filter(|s| !s.is_empty()) else {
         return Err(ApiError::invalid_field("code", "missing"));
     };
-    let app = state.providers.app(kind);
     let tokens =
         fluxcascade_providers::exchange_code(kind, app, &state.http, code, &started.redirect_uri)
             .await

@@ -10,12 +10,13 @@
 
 use std::sync::Arc;
 
+use fluxcascade_core::ProviderKind;
 use fluxcascade_providers::jobber::auth::jwt_account_id;
 use fluxcascade_providers::{ConnectionContext, HubspotAuth, PipedriveClient, StaticToken};
 use fluxcascade_store::connections::ConnectionRow;
 use uuid::Uuid;
 
-use super::{secrets, verify};
+use super::verify;
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -83,7 +84,6 @@ async fn new_webhook_secret(
         .store
         .set_webhook_secret_hash(org_id, connection_id, &verify::secret_hash(&secret))
         .await?;
-    secrets::forget(connection_id);
     Ok(secret)
 }
 
@@ -114,7 +114,11 @@ async fn subscribe_pipedrive(
             None
         }
     };
-    let client = PipedriveClient::from_context(&state.providers.pipedrive, ctx);
+    let Some(app) = state.providers.app(ProviderKind::Pipedrive) else {
+        tracing::warn!(connection_id = %row.id, "Pipedrive is not configured; no webhook subscription");
+        return;
+    };
+    let client = PipedriveClient::from_context(app, ctx);
     match client
         .create_webhook(url, "*", "*", &row.id.to_string(), secret)
         .await
@@ -130,7 +134,8 @@ async fn subscribe_pipedrive(
 
 /// The HubSpot portal of an access token (token info's `hub_id`); `None` logs why.
 async fn hubspot_portal(state: &AppState, token: &str) -> Option<String> {
-    HubspotAuth::portal_id(&state.providers.hubspot, &state.http, token)
+    let app = state.providers.app(ProviderKind::Hubspot)?;
+    HubspotAuth::portal_id(app, &state.http, token)
         .await
         .inspect_err(|e| tracing::warn!(error = %e, "HubSpot token info failed; no portal id"))
         .ok()

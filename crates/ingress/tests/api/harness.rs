@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fluxcascade_ingress::{Ingress, IngressConfig};
+use fluxcascade_providers::ProvidersConfig;
 use fluxcascade_queue::{Publisher, QueueConfig, Topology};
 use fluxcascade_store::orgs::Role;
 use fluxcascade_store::{MasterKey, Store};
@@ -18,6 +19,8 @@ const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 /// One isolated API: its own database and queue prefix, dropped at the end (even on panic).
 pub struct App {
     pub base: String,
+    /// The metrics listener (`/metrics`), apart from the API.
+    pub metrics: String,
     pub http: reqwest::Client,
     pub store: Store,
     pub db: String,
@@ -34,6 +37,15 @@ impl App {
 
     /// With `dead_broker`, the publisher points at a port where no broker listens.
     pub async fn start_with(dead_broker: Option<&str>) -> App {
+        App::launch(dead_broker, IngressConfig::default().providers).await
+    }
+
+    /// With these providers' apps (e.g. a production posture with some not configured).
+    pub async fn start_with_providers(providers: ProvidersConfig) -> App {
+        App::launch(None, providers).await
+    }
+
+    async fn launch(dead_broker: Option<&str>, providers: ProvidersConfig) -> App {
         let short = Uuid::new_v4().simple().to_string();
         let db = format!("fluxcascade_test_{short}");
         let prefix = format!("ingress_test_{short}");
@@ -53,12 +65,19 @@ impl App {
         let config = IngressConfig {
             listen: "127.0.0.1:0".into(),
             max_body_bytes: 1024 * 1024,
+            providers,
             ..IngressConfig::default()
         };
         let ingress = Ingress::build(config, store.clone(), publisher, key)
             .await
             .expect("build");
         let base = format!("http://{}", ingress.local_addr());
+        let metrics = format!(
+            "http://{}",
+            ingress
+                .metrics_addr()
+                .expect("metrics are served by default")
+        );
         let shutdown = CancellationToken::new();
         tokio::spawn(ingress.run_until_stopped(shutdown.clone()));
         let (_, owner) = store
@@ -71,6 +90,7 @@ impl App {
             .expect("client");
         App {
             base,
+            metrics,
             http,
             store,
             db,
