@@ -159,5 +159,17 @@ mod tests {
             matches!(&e, ProviderError::Permanent(m) if m.contains("salesforce is not configured")),
             "{e:?}"
         );
+        // What a worker meets with a connection of that provider: no adapter, a permanent error.
+        let ctx = crate::ConnectionContext::simple(
+            std::sync::Arc::new(crate::StaticToken("t".into())),
+            reqwest::Client::new(),
+        );
+        let Err(e) = crate::connect(ProviderKind::Hubspot, &c, ctx) else {
+            panic!("an adapter for an unconfigured provider");
+        };
+        assert!(
+            matches!(&e, ProviderError::Permanent(m) if m.contains("hubspot is not configured")),
+            "{e:?}"
+        );
     }
 }
