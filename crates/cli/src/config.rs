@@ -5,7 +5,10 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use fluxcascade_core::ProviderKind;
 use fluxcascade_providers::egress::WebhookUrls;
-use fluxcascade_providers::{ProviderApp, ProvidersConfig, RateBudgets, WindowLimit};
+use fluxcascade_providers::{
+    ProviderApp, ProvidersConfig, RateBudgets, WindowLimit, SANDBOX_CLIENT_ID,
+    SANDBOX_CLIENT_SECRET,
+};
 use fluxcascade_queue::QueueConfig;
 
 /// A value that must never be printed.
@@ -32,6 +35,9 @@ pub struct Settings {
     pub listen: Option<String>,
     /// `FLUXCASCADE_PUBLIC_URL`: where providers and browsers reach the ingress.
     pub public_url: Option<String>,
+    /// `FLUXCASCADE_METRICS_LISTEN`: where the ingress serves `/metrics` (never its API port);
+    /// `off`: nowhere.
+    pub metrics_listen: Option<String>,
     pub worker_concurrency: usize,
     pub queue_prefix: String,
     pub db_pool_size: usize,
@@ -68,10 +74,7 @@ impl Settings {
         if worker_concurrency == 0 {
             bail!("FLUXCASCADE_WORKER_CONCURRENCY must be at least 1");
         }
-        let providers = match env("FLUXCASCADE_SANDBOX_URL") {
-            Some(url) => ProvidersConfig::sandbox(url.trim_end_matches('/')),
-            None => providers_from_env(),
-        };
+        let providers = providers_from(env)?;
         Ok(Settings {
             database_url: Secret(
                 env("DATABASE_URL")
@@ -83,6 +86,11 @@ impl Settings {
             master_key: env("FLUXCASCADE_MASTER_KEY").map(Secret),
             listen: env("FLUXCASCADE_LISTEN"),
             public_url: env("FLUXCASCADE_PUBLIC_URL"),
+            metrics_listen: match env("FLUXCASCADE_METRICS_LISTEN") {
+                Some(v) if v == "off" => None,
+                Some(v) => Some(v),
+                None => Some(fluxcascade_ingress::DEFAULT_METRICS_LISTEN.into()),
+            },
             worker_concurrency,
             queue_prefix: env("FLUXCASCADE_QUEUE_PREFIX").unwrap_or_else(|| "fluxcascade".into()),
             db_pool_size: env_parse("FLUXCASCADE_DB_POOL_SIZE", 2 * worker_concurrency + 8)?,
@@ -152,34 +160,147 @@ fn rate_budgets_from_env() -> anyhow::Result<RateBudgets> {
     Ok(budgets)
 }
 
-/// Production provider settings: the real hosts, with app credentials (and optional base-URL
-/// overrides) from `FLUXCASCADE_<PROVIDER>_CLIENT_ID`, `_CLIENT_SECRET`, `_API_BASE`, `_OAUTH_BASE`.
-fn providers_from_env() -> ProvidersConfig {
-    let creds = |p: &str| {
-        (
-            env(&format!("FLUXCASCADE_{p}_CLIENT_ID")).unwrap_or_default(),
-            fluxcascade_providers::Secret::from(
-                env(&format!("FLUXCASCADE_{p}_CLIENT_SECRET")).unwrap_or_default(),
+/// The providers' apps. With `FLUXCASCADE_SANDBOX_URL` every provider points at the sandbox;
+/// otherwise (production) a provider is configured only by both `FLUXCASCADE_<PROVIDER>_CLIENT_ID`
+/// and `_CLIENT_SECRET` (optionally `_API_BASE`, `_OAUTH_BASE`) and is absent without them.
+/// Refused: an id without a secret or a secret without an id, and the sandbox's public
+/// credentials outside sandbox mode.
+fn providers_from(var: impl Fn(&str) -> Option<String>) -> anyhow::Result<ProvidersConfig> {
+    if let Some(url) = var("FLUXCASCADE_SANDBOX_URL") {
+        return Ok(ProvidersConfig::sandbox(url.trim_end_matches('/')));
+    }
+    let mut config = ProvidersConfig::production();
+    for kind in ProviderKind::ALL {
+        let p = kind.as_str().to_uppercase();
+        let id_var = format!("FLUXCASCADE_{p}_CLIENT_ID");
+        let secret_var = format!("FLUXCASCADE_{p}_CLIENT_SECRET");
+        let (client_id, client_secret) = match (var(&id_var), var(&secret_var)) {
+            (None, None) => continue,
+            (Some(_), None) => bail!(
+                "{id_var} is set but {secret_var} is not: set both to enable {kind}, or neither"
             ),
-        )
-    };
-    let mut config = ProvidersConfig::production(
-        creds("HUBSPOT"),
-        creds("JOBBER"),
-        creds("PIPEDRIVE"),
-        creds("SALESFORCE"),
-    );
-    let overrides = |p: &str, app: &mut ProviderApp| {
-        if let Some(v) = env(&format!("FLUXCASCADE_{p}_API_BASE")) {
+            (None, Some(_)) => bail!(
+                "{secret_var} is set but {id_var} is not: set both to enable {kind}, or neither"
+            ),
+            (Some(id), Some(secret)) => (id, secret),
+        };
+        if client_secret == SANDBOX_CLIENT_SECRET {
+            bail!("{secret_var} is the sandbox's public secret; it is accepted only with FLUXCASCADE_SANDBOX_URL");
+        }
+        if client_id == SANDBOX_CLIENT_ID {
+            bail!("{id_var} is the sandbox's client id; it is accepted only with FLUXCASCADE_SANDBOX_URL");
+        }
+        let mut app = ProviderApp::production(
+            kind,
+            client_id,
+            fluxcascade_providers::Secret::from(client_secret),
+        );
+        if let Some(v) = var(&format!("FLUXCASCADE_{p}_API_BASE")) {
             app.api_base = v;
         }
-        if let Some(v) = env(&format!("FLUXCASCADE_{p}_OAUTH_BASE")) {
+        if let Some(v) = var(&format!("FLUXCASCADE_{p}_OAUTH_BASE")) {
             app.oauth_base = v;
         }
-    };
-    overrides("HUBSPOT", &mut config.hubspot);
-    overrides("JOBBER", &mut config.jobber);
-    overrides("PIPEDRIVE", &mut config.pipedrive);
-    overrides("SALESFORCE", &mut config.salesforce);
-    config
+        *config.app_mut(kind) = Some(app);
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn parse(vars: &[(&str, &str)]) -> anyhow::Result<ProvidersConfig> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        // Like `env`: an empty value is unset.
+        providers_from(|name| vars.get(name).cloned().filter(|v| !v.is_empty()))
+    }
+
+    #[test]
+    fn only_providers_with_both_credentials_are_configured() {
+        let c = parse(&[
+            ("FLUXCASCADE_HUBSPOT_CLIENT_ID", "hs-app"),
+            ("FLUXCASCADE_HUBSPOT_CLIENT_SECRET", "hs-s3cret"),
+            (
+                "FLUXCASCADE_PIPEDRIVE_OAUTH_BASE",
+                "https://ignored.example",
+            ),
+        ])
+        .unwrap();
+        let hubspot = c.app(ProviderKind::Hubspot).expect("hubspot configured");
+        assert_eq!(hubspot.client_id, "hs-app");
+        assert_eq!(hubspot.client_secret.expose(), "hs-s3cret");
+        assert_eq!(hubspot.api_base, "https://api.hubapi.com");
+        for kind in [
+            ProviderKind::Jobber,
+            ProviderKind::Pipedrive,
+            ProviderKind::Salesforce,
+        ] {
+            assert!(c.app(kind).is_none(), "{kind} has no credentials");
+        }
+        assert!(parse(&[]).unwrap().app(ProviderKind::Jobber).is_none());
+    }
+
+    #[test]
+    fn half_configured_providers_refuse_to_start_naming_the_missing_variable() {
+        let e = parse(&[("FLUXCASCADE_JOBBER_CLIENT_ID", "j")]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("FLUXCASCADE_JOBBER_CLIENT_SECRET is not"),
+            "{e}"
+        );
+        let e = parse(&[("FLUXCASCADE_SALESFORCE_CLIENT_SECRET", "s")]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("FLUXCASCADE_SALESFORCE_CLIENT_ID is not"),
+            "{e}"
+        );
+        // An empty secret is no secret: never an HMAC key of zero bytes.
+        let e = parse(&[
+            ("FLUXCASCADE_HUBSPOT_CLIENT_ID", "h"),
+            ("FLUXCASCADE_HUBSPOT_CLIENT_SECRET", ""),
+        ])
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("FLUXCASCADE_HUBSPOT_CLIENT_SECRET is not"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_sandbox_credentials_are_refused_outside_sandbox_mode() {
+        let e = parse(&[
+            ("FLUXCASCADE_HUBSPOT_CLIENT_ID", "real-app"),
+            ("FLUXCASCADE_HUBSPOT_CLIENT_SECRET", SANDBOX_CLIENT_SECRET),
+        ])
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("FLUXCASCADE_HUBSPOT_CLIENT_SECRET is the sandbox's public secret"),
+            "{e}"
+        );
+        let e = parse(&[
+            ("FLUXCASCADE_PIPEDRIVE_CLIENT_ID", SANDBOX_CLIENT_ID),
+            ("FLUXCASCADE_PIPEDRIVE_CLIENT_SECRET", "x"),
+        ])
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("FLUXCASCADE_PIPEDRIVE_CLIENT_ID is the sandbox's client id"),
+            "{e}"
+        );
+        // In sandbox mode they are what every provider uses.
+        let c = parse(&[("FLUXCASCADE_SANDBOX_URL", "http://127.0.0.1:9100/")]).unwrap();
+        let jobber = c
+            .app(ProviderKind::Jobber)
+            .expect("sandbox configures jobber");
+        assert_eq!(jobber.client_secret.expose(), SANDBOX_CLIENT_SECRET);
+        assert_eq!(jobber.api_base, "http://127.0.0.1:9100/jobber");
+    }
 }

@@ -32,7 +32,7 @@ async fn oauth_connect(
     http: &reqwest::Client,
     kind: ProviderKind,
 ) -> anyhow::Result<Value> {
-    let app = settings.providers.app(kind);
+    let app = settings.providers.require(kind)?;
     let redirect = "http://127.0.0.1/demo/callback";
     let url = fluxcascade_providers::authorize_url(kind, app, redirect, "demo");
     let resp = http

@@ -105,11 +105,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 providers: settings.providers.clone(),
                 public_url: settings.public_url.clone().unwrap_or_default(),
                 webhook_urls: settings.webhook_urls.clone(),
+                metrics_listen: settings.metrics_listen.clone(),
             };
             let ingress =
                 fluxcascade_ingress::Ingress::build(config, store, publisher, key).await?;
             info!(addr = %ingress.local_addr(), "ingress listening");
             println!("ingress listening on http://{}", ingress.local_addr());
+            if let Some(addr) = ingress.metrics_addr() {
+                info!(%addr, "ingress metrics listening");
+                println!("ingress metrics on http://{addr}");
+            }
             let shutdown = signals::shutdown_token();
             ingress.run_until_stopped(shutdown).await
         }

@@ -88,6 +88,16 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
     }
 
+    /// 404 `provider_not_configured`: this deployment has no app credentials for the provider,
+    /// so it serves neither its OAuth nor its webhook receiver.
+    pub fn provider_not_configured(kind: fluxcascade_core::ProviderKind) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "provider_not_configured",
+            format!("{kind} is not configured on this deployment"),
+        )
+    }
+
     pub fn conflict(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::CONFLICT, "conflict", message)
     }

@@ -30,11 +30,15 @@ use fluxcascade_providers::egress::{self, WebhookUrls};
 use fluxcascade_providers::ProvidersConfig;
 use fluxcascade_queue::Publisher;
 use fluxcascade_store::{MasterKey, Store};
+use fluxcascade_telemetry::{HealthServer, ReadinessCheck};
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
+
+/// Default metrics address: loopback, a free port (printed at start), like the worker's.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:0";
 
 /// Default request-body limit (1 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -54,6 +58,9 @@ pub struct IngressConfig {
     /// Which outbound webhook URLs `POST /v1/webhooks` accepts (public `https` only, unless
     /// private URLs are allowed for local development).
     pub webhook_urls: WebhookUrls,
+    /// Where Prometheus `/metrics` (with `/healthz`, `/readyz`) is served, never on the public
+    /// API port; port 0 picks one; `None`: not served.
+    pub metrics_listen: Option<String>,
 }
 
 impl Default for IngressConfig {
@@ -64,6 +71,7 @@ impl Default for IngressConfig {
             providers: ProvidersConfig::sandbox("http://127.0.0.1:9100"),
             public_url: String::new(),
             webhook_urls: WebhookUrls::public_only(),
+            metrics_listen: Some(DEFAULT_METRICS_LISTEN.into()),
         }
     }
 }
@@ -95,6 +103,18 @@ pub struct SharedState {
     pub webhook_urls: WebhookUrls,
     /// Publishes webhook jobs, coalescing concurrent deliveries (see [`hooks::coalesce`]).
     pub hooks: hooks::coalesce::HookBatcher,
+}
+
+impl SharedState {
+    /// The app of a provider, or 404 `provider_not_configured` when this deployment has none.
+    pub fn provider_app(
+        &self,
+        kind: fluxcascade_core::ProviderKind,
+    ) -> Result<&fluxcascade_providers::ProviderApp, ApiError> {
+        self.providers
+            .app(kind)
+            .ok_or_else(|| ApiError::provider_not_configured(kind))
+    }
 }
 
 impl AppState {
@@ -168,7 +188,6 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
         .merge(hooks::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
@@ -212,12 +231,15 @@ pub struct Ingress {
     listener: tokio::net::TcpListener,
     local_addr: SocketAddr,
     router: Router,
+    /// `/metrics`, `/healthz`, `/readyz` on their own address (see [`IngressConfig::metrics_listen`]).
+    metrics: Option<HealthServer>,
 }
 
 impl std::fmt::Debug for Ingress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ingress")
             .field("local_addr", &self.local_addr)
+            .field("metrics_addr", &self.metrics_addr())
             .finish_non_exhaustive()
     }
 }
@@ -236,6 +258,14 @@ impl Ingress {
         let local_addr = listener
             .local_addr()
             .context("listener has no local address")?;
+        let metrics = match &config.metrics_listen {
+            Some(addr) => Some(
+                HealthServer::bind(addr, readiness(store.clone(), publisher.clone()))
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} for metrics"))?,
+            ),
+            None => None,
+        };
         let state = AppState(Arc::new(SharedState {
             hooks: hooks::coalesce::HookBatcher::start(publisher.clone()),
             store,
@@ -256,6 +286,7 @@ impl Ingress {
             listener,
             local_addr,
             router: router(state),
+            metrics,
         })
     }
 
@@ -263,14 +294,43 @@ impl Ingress {
         self.local_addr
     }
 
+    /// Where `/metrics` is served, if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(HealthServer::local_addr)
+    }
+
     /// Serves until `shutdown` is cancelled, then finishes in-flight requests and returns.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        tracing::info!(addr = %self.local_addr, "ingress listening");
+        tracing::info!(addr = %self.local_addr, metrics = ?self.metrics_addr(), "ingress listening");
+        let metrics = self.metrics.map(|server| {
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                if let Err(error) = server.run(stop).await {
+                    tracing::error!(error = %error, "ingress metrics server failed");
+                }
+            })
+        });
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await
             .context("ingress server failed")?;
+        if let Some(task) = metrics {
+            let _ = task.await;
+        }
         tracing::info!("ingress stopped");
         Ok(())
     }
+}
+
+/// The metrics server's readiness: Postgres and RabbitMQ reachable (as the API's `/readyz`).
+fn readiness(store: Store, publisher: Publisher) -> ReadinessCheck {
+    Arc::new(move || {
+        let (store, publisher) = (store.clone(), publisher.clone());
+        Box::pin(async move {
+            vec![
+                ("postgres", store.is_healthy().await),
+                ("rabbitmq", publisher.is_healthy().await),
+            ]
+        })
+    })
 }

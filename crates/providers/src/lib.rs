@@ -40,7 +40,9 @@ use std::sync::Arc;
 use fluxcascade_core::ProviderKind;
 
 pub use budget::{BudgetLimits, RateBudgets, RequestBudget, RequestClass, Unlimited, WindowLimit};
-pub use config::{ProviderApp, ProvidersConfig, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET};
+pub use config::{
+    NotConfigured, ProviderApp, ProvidersConfig, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET,
+};
 pub use error::ProviderError;
 pub use http::DEFAULT_RATE_LIMIT_RETRIES;
 pub use hubspot::{HubspotAuth, HubspotClient};
@@ -78,24 +80,20 @@ impl ConnectionContext {
     }
 }
 
-/// The adapter for one connection of `kind`. A Salesforce or Pipedrive instance URL is checked
-/// again here ([`egress::check_instance_url`]): a stored host outside the provider's domains is a
-/// permanent error naming the host, and no request is sent to it.
+/// The adapter for one connection of `kind`; a permanent error if `kind` is not configured. A
+/// Salesforce or Pipedrive instance URL is checked again here ([`egress::check_instance_url`]): a
+/// stored host outside the provider's domains is a permanent error naming the host, and no
+/// request is sent to it.
 pub fn connect(
     kind: ProviderKind,
     config: &ProvidersConfig,
     ctx: ConnectionContext,
 ) -> Result<Arc<dyn Provider>, ProviderError> {
+    let app = config.require(kind)?;
     match kind {
-        ProviderKind::Hubspot => Ok(Arc::new(HubspotClient::from_context(&config.hubspot, ctx))),
-        ProviderKind::Jobber => Ok(Arc::new(JobberClient::from_context(&config.jobber, ctx))),
-        ProviderKind::Pipedrive => Ok(Arc::new(PipedriveClient::from_context(
-            &config.pipedrive,
-            ctx,
-        )?)),
-        ProviderKind::Salesforce => Ok(Arc::new(SalesforceClient::from_context(
-            &config.salesforce,
-            ctx,
-        )?)),
+        ProviderKind::Hubspot => Ok(Arc::new(HubspotClient::from_context(app, ctx))),
+        ProviderKind::Jobber => Ok(Arc::new(JobberClient::from_context(app, ctx))),
+        ProviderKind::Pipedrive => Ok(Arc::new(PipedriveClient::from_context(app, ctx)?)),
+        ProviderKind::Salesforce => Ok(Arc::new(SalesforceClient::from_context(app, ctx)?)),
     }
 }

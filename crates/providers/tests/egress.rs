@@ -9,8 +9,8 @@ use std::time::Duration;
 use fluxcascade_core::ProviderKind;
 use fluxcascade_providers::egress::provider_client;
 use fluxcascade_providers::{
-    connect, exchange_code, refresh, ConnectionContext, ProviderError, ProvidersConfig, Secret,
-    StaticToken,
+    connect, exchange_code, refresh, ConnectionContext, ProviderApp, ProviderError,
+    ProvidersConfig, Secret, StaticToken,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -18,8 +18,15 @@ use tokio::net::TcpListener;
 const TOKEN: &str = "tok-very-secret";
 
 fn production() -> ProvidersConfig {
-    let creds = || ("client".to_owned(), Secret::from("client-secret"));
-    ProvidersConfig::production(creds(), creds(), creds(), creds())
+    let mut config = ProvidersConfig::production();
+    for kind in ProviderKind::ALL {
+        *config.app_mut(kind) = Some(ProviderApp::production(
+            kind,
+            "client".to_owned(),
+            Secret::from("client-secret"),
+        ));
+    }
+    config
 }
 
 /// A loopback server answering every request with `answer`; counts connections.
@@ -119,11 +126,12 @@ async fn a_token_response_naming_a_foreign_api_host_is_refused() {
     .await;
     let mut config = production();
     for app in [&mut config.salesforce, &mut config.pipedrive] {
+        let app = app.as_mut().expect("configured");
         app.oauth_base = format!("http://127.0.0.1:{port}");
     }
     let http = provider_client(Duration::from_secs(5)).expect("client");
     for kind in [ProviderKind::Salesforce, ProviderKind::Pipedrive] {
-        let app = config.app(kind);
+        let app = config.app(kind).expect("configured");
         let exchanged = exchange_code(kind, app, &http, "code", "https://app.test/cb").await;
         let refreshed = refresh(kind, app, &http, "r").await;
         for result in [exchanged, refreshed] {

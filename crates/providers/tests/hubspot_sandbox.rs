@@ -22,7 +22,7 @@ async fn oauth_code_exchange_gives_an_expiring_token_set() {
     assert!(t.expires_at.is_some_and(|e| e > chrono::Utc::now()));
     let again = fluxcascade_providers::refresh(
         ProviderKind::Hubspot,
-        &sb.config.hubspot,
+        sb.app(ProviderKind::Hubspot),
         &reqwest::Client::new(),
         t.refresh_token.as_deref().unwrap(),
     )
@@ -31,7 +31,7 @@ async fn oauth_code_exchange_gives_an_expiring_token_set() {
     assert_ne!(again.access_token, t.access_token);
     let bad = fluxcascade_providers::refresh(
         ProviderKind::Hubspot,
-        &sb.config.hubspot,
+        sb.app(ProviderKind::Hubspot),
         &reqwest::Client::new(),
         "nope",
     )
@@ -221,7 +221,11 @@ async fn a_401_invalidates_the_token_once_and_retries() {
         good,
         invalidated: AtomicUsize::new(0),
     });
-    let client = HubspotClient::new(&sb.config.hubspot, tokens.clone(), reqwest::Client::new());
+    let client = HubspotClient::new(
+        sb.app(ProviderKind::Hubspot),
+        tokens.clone(),
+        reqwest::Client::new(),
+    );
     let page = client
         .list("contacts", &ListQuery::default())
         .await
@@ -231,7 +235,7 @@ async fn a_401_invalidates_the_token_once_and_retries() {
 
     // A token that cannot be refreshed ends in Auth.
     let dead = HubspotClient::new(
-        &sb.config.hubspot,
+        sb.app(ProviderKind::Hubspot),
         Arc::new(fluxcascade_providers::StaticToken("revoked".into())),
         reqwest::Client::new(),
     );
@@ -301,7 +305,7 @@ async fn a_429_past_the_retry_budget_is_rate_limited_with_the_providers_wait() {
     sb.configure(json!({"rateLimits": {"enabled": true, "hubspot": {"tenSecondly": 2}}}))
         .await;
     let client = HubspotClient::new(
-        &sb.config.hubspot,
+        sb.app(ProviderKind::Hubspot),
         Arc::new(fluxcascade_providers::StaticToken(token)),
         reqwest::Client::new(),
     )

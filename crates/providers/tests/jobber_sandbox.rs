@@ -22,20 +22,36 @@ async fn refresh_rotates_the_refresh_token_and_the_old_one_dies() {
     );
     let old = first.refresh_token.clone().expect("refresh token");
     let http = reqwest::Client::new();
-    let second = refresh(ProviderKind::Jobber, &sb.config.jobber, &http, &old)
-        .await
-        .expect("refresh");
+    let second = refresh(
+        ProviderKind::Jobber,
+        sb.app(ProviderKind::Jobber),
+        &http,
+        &old,
+    )
+    .await
+    .expect("refresh");
     let new = second.refresh_token.clone().expect("rotated refresh token");
     assert_ne!(new, old);
     assert_ne!(second.access_token, first.access_token);
-    let reused = refresh(ProviderKind::Jobber, &sb.config.jobber, &http, &old).await;
+    let reused = refresh(
+        ProviderKind::Jobber,
+        sb.app(ProviderKind::Jobber),
+        &http,
+        &old,
+    )
+    .await;
     assert!(
         matches!(reused, Err(ProviderError::Auth(_))),
         "old refresh token still worked: {reused:?}"
     );
-    refresh(ProviderKind::Jobber, &sb.config.jobber, &http, &new)
-        .await
-        .expect("new refresh token works");
+    refresh(
+        ProviderKind::Jobber,
+        sb.app(ProviderKind::Jobber),
+        &http,
+        &new,
+    )
+    .await
+    .expect("new refresh token works");
 }
 
 #[tokio::test]
@@ -209,7 +225,7 @@ async fn throttled_queries_become_rate_limited() {
     let token = sb.connect_oauth(ProviderKind::Jobber).await.access_token;
     sb.configure(json!({"rateLimits": {"enabled": true, "jobber": {"maximumAvailable": 50, "restoreRate": 1}}})).await;
     let client = JobberClient::new(
-        &sb.config.jobber,
+        sb.app(ProviderKind::Jobber),
         Arc::new(StaticToken(token)),
         reqwest::Client::new(),
     )

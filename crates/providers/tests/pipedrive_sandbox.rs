@@ -23,7 +23,7 @@ async fn pipedrive(sb: &common::TestSandbox) -> Arc<dyn Provider> {
         Some(sb.url("/pipedrive").as_str())
     );
     let mut config = sb.config.clone();
-    config.pipedrive.api_base = "http://127.0.0.1:9/nowhere".into();
+    config.pipedrive.as_mut().expect("pipedrive").api_base = "http://127.0.0.1:9/nowhere".into();
     let ctx = ConnectionContext {
         instance_url: tokens.instance_url.clone(),
         ..ConnectionContext::simple(
@@ -280,7 +280,7 @@ async fn a_spent_daily_budget_is_not_waited_out() {
 async fn a_rejected_token_is_an_auth_error() {
     let sb = common::start().await;
     let p = PipedriveClient::new(
-        &sb.config.pipedrive,
+        sb.app(ProviderKind::Pipedrive),
         Arc::new(StaticToken("revoked".into())),
         reqwest::Client::new(),
     );
@@ -296,7 +296,7 @@ async fn webhook_subscriptions_are_created_and_deleted() {
     let tokens = sb.connect_oauth(ProviderKind::Pipedrive).await;
     let app = ProviderApp {
         api_base: tokens.instance_url.clone().expect("api_domain"),
-        ..sb.config.pipedrive.clone()
+        ..sb.app(ProviderKind::Pipedrive).clone()
     };
     let p = PipedriveClient::new(
         &app,

@@ -286,7 +286,7 @@ async fn an_expired_session_is_refreshed_once_and_the_call_succeeds() {
     let t = sb.connect_oauth(ProviderKind::Salesforce).await;
     sb.configure(json!({"tokenTtlSeconds": 1800})).await;
     let tokens = Arc::new(Refreshing {
-        app: sb.config.salesforce.clone(),
+        app: sb.app(ProviderKind::Salesforce).clone(),
         current: Mutex::new(t.clone()),
         refreshes: AtomicUsize::new(0),
     });

@@ -15,8 +15,10 @@ use tracing::{info_span, warn, Instrument};
 
 use crate::error::{JobError, QueueError};
 use crate::message::{
-    header_string, job_properties, publish_confirmed, scope_traceparent, TRACEPARENT_HEADER,
+    delivery_count, header_string, job_properties, publish_confirmed, scope_traceparent,
+    TRACEPARENT_HEADER,
 };
+use crate::reason::Reason;
 use crate::retry::{jittered_expiration_ms, retry_tier};
 use crate::topology::Topology;
 
@@ -45,51 +47,72 @@ pub(crate) enum TaskOutcome {
     BrokerFailed,
 }
 
+/// The attempt a delivery stands for: the envelope's attempt (raised by each republish to a retry
+/// tier) plus every earlier delivery of this very message that was never settled. A job whose
+/// republish the broker refused, or that killed its worker, thereby still climbs toward
+/// `max_attempts` instead of being redelivered forever at the same attempt.
+pub(crate) fn delivered_attempt(envelope_attempt: u32, earlier_deliveries: u32) -> u32 {
+    envelope_attempt.max(1).saturating_add(earlier_deliveries)
+}
+
 /// Processes one delivery to the end; never panics.
 pub(crate) async fn process_delivery(delivery: Delivery, ctx: Arc<JobContext>) -> TaskOutcome {
     let traceparent = header_string(&delivery.properties, TRACEPARENT_HEADER);
-    let job = match JobEnvelope::from_bytes(&delivery.data) {
+    let mut job = match JobEnvelope::from_bytes(&delivery.data) {
         Ok(job) if job.kind() != JobKind::Unspecified && !job.job_id.is_empty() => job,
         Ok(job) => {
-            let reason = format!(
+            let reason = Reason::from(format!(
                 "invalid envelope: kind {} job_id {:?}",
                 job.kind, job.job_id
-            );
+            ));
             return dead_letter_raw(&delivery, &ctx, &reason, traceparent.as_deref()).await;
         }
         Err(error) => {
-            let reason = format!("undecodable envelope: {error}");
+            let reason = Reason::from(format!("undecodable envelope: {error}"));
             return dead_letter_raw(&delivery, &ctx, &reason, traceparent.as_deref()).await;
         }
     };
-    let attempt = job.attempt.max(1);
+    let attempt = delivered_attempt(job.attempt, delivery_count(&delivery.properties));
+    job.attempt = attempt;
     let span = info_span!("job", job_id = %job.job_id, kind = job.kind().name(), attempt);
     async {
+        if attempt > ctx.max_attempts {
+            // The last attempt was delivered but never settled (its worker died, or the broker
+            // refused the dead letter): do not run it again.
+            let reason = Reason::from(format!(
+                "gave up after {} attempts: the job was delivered again without being settled; last reason: {}",
+                ctx.max_attempts, job.reason
+            ));
+            warn!(%reason, "job is past its attempts, dead-lettering");
+            return dead_letter(&delivery, &ctx, job, reason, traceparent.as_deref()).await;
+        }
         let run = AssertUnwindSafe(ctx.handler.handle(&job)).catch_unwind();
         let result = scope_traceparent(traceparent.clone(), run)
             .await
             .unwrap_or_else(|_| Err(JobError::transient("job handler panicked")));
+        // From here on the reason is bounded: it goes into headers, envelopes and logs.
         match result {
             Ok(()) => ack(&delivery, &job.job_id).await,
             Err(JobError::Permanent { message }) => {
-                warn!(reason = %message, "job failed permanently, dead-lettering");
-                dead_letter(&delivery, &ctx, job, message, traceparent.as_deref()).await
+                let reason = Reason::from(message);
+                warn!(%reason, "job failed permanently, dead-lettering");
+                dead_letter(&delivery, &ctx, job, reason, traceparent.as_deref()).await
             }
             Err(JobError::Transient { message, .. }) if attempt >= ctx.max_attempts => {
-                let reason = format!("gave up after {attempt} attempts: {message}");
-                warn!(reason = %reason, "job exhausted its attempts, dead-lettering");
+                let reason = Reason::from(format!("gave up after {attempt} attempts: {message}"));
+                warn!(%reason, "job exhausted its attempts, dead-lettering");
                 dead_letter(&delivery, &ctx, job, reason, traceparent.as_deref()).await
             }
             Err(JobError::Transient {
                 message,
                 retry_after,
             }) => {
+                let reason = Reason::from(message);
                 retry(
                     &delivery,
                     &ctx,
                     job,
-                    attempt,
-                    message,
+                    reason,
                     retry_after,
                     traceparent,
                 )
@@ -105,22 +128,22 @@ async fn retry(
     delivery: &Delivery,
     ctx: &JobContext,
     mut job: JobEnvelope,
-    attempt: u32,
-    message: String,
+    reason: Reason,
     retry_after: Option<Duration>,
     traceparent: Option<String>,
 ) -> TaskOutcome {
+    let attempt = job.attempt;
     let tier = retry_tier(attempt, retry_after, &ctx.delays);
     let delay = ctx.delays.get(tier).copied().unwrap_or_default();
-    warn!(reason = %message, ?delay, "job failed, scheduling a retry");
+    warn!(%reason, ?delay, "job failed, scheduling a retry");
     job.attempt = attempt.saturating_add(1);
-    job.reason = message;
     let properties = job_properties(
         &job.job_id,
         traceparent.as_deref(),
-        Some(&job.reason),
+        Some(&reason),
         jittered_expiration_ms(delay, retry_after),
     );
+    job.reason = reason.into_string();
     let exchange = Topology::retry_queue(&ctx.prefix, tier);
     let routing_key = job.kind().name();
     let sent = publish_confirmed(
@@ -132,18 +155,18 @@ async fn retry(
         &job.job_id,
     )
     .await;
-    settle_after_republish(delivery, &job.job_id, sent).await
+    settle_after_republish(delivery, ctx, &job.job_id, sent).await
 }
 
 async fn dead_letter(
     delivery: &Delivery,
     ctx: &JobContext,
     mut job: JobEnvelope,
-    reason: String,
+    reason: Reason,
     traceparent: Option<&str>,
 ) -> TaskOutcome {
-    job.reason = reason;
-    let properties = job_properties(&job.job_id, traceparent, Some(&job.reason), None);
+    let properties = job_properties(&job.job_id, traceparent, Some(&reason), None);
+    job.reason = reason.into_string();
     let sent = publish_confirmed(
         &ctx.publish_channel,
         "",
@@ -153,14 +176,14 @@ async fn dead_letter(
         &job.job_id,
     )
     .await;
-    settle_after_republish(delivery, &job.job_id, sent).await
+    settle_after_republish(delivery, ctx, &job.job_id, sent).await
 }
 
 /// Dead-letters a message that is not a usable envelope, keeping its bytes as they were.
 async fn dead_letter_raw(
     delivery: &Delivery,
     ctx: &JobContext,
-    reason: &str,
+    reason: &Reason,
     traceparent: Option<&str>,
 ) -> TaskOutcome {
     let message_id = delivery
@@ -169,7 +192,7 @@ async fn dead_letter_raw(
         .as_ref()
         .map(|id| id.as_str().to_owned())
         .unwrap_or_default();
-    warn!(reason, message_id = %message_id, "dead-lettering a message that is not a job");
+    warn!(%reason, message_id = %message_id, "dead-lettering a message that is not a job");
     let properties = job_properties(&message_id, traceparent, Some(reason), None);
     let sent = publish_confirmed(
         &ctx.publish_channel,
@@ -180,29 +203,37 @@ async fn dead_letter_raw(
         &message_id,
     )
     .await;
-    settle_after_republish(delivery, &message_id, sent).await
+    settle_after_republish(delivery, ctx, &message_id, sent).await
 }
 
-/// Acks once the copy is confirmed; otherwise hands the message back to the broker.
+/// Acks once the copy is confirmed; otherwise hands the message back to the broker, which
+/// redelivers it with `x-delivery-count` raised: the next delivery is the next attempt (see
+/// [`delivered_attempt`]), so a refused republish never loops uncounted.
 async fn settle_after_republish(
     delivery: &Delivery,
+    ctx: &JobContext,
     job_id: &str,
     sent: Result<(), QueueError>,
 ) -> TaskOutcome {
-    match sent {
-        Ok(()) => ack(delivery, job_id).await,
-        Err(error) => {
-            warn!(error = %error, job_id, "republish failed, requeueing the job");
-            let requeue = BasicNackOptions {
-                requeue: true,
-                ..BasicNackOptions::default()
-            };
-            if let Err(error) = delivery.acker.nack(requeue).await {
-                warn!(error = %error, job_id, "nack failed; the broker will redeliver");
-            }
-            TaskOutcome::BrokerFailed
-        }
+    let Err(error) = sent else {
+        return ack(delivery, job_id).await;
+    };
+    if !ctx.publish_channel.status().connected() {
+        // The broker closed the confirm channel (e.g. it refused the message): the session
+        // ends and closing it returns the message. A nack now would hand it straight back to
+        // this dying session, and that extra unsettled delivery would cost an attempt.
+        warn!(error = %error, job_id, "republish failed, the job returns to its queue");
+        return TaskOutcome::BrokerFailed;
     }
+    warn!(error = %error, job_id, "republish failed, requeueing the job");
+    let requeue = BasicNackOptions {
+        requeue: true,
+        ..BasicNackOptions::default()
+    };
+    if let Err(error) = delivery.acker.nack(requeue).await {
+        warn!(error = %error, job_id, "nack failed; the broker will redeliver");
+    }
+    TaskOutcome::BrokerFailed
 }
 
 async fn ack(delivery: &Delivery, job_id: &str) -> TaskOutcome {
@@ -212,5 +243,19 @@ async fn ack(delivery: &Delivery, job_id: &str) -> TaskOutcome {
             warn!(error = %error, job_id, "ack failed; the broker will redeliver");
             TaskOutcome::BrokerFailed
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_unsettled_delivery_counts_as_an_attempt() {
+        assert_eq!(delivered_attempt(0, 0), 1);
+        assert_eq!(delivered_attempt(1, 0), 1);
+        assert_eq!(delivered_attempt(1, 1), 2);
+        assert_eq!(delivered_attempt(3, 2), 5);
+        assert_eq!(delivered_attempt(u32::MAX, 9), u32::MAX);
     }
 }

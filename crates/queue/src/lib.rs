@@ -39,6 +39,7 @@ mod error;
 mod job;
 mod message;
 mod publisher;
+mod reason;
 mod retry;
 mod topology;
 
@@ -49,9 +50,11 @@ pub use error::{JobError, QueueError};
 pub use fluxcascade_proto::{JobEnvelope, JobKind};
 pub use job::JobHandler;
 pub use message::{
-    current_traceparent, CONFIRM_TIMEOUT, CONTENT_TYPE, REASON_HEADER, TRACEPARENT_HEADER,
+    current_traceparent, CONFIRM_TIMEOUT, CONTENT_TYPE, DELIVERY_COUNT_HEADER, REASON_HEADER,
+    TRACEPARENT_HEADER,
 };
 pub use publisher::Publisher;
+pub use reason::{truncate_text, Reason, MAX_REASON_BYTES};
 pub use retry::retry_tier;
 pub use topology::{Topology, RETRY_TIERS};
 

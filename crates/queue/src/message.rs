@@ -9,6 +9,7 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel};
 
 use crate::error::QueueError;
+use crate::reason::Reason;
 
 /// Content type of every job message.
 pub const CONTENT_TYPE: &str = "application/x-protobuf";
@@ -16,6 +17,10 @@ pub const CONTENT_TYPE: &str = "application/x-protobuf";
 pub const TRACEPARENT_HEADER: &str = "traceparent";
 /// AMQP header carrying the last failure reason on retried and dead-lettered messages.
 pub const REASON_HEADER: &str = "x-fluxcascade-reason";
+/// Header a quorum queue sets on a redelivered message: how often it was delivered before.
+pub const DELIVERY_COUNT_HEADER: &str = "x-delivery-count";
+/// A longer `traceparent` is not a W3C trace context (55 bytes) and is not forwarded.
+const MAX_TRACEPARENT_BYTES: usize = 256;
 /// How long a publish waits for the broker's confirm.
 pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -39,15 +44,16 @@ pub(crate) async fn scope_traceparent<F: std::future::Future>(
     TRACEPARENT.scope(traceparent, future).await
 }
 
-/// Properties of a persistent job message.
+/// Properties of a persistent job message. Every header is bounded in size (the reason by
+/// [`Reason`]), so the headers always fit in one AMQP frame.
 pub(crate) fn job_properties(
     message_id: &str,
     traceparent: Option<&str>,
-    reason: Option<&str>,
+    reason: Option<&Reason>,
     expiration_ms: Option<u64>,
 ) -> BasicProperties {
     let mut headers = FieldTable::default();
-    if let Some(traceparent) = traceparent {
+    if let Some(traceparent) = traceparent.filter(|t| t.len() <= MAX_TRACEPARENT_BYTES) {
         headers.insert(
             ShortString::from(TRACEPARENT_HEADER),
             AMQPValue::LongString(LongString::from(traceparent)),
@@ -56,7 +62,7 @@ pub(crate) fn job_properties(
     if let Some(reason) = reason {
         headers.insert(
             ShortString::from(REASON_HEADER),
-            AMQPValue::LongString(LongString::from(reason)),
+            AMQPValue::LongString(LongString::from(reason.as_str())),
         );
     }
     let mut properties = BasicProperties::default()
@@ -84,6 +90,27 @@ pub(crate) fn header_string(properties: &BasicProperties, name: &str) -> Option<
         AMQPValue::ShortString(value) => Some(value.as_str().to_owned()),
         _ => None,
     }
+}
+
+/// How many times a quorum queue delivered this message before without it being settled
+/// (RabbitMQ's `x-delivery-count`: a nack with requeue, or a channel or connection that
+/// closed with the message unacked); 0 on a first delivery.
+pub(crate) fn delivery_count(properties: &BasicProperties) -> u32 {
+    let value = properties
+        .headers()
+        .as_ref()
+        .and_then(|headers| headers.inner().get(DELIVERY_COUNT_HEADER).cloned());
+    let count: i64 = match value {
+        Some(AMQPValue::LongLongInt(n)) => n,
+        Some(AMQPValue::LongInt(n)) => n.into(),
+        Some(AMQPValue::ShortInt(n)) => n.into(),
+        Some(AMQPValue::ShortShortInt(n)) => n.into(),
+        Some(AMQPValue::LongUInt(n)) => n.into(),
+        Some(AMQPValue::ShortUInt(n)) => n.into(),
+        Some(AMQPValue::ShortShortUInt(n)) => n.into(),
+        _ => 0,
+    };
+    u32::try_from(count.max(0)).unwrap_or(u32::MAX)
 }
 
 /// Sends one message as mandatory (an unroutable message is an error, not a silent loss);
@@ -155,7 +182,8 @@ mod tests {
 
     #[test]
     fn properties_carry_persistence_id_and_headers() {
-        let props = job_properties("job-1", Some("00-abc-def-01"), Some("boom"), Some(800));
+        let reason = Reason::new("boom");
+        let props = job_properties("job-1", Some("00-abc-def-01"), Some(&reason), Some(800));
         assert_eq!(props.delivery_mode(), &Some(2));
         assert_eq!(
             props.message_id().as_ref().map(|s| s.as_str()),
@@ -176,6 +204,26 @@ mod tests {
         assert_eq!(props.expiration().as_ref().map(|s| s.as_str()), Some("800"));
         let bare = job_properties("job-2", None, None, None);
         assert_eq!(header_string(&bare, TRACEPARENT_HEADER), None);
+        let huge = "0".repeat(100_000);
+        let dropped = job_properties("job-3", Some(&huge), None, None);
+        assert_eq!(header_string(&dropped, TRACEPARENT_HEADER), None);
+    }
+
+    #[test]
+    fn delivery_count_reads_any_integer_and_defaults_to_zero() {
+        assert_eq!(delivery_count(&BasicProperties::default()), 0);
+        for (value, expected) in [
+            (AMQPValue::LongLongInt(3), 3),
+            (AMQPValue::LongInt(2), 2),
+            (AMQPValue::ShortShortUInt(1), 1),
+            (AMQPValue::LongLongInt(-4), 0),
+            (AMQPValue::LongString("7".into()), 0),
+        ] {
+            let mut headers = FieldTable::default();
+            headers.insert(ShortString::from(DELIVERY_COUNT_HEADER), value);
+            let props = BasicProperties::default().with_headers(headers);
+            assert_eq!(delivery_count(&props), expected);
+        }
     }
 
     #[tokio::test]

@@ -83,7 +83,13 @@ async fn a_job_cut_off_by_shutdown_is_redelivered_to_the_next_consumer() {
     let (recorder, mut seen) = Recorder::new(|_| Ok(()));
     let (shutdown, consumer) = start(config, options, recorder);
     let again = next_seen(&mut seen, 10).await;
-    assert_eq!(again.job, job);
+    assert_eq!(
+        (&again.job.job_id, &again.job.payload),
+        (&job.job_id, &job.payload)
+    );
+    // The abandoned delivery counted as an attempt (a job that keeps killing or outliving its
+    // worker climbs toward max_attempts instead of looping).
+    assert_eq!(again.job.attempt, 2);
     shutdown.cancel();
     consumer.await.expect("consumer task");
 }

@@ -121,15 +121,15 @@ impl Store {
 
     /// A live connection by id (one primary-key read), whatever its org: a webhook URL names it.
     pub async fn hook_connection(&self, id: Uuid) -> Result<Option<HookConnection>, StoreError> {
-        let row = self
-            .client()
-            .await?
-            .query_opt(
+        let client = self.client().await?;
+        // Read on every Pipedrive/Salesforce delivery: the cached statement makes it one round trip.
+        let stmt = client
+            .prepare_cached(
                 "SELECT id, org_id, provider, external_account_id, webhook_secret_hash
                  FROM connections WHERE id = $1 AND deleted_at IS NULL",
-                &[&id],
             )
             .await?;
+        let row = client.query_opt(&stmt, &[&id]).await?;
         Ok(row.map(|r| HookConnection {
             id: r.get(0),
             org_id: r.get(1),

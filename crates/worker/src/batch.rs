@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use fluxcascade_core::{Counts, Cursor, Direction, Record, RecordError};
 use fluxcascade_proto::v1::{BatchJob, JobEnvelope};
-use fluxcascade_queue::JobError;
+use fluxcascade_queue::{JobError, Reason};
 use fluxcascade_store::links::{BatchCommit, LinkRow, LinkWrite};
 use fluxcascade_telemetry::metrics;
 use prost::Message;
@@ -133,7 +133,7 @@ impl WorkerHandler {
             Err(e) if self.is_final_attempt(env, &e) => {
                 // The batch cannot be written: count its records failed so the run still ends.
                 let reason = classify::reason(&e);
-                warn!(job_id = %env.job_id, %sync_id, batch_no, error = %reason, "batch failed for good");
+                warn!(job_id = %env.job_id, %sync_id, batch_no, error = %Reason::new(&reason), "batch failed for good");
                 self.failed_commit(key, records, &reason)
             }
             Err(e) => return Err(e),

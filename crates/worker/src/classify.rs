@@ -1,9 +1,10 @@
-//! Maps provider and store failures onto the queue's retry classes (transient, permanent).
+//! Maps provider and store failures onto the queue's retry classes (transient, permanent), and
+//! bounds the failure texts a run stores (a provider may answer with an error of any size).
 
 use std::time::Duration;
 
 use fluxcascade_providers::ProviderError;
-use fluxcascade_queue::JobError;
+use fluxcascade_queue::{truncate_text, JobError};
 use fluxcascade_store::StoreError;
 
 use crate::adapters::AdapterError;
@@ -49,10 +50,44 @@ pub fn adapter(e: &AdapterError) -> JobError {
     }
 }
 
-/// A user-facing reason for a run or batch that cannot proceed.
+/// The most bytes of a failure text stored on a run or a record error (4 KiB).
+pub const MAX_STORED_ERROR_BYTES: usize = 4 * 1024;
+
+/// `text` bounded to [`MAX_STORED_ERROR_BYTES`] (cut on a char boundary, with a marker).
+pub fn bounded(text: &str) -> String {
+    truncate_text(text, MAX_STORED_ERROR_BYTES).into_owned()
+}
+
+/// A user-facing reason for a run or batch that cannot proceed, at most
+/// [`MAX_STORED_ERROR_BYTES`] long.
 pub fn reason(e: &JobError) -> String {
     match e {
-        JobError::Transient { message, .. } => format!("gave up after retries: {message}"),
-        JobError::Permanent { message } => message.clone(),
+        JobError::Transient { message, .. } => {
+            bounded(&format!("gave up after retries: {message}"))
+        }
+        JobError::Permanent { message } => bounded(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_reasons_are_bounded() {
+        let page = "<html>".repeat(40_000);
+        for e in [
+            JobError::transient(page.clone()),
+            JobError::permanent(page.clone()),
+        ] {
+            let r = reason(&e);
+            assert!(r.len() <= MAX_STORED_ERROR_BYTES, "{}", r.len());
+            assert!(r.ends_with("bytes)"), "{}", &r[r.len() - 40..]);
+        }
+        assert_eq!(
+            reason(&JobError::transient("503")),
+            "gave up after retries: 503"
+        );
+        assert_eq!(reason(&JobError::permanent("gone")), "gone");
     }
 }

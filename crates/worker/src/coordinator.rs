@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use fluxcascade_core::{Cursor, Direction, Record};
 use fluxcascade_proto::v1::{BatchJob, JobEnvelope, JobKind, SyncJob};
 use fluxcascade_providers::{ListQuery, Provider};
-use fluxcascade_queue::JobError;
+use fluxcascade_queue::{JobError, Reason};
 use prost::Message;
 use tracing::{info, warn};
 use uuid::Uuid;
@@ -76,7 +76,7 @@ impl WorkerHandler {
             Ok(()) => Ok(()),
             Err(e) if self.is_final_attempt(env, &e) => {
                 let reason = classify::reason(&e);
-                warn!(job_id = %env.job_id, %sync_id, error = %reason, "sync cannot proceed; run failed");
+                warn!(job_id = %env.job_id, %sync_id, error = %Reason::new(&reason), "sync cannot proceed; run failed");
                 self.store
                     .fail_sync(org_id, sync_id, &reason)
                     .await

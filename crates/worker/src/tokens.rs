@@ -119,7 +119,13 @@ impl StoreTokenSource {
                 "the access token expired and there is no refresh token; reconnect".into(),
             ));
         };
-        let app = self.config.app(self.kind);
+        let app = match self.config.require(self.kind) {
+            Ok(app) => app,
+            Err(e) => {
+                let _ = locked.lock.release().await;
+                return Err(e.into());
+            }
+        };
         match fluxcascade_providers::refresh(self.kind, app, &self.http, &refresh_token).await {
             Ok(set) => {
                 locked

@@ -43,7 +43,7 @@ pub(crate) async fn execute(
                 Some(WriteResult::Failed { code, message }) => Outcome::Failed(RecordError {
                     record_id: w.record.id.clone(),
                     code,
-                    message,
+                    message: classify::bounded(&message),
                 }),
                 None => Outcome::Failed(RecordError {
                     record_id: w.record.id.clone(),

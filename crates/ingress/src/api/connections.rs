@@ -196,7 +196,7 @@ pub(crate) async fn learn_account(
     token: &str,
     instance_url: Option<&str>,
 ) -> Result<String, ApiError> {
-    let app = state.providers.app(kind);
+    let app = state.provider_app(kind)?;
     match identity::account_of(kind, app, &state.http, token, instance_url).await {
         Ok(account) => Ok(account),
         Err(ProviderError::Auth(e)) => {

@@ -1,7 +1,8 @@
-//! `/healthz` (alive), `/readyz` (Postgres and RabbitMQ reachable) and `/metrics` (Prometheus text).
+//! `/healthz` (alive) and `/readyz` (Postgres and RabbitMQ reachable). Prometheus `/metrics` is
+//! not on the API port: it has its own listener (`IngressConfig::metrics_listen`).
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -40,9 +41,4 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         });
         (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
     }
-}
-
-pub async fn metrics() -> Response {
-    let text = fluxcascade_telemetry::metrics().render();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

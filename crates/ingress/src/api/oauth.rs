@@ -77,6 +77,7 @@ pub async fn authorize(
             return Err(ApiError::invalid_field(field, e.to_string()));
         }
     }
+    let app = state.provider_app(kind)?;
     let redirect_uri = callback_url(&state, kind);
     // 32 random bytes, base64url: the same generator as webhook secrets.
     let nonce = crate::hooks::verify::new_secret().map_err(|_| ApiError::internal())?;
@@ -92,7 +93,6 @@ pub async fn authorize(
             expires_at,
         )
         .await?;
-    let app = state.providers.app(kind);
     let mut url = fluxcascade_providers::authorize_url(kind, app, &redirect_uri, &nonce);
     if let Some(hint) = q.account_hint.as_deref().filter(|s| !s.is_empty()) {
         let encoded: String = url::form_urlencoded::byte_serialize(hint.as_bytes()).collect();
@@ -120,6 +120,7 @@ pub async fn callback(
     Query(q): Query<CallbackQuery>,
 ) -> Result<Response, ApiError> {
     let kind = provider_kind(&provider)?;
+    let app = state.provider_app(kind)?;
     let Some(nonce) = q.state.as_deref().filter(|s| !s.is_empty()) else {
         return Err(ApiError::invalid_field("state", "missing"));
     };
@@ -150,7 +151,6 @@ pub async fn callback(
     let Some(code) = q.code.as_deref().filter(|s| !s.is_empty()) else {
         return Err(ApiError::invalid_field("code", "missing"));
     };
-    let app = state.providers.app(kind);
     let tokens =
         fluxcascade_providers::exchange_code(kind, app, &state.http, code, &started.redirect_uri)
             .await

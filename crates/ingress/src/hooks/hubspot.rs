@@ -2,6 +2,7 @@
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use fluxcascade_core::ProviderKind;
 use serde_json::Value;
 
 use super::{enqueue, raw_body, unauthorized, verify, HookEvent, CONFIRM_DEADLINE};
@@ -9,6 +10,10 @@ use crate::error::ApiError;
 use crate::AppState;
 
 pub async fn receive(State(state): State<AppState>, req: Request) -> Result<StatusCode, ApiError> {
+    let secret = state
+        .provider_app(ProviderKind::Hubspot)?
+        .client_secret
+        .clone();
     let headers = req.headers().clone();
     let method = req.method().as_str().to_owned();
     let path_and_query = req
@@ -19,14 +24,14 @@ pub async fn receive(State(state): State<AppState>, req: Request) -> Result<Stat
     let body = raw_body(req, &state).await?;
     // HubSpot signs the URL it called: ours as the public sees it.
     let uri = format!("{}{path_and_query}", state.public_url);
-    check_signature(&state, &headers, &method, &uri, &body)?;
+    check_signature(secret.expose(), &headers, &method, &uri, &body)?;
     let events = parse(&body)?;
     enqueue(&state, "hubspot", None, None, events, CONFIRM_DEADLINE).await?;
     Ok(StatusCode::OK)
 }
 
 fn check_signature(
-    state: &AppState,
+    secret: &str,
     headers: &HeaderMap,
     method: &str,
     uri: &str,
@@ -46,7 +51,6 @@ fn check_signature(
             "X-HubSpot-Request-Timestamp is more than 5 minutes away",
         ));
     }
-    let secret = state.providers.hubspot.client_secret.expose();
     if !verify::hubspot_v3(secret, method, uri, body, timestamp, signature) {
         tracing::warn!(uri, "HubSpot webhook with a bad signature");
         return Err(unauthorized("the HubSpot signature does not match"));

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
+use fluxcascade_core::ProviderKind;
 use serde_json::Value;
 
 use super::{enqueue, raw_body, unauthorized, verify, HookEvent};
@@ -19,6 +20,10 @@ use crate::AppState;
 pub const JOBBER_DEADLINE: Duration = Duration::from_millis(900);
 
 pub async fn receive(State(state): State<AppState>, req: Request) -> Result<StatusCode, ApiError> {
+    let secret = state
+        .provider_app(ProviderKind::Jobber)?
+        .client_secret
+        .clone();
     let signature = req
         .headers()
         .get("x-jobber-hmac-sha256")
@@ -28,8 +33,7 @@ pub async fn receive(State(state): State<AppState>, req: Request) -> Result<Stat
     let Some(signature) = signature else {
         return Err(unauthorized("X-Jobber-Hmac-SHA256 is required"));
     };
-    let secret = state.providers.jobber.client_secret.expose();
-    if !verify::jobber(secret, &body, &signature) {
+    if !verify::jobber(secret.expose(), &body, &signature) {
         tracing::warn!("Jobber webhook with a bad signature");
         return Err(unauthorized("the Jobber signature does not match"));
     }

@@ -9,9 +9,10 @@
 //!   OrganizationId must be the connection's; answered with the SOAP Ack.
 //!
 //! Bad signature or credentials: 401 and nothing enqueued; malformed: 400; over the body limit: 413;
-//! broker unreachable: 503. The hot path writes nothing: a Pipedrive/Salesforce delivery costs one
-//! primary-key read of its connection (cached for [`secrets::CACHE_TTL`]); HubSpot and Jobber cost
-//! none (the worker routes by account id).
+//! broker unreachable: 503; a provider this deployment has no app credentials for: 404
+//! `provider_not_configured`. The hot path writes nothing: a Pipedrive/Salesforce delivery costs
+//! one primary-key read of its connection (never cached, so a deleted connection is refused at
+//! once); HubSpot and Jobber cost none (the worker routes by account id).
 
 pub mod coalesce;
 pub mod hubspot;

@@ -6,6 +6,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, StatusCode};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use fluxcascade_core::ProviderKind;
 use serde_json::Value;
 
 use super::{enqueue, raw_body, secrets, HookEvent, CONFIRM_DEADLINE};
@@ -17,6 +18,7 @@ pub async fn receive(
     Path(connection_id): Path<String>,
     req: Request,
 ) -> Result<StatusCode, ApiError> {
+    state.provider_app(ProviderKind::Pipedrive)?;
     let basic = req
         .headers()
         .get(header::AUTHORIZATION)

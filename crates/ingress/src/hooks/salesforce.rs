@@ -6,6 +6,7 @@
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use fluxcascade_core::ProviderKind;
 use quick_xml::events::Event;
 use quick_xml::Reader;
 use serde::Deserialize;
@@ -37,6 +38,7 @@ pub async fn receive(
     Query(query): Query<SecretQuery>,
     req: Request,
 ) -> Result<Response, ApiError> {
+    state.provider_app(ProviderKind::Salesforce)?;
     let body = raw_body(req, &state).await?;
     let conn =
         secrets::authenticate(&state, &connection_id, "salesforce", query.s.as_deref()).await?;

@@ -8,11 +8,12 @@
 
 use std::sync::Arc;
 
+use fluxcascade_core::ProviderKind;
 use fluxcascade_providers::{ConnectionContext, PipedriveClient, StaticToken};
 use fluxcascade_store::connections::ConnectionRow;
 use uuid::Uuid;
 
-use super::{secrets, verify};
+use super::verify;
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -62,7 +63,6 @@ async fn new_webhook_secret(
         .store
         .set_webhook_secret_hash(org_id, connection_id, &verify::secret_hash(&secret))
         .await?;
-    secrets::forget(connection_id);
     Ok(secret)
 }
 
@@ -93,8 +93,12 @@ async fn subscribe_pipedrive(
             None
         }
     };
+    let Some(app) = state.providers.app(ProviderKind::Pipedrive) else {
+        tracing::warn!(connection_id = %row.id, "Pipedrive is not configured; no webhook subscription");
+        return;
+    };
     // The stored `api_domain` is checked again (egress policy): a foreign host gets no token.
-    let client = match PipedriveClient::from_context(&state.providers.pipedrive, ctx) {
+    let client = match PipedriveClient::from_context(app, ctx) {
         Ok(client) => client,
         Err(e) => {
             tracing::warn!(error = %e, connection_id = %row.id, "Pipedrive webhook subscription refused");

@@ -97,9 +97,15 @@ async fn authentication_roles_and_malformed_requests() {
     assert_eq!((s, v), (StatusCode::OK, json!({"status": "ok"})));
     let (s, _) = app.call(Method::GET, "/readyz", None, None).await;
     assert_eq!(s, StatusCode::OK);
-    let (s, v) = app.call(Method::GET, "/metrics", None, None).await;
-    assert_eq!(s, StatusCode::OK);
-    let text = v.as_str().unwrap_or_default();
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.metrics))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
     assert!(
         text.contains("fluxcascade_http_requests_total{route=\"/v1/connections\",status=\"401\"}"),
         "{text}"

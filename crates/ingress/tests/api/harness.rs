@@ -35,6 +35,8 @@ pub fn production_webhook_urls() -> WebhookUrls {
 /// One isolated API: its own database and queue prefix, dropped at the end (even on panic).
 pub struct App {
     pub base: String,
+    /// The metrics listener (`/metrics`), apart from the API.
+    pub metrics: String,
     pub http: reqwest::Client,
     pub store: Store,
     pub db: String,
@@ -54,6 +56,16 @@ impl App {
 
     /// With `dead_broker`, the publisher points at a port where no broker listens.
     pub async fn start_with(dead_broker: Option<&str>) -> App {
+        App::launch(dead_broker, None).await
+    }
+
+    /// With these providers' apps (e.g. a production posture with some not configured).
+    pub async fn start_with_providers(providers: ProvidersConfig) -> App {
+        App::launch(None, Some(providers)).await
+    }
+
+    /// `providers`: `None` points every provider at the in-process sandbox.
+    async fn launch(dead_broker: Option<&str>, providers: Option<ProvidersConfig>) -> App {
         let short = Uuid::new_v4().simple().to_string();
         let db = format!("fluxcascade_test_{short}");
         let prefix = format!("ingress_test_{short}");
@@ -75,7 +87,7 @@ impl App {
             .expect("sandbox");
         let sandbox = sandbox_server.base_url();
         tokio::spawn(sandbox_server.run_until_stopped());
-        let providers = ProvidersConfig::sandbox(&sandbox);
+        let providers = providers.unwrap_or_else(|| ProvidersConfig::sandbox(&sandbox));
         let config = IngressConfig {
             listen: "127.0.0.1:0".into(),
             max_body_bytes: 1024 * 1024,
@@ -87,6 +99,12 @@ impl App {
             .await
             .expect("build");
         let base = format!("http://{}", ingress.local_addr());
+        let metrics = format!(
+            "http://{}",
+            ingress
+                .metrics_addr()
+                .expect("metrics are served by default")
+        );
         let shutdown = CancellationToken::new();
         tokio::spawn(ingress.run_until_stopped(shutdown.clone()));
         let (_, owner) = store
@@ -99,6 +117,7 @@ impl App {
             .expect("client");
         App {
             base,
+            metrics,
             http,
             store,
             db,
@@ -183,7 +202,10 @@ impl App {
     /// (authorize → code → token exchange), as a user connecting elsewhere would hold them.
     pub async fn sandbox_tokens(&self, provider: &str, account: &str) -> TokenSet {
         let kind = ProviderKind::parse(provider).expect("provider");
-        let app = self.providers.app(kind);
+        let app = self
+            .providers
+            .app(kind)
+            .expect("the sandbox configures every provider");
         let redirect = "http://127.0.0.1:1/callback";
         let url = format!(
             "{}&account={account}",

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use fluxcascade_core::{ProviderKind, Record};
 use fluxcascade_providers::{
-    authorize_url, connect, exchange_code, ConnectionContext, ListQuery, Provider, ProvidersConfig,
-    StaticToken, TokenSet, TokenSource,
+    authorize_url, connect, exchange_code, ConnectionContext, ListQuery, Provider, ProviderApp,
+    ProvidersConfig, StaticToken, TokenSet, TokenSource,
 };
 use fluxcascade_sandbox::Sandbox;
 use serde_json::{json, Value};
@@ -59,6 +59,13 @@ pub async fn read_all(
 }
 
 impl TestSandbox {
+    /// The sandbox's app for `kind` (the sandbox configures every provider).
+    pub fn app(&self, kind: ProviderKind) -> &ProviderApp {
+        self.config
+            .app(kind)
+            .expect("the sandbox configures every provider")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -131,7 +138,7 @@ impl TestSandbox {
     /// The user's side of OAuth: open our authorize URL (the sandbox approves and redirects
     /// with a code), then exchange the code through the adapter.
     pub async fn connect_oauth(&self, kind: ProviderKind) -> TokenSet {
-        let app = self.config.app(kind);
+        let app = self.app(kind);
         let url = authorize_url(kind, app, REDIRECT_URI, "state-1");
         let r = self.http.get(&url).send().await.expect("authorize");
         assert_eq!(r.status(), 302, "authorize {url}");

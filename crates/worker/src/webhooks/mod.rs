@@ -15,7 +15,7 @@ mod route;
 mod run;
 
 use fluxcascade_proto::v1::{JobEnvelope, JobKind, SyncJob, WebhookJob};
-use fluxcascade_queue::JobError;
+use fluxcascade_queue::{JobError, Reason};
 use fluxcascade_store::webhook_events::RunToPublish;
 use prost::Message;
 use tracing::{debug, info, warn};
@@ -94,7 +94,7 @@ impl WorkerHandler {
         };
         let job_id = format!("deferred-{sync_id}");
         if let Err(e) = self.start_deferred(org_id, mapping_id, &job_id).await {
-            warn!(error = %classify::reason(&e), %mapping_id, "deferred webhook ids not started; they wait for the next event");
+            warn!(error = %Reason::new(&classify::reason(&e)), %mapping_id, "deferred webhook ids not started; they wait for the next event");
         }
     }
 
@@ -123,7 +123,7 @@ impl WorkerHandler {
     async fn run_now(&self, runs: &[RunToPublish]) -> Result<(), JobError> {
         for run in runs {
             if let Err(e) = self.coordinate(run.org_id, run.sync_id).await {
-                warn!(error = %classify::reason(&e), sync_id = %run.sync_id,
+                warn!(error = %Reason::new(&classify::reason(&e)), sync_id = %run.sync_id,
                       "webhook run failed in place; queued as a sync job for retry");
                 self.publish_runs(std::slice::from_ref(run)).await?;
             }
