@@ -26,12 +26,16 @@ use fluxcascade_store::schedules::{ClaimOutcome, ClaimedFire, ScheduleStep, Sche
 use fluxcascade_store::{Store, StoreError};
 use prost::Message;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 pub use due::{due_fire, due_step, DueStep};
 
 /// Due mappings claimed per transaction; a tick claims batches until fewer are left.
-const CLAIM_BATCH: i64 = 500;
+const CLAIM_BATCH: i64 = 250;
+
+/// Claim loops per replica in a tick: while one batch's jobs wait for the broker's confirms, the
+/// next batch is being claimed (`SKIP LOCKED` keeps them, and other replicas, on disjoint rows).
+const CLAIMERS: usize = 4;
 
 /// How long after a tick boundary (whole seconds, where fire times fall) a tick starts, so its
 /// clock reading is past the boundary.
@@ -144,21 +148,44 @@ struct Ticker {
 }
 
 impl Ticker {
-    /// Claims and fires due schedules, batch after batch, until none is left due.
+    /// Claims and fires due schedules until none is left due: one batch, and when that was full
+    /// (a busy second) [`CLAIMERS`] concurrent loops for the rest.
     async fn tick(&self) -> Result<(), StoreError> {
         let window = chrono::Duration::from_std(self.config.catch_up_window)
             .unwrap_or(chrono::Duration::hours(1));
-        loop {
-            let now = Utc::now();
-            let batch = self
-                .store
-                .claim_due_schedules(now, CLAIM_BATCH, |m| decide(m, now, window))
-                .await?;
-            self.act(&batch.claimed).await;
-            if batch.looked_at < CLAIM_BATCH as usize {
-                return Ok(());
-            }
+        if !self.claim_batch(window).await? {
+            return Ok(());
         }
+        let loops = (0..CLAIMERS).map(|_| self.drain(window));
+        futures::future::join_all(loops).await.into_iter().collect()
+    }
+
+    /// Claims and fires batches until one is not full.
+    async fn drain(&self, window: chrono::Duration) -> Result<(), StoreError> {
+        while self.claim_batch(window).await? {}
+        Ok(())
+    }
+
+    /// Claims and fires one batch; true when it was full (more may be due).
+    async fn claim_batch(&self, window: chrono::Duration) -> Result<bool, StoreError> {
+        let now = Utc::now();
+        let started = std::time::Instant::now();
+        let batch = self
+            .store
+            .claim_due_schedules(now, CLAIM_BATCH, |m| decide(m, now, window))
+            .await?;
+        let claimed = started.elapsed();
+        self.act(&batch.claimed).await;
+        if batch.looked_at > 0 {
+            debug!(
+                looked_at = batch.looked_at,
+                claimed = batch.claimed.len(),
+                claim_ms = claimed.as_millis() as u64,
+                act_ms = (started.elapsed() - claimed).as_millis() as u64,
+                "schedule batch"
+            );
+        }
+        Ok(batch.looked_at >= CLAIM_BATCH as usize)
     }
 
     /// Publishes the claimed runs' jobs (pipelined, confirmed) and records the outcome.

@@ -201,10 +201,11 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // 2. Two replicas; wait until their first ticks have computed every schedule's next fire time.
+    let log = std::env::var("BENCH_SCHEDULER_LOG").unwrap_or_else(|_| "warn".into());
     let mut replicas = Vec::new();
     for r in 0..REPLICAS {
         replicas.push(
-            env.start_scheduler(&format!("scheduler-{r}"), &[("RUST_LOG", "warn")])
+            env.start_scheduler(&format!("scheduler-{r}"), &[("RUST_LOG", &log)])
                 .await?,
         );
     }
