@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use anyhow::Context;
+
 use fluxcascade_tests::{fields, TestEnv};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -156,8 +158,21 @@ async fn batches_of_one_sync_are_written_by_both_workers() -> anyhow::Result<()>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_table_holds_no_plaintext_token() -> anyhow::Result<()> {
     let env = TestEnv::start("sealed-tokens", 0).await?;
-    let access = "plain-access-token-0123456789";
-    let refresh = "plain-refresh-token-9876543210";
+    // Real tokens (the provider is asked whom a token belongs to before it is stored): one
+    // connection made through OAuth, whose tokens are then imported as a second connection.
+    let first = env.connect_account("hubspot", None).await?;
+    let store = fluxcascade_store::Store::connect(&env.db_url, 1)?;
+    let key = fluxcascade_store::MasterKey::from_base64(&env.master_key)?;
+    let org = store
+        .authenticate(&env.api_key)
+        .await?
+        .context("key")?
+        .org_id;
+    let creds = store
+        .load_credentials(org, first["id"].as_str().context("id")?.parse()?, &key)
+        .await?;
+    let access = creds.access_token.as_str();
+    let refresh = creds.refresh_token.as_deref().context("refresh token")?;
     let conn = env
         .api_ok(
             Method::POST,
@@ -166,7 +181,7 @@ async fn connections_table_holds_no_plaintext_token() -> anyhow::Result<()> {
         )
         .await?;
     let listed = env.api_ok(Method::GET, "/v1/connections", None).await?;
-    for body in [conn.to_string(), listed.to_string()] {
+    for body in [first.to_string(), conn.to_string(), listed.to_string()] {
         assert!(
             !body.contains(access) && !body.contains(refresh),
             "the API must never return tokens: {body}"
@@ -174,30 +189,31 @@ async fn connections_table_holds_no_plaintext_token() -> anyhow::Result<()> {
     }
     let db = env.db().await?;
     let rows = db.query("SELECT * FROM connections", &[]).await?;
-    assert_eq!(rows.len(), 1);
-    let row = &rows[0];
-    let mut stored = Vec::new();
-    for (i, col) in row.columns().iter().enumerate() {
-        match col.type_().name() {
-            "bytea" => stored.extend(row.get::<_, Option<Vec<u8>>>(i).unwrap_or_default()),
-            "text" => stored.extend(
-                row.get::<_, Option<String>>(i)
-                    .unwrap_or_default()
-                    .into_bytes(),
-            ),
-            _ => {}
+    assert_eq!(rows.len(), 2);
+    for row in &rows {
+        let mut stored = Vec::new();
+        for (i, col) in row.columns().iter().enumerate() {
+            match col.type_().name() {
+                "bytea" => stored.extend(row.get::<_, Option<Vec<u8>>>(i).unwrap_or_default()),
+                "text" => stored.extend(
+                    row.get::<_, Option<String>>(i)
+                        .unwrap_or_default()
+                        .into_bytes(),
+                ),
+                _ => {}
+            }
         }
-    }
-    for secret in [access, refresh] {
+        for secret in [access, refresh] {
+            assert!(
+                !stored.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} stored in plaintext"
+            );
+        }
+        let access_col: Vec<u8> = row.get("access_token");
         assert!(
-            !stored.windows(secret.len()).any(|w| w == secret.as_bytes()),
-            "{secret} stored in plaintext"
+            access_col.len() >= access.len() + 12 + 16,
+            "nonce + ciphertext + tag"
         );
     }
-    let access_col: Vec<u8> = row.get("access_token");
-    assert!(
-        access_col.len() >= access.len() + 12 + 16,
-        "nonce + ciphertext + tag"
-    );
     Ok(())
 }
