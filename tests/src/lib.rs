@@ -2,6 +2,7 @@
 //! RabbitMQ with a private database and queue prefix, and talks to them over HTTP.
 
 pub mod procs;
+pub mod prod;
 
 use std::time::{Duration, Instant};
 
