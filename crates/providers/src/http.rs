@@ -253,7 +253,8 @@ pub(crate) async fn read_text(
     limit: usize,
 ) -> Result<String, ProviderError> {
     match read_capped(response, limit).await {
-        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+        Ok(bytes) => Ok(String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())),
         Err(BodyError::TooLarge { limit }) => Err(ProviderError::Permanent(format!(
             "{provider} answered more than {limit} bytes; the answer was not read"
         ))),

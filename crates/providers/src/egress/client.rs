@@ -66,8 +66,17 @@ pub async fn read_capped(
     mut response: reqwest::Response,
     limit: usize,
 ) -> Result<Vec<u8>, BodyError> {
-    if response.content_length().is_some_and(|n| n > limit as u64) {
-        return Err(BodyError::TooLarge { limit });
+    match response.content_length() {
+        Some(n) if n > limit as u64 => return Err(BodyError::TooLarge { limit }),
+        // A declared length within the cap: hyper stops at it, so one collect is safe.
+        Some(_) => {
+            return response
+                .bytes()
+                .await
+                .map(Vec::from)
+                .map_err(|e| BodyError::Transport(describe(e)))
+        }
+        None => {}
     }
     let mut body = Vec::new();
     while let Some(chunk) = response
