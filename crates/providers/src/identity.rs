@@ -15,7 +15,7 @@ use base64::Engine as _;
 use fluxcascade_core::ProviderKind;
 use serde_json::Value;
 
-use crate::{HubspotAuth, ProviderApp, ProviderError};
+use crate::{egress, HubspotAuth, ProviderApp, ProviderError};
 
 /// The largest identity answer read (they are a few hundred bytes).
 const MAX_IDENTITY_BODY: usize = 64 * 1024;
@@ -76,22 +76,21 @@ pub fn jobber_account_number(encoded: &str) -> Option<String> {
 }
 
 async fn send(request: reqwest::RequestBuilder, token: &str) -> Result<Value, ProviderError> {
-    let response = request.bearer_auth(token).send().await.map_err(|e| {
-        ProviderError::Transient(format!("identity call failed: {}", e.without_url()))
-    })?;
+    let failed = |e: String| ProviderError::Transient(format!("identity call failed: {e}"));
+    let response = request
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| failed(egress::describe(e)))?;
     let status = response.status();
-    let mut response = response;
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| {
-        ProviderError::Transient(format!("identity call failed: {}", e.without_url()))
-    })? {
-        if body.len() + chunk.len() > MAX_IDENTITY_BODY {
-            return Err(ProviderError::Permanent(
-                "the identity answer is too large".into(),
-            ));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = egress::read_capped(response, MAX_IDENTITY_BODY)
+        .await
+        .map_err(|e| match e {
+            egress::BodyError::TooLarge { .. } => {
+                ProviderError::Permanent("the identity answer is too large".into())
+            }
+            egress::BodyError::Transport(e) => failed(e),
+        })?;
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
         return Err(ProviderError::Auth(format!(
             "the provider refused the token ({status})"

@@ -86,16 +86,25 @@ impl SalesforceAccount {
     }
 }
 
+/// The org of the request's valid bearer token, if it has one.
+fn token_account(
+    state: &SharedState,
+    headers: &axum::http::HeaderMap,
+) -> Option<Arc<SalesforceAccount>> {
+    match bearer(headers).map(|t| state.tokens.check_access(Provider::Salesforce, t)) {
+        Some(TokenCheck::Valid { account }) => Some(state.salesforce.get_or_create(&account)),
+        _ => None,
+    }
+}
+
 /// `GET /salesforce/id/{orgId}/{userId}`: the identity of the token's user.
 async fn identity(
     State(state): State<SharedState>,
     Path((org_id, user_id)): Path<(String, String)>,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    let account = match bearer(&headers).map(|t| state.tokens.check_access(Provider::Salesforce, t))
-    {
-        Some(TokenCheck::Valid { account }) => state.salesforce.get_or_create(&account),
-        _ => return gate::invalid_session(),
+    let Some(account) = token_account(&state, &headers) else {
+        return gate::invalid_session();
     };
     if account.org_id != org_id || account.user_id != user_id {
         return (StatusCode::FORBIDDEN, "Bad_Id").into_response();
@@ -130,16 +139,12 @@ async fn identity(
 /// `GET /services/oauth2/userinfo`: the OpenID Connect user info of the bearer token's user
 /// (served by the login host and by every instance), with `organization_id`.
 async fn userinfo(State(state): State<SharedState>, headers: axum::http::HeaderMap) -> Response {
-    let account = match bearer(&headers).map(|t| state.tokens.check_access(Provider::Salesforce, t))
-    {
-        Some(TokenCheck::Valid { account }) => state.salesforce.get_or_create(&account),
-        _ => {
-            return (
-                StatusCode::FORBIDDEN,
-                Json(json!({"error": "invalid_token", "error_description": "Bad_OAuth_Token"})),
-            )
-                .into_response()
-        }
+    let Some(account) = token_account(&state, &headers) else {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({"error": "invalid_token", "error_description": "Bad_OAuth_Token"})),
+        )
+            .into_response();
     };
     let base = format!("{}/salesforce", state.base_url);
     let (org_id, user_id) = (&account.org_id, &account.user_id);
