@@ -3,42 +3,14 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{get_one, next_seen, raw_connection, Recorder, TestPrefix};
+use common::{get_one, next_seen, raw_connection, reason_header, start, Recorder, TestPrefix};
 use fluxcascade_proto::Message;
 use fluxcascade_queue::{
-    run_consumer, ConsumerOptions, JobEnvelope, JobError, JobHandler, JobKind, Publisher,
-    QueueConfig, Topology, MAX_REASON_BYTES, REASON_HEADER,
+    ConsumerOptions, JobEnvelope, JobError, JobKind, Publisher, Topology, MAX_REASON_BYTES,
 };
 use lapin::options::ExchangeDeleteOptions;
-use lapin::types::AMQPValue;
-use lapin::BasicProperties;
-use tokio_util::sync::CancellationToken;
-
-fn start(
-    config: QueueConfig,
-    options: ConsumerOptions,
-    handler: Arc<dyn JobHandler>,
-) -> (CancellationToken, tokio::task::JoinHandle<()>) {
-    let shutdown = CancellationToken::new();
-    let token = shutdown.clone();
-    let handle = tokio::spawn(async move {
-        run_consumer(config, options, handler, token)
-            .await
-            .expect("consumer");
-    });
-    (shutdown, handle)
-}
-
-fn reason_header(properties: &BasicProperties) -> Option<String> {
-    let headers = properties.headers().as_ref()?;
-    match headers.inner().get(REASON_HEADER)? {
-        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
-        _ => None,
-    }
-}
 
 /// A provider error page of 200 KB, as a failing provider may answer.
 fn huge_error() -> String {

@@ -3,30 +3,10 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{next_seen, ready_count, CutProxy, Recorder, TestPrefix};
-use fluxcascade_queue::{
-    run_consumer, ConsumerOptions, JobEnvelope, JobHandler, JobKind, Publisher, QueueConfig,
-    Topology,
-};
-use tokio_util::sync::CancellationToken;
-
-fn start(
-    config: QueueConfig,
-    options: ConsumerOptions,
-    handler: Arc<dyn JobHandler>,
-) -> (CancellationToken, tokio::task::JoinHandle<()>) {
-    let shutdown = CancellationToken::new();
-    let token = shutdown.clone();
-    let handle = tokio::spawn(async move {
-        run_consumer(config, options, handler, token)
-            .await
-            .expect("consumer");
-    });
-    (shutdown, handle)
-}
+use common::{next_seen, ready_count, start, CutProxy, Recorder, TestPrefix};
+use fluxcascade_queue::{ConsumerOptions, JobEnvelope, JobKind, Publisher, Topology};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_lets_a_short_job_finish_and_acks_it() {

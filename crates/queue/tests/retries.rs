@@ -7,39 +7,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{get_one, next_seen, raw_connection, Recorder, TestPrefix};
+use common::{get_one, next_seen, raw_connection, reason_header, start, Recorder, TestPrefix};
 use fluxcascade_proto::Message;
-use fluxcascade_queue::{
-    run_consumer, ConsumerOptions, JobEnvelope, JobError, JobHandler, JobKind, Publisher, Topology,
-    REASON_HEADER,
-};
+use fluxcascade_queue::{ConsumerOptions, JobEnvelope, JobError, JobKind, Publisher, Topology};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::types::AMQPValue;
 use lapin::BasicProperties;
-use tokio_util::sync::CancellationToken;
-
-fn start(
-    config: fluxcascade_queue::QueueConfig,
-    options: ConsumerOptions,
-    handler: Arc<dyn JobHandler>,
-) -> (CancellationToken, tokio::task::JoinHandle<()>) {
-    let shutdown = CancellationToken::new();
-    let token = shutdown.clone();
-    let handle = tokio::spawn(async move {
-        run_consumer(config, options, handler, token)
-            .await
-            .expect("consumer");
-    });
-    (shutdown, handle)
-}
-
-fn reason_header(properties: &BasicProperties) -> Option<String> {
-    let headers = properties.headers().as_ref()?;
-    match headers.inner().get(REASON_HEADER)? {
-        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
-        _ => None,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_failures_are_retried_with_increasing_attempts() {

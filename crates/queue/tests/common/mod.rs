@@ -211,3 +211,33 @@ impl CutProxy {
         let _ = self.up.send(true);
     }
 }
+
+/// Runs a consumer in a task; cancel the token to stop it.
+pub fn start(
+    config: QueueConfig,
+    options: fluxcascade_queue::ConsumerOptions,
+    handler: Arc<dyn JobHandler>,
+) -> (
+    tokio_util::sync::CancellationToken,
+    tokio::task::JoinHandle<()>,
+) {
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let token = shutdown.clone();
+    let handle = tokio::spawn(async move {
+        fluxcascade_queue::run_consumer(config, options, handler, token)
+            .await
+            .expect("consumer");
+    });
+    (shutdown, handle)
+}
+
+/// The failure reason a retried or dead-lettered message carries.
+pub fn reason_header(properties: &BasicProperties) -> Option<String> {
+    let headers = properties.headers().as_ref()?;
+    match headers.inner().get(fluxcascade_queue::REASON_HEADER)? {
+        lapin::types::AMQPValue::LongString(s) => {
+            Some(String::from_utf8_lossy(s.as_bytes()).into_owned())
+        }
+        _ => None,
+    }
+}
