@@ -48,6 +48,7 @@ impl JobEnvelope {
             created_at_unix_ms: now_unix_ms(),
             payload,
             reason: String::new(),
+            first_failed_at_unix_ms: 0,
         }
     }
 
@@ -87,6 +88,7 @@ mod tests {
         let sync = SyncJob {
             sync_id: "s-1".into(),
             mapping_id: "m-1".into(),
+            epoch: 0,
         };
         let job = JobEnvelope::with_message(JobKind::Sync, "org-1", &sync);
         assert_eq!(job.attempt, 1);

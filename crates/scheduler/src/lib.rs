@@ -260,6 +260,7 @@ fn sync_job(f: &ClaimedFire) -> Option<JobEnvelope> {
     let job = SyncJob {
         sync_id: sync_id.to_string(),
         mapping_id: f.mapping_id.to_string(),
+        epoch: 0,
     };
     Some(JobEnvelope::new(
         JobKind::Sync,

@@ -208,6 +208,7 @@ impl WorkerHandler {
         let job = SyncJob {
             sync_id: sync_id.to_string(),
             mapping_id: mapping_id.to_string(),
+            epoch: 0,
         };
         let env = JobEnvelope::new(JobKind::Sync, org_id.to_string(), job.encode_to_vec());
         if let Err(e) = self.publisher.publish(&env).await {

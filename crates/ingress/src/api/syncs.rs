@@ -136,6 +136,7 @@ async fn start_run(
     let job = SyncJob {
         sync_id: run.id.to_string(),
         mapping_id: mapping_id.to_string(),
+        epoch: 0,
     };
     let envelope = JobEnvelope::new(JobKind::Sync, org_id.to_string(), job.encode_to_vec());
     if let Err(e) = state.publisher.publish(&envelope).await {

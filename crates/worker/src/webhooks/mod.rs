@@ -138,6 +138,7 @@ impl WorkerHandler {
             let job = SyncJob {
                 sync_id: run.sync_id.to_string(),
                 mapping_id: run.mapping_id.to_string(),
+                epoch: 0,
             };
             let env = JobEnvelope::new(JobKind::Sync, run.org_id.to_string(), job.encode_to_vec());
             if let Err(e) = self.publisher.publish(&env).await {
