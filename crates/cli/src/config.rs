@@ -50,6 +50,43 @@ pub struct Settings {
     /// Outbound webhook URLs: public `https` only, unless
     /// `FLUXCASCADE_ALLOW_PRIVATE_WEBHOOK_URLS=true` (local development) allows any `http(s)`.
     pub webhook_urls: WebhookUrls,
+    /// `FLUXCASCADE_WEBHOOK_CONCURRENCY`: webhook jobs in flight per worker, on their own consumer.
+    pub webhook_concurrency: usize,
+    /// `FLUXCASCADE_RETRY_WINDOW`: how long outages and provider faults are retried per job.
+    pub retry_window: Duration,
+    /// `FLUXCASCADE_RUN_LEASE_SECONDS`: a run whose lease is this old is resumed by the reaper.
+    pub run_lease: Duration,
+    /// `FLUXCASCADE_REAPER_INTERVAL_SECONDS`: how often the scheduler looks for expired leases.
+    pub reaper_interval: Duration,
+}
+
+/// Parses `90`, `90s`, `500ms`, `15m`, `1h`, `2d` (a bare number is seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 90s, 15m or 1h"))?;
+    let d = match unit.trim() {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        "d" => Duration::from_secs(n.saturating_mul(86_400)),
+        other => return Err(format!("{text:?}: unknown unit {other:?} (ms, s, m, h, d)")),
+    };
+    if d.is_zero() {
+        return Err(format!("{text:?} must be longer than zero"));
+    }
+    Ok(d)
+}
+
+fn env_duration(name: &str, default: Duration) -> anyhow::Result<Duration> {
+    match env(name) {
+        Some(v) => parse_duration(&v).map_err(|e| anyhow::anyhow!("{name}: {e}")),
+        None => Ok(default),
+    }
 }
 
 fn env(name: &str) -> Option<String> {
@@ -105,12 +142,25 @@ impl Settings {
                 3600,
             )?),
             webhook_urls: webhook_urls_from_env()?,
+            webhook_concurrency: env_parse(
+                "FLUXCASCADE_WEBHOOK_CONCURRENCY",
+                (worker_concurrency / 2).max(2),
+            )?,
+            retry_window: env_duration(
+                "FLUXCASCADE_RETRY_WINDOW",
+                fluxcascade_queue::DEFAULT_RETRY_WINDOW,
+            )?,
+            run_lease: Duration::from_secs(env_parse("FLUXCASCADE_RUN_LEASE_SECONDS", 120)?.max(1)),
+            reaper_interval: Duration::from_secs(
+                env_parse("FLUXCASCADE_REAPER_INTERVAL_SECONDS", 15)?.max(1),
+            ),
         })
     }
 
     pub fn queue(&self) -> QueueConfig {
         let mut q = QueueConfig::new(self.amqp_url.expose(), &self.queue_prefix);
         q.prefetch = u16::try_from(self.worker_concurrency).unwrap_or(u16::MAX);
+        q.retry_window = self.retry_window;
         q
     }
 
@@ -211,6 +261,17 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("1 week").is_err());
+        assert!(parse_duration("h").is_err());
+    }
 
     fn parse(vars: &[(&str, &str)]) -> anyhow::Result<ProvidersConfig> {
         let vars: HashMap<String, String> = vars
