@@ -89,6 +89,10 @@ pub struct DeadLetterRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// The lease a reopened run gets (the default `FLUXCASCADE_RUN_LEASE_SECONDS`): the replayed job
+/// renews it once it runs; if it never does, the reaper resumes the run after this long.
+const REOPEN_LEASE_SECONDS: f64 = 120.0;
+
 /// Filters for listing dead letters.
 #[derive(Debug, Default, Clone)]
 pub struct DeadLetterFilter {
@@ -308,25 +312,29 @@ impl Store {
     }
 
     /// A replayed job must be able to finish its run: a run in status `failed` goes back to
-    /// `running` (`finished_at`, `error` cleared; live counts come from its batches again). True
-    /// when it did; false when the run is not failed. `Conflict` when the mapping has another
-    /// pending or running run meanwhile.
+    /// `running` (`finished_at`, `error` cleared; live counts come from its batches again) with a
+    /// fresh lease and progress time, so the reaper leaves it to the replayed job for a lease
+    /// (and resumes it, as any run, if that job never renews it). `Some(coordinator epoch)` when it
+    /// did; `None` when the run is not failed. `Conflict` when the mapping has another pending or
+    /// running run meanwhile.
     pub async fn reopen_failed_sync(
         &self,
         org_id: Uuid,
         sync_id: Uuid,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<i32>, StoreError> {
         let res = self
             .client()
             .await?
-            .execute(
-                "UPDATE sync_runs SET status = 'running', finished_at = NULL, error = NULL
-                 WHERE org_id = $1 AND id = $2 AND status = 'failed'",
-                &[&org_id, &sync_id],
+            .query_opt(
+                "UPDATE sync_runs SET status = 'running', finished_at = NULL, error = NULL,
+                    progress_at = now(), lease_until = now() + make_interval(secs => $3)
+                 WHERE org_id = $1 AND id = $2 AND status = 'failed'
+                 RETURNING coordinator_epoch",
+                &[&org_id, &sync_id, &REOPEN_LEASE_SECONDS],
             )
             .await;
         match res {
-            Ok(n) => Ok(n == 1),
+            Ok(row) => Ok(row.map(|r| r.get(0))),
             Err(e) if StoreError::is_unique_violation(&e) => Err(StoreError::Conflict(
                 "another sync of this mapping is pending or running".into(),
             )),
@@ -345,7 +353,7 @@ impl Store {
         self.client()
             .await?
             .execute(
-                "UPDATE sync_runs SET status = 'failed', finished_at = now(), error = $3
+                "UPDATE sync_runs SET status = 'failed', finished_at = now(), error = $3, lease_until = NULL
                  WHERE org_id = $1 AND id = $2 AND status = 'running'",
                 &[&org_id, &sync_id, &error],
             )

@@ -5,11 +5,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
+use fluxcascade_proto::v1::{JobEnvelope, JobKind, SyncJob};
 use fluxcascade_queue::{decode_envelope, replay_job, Publisher};
 use fluxcascade_store::dead_letters::{
     DeadLetterFilter, DeadLetterKind, DeadLetterRow, ReplayClaim,
 };
 use fluxcascade_store::{Store, StoreError};
+use prost::Message;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -163,15 +165,18 @@ async fn publish_replay(
     let original = decode_envelope(message).ok_or(ReplayError::NotReplayable(
         "the message is not a job envelope",
     ))?;
-    let job = replay_job(&original);
+    let mut job = replay_job(&original);
     // A replayed sync or batch job must be able to finish its run: a failed run is reopened.
     let mut reopened = None;
     if let (DeadLetterKind::Sync | DeadLetterKind::Batch, Some(org_id), Some(sync_id)) =
         (row.kind, row.org_id, row.sync_id)
     {
         if let Some(run) = store.get_sync(org_id, sync_id).await? {
-            if run.status == "failed" && store.reopen_failed_sync(org_id, sync_id).await? {
-                reopened = Some((org_id, sync_id, run.error));
+            if run.status == "failed" {
+                if let Some(epoch) = store.reopen_failed_sync(org_id, sync_id).await? {
+                    reopened = Some((org_id, sync_id, run.error));
+                    current_epoch(&mut job, epoch);
+                }
             }
         }
     }
@@ -188,6 +193,18 @@ async fn publish_replay(
         return Err(ReplayError::Unavailable);
     }
     Ok(job.job_id)
+}
+
+/// A replayed coordinator works under the reopened run's current epoch: one of an older epoch
+/// would be dropped as superseded.
+fn current_epoch(job: &mut JobEnvelope, epoch: i32) {
+    if job.kind() != JobKind::Sync {
+        return;
+    }
+    if let Ok(mut sync) = job.decode_payload::<SyncJob>() {
+        sync.epoch = sync.epoch.max(u32::try_from(epoch).unwrap_or(0));
+        job.payload = sync.encode_to_vec();
+    }
 }
 
 /// The list filters `kind`, `mappingId`, `syncId`.
@@ -306,6 +323,27 @@ mod tests {
             let e = filter(&params(&[(name, bad)])).unwrap_err();
             assert_eq!(e.details[0].field, name);
         }
+    }
+
+    #[test]
+    fn a_replayed_coordinator_takes_the_reopened_runs_epoch() {
+        let sync = SyncJob {
+            sync_id: "s".into(),
+            mapping_id: "m".into(),
+            epoch: 1,
+        };
+        let mut job = JobEnvelope::with_message(JobKind::Sync, "o", &sync);
+        current_epoch(&mut job, 3);
+        assert_eq!(job.decode_payload::<SyncJob>().unwrap().epoch, 3);
+        current_epoch(&mut job, 2);
+        assert_eq!(
+            job.decode_payload::<SyncJob>().unwrap().epoch,
+            3,
+            "never lowered"
+        );
+        let mut batch = JobEnvelope::new(JobKind::Batch, "o", b"page".to_vec());
+        current_epoch(&mut batch, 5);
+        assert_eq!(batch.payload, b"page");
     }
 
     #[test]
