@@ -8,6 +8,8 @@ mod harness;
 mod auth;
 #[path = "api/connections.rs"]
 mod connections;
+#[path = "api/dead_letters.rs"]
+mod dead_letters;
 #[path = "api/fail_closed.rs"]
 mod fail_closed;
 #[path = "api/hooks.rs"]

@@ -5,6 +5,7 @@
 pub mod budget;
 pub mod connections;
 pub mod crypto;
+pub mod dead_letters;
 pub mod error;
 pub mod leases;
 pub mod links;
