@@ -176,6 +176,7 @@ async fn expired_leases_are_resumed_stale_runs_failed_live_ones_left_alone() {
         w.mapping().await,
     );
     let renewed = w.mapping().await;
+    let waiting = w.mapping().await;
 
     // A running run whose coordinator died: its lease expired a minute ago, progress 5 min ago.
     let dead_run = w.run(dead).await;
@@ -213,6 +214,19 @@ async fn expired_leases_are_resumed_stale_runs_failed_live_ones_left_alone() {
         .renew_run_lease(renewed_run, Duration::from_secs(120))
         .await
         .expect("renew");
+    // A run whose job left to wait out a rate limit two hours into its silence: the lease is held
+    // for the wait, but waiting is not progress.
+    let waiting_run = w.run(waiting).await;
+    w.exec(
+        "UPDATE sync_runs SET status = 'running', lease_until = now() - interval '1 minute',
+            progress_at = now() - interval '2 hours' WHERE id = $1",
+        waiting_run,
+    )
+    .await;
+    w.store
+        .hold_run_lease(waiting_run, Duration::from_secs(300))
+        .await
+        .expect("hold");
     // A pending run created a moment ago (its job is in the queue): not expired yet.
     let fresh_run = w.run(fresh).await;
     // The stale run's mapping has webhook ids deferred behind it.
@@ -245,6 +259,21 @@ async fn expired_leases_are_resumed_stale_runs_failed_live_ones_left_alone() {
         0,
         "a renewed lease is not touched"
     );
+    assert_eq!(
+        w.status(waiting_run).await.0,
+        "running",
+        "a held lease is not touched"
+    );
+    let quiet: bool = w
+        .sql
+        .query_one(
+            "SELECT progress_at < now() - interval '1 hour' FROM sync_runs WHERE id = $1",
+            &[&waiting_run],
+        )
+        .await
+        .expect("row")
+        .get(0);
+    assert!(quiet, "holding a lease is not progress");
     assert_eq!(w.status(fresh_run).await.0, "pending");
 
     // The deferred ids now have their own webhook run, and it is enqueued.
