@@ -50,6 +50,9 @@ pub struct Settings {
     /// Outbound webhook URLs: public `https` only, unless
     /// `FLUXCASCADE_ALLOW_PRIVATE_WEBHOOK_URLS=true` (local development) allows any `http(s)`.
     pub webhook_urls: WebhookUrls,
+    /// `FLUXCASCADE_RETRY_DELAYS`: the four retry tier delays (`None`: the production
+    /// 1s,10s,1m,10m). Every process of a queue prefix must use the same ones.
+    pub retry_delays: Option<Vec<Duration>>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -105,12 +108,21 @@ impl Settings {
                 3600,
             )?),
             webhook_urls: webhook_urls_from_env()?,
+            retry_delays: retry_delays_from(env("FLUXCASCADE_RETRY_DELAYS").as_deref())?,
         })
+        .and_then(Settings::validated)
+    }
+
+    /// Refuses an `AMQP_URL` list with a bad entry (named by position, never echoed).
+    fn validated(self) -> anyhow::Result<Settings> {
+        fluxcascade_queue::parse_amqp_urls(self.amqp_url.expose()).context("AMQP_URL")?;
+        Ok(self)
     }
 
     pub fn queue(&self) -> QueueConfig {
         let mut q = QueueConfig::new(self.amqp_url.expose(), &self.queue_prefix);
         q.prefetch = u16::try_from(self.worker_concurrency).unwrap_or(u16::MAX);
+        q.retry_delays.clone_from(&self.retry_delays);
         q
     }
 
@@ -119,6 +131,41 @@ impl Settings {
             bail!("FLUXCASCADE_MASTER_KEY is not set (base64 of 32 random bytes; `fluxcascade admin gen-key` makes one)");
         };
         fluxcascade_store::MasterKey::from_base64(k.expose()).context("FLUXCASCADE_MASTER_KEY")
+    }
+}
+
+/// `FLUXCASCADE_RETRY_DELAYS`: four comma-separated durations (`200ms,1s,2s,5s`; units `ms`, `s`,
+/// `m`, `h`), non-zero and non-decreasing; unset: the production tiers.
+fn retry_delays_from(value: Option<&str>) -> anyhow::Result<Option<Vec<Duration>>> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let delays = value
+        .split(',')
+        .map(|d| parse_duration(d.trim()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("FLUXCASCADE_RETRY_DELAYS={value:?}: {e}"))?;
+    let mut check = QueueConfig::new("", "");
+    check.retry_delays = Some(delays.clone());
+    check
+        .tier_delays()
+        .map_err(|e| anyhow::anyhow!("FLUXCASCADE_RETRY_DELAYS={value:?}: {e}"))?;
+    Ok(Some(delays))
+}
+
+/// `250ms`, `5s`, `1m`, `2h`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let num: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 500ms or 10s"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(num)),
+        "s" => Ok(Duration::from_secs(num)),
+        "m" => Ok(Duration::from_secs(num.saturating_mul(60))),
+        "h" => Ok(Duration::from_secs(num.saturating_mul(3600))),
+        _ => Err(format!("{s:?} needs a unit: ms, s, m or h")),
     }
 }
 
@@ -219,6 +266,24 @@ mod tests {
             .collect();
         // Like `env`: an empty value is unset.
         providers_from(|name| vars.get(name).cloned().filter(|v| !v.is_empty()))
+    }
+
+    #[test]
+    fn retry_delays_are_four_non_decreasing_durations() {
+        assert_eq!(retry_delays_from(None).unwrap(), None);
+        assert_eq!(
+            retry_delays_from(Some("200ms, 1s,2s,5m")).unwrap(),
+            Some(vec![
+                Duration::from_millis(200),
+                Duration::from_secs(1),
+                Duration::from_secs(2),
+                Duration::from_secs(300),
+            ])
+        );
+        for bad in ["1s,2s,3s", "1s,2s,3s,4s,5s", "2s,1s,3s,4s", "0s,1s,2s,3s", "1,2,3,4", "1s,2s,x,4s"] {
+            let e = retry_delays_from(Some(bad)).unwrap_err();
+            assert!(e.to_string().contains("FLUXCASCADE_RETRY_DELAYS"), "{e}");
+        }
     }
 
     #[test]
