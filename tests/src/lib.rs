@@ -1,10 +1,10 @@
 //! End-to-end test support: spawns the real `fluxcascade` processes against the local Postgres and
 //! RabbitMQ with a private database and queue prefix, and talks to them over HTTP.
 
+mod options;
 pub mod procs;
 pub mod prod;
 pub mod proxy;
-mod options;
 mod sandbox;
 
 use std::time::{Duration, Instant};
@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
-pub use procs::{bin_path, Proc};
 pub use options::Options;
+pub use procs::{bin_path, Proc};
 pub use proxy::FaultProxy;
 
 pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";

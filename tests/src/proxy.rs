@@ -264,7 +264,10 @@ mod tests {
 
         proxy.cut();
         assert!(proxy.is_cut());
-        assert!(closed(&mut a).await, "an open connection is closed by the cut");
+        assert!(
+            closed(&mut a).await,
+            "an open connection is closed by the cut"
+        );
         assert!(closed(&mut b).await);
         let mut during = TcpStream::connect(proxy.addr()).await.unwrap();
         assert!(closed(&mut during).await, "a new connection is refused");

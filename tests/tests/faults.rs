@@ -102,7 +102,11 @@ async fn wait_batches(
 
 /// What a user checks after the run: it completed, read everything, and the target holds exactly
 /// one client per contact (as many distinct emails as contacts).
-async fn assert_one_client_per_contact(env: &TestEnv, done: &Value, n: usize) -> anyhow::Result<()> {
+async fn assert_one_client_per_contact(
+    env: &TestEnv,
+    done: &Value,
+    n: usize,
+) -> anyhow::Result<()> {
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["counts"]["read"], n as u64, "{done}");
     assert_eq!(done["counts"]["failed"], 0, "{done}");
@@ -131,19 +135,31 @@ async fn a_sync_through_a_database_outage_and_a_broker_outage_writes_each_contac
 
     wait_batches(&db, &sync_id, total / 5).await?;
     let pg = proxy(&env.db_proxy, "database");
-    println!("cutting the database for {OUTAGE:?} ({} connections so far)", pg.open());
+    println!(
+        "cutting the database for {OUTAGE:?} ({} connections so far)",
+        pg.open()
+    );
     pg.cut_for(OUTAGE).await;
 
     let after_db = batches_done(&db, &sync_id).await?;
     wait_batches(&db, &sync_id, (total * 3 / 5).max(after_db + 5)).await?;
     let amqp = proxy(&env.amqp_proxy, "broker");
-    println!("cutting the broker for {OUTAGE:?} ({} connections so far)", amqp.open());
+    println!(
+        "cutting the broker for {OUTAGE:?} ({} connections so far)",
+        amqp.open()
+    );
     amqp.cut_for(OUTAGE).await;
 
     let done = env.wait_sync(&sync_id, Duration::from_secs(900)).await?;
-    println!("{N} records with two {OUTAGE:?} outages in {:?}", started.elapsed());
+    println!(
+        "{N} records with two {OUTAGE:?} outages in {:?}",
+        started.elapsed()
+    );
     assert_one_client_per_contact(&env, &done, N).await?;
-    assert!(pg.refused() + amqp.refused() > 0, "the processes met the outages");
+    assert!(
+        pg.refused() + amqp.refused() > 0,
+        "the processes met the outages"
+    );
     Ok(())
 }
 
@@ -187,7 +203,10 @@ async fn change_and_announce(
     firstname: &str,
 ) -> anyhow::Result<u16> {
     env.http
-        .patch(format!("{}/_sandbox/hubspot/contacts/{id}", env.sandbox_url))
+        .patch(format!(
+            "{}/_sandbox/hubspot/contacts/{id}",
+            env.sandbox_url
+        ))
         .json(&json!({"properties": {"firstname": firstname}}))
         .send()
         .await?
@@ -235,7 +254,10 @@ async fn webhook_changes_accepted_during_outages_all_reach_the_target() -> anyho
 
     // A change starts a webhook run, then the database goes away under it.
     let pg = proxy(&env.db_proxy, "database");
-    assert_eq!(change_and_announce(&env, portal, &ids[0], 1, "Stuck0").await?, 200);
+    assert_eq!(
+        change_and_announce(&env, portal, &ids[0], 1, "Stuck0").await?,
+        200
+    );
     expected.insert(ids[0].clone(), "Stuck0".into());
     pg.cut();
     let mut redeliver = Vec::new();
@@ -251,7 +273,10 @@ async fn webhook_changes_accepted_during_outages_all_reach_the_target() -> anyho
     }
     tokio::time::sleep(OUTAGE).await;
     pg.restore();
-    println!("{} deliveries refused during the database outage", redeliver.len());
+    println!(
+        "{} deliveries refused during the database outage",
+        redeliver.len()
+    );
     for (i, id, name) in redeliver {
         let status = change_and_announce(&env, portal, &id, 100 + i as u64, &name).await?;
         assert_eq!(status, 200, "a redelivery after the outage is accepted");
@@ -324,7 +349,10 @@ async fn a_run_whose_finalisation_met_a_database_outage_still_ends() -> anyhow::
     pg.cut();
     let at_cut = run_status(&db, &sync_id).await?;
     println!("database cut with the run {at_cut}");
-    assert_eq!(at_cut, "running", "the cut must land before the run is finalised");
+    assert_eq!(
+        at_cut, "running",
+        "the cut must land before the run is finalised"
+    );
     tokio::time::sleep(OUTAGE).await;
     pg.restore();
     let bound = Duration::from_secs(LEASE_SECONDS + 4 * REAPER_SECONDS + 60);

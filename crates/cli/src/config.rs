@@ -280,7 +280,14 @@ mod tests {
                 Duration::from_secs(300),
             ])
         );
-        for bad in ["1s,2s,3s", "1s,2s,3s,4s,5s", "2s,1s,3s,4s", "0s,1s,2s,3s", "1,2,3,4", "1s,2s,x,4s"] {
+        for bad in [
+            "1s,2s,3s",
+            "1s,2s,3s,4s,5s",
+            "2s,1s,3s,4s",
+            "0s,1s,2s,3s",
+            "1,2,3,4",
+            "1s,2s,x,4s",
+        ] {
             let e = retry_delays_from(Some(bad)).unwrap_err();
             assert!(e.to_string().contains("FLUXCASCADE_RETRY_DELAYS"), "{e}");
         }

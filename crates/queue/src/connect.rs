@@ -141,10 +141,9 @@ mod tests {
 
     #[test]
     fn a_list_keeps_its_order_and_each_node_its_own_credentials_and_port() {
-        let nodes = parse_amqp_urls(
-            "amqp://u:p@h1:5672/%2f, amqp://v:q@h2:5673/%2f,amqps://w:r@h3/prod",
-        )
-        .unwrap();
+        let nodes =
+            parse_amqp_urls("amqp://u:p@h1:5672/%2f, amqp://v:q@h2:5673/%2f,amqps://w:r@h3/prod")
+                .unwrap();
         let addresses: Vec<&str> = nodes.iter().map(AmqpNode::address).collect();
         assert_eq!(addresses, ["h1:5672", "h2:5673", "h3:5671"]);
         assert_eq!(nodes[1].uri.authority.userinfo.username, "v");
