@@ -53,6 +53,43 @@ pub struct Settings {
     /// `FLUXCASCADE_RETRY_DELAYS`: the four retry tier delays (`None`: the production
     /// 1s,10s,1m,10m). Every process of a queue prefix must use the same ones.
     pub retry_delays: Option<Vec<Duration>>,
+    /// `FLUXCASCADE_WEBHOOK_CONCURRENCY`: webhook jobs in flight per worker, on their own consumer.
+    pub webhook_concurrency: usize,
+    /// `FLUXCASCADE_RETRY_WINDOW`: how long outages and provider faults are retried per job.
+    pub retry_window: Duration,
+    /// `FLUXCASCADE_RUN_LEASE_SECONDS`: a run whose lease is this old is resumed by the reaper.
+    pub run_lease: Duration,
+    /// `FLUXCASCADE_REAPER_INTERVAL_SECONDS`: how often the scheduler looks for expired leases.
+    pub reaper_interval: Duration,
+}
+
+/// Parses `90`, `90s`, `500ms`, `15m`, `1h`, `2d` (a bare number is seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 90s, 15m or 1h"))?;
+    let d = match unit.trim() {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        "d" => Duration::from_secs(n.saturating_mul(86_400)),
+        other => return Err(format!("{text:?}: unknown unit {other:?} (ms, s, m, h, d)")),
+    };
+    if d.is_zero() {
+        return Err(format!("{text:?} must be longer than zero"));
+    }
+    Ok(d)
+}
+
+fn env_duration(name: &str, default: Duration) -> anyhow::Result<Duration> {
+    match env(name) {
+        Some(v) => parse_duration(&v).map_err(|e| anyhow::anyhow!("{name}: {e}")),
+        None => Ok(default),
+    }
 }
 
 fn env(name: &str) -> Option<String> {
@@ -109,6 +146,18 @@ impl Settings {
             )?),
             webhook_urls: webhook_urls_from_env()?,
             retry_delays: retry_delays_from(env("FLUXCASCADE_RETRY_DELAYS").as_deref())?,
+            webhook_concurrency: env_parse(
+                "FLUXCASCADE_WEBHOOK_CONCURRENCY",
+                (worker_concurrency / 2).max(2),
+            )?,
+            retry_window: env_duration(
+                "FLUXCASCADE_RETRY_WINDOW",
+                fluxcascade_queue::DEFAULT_RETRY_WINDOW,
+            )?,
+            run_lease: Duration::from_secs(env_parse("FLUXCASCADE_RUN_LEASE_SECONDS", 120)?.max(1)),
+            reaper_interval: Duration::from_secs(
+                env_parse("FLUXCASCADE_REAPER_INTERVAL_SECONDS", 15)?.max(1),
+            ),
         })
         .and_then(Settings::validated)
     }
@@ -123,6 +172,7 @@ impl Settings {
         let mut q = QueueConfig::new(self.amqp_url.expose(), &self.queue_prefix);
         q.prefetch = u16::try_from(self.worker_concurrency).unwrap_or(u16::MAX);
         q.retry_delays.clone_from(&self.retry_delays);
+        q.retry_window = self.retry_window;
         q
     }
 
@@ -134,8 +184,8 @@ impl Settings {
     }
 }
 
-/// `FLUXCASCADE_RETRY_DELAYS`: four comma-separated durations (`200ms,1s,2s,5s`; units `ms`, `s`,
-/// `m`, `h`), non-zero and non-decreasing; unset: the production tiers.
+/// `FLUXCASCADE_RETRY_DELAYS`: four comma-separated durations (`200ms,1s,2s,5s`, as
+/// [`parse_duration`] reads them), non-zero and non-decreasing; unset: the production tiers.
 fn retry_delays_from(value: Option<&str>) -> anyhow::Result<Option<Vec<Duration>>> {
     let Some(value) = value else {
         return Ok(None);
@@ -151,22 +201,6 @@ fn retry_delays_from(value: Option<&str>) -> anyhow::Result<Option<Vec<Duration>
         .tier_delays()
         .map_err(|e| anyhow::anyhow!("FLUXCASCADE_RETRY_DELAYS={value:?}: {e}"))?;
     Ok(Some(delays))
-}
-
-/// `250ms`, `5s`, `1m`, `2h`.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let num: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration such as 500ms or 10s"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(num)),
-        "s" => Ok(Duration::from_secs(num)),
-        "m" => Ok(Duration::from_secs(num.saturating_mul(60))),
-        "h" => Ok(Duration::from_secs(num.saturating_mul(3600))),
-        _ => Err(format!("{s:?} needs a unit: ms, s, m or h")),
-    }
 }
 
 /// `FLUXCASCADE_ALLOW_PRIVATE_WEBHOOK_URLS=true` lets webhook URLs use `http` and reach
@@ -259,6 +293,17 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("1 week").is_err());
+        assert!(parse_duration("h").is_err());
+    }
+
     fn parse(vars: &[(&str, &str)]) -> anyhow::Result<ProvidersConfig> {
         let vars: HashMap<String, String> = vars
             .iter()
@@ -285,7 +330,6 @@ mod tests {
             "1s,2s,3s,4s,5s",
             "2s,1s,3s,4s",
             "0s,1s,2s,3s",
-            "1,2,3,4",
             "1s,2s,x,4s",
         ] {
             let e = retry_delays_from(Some(bad)).unwrap_err();

@@ -125,6 +125,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let key = Arc::new(settings.master_key()?);
             let config = fluxcascade_worker::WorkerConfig {
                 concurrency: settings.worker_concurrency,
+                webhook_concurrency: settings.webhook_concurrency,
                 queue: settings.queue(),
                 providers: settings.providers.clone(),
                 rate_budgets: settings.rate_budgets.clone(),
@@ -132,6 +133,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .or(settings.listen.clone())
                     .unwrap_or_else(|| "127.0.0.1:0".into()),
                 max_attempts: 8,
+                run_lease: settings.run_lease,
                 page_size: 100,
                 shutdown_grace: settings.shutdown_grace,
                 webhook_urls: settings.webhook_urls.clone(),
@@ -156,6 +158,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .unwrap_or_else(|| "127.0.0.1:0".into()),
             );
             config.catch_up_window = settings.scheduler_catch_up;
+            config.run_lease = settings.run_lease;
+            config.reaper_interval = settings.reaper_interval;
             let scheduler =
                 fluxcascade_scheduler::Scheduler::build(config, store, publisher).await?;
             info!(health = %scheduler.health_addr(), "scheduler started");

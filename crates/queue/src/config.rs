@@ -6,6 +6,7 @@ use std::time::Duration;
 use fluxcascade_proto::JobKind;
 
 use crate::error::QueueError;
+use crate::retry::{RetryPolicy, DEFAULT_RETRY_WINDOW};
 
 /// The production retry tier delays (1 s, 10 s, 1 min, 10 min).
 pub const DEFAULT_RETRY_DELAYS: [Duration; 4] = [
@@ -29,6 +30,9 @@ pub struct QueueConfig {
     /// Delays of the four retry tiers (`retry.1s|10s|1m|10m`); `None` = [`DEFAULT_RETRY_DELAYS`].
     /// Tests shorten them. All processes sharing a prefix must agree on them.
     pub retry_delays: Option<Vec<Duration>>,
+    /// How long infrastructure and provider-transient faults are retried, counted from a job's
+    /// first failure (`FLUXCASCADE_RETRY_WINDOW`, default 1 h).
+    pub retry_window: Duration,
 }
 
 impl QueueConfig {
@@ -39,7 +43,19 @@ impl QueueConfig {
             prefix: prefix.into(),
             prefetch: 0,
             retry_delays: None,
+            retry_window: DEFAULT_RETRY_WINDOW,
         }
+    }
+
+    /// The retry policy: the tier delays and the retry window, validated.
+    pub fn retry_policy(&self) -> Result<RetryPolicy, QueueError> {
+        if self.retry_window.is_zero() {
+            return Err(QueueError::Config("retry_window must be non-zero".into()));
+        }
+        Ok(RetryPolicy {
+            delays: self.tier_delays()?,
+            window: self.retry_window,
+        })
     }
 
     /// The four retry tier delays, validated.
@@ -71,14 +87,16 @@ pub struct ConsumerOptions {
     pub kinds: Vec<JobKind>,
     /// Jobs in flight per process.
     pub concurrency: usize,
-    /// After this many attempts a transient failure is dead-lettered (default 8).
-    pub max_attempts: u32,
+    /// A message delivered this many times without being settled (its worker died holding it, or
+    /// the broker refused its republish) is dead-lettered without running again (default 8).
+    /// Failures the handler reports are governed by the retry policy instead (retry window).
+    pub max_unsettled: u32,
     /// How long shutdown waits for in-flight jobs before closing the connection.
     pub shutdown_grace: Duration,
 }
 
 impl ConsumerOptions {
-    /// Options for `kinds` with concurrency 16, 8 attempts and a 30 s grace.
+    /// Options for `kinds` with concurrency 16, 8 unsettled deliveries and a 30 s grace.
     pub fn new(kinds: Vec<JobKind>) -> ConsumerOptions {
         ConsumerOptions {
             kinds,
@@ -92,7 +110,7 @@ impl Default for ConsumerOptions {
         ConsumerOptions {
             kinds: JobKind::ALL.to_vec(),
             concurrency: 16,
-            max_attempts: 8,
+            max_unsettled: 8,
             shutdown_grace: Duration::from_secs(30),
         }
     }

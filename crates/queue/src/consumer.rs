@@ -21,6 +21,7 @@ use crate::config::{ConsumerOptions, QueueConfig};
 use crate::connect::{open_connection, reconnect_backoff};
 use crate::error::QueueError;
 use crate::job::{process_delivery, JobContext, JobHandler, TaskOutcome};
+use crate::retry::RetryPolicy;
 use crate::topology::Topology;
 
 /// Consumes jobs of `options.kinds` until `shutdown` is cancelled.
@@ -34,7 +35,7 @@ pub async fn run_consumer(
     handler: Arc<dyn JobHandler>,
     shutdown: CancellationToken,
 ) -> Result<(), QueueError> {
-    let delays = config.tier_delays()?;
+    let policy = config.retry_policy()?;
     if options.kinds.is_empty() || options.concurrency == 0 {
         return Err(QueueError::Config(
             "consumer needs at least one kind and a concurrency of at least 1".into(),
@@ -50,7 +51,7 @@ pub async fn run_consumer(
     let mut backoff = reconnect_backoff();
     while !shutdown.is_cancelled() {
         let opened = tokio::select! {
-            opened = Session::open(&config, &options, &delays, &handler) => opened,
+            opened = Session::open(&config, &options, &policy, &handler) => opened,
             _ = shutdown.cancelled() => break,
         };
         let mut session = match opened {
@@ -115,12 +116,12 @@ impl Session {
     async fn open(
         config: &QueueConfig,
         options: &ConsumerOptions,
-        delays: &[Duration; 4],
+        policy: &RetryPolicy,
         handler: &Arc<dyn JobHandler>,
     ) -> Result<Session, QueueError> {
         let connection = open_connection(&config.amqp_url).await?;
         let (publish_channel, consume_channel, consumers) =
-            match Session::setup(&connection, config, options, delays).await {
+            match Session::setup(&connection, config, options, &policy.delays).await {
                 Ok(parts) => parts,
                 Err(error) => {
                     let _ = connection.close(200, "consumer setup failed").await;
@@ -148,8 +149,8 @@ impl Session {
                 handler: Arc::clone(handler),
                 publish_channel,
                 prefix: config.prefix.clone(),
-                delays: *delays,
-                max_attempts: options.max_attempts.max(1),
+                policy: *policy,
+                max_unsettled: options.max_unsettled.max(1),
             }),
         })
     }

@@ -3,7 +3,6 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use fluxcascade_proto::{JobEnvelope, JobKind, Message};
@@ -11,7 +10,7 @@ use futures::FutureExt;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::Channel;
-use tracing::{info_span, warn, Instrument};
+use tracing::{debug, info_span, warn, Instrument};
 
 use crate::error::{JobError, QueueError};
 use crate::message::{
@@ -19,7 +18,7 @@ use crate::message::{
     TRACEPARENT_HEADER,
 };
 use crate::reason::Reason;
-use crate::retry::{jittered_expiration_ms, retry_tier};
+use crate::retry::{Disposition, RetryPolicy};
 use crate::topology::Topology;
 
 /// Application code that runs jobs. Must be idempotent: delivery is at-least-once.
@@ -34,8 +33,8 @@ pub(crate) struct JobContext {
     /// Confirm channel for retries and dead letters.
     pub publish_channel: Channel,
     pub prefix: String,
-    pub delays: [Duration; 4],
-    pub max_attempts: u32,
+    pub policy: RetryPolicy,
+    pub max_unsettled: u32,
 }
 
 /// How a job task ended, as far as the broker is concerned.
@@ -48,9 +47,8 @@ pub(crate) enum TaskOutcome {
 }
 
 /// The attempt a delivery stands for: the envelope's attempt (raised by each republish to a retry
-/// tier) plus every earlier delivery of this very message that was never settled. A job whose
-/// republish the broker refused, or that killed its worker, thereby still climbs toward
-/// `max_attempts` instead of being redelivered forever at the same attempt.
+/// tier) plus every earlier delivery of this very message that was never settled, so a job whose
+/// republish the broker refused, or that killed its worker, still climbs the retry tiers.
 pub(crate) fn delivered_attempt(envelope_attempt: u32, earlier_deliveries: u32) -> u32 {
     envelope_attempt.max(1).saturating_add(earlier_deliveries)
 }
@@ -72,51 +70,55 @@ pub(crate) async fn process_delivery(delivery: Delivery, ctx: Arc<JobContext>) -
             return dead_letter_raw(&delivery, &ctx, &reason, traceparent.as_deref()).await;
         }
     };
-    let attempt = delivered_attempt(job.attempt, delivery_count(&delivery.properties));
+    let unsettled = delivery_count(&delivery.properties);
+    let attempt = delivered_attempt(job.attempt, unsettled);
     job.attempt = attempt;
     let span = info_span!("job", job_id = %job.job_id, kind = job.kind().name(), attempt);
     async {
-        if attempt > ctx.max_attempts {
-            // The last attempt was delivered but never settled (its worker died, or the broker
-            // refused the dead letter): do not run it again.
+        if unsettled >= ctx.max_unsettled {
+            // Delivered again and again without being settled: the job kills its worker (or the
+            // broker keeps refusing its republish). Do not run it again.
             let reason = Reason::from(format!(
-                "gave up after {} attempts: the job was delivered again without being settled; last reason: {}",
-                ctx.max_attempts, job.reason
+                "gave up: delivered {} times without being settled (does the job crash its worker?); last reason: {}",
+                unsettled + 1,
+                job.reason
             ));
-            warn!(%reason, "job is past its attempts, dead-lettering");
+            warn!(%reason, "job keeps coming back unsettled, dead-lettering");
             return dead_letter(&delivery, &ctx, job, reason, traceparent.as_deref()).await;
         }
         let run = AssertUnwindSafe(ctx.handler.handle(&job)).catch_unwind();
         let result = scope_traceparent(traceparent.clone(), run)
             .await
             .unwrap_or_else(|_| Err(JobError::transient("job handler panicked")));
+        let error = match result {
+            Ok(()) => return ack(&delivery, &job.job_id).await,
+            Err(error) => error,
+        };
         // From here on the reason is bounded: it goes into headers, envelopes and logs.
-        match result {
-            Ok(()) => ack(&delivery, &job.job_id).await,
-            Err(JobError::Permanent { message }) => {
-                let reason = Reason::from(message);
-                warn!(%reason, "job failed permanently, dead-lettering");
+        match ctx
+            .policy
+            .decide(&error, attempt, job.first_failed_at_unix_ms, now_unix_ms())
+        {
+            Disposition::DeadLetter { why } => {
+                let reason = Reason::from(format!("{why}{}", error.message()));
+                warn!(%reason, "job failed for good, dead-lettering");
                 dead_letter(&delivery, &ctx, job, reason, traceparent.as_deref()).await
             }
-            Err(JobError::Transient { message, .. }) if attempt >= ctx.max_attempts => {
-                let reason = Reason::from(format!("gave up after {attempt} attempts: {message}"));
-                warn!(%reason, "job exhausted its attempts, dead-lettering");
-                dead_letter(&delivery, &ctx, job, reason, traceparent.as_deref()).await
-            }
-            Err(JobError::Transient {
-                message,
-                retry_after,
-            }) => {
-                let reason = Reason::from(message);
-                retry(
-                    &delivery,
-                    &ctx,
-                    job,
-                    reason,
-                    retry_after,
-                    traceparent,
-                )
-                .await
+            Disposition::Retry {
+                tier,
+                expiration_ms,
+                attempt,
+                first_failed_at_ms,
+            } => {
+                job.attempt = attempt;
+                job.first_failed_at_unix_ms = first_failed_at_ms;
+                let retry = Retry {
+                    tier,
+                    expiration_ms,
+                    reason: Reason::from(error.message().to_owned()),
+                    deferred: matches!(error, JobError::Deferred { .. }),
+                };
+                retry.send(&delivery, &ctx, job, traceparent).await
             }
         }
     }
@@ -124,38 +126,64 @@ pub(crate) async fn process_delivery(delivery: Delivery, ctx: Arc<JobContext>) -
     .await
 }
 
-async fn retry(
-    delivery: &Delivery,
-    ctx: &JobContext,
-    mut job: JobEnvelope,
-    reason: Reason,
-    retry_after: Option<Duration>,
-    traceparent: Option<String>,
-) -> TaskOutcome {
-    let attempt = job.attempt;
-    let tier = retry_tier(attempt, retry_after, &ctx.delays);
-    let delay = ctx.delays.get(tier).copied().unwrap_or_default();
-    warn!(%reason, ?delay, "job failed, scheduling a retry");
-    job.attempt = attempt.saturating_add(1);
-    let properties = job_properties(
-        &job.job_id,
-        traceparent.as_deref(),
-        Some(&reason),
-        jittered_expiration_ms(delay, retry_after),
-    );
-    job.reason = reason.into_string();
-    let exchange = Topology::retry_queue(&ctx.prefix, tier);
-    let routing_key = job.kind().name();
-    let sent = publish_confirmed(
-        &ctx.publish_channel,
-        &exchange,
-        routing_key,
-        &job.encode_to_vec(),
-        properties,
-        &job.job_id,
+fn now_unix_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
     )
-    .await;
-    settle_after_republish(delivery, ctx, &job.job_id, sent).await
+    .unwrap_or(i64::MAX)
+}
+
+/// A republish to a retry tier.
+struct Retry {
+    tier: usize,
+    expiration_ms: Option<u64>,
+    reason: Reason,
+    /// Waiting (rate limit, cap) rather than failing: logged quieter.
+    deferred: bool,
+}
+
+impl Retry {
+    async fn send(
+        self,
+        delivery: &Delivery,
+        ctx: &JobContext,
+        mut job: JobEnvelope,
+        traceparent: Option<String>,
+    ) -> TaskOutcome {
+        let delay = ctx
+            .policy
+            .delays
+            .get(self.tier)
+            .copied()
+            .unwrap_or_default();
+        if self.deferred {
+            debug!(reason = %self.reason, ?delay, "job deferred");
+        } else {
+            warn!(reason = %self.reason, ?delay, "job failed, scheduling a retry");
+        }
+        let properties = job_properties(
+            &job.job_id,
+            traceparent.as_deref(),
+            Some(&self.reason),
+            self.expiration_ms,
+        );
+        job.reason = self.reason.into_string();
+        let exchange = Topology::retry_queue(&ctx.prefix, self.tier);
+        let routing_key = job.kind().name();
+        let sent = publish_confirmed(
+            &ctx.publish_channel,
+            &exchange,
+            routing_key,
+            &job.encode_to_vec(),
+            properties,
+            &job.job_id,
+        )
+        .await;
+        settle_after_republish(delivery, ctx, &job.job_id, sent).await
+    }
 }
 
 async fn dead_letter(

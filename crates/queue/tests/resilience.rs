@@ -68,7 +68,7 @@ async fn a_job_cut_off_by_shutdown_is_redelivered_to_the_next_consumer() {
         (&job.job_id, &job.payload)
     );
     // The abandoned delivery counted as an attempt (a job that keeps killing or outliving its
-    // worker climbs toward max_attempts instead of looping).
+    // worker climbs the retry tiers and is dead-lettered after `max_unsettled` such deliveries).
     assert_eq!(again.job.attempt, 2);
     shutdown.cancel();
     consumer.await.expect("consumer task");

@@ -95,31 +95,118 @@ async fn permanent_failure_goes_to_the_dead_letter_queue_with_its_reason() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_that_keeps_failing_is_dead_lettered_after_max_attempts() {
+async fn a_job_that_keeps_failing_is_dead_lettered_once_the_retry_window_has_passed() {
+    let prefix = TestPrefix::new();
+    let mut config = prefix.config();
+    config.retry_window = Duration::from_secs(2);
+    let publisher = Publisher::connect(&config).await.expect("publisher");
+    let (recorder, mut seen) = Recorder::new(|_| Err(JobError::transient("timeout")));
+    let (shutdown, consumer) = start(
+        config,
+        ConsumerOptions::new(vec![JobKind::Delivery]),
+        recorder,
+    );
+    let job = JobEnvelope::new(JobKind::Delivery, "org-1", Vec::new());
+    let started = Instant::now();
+    publisher.publish(&job).await.expect("publish");
+
+    // Retried on climbing tiers (100..400 ms here) for the whole window, far more than a
+    // handful of attempts, then dead-lettered.
+    let (bytes, _) = get_one(&Topology::dead_queue(&prefix.0), 15)
+        .await
+        .expect("a dead letter");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let mut attempts = Vec::new();
+    while let Ok(call) = seen.try_recv() {
+        attempts.push(call.job.attempt);
+    }
+    let expected: Vec<u32> = (1..=attempts.len() as u32).collect();
+    assert_eq!(attempts, expected, "every retry is the next attempt");
+    assert!(attempts.len() >= 5, "{attempts:?}");
+    let dead = JobEnvelope::decode(bytes.as_slice()).expect("envelope");
+    assert_eq!(dead.job_id, job.job_id);
+    assert!(dead.first_failed_at_unix_ms > 0);
+    assert_eq!(
+        dead.reason,
+        format!(
+            "gave up after retrying for 2s ({} attempts): timeout",
+            attempts.len()
+        )
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(seen.try_recv().is_err(), "retried after the dead letter");
+    shutdown.cancel();
+    consumer.await.expect("consumer task");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_is_retried_past_the_window_and_never_dead_lettered() {
+    let prefix = TestPrefix::new();
+    let mut config = prefix.config();
+    config.retry_window = Duration::from_millis(500);
+    let publisher = Publisher::connect(&config).await.expect("publisher");
+    // The database is "down" for the first 8 attempts (well past the window), then back.
+    let (recorder, mut seen) = Recorder::new(|job| {
+        if job.attempt <= 8 {
+            Err(JobError::infrastructure("error connecting to server"))
+        } else {
+            Ok(())
+        }
+    });
+    let (shutdown, consumer) = start(config, ConsumerOptions::new(vec![JobKind::Sync]), recorder);
+    let job = JobEnvelope::new(JobKind::Sync, "org-1", Vec::new());
+    publisher.publish(&job).await.expect("publish");
+    for attempt in 1..=9 {
+        assert_eq!(next_seen(&mut seen, 15).await.job.attempt, attempt);
+    }
+    assert!(get_one(&Topology::dead_queue(&prefix.0), 1).await.is_none());
+    shutdown.cancel();
+    consumer.await.expect("consumer task");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deferred_job_gives_its_slot_back_and_consumes_no_attempt() {
     let prefix = TestPrefix::new();
     let config = prefix.config();
     let publisher = Publisher::connect(&config).await.expect("publisher");
-    let (recorder, mut seen) = Recorder::new(|_| Err(JobError::transient("timeout")));
+    let (recorder, mut seen) = Recorder::new(|job| {
+        if job.payload == b"throttled" && job.reason.is_empty() {
+            Err(JobError::Deferred {
+                message: "rate limited".into(),
+                wait: Duration::from_millis(250),
+            })
+        } else {
+            Ok(())
+        }
+    });
+    // One slot: while the throttled job waits, the other job runs.
     let options = ConsumerOptions {
-        max_attempts: 3,
-        ..ConsumerOptions::new(vec![JobKind::Delivery])
+        concurrency: 1,
+        ..ConsumerOptions::new(vec![JobKind::Batch])
     };
     let (shutdown, consumer) = start(config, options, recorder);
-    let job = JobEnvelope::new(JobKind::Delivery, "org-1", Vec::new());
-    publisher.publish(&job).await.expect("publish");
-
-    for attempt in 1..=3 {
-        assert_eq!(next_seen(&mut seen, 10).await.job.attempt, attempt);
-    }
-    let (bytes, _) = get_one(&Topology::dead_queue(&prefix.0), 10)
-        .await
-        .expect("a dead letter");
-    let dead = JobEnvelope::decode(bytes.as_slice()).expect("envelope");
-    assert_eq!(dead.job_id, job.job_id);
-    assert_eq!(dead.attempt, 3);
-    assert_eq!(dead.reason, "gave up after 3 attempts: timeout");
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(seen.try_recv().is_err(), "retried beyond max_attempts");
+    let throttled = JobEnvelope::new(JobKind::Batch, "org-a", b"throttled".to_vec());
+    let other = JobEnvelope::new(JobKind::Batch, "org-b", b"other".to_vec());
+    publisher.publish(&throttled).await.expect("publish");
+    publisher.publish(&other).await.expect("publish");
+    let first = next_seen(&mut seen, 10).await;
+    assert_eq!(first.job.job_id, throttled.job_id);
+    let second = next_seen(&mut seen, 10).await;
+    assert_eq!(
+        second.job.job_id, other.job_id,
+        "the other job ran while it waited"
+    );
+    let back = next_seen(&mut seen, 10).await;
+    assert_eq!(back.job.job_id, throttled.job_id);
+    assert_eq!(back.job.attempt, 1, "waiting consumed no attempt");
+    assert_eq!(
+        back.job.first_failed_at_unix_ms, 0,
+        "waiting is not failing"
+    );
     shutdown.cancel();
     consumer.await.expect("consumer task");
 }

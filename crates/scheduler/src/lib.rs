@@ -15,6 +15,7 @@
 
 mod due;
 mod health;
+pub mod reaper;
 
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use fluxcascade_proto::v1::{JobEnvelope, JobKind, SyncJob};
 use fluxcascade_queue::{Publisher, QueueConfig};
+use fluxcascade_store::leases::ReapPolicy;
 use fluxcascade_store::schedules::{ClaimOutcome, ClaimedFire, ScheduleStep, ScheduledMapping};
 use fluxcascade_store::{Store, StoreError};
 use prost::Message;
@@ -52,6 +54,10 @@ pub struct SchedulerConfig {
     pub queue: QueueConfig,
     /// Health/metrics listener (`/healthz`, `/readyz`, `/metrics`); port 0 picks one.
     pub listen: String,
+    /// A run whose lease is older than this is resumed by the reaper (`FLUXCASCADE_RUN_LEASE_SECONDS`).
+    pub run_lease: Duration,
+    /// How often the reaper looks (`FLUXCASCADE_REAPER_INTERVAL_SECONDS`, default 15 s).
+    pub reaper_interval: Duration,
 }
 
 impl SchedulerConfig {
@@ -61,6 +67,8 @@ impl SchedulerConfig {
             catch_up_window: Duration::from_secs(3600),
             queue,
             listen: listen.into(),
+            run_lease: Duration::from_secs(120),
+            reaper_interval: Duration::from_secs(15),
         }
     }
 }
@@ -106,6 +114,19 @@ impl Scheduler {
             health,
         } = self;
         let health = tokio::spawn(health.run(shutdown.clone()));
+        let reaper = tokio::spawn(reaper::run(
+            reaper::ReaperConfig {
+                interval: config.reaper_interval,
+                policy: ReapPolicy {
+                    lease: config.run_lease,
+                    window: config.queue.retry_window,
+                    limit: reaper::DEFAULT_REAP_BATCH,
+                },
+            },
+            store.clone(),
+            publisher.clone(),
+            shutdown.clone(),
+        ));
         let ticker = Ticker {
             config,
             store,
@@ -127,6 +148,7 @@ impl Scheduler {
             }
         }
         shutdown.cancel();
+        let _ = reaper.await;
         let _ = health.await;
         info!("scheduler stopped");
         Ok(())

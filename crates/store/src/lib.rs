@@ -6,6 +6,7 @@ pub mod budget;
 pub mod connections;
 pub mod crypto;
 pub mod error;
+pub mod leases;
 pub mod links;
 pub mod mappings;
 pub mod oauth_states;

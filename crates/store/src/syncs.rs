@@ -41,6 +41,8 @@ pub struct RunState {
     pub reverse_from: Option<Cursor>,
     /// A webhook run: the changed (source, target) record ids it syncs instead of a cursor read.
     pub webhook_ids: Option<(Vec<String>, Vec<String>)>,
+    /// The coordinator epoch: a sync job published for an older one is stale.
+    pub epoch: i32,
 }
 
 const COLUMNS: &str =
@@ -85,6 +87,19 @@ fn row_to_sync(r: &tokio_postgres::Row) -> SyncRow {
         },
         error: r.get(14),
     }
+}
+
+/// A coordinator's progress on a run (see [`Store::checkpoint_sync`]).
+#[derive(Debug, Clone)]
+pub struct Checkpoint<'a> {
+    pub sync_id: Uuid,
+    pub epoch: i32,
+    pub leg: &'a str,
+    pub page_token: Option<&'a str>,
+    pub batches_published: i32,
+    pub done: bool,
+    /// How long the renewed lease lasts.
+    pub lease: std::time::Duration,
 }
 
 /// Filters for listing runs.
@@ -205,10 +220,13 @@ impl Store {
 
     /// Marks a run running (first start fixes the cursor it reads from) and returns its state.
     /// None if the run does not exist; a finished run is returned as is.
+    ///
+    /// Starting takes the run's lease for `lease`.
     pub async fn start_sync(
         &self,
         org_id: Uuid,
         sync_id: Uuid,
+        lease: std::time::Duration,
     ) -> Result<Option<RunState>, StoreError> {
         let client = self.client().await?;
         let start = client
@@ -217,16 +235,19 @@ impl Store {
                     from_updated_at = (SELECT cursor_updated_at FROM mapping_cursors c WHERE c.mapping_id = sync_runs.mapping_id AND c.side = 'source'),
                     from_id = (SELECT cursor_id FROM mapping_cursors c WHERE c.mapping_id = sync_runs.mapping_id AND c.side = 'source'),
                     reverse_from_updated_at = (SELECT cursor_updated_at FROM mapping_cursors c WHERE c.mapping_id = sync_runs.mapping_id AND c.side = 'target'),
-                    reverse_from_id = (SELECT cursor_id FROM mapping_cursors c WHERE c.mapping_id = sync_runs.mapping_id AND c.side = 'target')
+                    reverse_from_id = (SELECT cursor_id FROM mapping_cursors c WHERE c.mapping_id = sync_runs.mapping_id AND c.side = 'target'),
+                    lease_until = now() + make_interval(secs => $3), progress_at = now()
                  WHERE org_id = $1 AND id = $2 AND status = 'pending'",
             )
             .await?;
-        client.execute(&start, &[&org_id, &sync_id]).await?;
+        client
+            .execute(&start, &[&org_id, &sync_id, &lease.as_secs_f64()])
+            .await?;
         let select = client
             .prepare_cached(
                 "SELECT id, org_id, mapping_id, status, mode, created_at, page_token, batches_published,
                         coordinator_done, from_updated_at, from_id, leg, reverse_from_updated_at, reverse_from_id,
-                        webhook_source_ids, webhook_target_ids
+                        webhook_source_ids, webhook_target_ids, coordinator_epoch
                  FROM sync_runs WHERE org_id = $1 AND id = $2",
             )
             .await?;
@@ -263,35 +284,41 @@ impl Store {
                     (None, None) => None,
                     (s, t) => Some((s.unwrap_or_default(), t.unwrap_or_default())),
                 },
+                epoch: r.get(16),
             }
         }))
     }
 
-    /// Records coordinator progress after a batch job was confirmed by the broker.
-    /// `leg` is the leg the next page belongs to (a finished forward leg checkpoints `reverse`
-    /// with no page token); `done` when the last leg has been read.
-    pub async fn checkpoint_sync(
-        &self,
-        sync_id: Uuid,
-        leg: &str,
-        page_token: Option<&str>,
-        batches_published: i32,
-        done: bool,
-    ) -> Result<(), StoreError> {
+    /// Records coordinator progress after a batch job was confirmed by the broker, and renews the
+    /// run's lease. `leg` is the leg the next page belongs to (a finished forward leg checkpoints
+    /// `reverse` with no page token); `done` when the last leg has been read.
+    ///
+    /// Returns `false` when the coordinator of `checkpoint.epoch` was superseded (the reaper
+    /// resumed the run under a newer epoch) or the run ended: that coordinator must stop.
+    pub async fn checkpoint_sync(&self, checkpoint: &Checkpoint<'_>) -> Result<bool, StoreError> {
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(
-                "UPDATE sync_runs SET leg = $2, page_token = $3, batches_published = $4, coordinator_done = $5
-                 WHERE id = $1 AND status = 'running'",
+                "UPDATE sync_runs SET leg = $2, page_token = $3, batches_published = $4, coordinator_done = $5,
+                    lease_until = now() + make_interval(secs => $7), progress_at = now()
+                 WHERE id = $1 AND status = 'running' AND coordinator_epoch <= $6",
             )
             .await?;
-        client
+        let n = client
             .execute(
                 &stmt,
-                &[&sync_id, &leg, &page_token, &batches_published, &done],
+                &[
+                    &checkpoint.sync_id,
+                    &checkpoint.leg,
+                    &checkpoint.page_token,
+                    &checkpoint.batches_published,
+                    &checkpoint.done,
+                    &checkpoint.epoch,
+                    &checkpoint.lease.as_secs_f64(),
+                ],
             )
             .await?;
-        Ok(())
+        Ok(n == 1)
     }
 
     /// The forward leg of a bidirectional run has been read: it published `batches` batches so far.
@@ -308,24 +335,25 @@ impl Store {
         Ok(())
     }
 
-    /// Once every forward batch is committed, moves the run to its reverse leg. True for exactly
-    /// one caller, which then enqueues the coordinator for the reverse leg.
+    /// Once every forward batch is committed, moves the run to its reverse leg. `Some(epoch)` for
+    /// exactly one caller, which then enqueues the coordinator for the reverse leg at that epoch.
     pub async fn try_start_reverse_leg(
         &self,
         org_id: Uuid,
         sync_id: Uuid,
-    ) -> Result<bool, StoreError> {
-        let n = self
+    ) -> Result<Option<i32>, StoreError> {
+        let row = self
             .client()
             .await?
-            .execute(
+            .query_opt(
                 "UPDATE sync_runs SET leg = 'reverse'
                  WHERE org_id = $1 AND id = $2 AND status = 'running' AND leg = 'forward_done'
-                   AND (SELECT count(*) FROM sync_batches WHERE sync_id = $2) >= forward_batches",
+                   AND (SELECT count(*) FROM sync_batches WHERE sync_id = $2) >= forward_batches
+                 RETURNING coordinator_epoch",
                 &[&org_id, &sync_id],
             )
             .await?;
-        Ok(n == 1)
+        Ok(row.map(|r| r.get(0)))
     }
 
     /// Undoes `try_start_reverse_leg` when the reverse job could not be enqueued, so a retry can.
@@ -351,25 +379,9 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let n = tx
-            .execute(
-                "UPDATE sync_runs r SET status = 'failed', finished_at = now(), error = $3,
-                    read_count = COALESCE(b.read, 0), created_count = COALESCE(b.created, 0),
-                    updated_count = COALESCE(b.updated, 0), skipped_count = COALESCE(b.skipped, 0),
-                    failed_count = COALESCE(b.failed, 0)
-                 FROM (SELECT sum(read_count)::bigint AS read, sum(created_count)::bigint AS created,
-                              sum(updated_count)::bigint AS updated, sum(skipped_count)::bigint AS skipped,
-                              sum(failed_count)::bigint AS failed
-                       FROM sync_batches WHERE sync_id = $2) b
-                 WHERE r.org_id = $1 AND r.id = $2 AND r.status IN ('pending', 'running')",
-                &[&org_id, &sync_id, &message],
-            )
-            .await?;
-        if n == 1 {
-            crate::webhooks::emit_sync_event(&tx, org_id, sync_id).await?;
-        }
+        let failed = fail_run_in(&tx, org_id, sync_id, message).await?;
         tx.commit().await?;
-        Ok(n == 1)
+        Ok(failed)
     }
 
     /// Finishes a run once the coordinator is done and every batch is accounted for; advances the
@@ -476,4 +488,32 @@ impl Store {
             id: r.get(1),
         }))
     }
+}
+
+/// Ends an unfinished run as failed inside `tx` (counts from its committed batches, the
+/// `sync.failed` delivery in the outbox); false if it had already finished.
+pub(crate) async fn fail_run_in(
+    tx: &deadpool_postgres::Transaction<'_>,
+    org_id: Uuid,
+    sync_id: Uuid,
+    message: &str,
+) -> Result<bool, StoreError> {
+    let n = tx
+        .execute(
+            "UPDATE sync_runs r SET status = 'failed', finished_at = now(), error = $3, lease_until = NULL,
+                read_count = COALESCE(b.read, 0), created_count = COALESCE(b.created, 0),
+                updated_count = COALESCE(b.updated, 0), skipped_count = COALESCE(b.skipped, 0),
+                failed_count = COALESCE(b.failed, 0)
+             FROM (SELECT sum(read_count)::bigint AS read, sum(created_count)::bigint AS created,
+                          sum(updated_count)::bigint AS updated, sum(skipped_count)::bigint AS skipped,
+                          sum(failed_count)::bigint AS failed
+                   FROM sync_batches WHERE sync_id = $2) b
+             WHERE r.org_id = $1 AND r.id = $2 AND r.status IN ('pending', 'running')",
+            &[&org_id, &sync_id, &message],
+        )
+        .await?;
+    if n == 1 {
+        crate::webhooks::emit_sync_event(tx, org_id, sync_id).await?;
+    }
+    Ok(n == 1)
 }

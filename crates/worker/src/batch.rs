@@ -2,14 +2,14 @@
 
 use std::collections::HashMap;
 
-use fluxcascade_core::{Counts, Cursor, Direction, Record, RecordError};
+use fluxcascade_core::{Counts, Cursor, Direction, Record};
 use fluxcascade_proto::v1::{BatchJob, JobEnvelope};
-use fluxcascade_queue::{JobError, Reason};
+use fluxcascade_queue::JobError;
 use fluxcascade_store::links::{BatchCommit, LinkRow, LinkWrite};
 use fluxcascade_telemetry::metrics;
 use prost::Message;
 use std::time::Duration;
-use tracing::{info, warn};
+use tracing::info;
 use uuid::Uuid;
 
 use crate::associations;
@@ -85,9 +85,20 @@ impl WorkerHandler {
             batch_no,
             reverse: job.reverse,
         };
-        let result = self.process_batch(env, &key, &records).await;
+        // Working on the run keeps it leased, so the reaper leaves it alone.
+        if let Err(e) = self.store.renew_run_lease(sync_id, self.run_lease).await {
+            lock.release().await;
+            return Err(classify::store(&e));
+        }
+        let result = self.process_batch(&key, &records).await;
         lock.release().await;
-        result?;
+        match result {
+            Ok(()) => {}
+            Err(e) if self.is_final_attempt(env, &e) => {
+                return self.give_up_run(env, org_id, sync_id, &e).await;
+            }
+            Err(e) => return Err(e),
+        }
         self.after_batch(org_id, sync_id, mapping_id, job.reverse)
             .await
     }
@@ -108,12 +119,7 @@ impl WorkerHandler {
         Ok(())
     }
 
-    async fn process_batch(
-        &self,
-        env: &JobEnvelope,
-        key: &BatchKey,
-        records: &[Record],
-    ) -> Result<(), JobError> {
+    async fn process_batch(&self, key: &BatchKey, records: &[Record]) -> Result<(), JobError> {
         let (sync_id, batch_no) = (key.sync_id, key.batch_no);
         if self
             .store
@@ -128,16 +134,7 @@ impl WorkerHandler {
         } else {
             self.write_batch(key, records).await
         };
-        let commit = match outcome {
-            Ok(commit) => commit,
-            Err(e) if self.is_final_attempt(env, &e) => {
-                // The batch cannot be written: count its records failed so the run still ends.
-                let reason = classify::reason(&e);
-                warn!(job_id = %env.job_id, %sync_id, batch_no, error = %Reason::new(&reason), "batch failed for good");
-                self.failed_commit(key, records, &reason)
-            }
-            Err(e) => return Err(e),
-        };
+        let commit = outcome?;
         let m = metrics();
         m.records_synced
             .with_label_values(&["created"])
@@ -349,33 +346,6 @@ impl WorkerHandler {
             dropped_intents,
             errors,
         })
-    }
-
-    fn failed_commit(&self, key: &BatchKey, records: &[Record], reason: &str) -> BatchCommit {
-        BatchCommit {
-            org_id: key.org_id,
-            sync_id: key.sync_id,
-            mapping_id: key.mapping_id,
-            batch_no: key.batch_no,
-            side: key.side(),
-            worker: self.name.clone(),
-            counts: Counts {
-                read: records.len() as u64,
-                failed: records.len() as u64,
-                ..Counts::default()
-            },
-            max_cursor: max_cursor(records),
-            links: Vec::new(),
-            dropped_intents: Vec::new(),
-            errors: records
-                .iter()
-                .map(|r| RecordError {
-                    record_id: r.id.clone(),
-                    code: "target_unavailable".into(),
-                    message: reason.into(),
-                })
-                .collect(),
-        }
     }
 }
 

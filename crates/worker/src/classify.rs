@@ -1,7 +1,7 @@
-//! Maps provider and store failures onto the queue's retry classes (transient, permanent), and
-//! bounds the failure texts a run stores (a provider may answer with an error of any size).
-
-use std::time::Duration;
+//! Maps provider and store failures onto the queue's failure classes — provider-transient,
+//! rate-limited (deferred), infrastructure, permanent — and bounds the failure texts a run stores
+//! (a provider may answer with an error of any size). Record-level failures never get here: they
+//! are recorded on the run and the job succeeds.
 
 use fluxcascade_providers::ProviderError;
 use fluxcascade_queue::{truncate_text, JobError};
@@ -11,9 +11,10 @@ use crate::adapters::AdapterError;
 
 pub fn provider(e: &ProviderError) -> JobError {
     match e {
-        ProviderError::RateLimited { retry_after } => JobError::Transient {
+        // Wait out the provider's window off the worker, consuming no attempt.
+        ProviderError::RateLimited { retry_after } => JobError::Deferred {
             message: e.to_string(),
-            retry_after: Some(*retry_after),
+            wait: *retry_after,
         },
         ProviderError::Transient(_) => JobError::Transient {
             message: e.to_string(),
@@ -27,9 +28,9 @@ pub fn provider(e: &ProviderError) -> JobError {
 
 pub fn store(e: &StoreError) -> JobError {
     if e.is_transient() {
-        JobError::Transient {
+        // The database is unreachable or its pool exhausted: retried for as long as it takes.
+        JobError::Infrastructure {
             message: e.to_string(),
-            retry_after: Some(Duration::from_secs(1)),
         }
     } else {
         // Constraint violations and the like: retry a few times, they may be races.
@@ -37,6 +38,13 @@ pub fn store(e: &StoreError) -> JobError {
             message: e.to_string(),
             retry_after: None,
         }
+    }
+}
+
+/// A publish the broker did not confirm: infrastructure.
+pub fn publish(what: &str, e: &fluxcascade_queue::QueueError) -> JobError {
+    JobError::Infrastructure {
+        message: format!("{what}: {e}"),
     }
 }
 
@@ -62,10 +70,10 @@ pub fn bounded(text: &str) -> String {
 /// [`MAX_STORED_ERROR_BYTES`] long.
 pub fn reason(e: &JobError) -> String {
     match e {
-        JobError::Transient { message, .. } => {
+        JobError::Transient { message, .. } | JobError::Infrastructure { message } => {
             bounded(&format!("gave up after retries: {message}"))
         }
-        JobError::Permanent { message } => bounded(message),
+        JobError::Deferred { message, .. } | JobError::Permanent { message } => bounded(message),
     }
 }
 

@@ -6,6 +6,7 @@ use fluxcascade_core::{Cursor, Direction, Record};
 use fluxcascade_proto::v1::{BatchJob, JobEnvelope, JobKind, SyncJob};
 use fluxcascade_providers::{ListQuery, Provider};
 use fluxcascade_queue::{JobError, Reason};
+use fluxcascade_store::syncs::Checkpoint;
 use prost::Message;
 use tracing::{info, warn};
 use uuid::Uuid;
@@ -37,6 +38,16 @@ struct LegRead {
     leg: Leg,
     last_leg: bool,
     until: chrono::DateTime<chrono::Utc>,
+    /// The coordinator epoch this job works under (fenced at every checkpoint).
+    epoch: i32,
+}
+
+/// How reading a leg ended.
+enum LegEnd {
+    /// Every page was read; this many batches are published in all.
+    Read(i32),
+    /// A newer coordinator took over the run (or it ended): stop here.
+    Superseded,
 }
 
 /// Rounds `t` down to a multiple of `resolution` (the provider's timestamp precision).
@@ -71,27 +82,47 @@ impl WorkerHandler {
         })?;
         let org_id = parse_uuid(&env.org_id, "org_id")?;
         let sync_id = parse_uuid(&job.sync_id, "sync_id")?;
-        let result = self.coordinate(org_id, sync_id).await;
+        let epoch = i32::try_from(job.epoch).unwrap_or(i32::MAX);
+        let result = self.coordinate(org_id, sync_id, epoch).await;
         match result {
             Ok(()) => Ok(()),
             Err(e) if self.is_final_attempt(env, &e) => {
-                let reason = classify::reason(&e);
-                warn!(job_id = %env.job_id, %sync_id, error = %Reason::new(&reason), "sync cannot proceed; run failed");
-                self.store
-                    .fail_sync(org_id, sync_id, &reason)
-                    .await
-                    .map_err(|e| classify::store(&e))?;
-                crate::deliveries::publish_for_subject(&self.store, &self.publisher, sync_id).await;
-                Ok(())
+                self.give_up_run(env, org_id, sync_id, &e).await
             }
             Err(e) => Err(e),
         }
     }
 
-    pub(crate) async fn coordinate(&self, org_id: Uuid, sync_id: Uuid) -> Result<(), JobError> {
+    /// A job of the run cannot proceed, for good: the run is failed with the reason (its mapping
+    /// is free again) and the job is dead-lettered, so it can be replayed once the cause is fixed.
+    /// If the failure cannot be recorded (the database is down), the job is retried instead.
+    pub(crate) async fn give_up_run(
+        &self,
+        env: &JobEnvelope,
+        org_id: Uuid,
+        sync_id: Uuid,
+        e: &JobError,
+    ) -> Result<(), JobError> {
+        let reason = classify::reason(e);
+        warn!(job_id = %env.job_id, %sync_id, error = %Reason::new(&reason), "run cannot proceed; failing it");
+        self.store
+            .fail_sync(org_id, sync_id, &reason)
+            .await
+            .map_err(|e| classify::store(&e))?;
+        crate::deliveries::publish_for_subject(&self.store, &self.publisher, sync_id).await;
+        self.after_run_finished(org_id, sync_id).await;
+        Err(JobError::Permanent { message: reason })
+    }
+
+    pub(crate) async fn coordinate(
+        &self,
+        org_id: Uuid,
+        sync_id: Uuid,
+        epoch: i32,
+    ) -> Result<(), JobError> {
         let Some(run) = self
             .store
-            .start_sync(org_id, sync_id)
+            .start_sync(org_id, sync_id, self.run_lease)
             .await
             .map_err(|e| classify::store(&e))?
         else {
@@ -100,6 +131,11 @@ impl WorkerHandler {
         };
         if run.status != "running" {
             return Ok(()); // already finished: a duplicate job
+        }
+        if epoch < run.epoch {
+            // The reaper resumed this run under a newer coordinator; this copy is stale.
+            info!(%sync_id, epoch, current = run.epoch, "superseded sync job; dropped");
+            return Ok(());
         }
         if run.coordinator_done {
             self.finalize(org_id, sync_id).await;
@@ -115,7 +151,9 @@ impl WorkerHandler {
             })?;
         let compiled = self.compile(&mapping)?;
         if let Some(ids) = run.webhook_ids.clone() {
-            return self.coordinate_webhook_run(&run, &mapping, ids).await;
+            return self
+                .coordinate_webhook_run(&run, &mapping, ids, epoch)
+                .await;
         }
         // One leg per coordinator job. A bidirectional run reads its reverse leg only once every
         // forward batch is committed (the last one to commit enqueues this job again), so the
@@ -163,8 +201,9 @@ impl WorkerHandler {
             leg,
             last_leg,
             until,
+            epoch,
         };
-        let batches = self
+        let batches = match self
             .read_leg(
                 &read,
                 adapter.provider.as_ref(),
@@ -174,7 +213,14 @@ impl WorkerHandler {
                 run.page_token.clone(),
                 run.batches_published,
             )
-            .await?;
+            .await?
+        {
+            LegEnd::Read(batches) => batches,
+            LegEnd::Superseded => {
+                info!(%sync_id, epoch, "a newer coordinator took over; stopping");
+                return Ok(());
+            }
+        };
         info!(%sync_id, batches, leg = leg.as_str(), "sync leg read");
         if last_leg {
             self.finalize(org_id, sync_id).await;
@@ -197,26 +243,23 @@ impl WorkerHandler {
         sync_id: Uuid,
         mapping_id: Uuid,
     ) -> Result<(), JobError> {
-        if !self
+        let Some(epoch) = self
             .store
             .try_start_reverse_leg(org_id, sync_id)
             .await
             .map_err(|e| classify::store(&e))?
-        {
+        else {
             return Ok(());
-        }
+        };
         let job = SyncJob {
             sync_id: sync_id.to_string(),
             mapping_id: mapping_id.to_string(),
-            epoch: 0,
+            epoch: u32::try_from(epoch).unwrap_or(0),
         };
         let env = JobEnvelope::new(JobKind::Sync, org_id.to_string(), job.encode_to_vec());
         if let Err(e) = self.publisher.publish(&env).await {
             let _ = self.store.reverse_leg_not_started(sync_id).await;
-            return Err(JobError::Transient {
-                message: format!("enqueueing the reverse leg: {e}"),
-                retry_after: None,
-            });
+            return Err(classify::publish("enqueueing the reverse leg", &e));
         }
         info!(%sync_id, "forward leg committed; reverse leg enqueued");
         Ok(())
@@ -233,7 +276,7 @@ impl WorkerHandler {
         fields: Vec<String>,
         page: Option<String>,
         mut batch_no: i32,
-    ) -> Result<i32, JobError> {
+    ) -> Result<LegEnd, JobError> {
         let mut query = ListQuery {
             since: from.clone(),
             page,
@@ -272,26 +315,29 @@ impl WorkerHandler {
                 self.publisher
                     .publish(&env)
                     .await
-                    .map_err(|e| JobError::Transient {
-                        message: format!("publishing batch: {e}"),
-                        retry_after: None,
-                    })?;
+                    .map_err(|e| classify::publish("publishing a batch", &e))?;
                 batch_no += 1;
             }
             let leg_done = page.next_page.is_none();
             let (leg, token) = (read.leg.as_str(), page.next_page.as_deref());
-            self.store
-                .checkpoint_sync(
-                    read.sync_id,
+            let current = self
+                .store
+                .checkpoint_sync(&Checkpoint {
+                    sync_id: read.sync_id,
+                    epoch: read.epoch,
                     leg,
-                    token,
-                    batch_no,
-                    leg_done && read.last_leg,
-                )
+                    page_token: token,
+                    batches_published: batch_no,
+                    done: leg_done && read.last_leg,
+                    lease: self.run_lease,
+                })
                 .await
                 .map_err(|e| classify::store(&e))?;
+            if !current {
+                return Ok(LegEnd::Superseded);
+            }
             if leg_done {
-                return Ok(batch_no);
+                return Ok(LegEnd::Read(batch_no));
             }
             query.page = page.next_page;
         }

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use fluxcascade_core::engine::CompiledMapping;
 use fluxcascade_proto::v1::{JobEnvelope, JobKind};
-use fluxcascade_queue::{JobError, JobHandler, Publisher};
+use fluxcascade_queue::{JobError, JobHandler, Publisher, RetryPolicy};
 use fluxcascade_store::mappings::MappingRow;
 use fluxcascade_store::Store;
 use fluxcascade_telemetry::metrics;
@@ -18,8 +18,10 @@ pub struct WorkerHandler {
     pub(crate) publisher: Publisher,
     pub(crate) adapters: Adapters,
     pub(crate) name: String,
-    pub(crate) max_attempts: u32,
+    pub(crate) retry: RetryPolicy,
     pub(crate) page_size: u32,
+    /// How long a run's lease lasts after whoever works on it renewed it.
+    pub(crate) run_lease: std::time::Duration,
 }
 
 /// A mapping ready to apply: the core engine plus what the I/O side needs from it.
@@ -29,6 +31,10 @@ pub(crate) struct Compiled {
     pub source_fields: Vec<String>,
     pub target_fields: Vec<String>,
     pub projection: Projection,
+}
+
+pub(crate) fn now_unix_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 pub(crate) fn parse_uuid(s: &str, what: &str) -> Result<Uuid, JobError> {
@@ -43,16 +49,18 @@ impl WorkerHandler {
         publisher: Publisher,
         adapters: Adapters,
         name: String,
-        max_attempts: u32,
+        retry: RetryPolicy,
         page_size: u32,
+        run_lease: std::time::Duration,
     ) -> WorkerHandler {
         WorkerHandler {
             store,
             publisher,
             adapters,
             name,
-            max_attempts,
+            retry,
             page_size,
+            run_lease,
         }
     }
 
@@ -77,9 +85,16 @@ impl WorkerHandler {
         })
     }
 
-    /// Whether this failure ends the job for good (permanent, or the attempts are used up).
+    /// Whether this failure ends the job for good: permanent, or a transient or infrastructure
+    /// fault that has been retried for the whole retry window. A deferred job never ends.
     pub(crate) fn is_final_attempt(&self, env: &JobEnvelope, e: &JobError) -> bool {
-        matches!(e, JobError::Permanent { .. }) || env.attempt >= self.max_attempts
+        match e {
+            JobError::Permanent { .. } => true,
+            JobError::Deferred { .. } => false,
+            JobError::Transient { .. } | JobError::Infrastructure { .. } => self
+                .retry
+                .window_elapsed(env.first_failed_at_unix_ms, now_unix_ms()),
+        }
     }
 }
 

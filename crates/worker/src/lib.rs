@@ -34,16 +34,24 @@ pub use handler::WorkerHandler;
 /// Worker settings, loaded once at start.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    /// Jobs in flight in this process (also the AMQP prefetch).
+    /// Sync and batch jobs in flight in this process (also their AMQP prefetch).
     pub concurrency: usize,
+    /// Webhook jobs in flight in this process: their own consumer and slots, so a change from a
+    /// provider never waits behind bulk batch work.
+    pub webhook_concurrency: usize,
     pub queue: QueueConfig,
     pub providers: ProvidersConfig,
     /// Per-connection request budgets, shared by all replicas through Postgres.
     pub rate_budgets: RateBudgets,
     /// Health/metrics listener (`/healthz`, `/readyz`, `/metrics`); port 0 picks one.
     pub listen: String,
-    /// Attempts before a job is dead-lettered (the last attempt ends the run or batch for good).
+    /// Attempts of an outbound webhook delivery; also how often any job may come back unsettled
+    /// (its worker died holding it) before it is dead-lettered without running. Failures the
+    /// handlers report are retried by time instead (`queue.retry_window`).
     pub max_attempts: u32,
+    /// How long a sync run's lease lasts after whoever works on it renewed it; a run whose lease
+    /// expired is resumed by the scheduler's reaper.
+    pub run_lease: Duration,
     /// Records per page read from the source (one batch job per page).
     pub page_size: u32,
     /// How long in-flight jobs may take to finish on SIGTERM.
@@ -95,8 +103,9 @@ impl Worker {
             publisher.clone(),
             adapters,
             name,
-            config.max_attempts,
+            config.queue.retry_policy()?,
             config.page_size,
+            config.run_lease,
         ));
         let health = fluxcascade_telemetry::HealthServer::bind(
             &config.listen,
@@ -119,10 +128,15 @@ impl Worker {
     /// Consumes until `shutdown` fires, then drains in-flight jobs within the grace period.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let options = ConsumerOptions {
-            kinds: vec![JobKind::Sync, JobKind::Batch, JobKind::Webhook],
+            kinds: vec![JobKind::Sync, JobKind::Batch],
             concurrency: self.config.concurrency,
-            max_attempts: self.config.max_attempts,
+            max_unsettled: self.config.max_attempts,
             shutdown_grace: self.config.shutdown_grace,
+        };
+        let webhook_options = ConsumerOptions {
+            kinds: vec![JobKind::Webhook],
+            concurrency: self.config.webhook_concurrency.max(1),
+            ..options.clone()
         };
         let health = tokio::spawn(self.health.run(shutdown.clone()));
         info!(concurrency = self.config.concurrency, "worker consuming");
@@ -131,6 +145,15 @@ impl Worker {
             self.config.queue.clone(),
             self.config.concurrency,
             self.config.shutdown_grace,
+            shutdown.clone(),
+        ));
+        // Webhook jobs too: a backlog of batch jobs never delays a provider's change.
+        let mut webhook_queue = self.config.queue.clone();
+        webhook_queue.prefetch = 0; // = its own concurrency
+        let webhooks = tokio::spawn(fluxcascade_queue::run_consumer(
+            webhook_queue,
+            webhook_options,
+            Arc::clone(&self.handler) as Arc<dyn fluxcascade_queue::JobHandler>,
             shutdown.clone(),
         ));
         let res = fluxcascade_queue::run_consumer(
@@ -142,6 +165,7 @@ impl Worker {
         .await
         .context("job consumer");
         shutdown.cancel();
+        let _ = webhooks.await;
         let _ = delivering.await;
         let _ = health.await;
         res

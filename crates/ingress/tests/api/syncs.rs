@@ -250,7 +250,7 @@ async fn record_errors_show_on_the_run_and_page() {
         .org_id;
     let sync_id: Uuid = id.parse().expect("uuid");
     app.store
-        .start_sync(org_id, sync_id)
+        .start_sync(org_id, sync_id, std::time::Duration::from_secs(60))
         .await
         .expect("start")
         .expect("run");

@@ -169,7 +169,7 @@ impl DeliveryWorker {
         let options = ConsumerOptions {
             kinds: vec![JobKind::Delivery],
             concurrency,
-            max_attempts: self.max_attempts,
+            max_unsettled: self.max_attempts,
             shutdown_grace,
         };
         let res = fluxcascade_queue::run_consumer(queue, options, self, shutdown).await;

@@ -122,7 +122,7 @@ impl WorkerHandler {
     /// ordinary sync job, so the queue's retry tiers and final-attempt handling take over.
     async fn run_now(&self, runs: &[RunToPublish]) -> Result<(), JobError> {
         for run in runs {
-            if let Err(e) = self.coordinate(run.org_id, run.sync_id).await {
+            if let Err(e) = self.coordinate(run.org_id, run.sync_id, 0).await {
                 warn!(error = %Reason::new(&classify::reason(&e)), sync_id = %run.sync_id,
                       "webhook run failed in place; queued as a sync job for retry");
                 self.publish_runs(std::slice::from_ref(run)).await?;
@@ -150,10 +150,7 @@ impl WorkerHandler {
                 {
                     warn!(error = %e, sync_id = %run.sync_id, "could not undo the unqueued webhook run");
                 }
-                return Err(JobError::Transient {
-                    message: format!("publishing a webhook run: {e}"),
-                    retry_after: None,
-                });
+                return Err(classify::publish("publishing a webhook run", &e));
             }
             debug!(sync_id = %run.sync_id, mapping_id = %run.mapping_id, "webhook run enqueued");
         }

@@ -13,6 +13,7 @@ use tracing::info;
 
 use crate::classify;
 use crate::handler::WorkerHandler;
+use fluxcascade_store::syncs::Checkpoint;
 
 impl WorkerHandler {
     /// One leg per coordinator job, like a cursor run: source ids (forward leg) first, then — once
@@ -22,6 +23,7 @@ impl WorkerHandler {
         run: &RunState,
         mapping: &MappingRow,
         (source_ids, target_ids): (Vec<String>, Vec<String>),
+        epoch: i32,
     ) -> Result<(), JobError> {
         let (org_id, sync_id) = (run.org_id, run.sync_id);
         let reverse_allowed = mapping.spec.direction != Direction::SourceToTarget;
@@ -97,24 +99,28 @@ impl WorkerHandler {
             self.publisher
                 .publish_many(&jobs)
                 .await
-                .map_err(|e| JobError::Transient {
-                    message: format!("publishing batch: {e}"),
-                    retry_after: None,
-                })?;
+                .map_err(|e| classify::publish("publishing batches", &e))?;
         }
         let leg = if reverse { "reverse" } else { "forward" };
         info!(%sync_id, records = records.len(), batches = jobs.len(), leg, "webhook run read");
-        if last_leg {
-            self.store
-                .checkpoint_sync(sync_id, leg, None, batch_no, true)
-                .await
-                .map_err(|e| classify::store(&e))?;
+        let current = self
+            .store
+            .checkpoint_sync(&Checkpoint {
+                sync_id,
+                epoch,
+                leg,
+                page_token: None,
+                batches_published: batch_no,
+                done: last_leg,
+                lease: self.run_lease,
+            })
+            .await
+            .map_err(|e| classify::store(&e))?;
+        if !current {
+            info!(%sync_id, epoch, "a newer coordinator took over; stopping");
+        } else if last_leg {
             self.finalize(org_id, sync_id).await;
         } else {
-            self.store
-                .checkpoint_sync(sync_id, leg, None, batch_no, false)
-                .await
-                .map_err(|e| classify::store(&e))?;
             self.store
                 .forward_leg_read(sync_id, batch_no)
                 .await

@@ -1,0 +1,151 @@
+//! Run leases and the reaper's queries: whoever works on a run renews its lease; a run whose
+//! lease expired is resumed under a new coordinator epoch, or failed once it has made no progress
+//! for the retry window; deferred webhook ids whose mapping has no run going are started.
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::syncs::fail_run_in;
+use crate::{Store, StoreError};
+
+/// What the reaper did with one run whose lease had expired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reaped {
+    /// Re-publish its coordinator (`SyncJob`) at `epoch`: it resumes from its checkpoint.
+    Resume {
+        org_id: Uuid,
+        sync_id: Uuid,
+        mapping_id: Uuid,
+        epoch: i32,
+    },
+    /// It made no progress for the retry window and was failed; its mapping is free again.
+    Failed {
+        org_id: Uuid,
+        sync_id: Uuid,
+        mapping_id: Uuid,
+    },
+}
+
+/// The reaper's knobs.
+#[derive(Debug, Clone, Copy)]
+pub struct ReapPolicy {
+    /// How long a lease lasts (a pending run's implicit lease runs from its creation).
+    pub lease: Duration,
+    /// A run without progress for this long is failed instead of resumed.
+    pub window: Duration,
+    /// Runs handled per call.
+    pub limit: i64,
+}
+
+impl Store {
+    /// Renews a running run's lease for `lease` (a batch starting work on it). Cheap when called
+    /// often: the row is written only once half the lease has gone.
+    pub async fn renew_run_lease(&self, sync_id: Uuid, lease: Duration) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "UPDATE sync_runs SET lease_until = now() + make_interval(secs => $2), progress_at = now()
+                 WHERE id = $1 AND status = 'running'
+                   AND (lease_until IS NULL OR lease_until < now() + make_interval(secs => $2 / 2))",
+            )
+            .await?;
+        client
+            .execute(&stmt, &[&sync_id, &lease.as_secs_f64()])
+            .await?;
+        Ok(())
+    }
+
+    /// Claims up to `policy.limit` unfinished runs whose lease expired (`FOR UPDATE SKIP LOCKED`:
+    /// any number of reapers split the rows) and, in the same transaction, fails those without
+    /// progress for the window and moves the others to a new epoch with a fresh lease. The
+    /// caller publishes a coordinator for each `Resume`; a lost publish is retried when the new
+    /// lease expires.
+    pub async fn reap_expired_runs(&self, policy: &ReapPolicy) -> Result<Vec<Reaped>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let lease = policy.lease.as_secs_f64();
+        let rows = tx
+            .query(
+                "SELECT id, org_id, mapping_id,
+                        COALESCE(progress_at, created_at) < now() - make_interval(secs => $2) AS stale
+                 FROM sync_runs
+                 WHERE status IN ('pending', 'running')
+                   AND COALESCE(lease_until, created_at + make_interval(secs => $1)) < now()
+                 ORDER BY created_at
+                 LIMIT $3
+                 FOR UPDATE SKIP LOCKED",
+                &[&lease, &policy.window.as_secs_f64(), &policy.limit],
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (sync_id, org_id, mapping_id): (Uuid, Uuid, Uuid) =
+                (row.get(0), row.get(1), row.get(2));
+            if row.get::<_, bool>(3) {
+                let reason = format!(
+                    "the run made no progress for {} (its jobs kept failing or were lost; see GET /v1/dead-letters) and was given up",
+                    human(policy.window)
+                );
+                if fail_run_in(&tx, org_id, sync_id, &reason).await? {
+                    out.push(Reaped::Failed {
+                        org_id,
+                        sync_id,
+                        mapping_id,
+                    });
+                }
+                continue;
+            }
+            let epoch: i32 = tx
+                .query_one(
+                    "UPDATE sync_runs SET coordinator_epoch = coordinator_epoch + 1,
+                        lease_until = now() + make_interval(secs => $2), resumed_count = resumed_count + 1
+                     WHERE id = $1 RETURNING coordinator_epoch",
+                    &[&sync_id, &lease],
+                )
+                .await?
+                .get(0);
+            out.push(Reaped::Resume {
+                org_id,
+                sync_id,
+                mapping_id,
+                epoch,
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Mappings holding deferred webhook ids while no run of theirs is pending or running (the
+    /// run they waited for ended without starting them, e.g. it was failed by the reaper).
+    pub async fn orphaned_deferrals(&self, limit: i64) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT DISTINCT d.org_id, d.mapping_id FROM webhook_deferred d
+                 WHERE NOT EXISTS (SELECT 1 FROM sync_runs r
+                                   WHERE r.mapping_id = d.mapping_id AND r.status IN ('pending', 'running'))
+                 LIMIT $1",
+                &[&limit],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}
+
+/// `1h`, `90s`, `1m30s`.
+fn human(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let mut out = String::new();
+    for (n, unit) in [(h, "h"), (m, "m"), (s, "s")] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    if out.is_empty() {
+        out = format!("{}ms", d.as_millis());
+    }
+    out
+}
