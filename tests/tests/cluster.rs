@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use fluxcascade_tests::{fields, Options, TestEnv};
+use serde_json::json;
 
 fn script() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -51,6 +52,9 @@ async fn a_sync_survives_a_cluster_node_stopping_and_coming_back() -> anyhow::Re
     let hubspot = env.connect("hubspot").await?;
     let jobber = env.connect("jobber").await?;
     let mapping = env.contacts_to_clients(&hubspot, &jobber).await?;
+    // A slow provider (2 s a request, so 20 pages read one after another take 40 s) keeps the
+    // run going while the node stops and starts (each takes seconds).
+    env.sandbox_config(json!({"latencyMs": 2000})).await?;
     let started = Instant::now();
     let sync_id = env.trigger_sync(&mapping, "full").await?;
 
@@ -81,9 +85,18 @@ async fn a_sync_survives_a_cluster_node_stopping_and_coming_back() -> anyhow::Re
         stop.elapsed(),
         status["status"]
     );
+    assert_eq!(status["status"], "running", "the node stopped mid-sync");
     let start = Instant::now();
     println!("{}", cluster(&["start-node", "2"])?);
-    println!("node 2 back in {:?}", start.elapsed());
+    let status = env
+        .api_ok(reqwest::Method::GET, &format!("/v1/syncs/{sync_id}"), None)
+        .await?;
+    println!(
+        "node 2 back in {:?}; the run is {}",
+        start.elapsed(),
+        status["status"]
+    );
+    env.sandbox_config(json!({"latencyMs": 0})).await?;
 
     let done = env.wait_sync(&sync_id, Duration::from_secs(600)).await?;
     println!("{N} records in {:?} with a node restart", started.elapsed());
