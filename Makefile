@@ -2,7 +2,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run build test bench lint fmt clean-test-state
+.PHONY: run build test test-cluster bench lint fmt clean-test-state
 
 ## Build, migrate, start sandbox + ingress + scheduler + 2 workers, create the demo org and run a sync. Ctrl-C stops all.
 run:
@@ -15,6 +15,14 @@ build:
 ## (crates/cli's tests make cargo build target/debug/fluxcascade, which the end-to-end tests spawn.)
 test:
 	$(CARGO) test --workspace --no-fail-fast -- --test-threads=$${FLUXCASCADE_TEST_THREADS:-4}
+
+## The 3-node RabbitMQ cluster test (ignored by `make test`): starts fc-rabbit-1..3 (ports 5681-5683)
+## beside the machine's broker, stops and restarts one mid-sync, then stops the cluster.
+test-cluster:
+	$(CARGO) build --bin fluxcascade
+	./scripts/rabbit-cluster.sh start
+	$(CARGO) test -p fluxcascade-tests --test cluster -- --ignored --nocapture; \
+	  status=$$?; ./scripts/rabbit-cluster.sh stop; exit $$status
 
 ## Benchmarks: print a table and write JSON under target/bench/.
 bench:

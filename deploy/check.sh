@@ -26,8 +26,10 @@ import yaml
 
 errors = []
 
-# Kubernetes manifests.
-k8s = sorted(f for f in os.listdir("k8s") if f.endswith((".yaml", ".yml")))
+# Kubernetes manifests: k8s/ and the optional RabbitMQ cluster in k8s/rabbitmq/.
+k8s = []
+for d in ("k8s", "k8s/rabbitmq"):
+    k8s += sorted(os.path.relpath(os.path.join(d, f), "k8s") for f in os.listdir(d) if f.endswith((".yaml", ".yml")))
 for name in k8s:
     with open(os.path.join("k8s", name)) as fh:
         for i, doc in enumerate(yaml.safe_load_all(fh)):
@@ -45,15 +47,18 @@ for name in k8s:
             if "namespace" in (doc.get("metadata") or {}):
                 errors.append(f"{where}: manifests must be namespace-free")
 
-with open("k8s/kustomization.yaml") as fh:
-    kustomization = yaml.safe_load(fh)
-listed = set(kustomization.get("resources", []))
-for res in sorted(listed):
-    if not os.path.exists(os.path.join("k8s", res)):
-        errors.append(f"kustomization.yaml lists missing file {res}")
-for name in k8s:
-    if name not in listed and name not in ("kustomization.yaml", "secret.example.yaml"):
-        errors.append(f"k8s/{name} is not listed in kustomization.yaml")
+for d in ("", "rabbitmq/"):
+    with open(f"k8s/{d}kustomization.yaml") as fh:
+        kustomization = yaml.safe_load(fh)
+    listed = {d + r for r in kustomization.get("resources", [])}
+    for res in sorted(listed):
+        if not os.path.exists(os.path.join("k8s", res)):
+            errors.append(f"k8s/{d}kustomization.yaml lists missing file {res}")
+    for name in k8s:
+        if os.path.dirname(name) + "/" != (d or "/") and not (d == "" and "/" not in name):
+            continue
+        if name not in listed and name not in (d + "kustomization.yaml", "secret.example.yaml"):
+            errors.append(f"k8s/{name} is not listed in k8s/{d}kustomization.yaml")
 
 # Compose file.
 with open("docker-compose.yml") as fh:
@@ -73,7 +78,8 @@ PY
 
 if command -v kubectl >/dev/null 2>&1; then
   kubectl kustomize k8s >/dev/null
-  echo "ok: kubectl kustomize k8s renders"
+  kubectl kustomize k8s/rabbitmq >/dev/null
+  echo "ok: kubectl kustomize k8s and k8s/rabbitmq render"
 else
   echo "skip: kubectl not installed"
 fi

@@ -1,18 +1,26 @@
 //! End-to-end test support: spawns the real `fluxcascade` processes against the local Postgres and
 //! RabbitMQ with a private database and queue prefix, and talks to them over HTTP.
 
+mod options;
 pub mod procs;
 pub mod prod;
+pub mod proxy;
+mod sandbox;
 
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
+pub use options::Options;
 pub use procs::{bin_path, Proc};
+pub use proxy::FaultProxy;
 
 pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+/// Where the local Postgres and RabbitMQ listen (the proxies' upstreams).
+pub const PG_ADDR: &str = "127.0.0.1:5432";
+pub const AMQP_ADDR: &str = "127.0.0.1:5672";
 
 /// A sandbox record's provider-native fields: HubSpot keeps them under `properties`,
 /// Jobber's GraphQL objects carry them at the top level.
@@ -37,24 +45,72 @@ pub struct TestEnv {
     pub ingress: Proc,
     pub workers: Vec<Proc>,
     pub log_dir: std::path::PathBuf,
+    /// The broker URL(s) the test's own clients use (direct, never through a proxy).
+    pub amqp_url: String,
+    /// Between the processes and Postgres, with [`Options::db_proxy`].
+    pub db_proxy: Option<FaultProxy>,
+    /// Between the processes and RabbitMQ, with [`Options::amqp_proxy`].
+    pub amqp_proxy: Option<FaultProxy>,
+    /// What the processes get as `DATABASE_URL`, `AMQP_URL` and extra environment.
+    proc_db_url: String,
+    proc_amqp_url: String,
+    proc_env: Vec<(String, String)>,
 }
 
 impl TestEnv {
     /// Starts a sandbox, migrates a fresh database, starts the ingress and `workers` workers,
     /// and creates an org. The sandbox's rate limits are switched off unless a test turns them on.
     pub async fn start(name: &str, workers: usize) -> anyhow::Result<TestEnv> {
+        TestEnv::start_with(name, workers, Options::default()).await
+    }
+
+    /// [`TestEnv::start`] with the processes wired as `options` says (proxies, brokers, env).
+    pub async fn start_with(
+        name: &str,
+        workers: usize,
+        options: Options,
+    ) -> anyhow::Result<TestEnv> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let short = &id[..12];
         let db_name = format!("fc_e2e_{short}");
-        let db_url = format!("postgres://postgres@127.0.0.1:5432/{db_name}");
+        let db_url = format!("postgres://postgres@{PG_ADDR}/{db_name}");
         let prefix = format!("e2e_{short}");
         let master_key = fluxcascade_store::MasterKey::generate_base64();
         let log_dir = procs::log_dir(name);
+        let amqp_url = options.amqp_url.clone().unwrap_or_else(|| AMQP_URL.into());
+        if options.amqp_proxy && options.amqp_url.is_some() {
+            bail!("Options: amqp_proxy proxies the local broker only, not amqp_url");
+        }
+        let db_proxy = options
+            .db_proxy
+            .then(|| FaultProxy::start(PG_ADDR.parse().expect("PG_ADDR")))
+            .transpose()?;
+        let amqp_proxy = options
+            .amqp_proxy
+            .then(|| FaultProxy::start(AMQP_ADDR.parse().expect("AMQP_ADDR")))
+            .transpose()?;
+        let proc_db_url = match &db_proxy {
+            Some(p) => format!("postgres://postgres@{}/{db_name}", p.addr()),
+            None => db_url.clone(),
+        };
+        let proc_amqp_url = match &amqp_proxy {
+            Some(p) => format!("amqp://guest:guest@{}/%2f", p.addr()),
+            None => amqp_url.clone(),
+        };
+        let proc_env = options.env.clone();
         let env = |p: &mut std::process::Command| {
             p.env("DATABASE_URL", &db_url)
-                .env("AMQP_URL", AMQP_URL)
+                .env("AMQP_URL", &amqp_url)
                 .env("FLUXCASCADE_QUEUE_PREFIX", &prefix)
                 .env("FLUXCASCADE_MASTER_KEY", &master_key);
+        };
+        let proc_env_fn = |p: &mut std::process::Command| {
+            env(p);
+            p.env("DATABASE_URL", &proc_db_url)
+                .env("AMQP_URL", &proc_amqp_url);
+            for (k, v) in &proc_env {
+                p.env(k, v);
+            }
         };
         let (sandbox, sandbox_url) = Proc::spawn_listening(
             "sandbox",
@@ -98,7 +154,7 @@ impl TestEnv {
             &log_dir,
             &["ingress", "--listen", "127.0.0.1:0"],
             |c| {
-                env(c);
+                proc_env_fn(c);
                 c.env("FLUXCASCADE_SANDBOX_URL", &sandbox_url_env)
                     // The tests' webhook receivers listen on loopback.
                     .env("FLUXCASCADE_ALLOW_PRIVATE_WEBHOOK_URLS", "true");
@@ -120,6 +176,12 @@ impl TestEnv {
             ingress,
             workers: Vec::new(),
             log_dir,
+            amqp_url: amqp_url.clone(),
+            db_proxy,
+            amqp_proxy,
+            proc_db_url: proc_db_url.clone(),
+            proc_amqp_url: proc_amqp_url.clone(),
+            proc_env,
         };
         me.sandbox_config(json!({"rateLimits": {"enabled": false}}))
             .await?;
@@ -134,19 +196,22 @@ impl TestEnv {
     pub async fn add_worker(&mut self, extra_env: &[(&str, &str)]) -> anyhow::Result<()> {
         let n = self.workers.len() + 1;
         let (db, prefix, key, sb) = (
-            self.db_url.clone(),
+            self.proc_db_url.clone(),
             self.prefix.clone(),
             self.master_key.clone(),
             self.sandbox_url.clone(),
         );
-        let extra: Vec<(String, String)> = extra_env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let amqp = self.proc_amqp_url.clone();
+        let mut extra = self.proc_env.clone();
+        extra.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
         let (proc, _health) =
             Proc::spawn_listening(&format!("worker-{n}"), &self.log_dir, &["worker"], |c| {
                 c.env("DATABASE_URL", &db)
-                    .env("AMQP_URL", AMQP_URL)
+                    .env("AMQP_URL", &amqp)
                     .env("FLUXCASCADE_QUEUE_PREFIX", &prefix)
                     .env("FLUXCASCADE_MASTER_KEY", &key)
                     .env("FLUXCASCADE_SANDBOX_URL", &sb)
@@ -162,85 +227,6 @@ impl TestEnv {
             .await?;
         self.workers.push(proc);
         Ok(())
-    }
-
-    pub async fn sandbox_config(&self, body: Value) -> anyhow::Result<Value> {
-        let r = self
-            .http
-            .put(format!("{}/_sandbox/config", self.sandbox_url))
-            .json(&body)
-            .send()
-            .await?;
-        let status = r.status();
-        let v: Value = r.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            bail!("sandbox config {status}: {v}");
-        }
-        Ok(v)
-    }
-
-    pub async fn seed(&self, provider: &str, object: &str, count: u64) -> anyhow::Result<()> {
-        self.seed_account(provider, object, "default", count).await
-    }
-
-    /// Seeds `count` fake records into one sandbox account of `provider`.
-    pub async fn seed_account(
-        &self,
-        provider: &str,
-        object: &str,
-        account: &str,
-        count: u64,
-    ) -> anyhow::Result<()> {
-        self.http
-            .post(format!(
-                "{}/_sandbox/{provider}/{object}/seed",
-                self.sandbox_url
-            ))
-            .query(&[("account", account)])
-            .json(&json!({"count": count, "seed": 7}))
-            .send()
-            .await?
-            .error_for_status()?;
-        Ok(())
-    }
-
-    /// Records of a sandbox object as stored, in the provider's own shape (see [`fields`]).
-    pub async fn sandbox_records(
-        &self,
-        provider: &str,
-        object: &str,
-    ) -> anyhow::Result<Vec<Value>> {
-        let v: Value = self
-            .http
-            .get(format!("{}/_sandbox/{provider}/{object}", self.sandbox_url))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        Ok(v["data"].as_array().cloned().unwrap_or_default())
-    }
-
-    /// Records written through the provider APIs so far, for one provider and object.
-    pub async fn sandbox_writes(&self, provider: &str, object: &str) -> anyhow::Result<u64> {
-        let stats = self.sandbox_stats().await?;
-        Ok(stats["writes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|w| w["provider"] == provider && w["object"] == object)
-            .filter_map(|w| w["count"].as_u64())
-            .sum())
-    }
-
-    pub async fn sandbox_stats(&self) -> anyhow::Result<Value> {
-        Ok(self
-            .http
-            .get(format!("{}/_sandbox/stats", self.sandbox_url))
-            .send()
-            .await?
-            .json()
-            .await?)
     }
 
     /// Connects the sandbox's default account of `provider` the way a user's browser would;
@@ -438,6 +424,10 @@ impl Drop for TestEnv {
             .unwrap_or_default()
             .to_string();
         let prefix = self.prefix.clone();
+        let amqp_url = self.amqp_url.clone();
+        // Every process is stopped: the proxies can go (and must not hold a cut over cleanup).
+        self.db_proxy.take();
+        self.amqp_proxy.take();
         // Own runtime on a plain thread: Drop may run inside the test's runtime.
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -455,7 +445,7 @@ impl Drop for TestEnv {
                             ))
                             .await;
                     }
-                    let _ = fluxcascade_queue::Topology::delete(AMQP_URL, &prefix).await;
+                    let _ = fluxcascade_queue::Topology::delete(&amqp_url, &prefix).await;
                 });
             }
         })
@@ -472,10 +462,13 @@ impl TestEnv {
         extra_env: &[(&str, &str)],
     ) -> anyhow::Result<(Proc, String)> {
         Proc::spawn_listening(name, &self.log_dir, &["scheduler"], |c| {
-            c.env("DATABASE_URL", &self.db_url)
-                .env("AMQP_URL", AMQP_URL)
+            c.env("DATABASE_URL", &self.proc_db_url)
+                .env("AMQP_URL", &self.proc_amqp_url)
                 .env("FLUXCASCADE_QUEUE_PREFIX", &self.prefix)
                 .env("FLUXCASCADE_MASTER_KEY", &self.master_key);
+            for (k, v) in &self.proc_env {
+                c.env(k, v);
+            }
             for (k, v) in extra_env {
                 c.env(k, v);
             }

@@ -50,6 +50,9 @@ pub struct Settings {
     /// Outbound webhook URLs: public `https` only, unless
     /// `FLUXCASCADE_ALLOW_PRIVATE_WEBHOOK_URLS=true` (local development) allows any `http(s)`.
     pub webhook_urls: WebhookUrls,
+    /// `FLUXCASCADE_RETRY_DELAYS`: the four retry tier delays (`None`: the production
+    /// 1s,10s,1m,10m). Every process of a queue prefix must use the same ones.
+    pub retry_delays: Option<Vec<Duration>>,
     /// `FLUXCASCADE_WEBHOOK_CONCURRENCY`: webhook jobs in flight per worker, on their own consumer.
     pub webhook_concurrency: usize,
     /// `FLUXCASCADE_RETRY_WINDOW`: how long outages and provider faults are retried per job.
@@ -142,6 +145,7 @@ impl Settings {
                 3600,
             )?),
             webhook_urls: webhook_urls_from_env()?,
+            retry_delays: retry_delays_from(env("FLUXCASCADE_RETRY_DELAYS").as_deref())?,
             webhook_concurrency: env_parse(
                 "FLUXCASCADE_WEBHOOK_CONCURRENCY",
                 (worker_concurrency / 2).max(2),
@@ -155,11 +159,19 @@ impl Settings {
                 env_parse("FLUXCASCADE_REAPER_INTERVAL_SECONDS", 15)?.max(1),
             ),
         })
+        .and_then(Settings::validated)
+    }
+
+    /// Refuses an `AMQP_URL` list with a bad entry (named by position, never echoed).
+    fn validated(self) -> anyhow::Result<Settings> {
+        fluxcascade_queue::parse_amqp_urls(self.amqp_url.expose()).context("AMQP_URL")?;
+        Ok(self)
     }
 
     pub fn queue(&self) -> QueueConfig {
         let mut q = QueueConfig::new(self.amqp_url.expose(), &self.queue_prefix);
         q.prefetch = u16::try_from(self.worker_concurrency).unwrap_or(u16::MAX);
+        q.retry_delays.clone_from(&self.retry_delays);
         q.retry_window = self.retry_window;
         q
     }
@@ -170,6 +182,25 @@ impl Settings {
         };
         fluxcascade_store::MasterKey::from_base64(k.expose()).context("FLUXCASCADE_MASTER_KEY")
     }
+}
+
+/// `FLUXCASCADE_RETRY_DELAYS`: four comma-separated durations (`200ms,1s,2s,5s`, as
+/// [`parse_duration`] reads them), non-zero and non-decreasing; unset: the production tiers.
+fn retry_delays_from(value: Option<&str>) -> anyhow::Result<Option<Vec<Duration>>> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let delays = value
+        .split(',')
+        .map(|d| parse_duration(d.trim()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("FLUXCASCADE_RETRY_DELAYS={value:?}: {e}"))?;
+    let mut check = QueueConfig::new("", "");
+    check.retry_delays = Some(delays.clone());
+    check
+        .tier_delays()
+        .map_err(|e| anyhow::anyhow!("FLUXCASCADE_RETRY_DELAYS={value:?}: {e}"))?;
+    Ok(Some(delays))
 }
 
 /// `FLUXCASCADE_ALLOW_PRIVATE_WEBHOOK_URLS=true` lets webhook URLs use `http` and reach
@@ -280,6 +311,30 @@ mod tests {
             .collect();
         // Like `env`: an empty value is unset.
         providers_from(|name| vars.get(name).cloned().filter(|v| !v.is_empty()))
+    }
+
+    #[test]
+    fn retry_delays_are_four_non_decreasing_durations() {
+        assert_eq!(retry_delays_from(None).unwrap(), None);
+        assert_eq!(
+            retry_delays_from(Some("200ms, 1s,2s,5m")).unwrap(),
+            Some(vec![
+                Duration::from_millis(200),
+                Duration::from_secs(1),
+                Duration::from_secs(2),
+                Duration::from_secs(300),
+            ])
+        );
+        for bad in [
+            "1s,2s,3s",
+            "1s,2s,3s,4s,5s",
+            "2s,1s,3s,4s",
+            "0s,1s,2s,3s",
+            "1s,2s,x,4s",
+        ] {
+            let e = retry_delays_from(Some(bad)).unwrap_err();
+            assert!(e.to_string().contains("FLUXCASCADE_RETRY_DELAYS"), "{e}");
+        }
     }
 
     #[test]

@@ -42,3 +42,27 @@ fn unknown_commands_fail_with_usage() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("Usage"));
 }
+
+#[test]
+fn a_bad_amqp_url_list_or_retry_delays_refuse_to_start_without_echoing_the_secret() {
+    for (var, value, expected) in [
+        (
+            "AMQP_URL",
+            "amqp://fc:s3cret@h1:5672/%2f,http://fc:s3cret@h2/",
+            "entry 2 of 2",
+        ),
+        ("FLUXCASCADE_RETRY_DELAYS", "1s,2s,3s", "exactly 4 delays"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_fluxcascade"))
+            .arg("worker")
+            .env("FLUXCASCADE_MASTER_KEY", "unused")
+            .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
+            .env(var, value)
+            .output()
+            .expect("run");
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{var}: {err}");
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+}

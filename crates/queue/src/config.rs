@@ -19,7 +19,9 @@ pub const DEFAULT_RETRY_DELAYS: [Duration; 4] = [
 /// Where the broker is and how our queues are named.
 #[derive(Clone, Debug)]
 pub struct QueueConfig {
-    /// e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`
+    /// e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`, or the nodes of a cluster separated by
+    /// commas (`amqp://u:p@h1:5672/%2f,amqp://u:p@h2:5672/%2f`): every connection starts at the
+    /// next node in turn and fails over to the others (see [`crate::parse_amqp_urls`]).
     pub amqp_url: String,
     /// Name prefix of every exchange and queue, e.g. `fluxcascade` (tests use a unique one).
     pub prefix: String,

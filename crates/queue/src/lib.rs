@@ -45,7 +45,7 @@ mod retry;
 mod topology;
 
 pub use config::{ConsumerOptions, QueueConfig, DEFAULT_RETRY_DELAYS};
-pub use connect::CONNECT_TIMEOUT;
+pub use connect::{parse_amqp_urls, AmqpNode, CONNECT_TIMEOUT};
 pub use consumer::run_consumer;
 pub use dead::{
     decode_envelope, replay_job, run_dead_letter_consumer, DeadLetter, DeadLetterSink, SinkError,
