@@ -134,7 +134,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .unwrap_or_else(|| "127.0.0.1:0".into()),
                 max_attempts: 8,
                 run_lease: settings.run_lease,
-                page_size: 100,
+                page_size: settings.page_size,
+                batch_caps: settings.batch_caps,
                 shutdown_grace: settings.shutdown_grace,
                 webhook_urls: settings.webhook_urls.clone(),
             };

@@ -3,6 +3,7 @@
 //! Only this crate runs SQL. Every repository function takes the `org_id` it is scoped to.
 
 pub mod budget;
+pub mod caps;
 pub mod connections;
 pub mod crypto;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod webhooks;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 
+pub use caps::BatchCaps;
 pub use crypto::{MasterKey, SealedToken};
 pub use error::StoreError;
 

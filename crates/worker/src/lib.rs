@@ -4,6 +4,8 @@ mod adapters;
 mod associations;
 mod batch;
 mod budget;
+#[cfg(test)]
+mod caps_tests;
 mod classify;
 mod coordinator;
 mod deliveries;
@@ -15,6 +17,8 @@ mod project;
 mod reconcile;
 mod reverse;
 mod tokens;
+#[cfg(test)]
+mod testdb;
 mod webhooks;
 mod writes;
 
@@ -54,6 +58,9 @@ pub struct WorkerConfig {
     pub run_lease: Duration,
     /// Records per page read from the source (one batch job per page).
     pub page_size: u32,
+    /// Fleet-wide caps on concurrent batch jobs per org and per written connection
+    /// (`FLUXCASCADE_ORG_MAX_BATCHES`, `FLUXCASCADE_CONNECTION_MAX_BATCHES`).
+    pub batch_caps: fluxcascade_store::BatchCaps,
     /// How long in-flight jobs may take to finish on SIGTERM.
     pub shutdown_grace: Duration,
     /// Which addresses outbound webhook deliveries may reach (checked again at each delivery).
@@ -106,7 +113,8 @@ impl Worker {
             config.queue.retry_policy()?,
             config.page_size,
             config.run_lease,
-        ));
+        )
+        .with_batch_caps(config.batch_caps));
         let health = fluxcascade_telemetry::HealthServer::bind(
             &config.listen,
             health::readiness(store, publisher),
