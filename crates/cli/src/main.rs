@@ -91,7 +91,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingress { listen } => {
             fluxcascade_telemetry::init_tracing("ingress");
             let settings = Settings::from_env()?;
-            let store = connect_store(&settings).await?;
+            // A request waits briefly for a pooled connection, then gets 503 + Retry-After.
+            let store = Store::connect_with_wait(
+                settings.database_url.expose(),
+                settings.db_pool_size,
+                fluxcascade_ingress::DB_WAIT_TIMEOUT,
+            )?;
             let key = Arc::new(settings.master_key()?);
             let publisher = fluxcascade_queue::Publisher::connect(&settings.queue())
                 .await
