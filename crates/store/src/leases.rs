@@ -45,9 +45,9 @@ impl Store {
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(
-                "UPDATE sync_runs SET lease_until = now() + make_interval(secs => $2), progress_at = now()
+                "UPDATE sync_runs SET lease_until = now() + make_interval(secs => $2::float8), progress_at = now()
                  WHERE id = $1 AND status = 'running'
-                   AND (lease_until IS NULL OR lease_until < now() + make_interval(secs => $2 / 2))",
+                   AND (lease_until IS NULL OR lease_until < now() + make_interval(secs => $2::float8 / 2))",
             )
             .await?;
         client
