@@ -1,6 +1,7 @@
 //! The `fluxcascade` binary: one executable for every role (ingress, worker, scheduler, sandbox, migrate) and admin commands.
 
 mod config;
+mod dead_letters;
 mod demo;
 mod signals;
 
@@ -61,6 +62,8 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// An organization's dead letters, through the REST API (FLUXCASCADE_API_URL, FLUXCASCADE_API_KEY).
+    DeadLetters(dead_letters::DeadLettersArgs),
     /// Set up a demo org against a running sandbox and ingress, run a sync, print the outcome.
     Demo(demo::DemoArgs),
 }
@@ -76,6 +79,11 @@ enum AdminCommand {
     },
     /// Print a fresh master key (base64 of 32 random bytes) for FLUXCASCADE_MASTER_KEY.
     GenKey,
+    /// Every organization's dead letters (and those of none), straight from the database.
+    DeadLetters {
+        #[command(subcommand)]
+        command: dead_letters::AdminDeadLettersCommand,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -208,6 +216,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", MasterKey::generate_base64());
             Ok(())
         }
+        Command::Admin {
+            command: AdminCommand::DeadLetters { command },
+        } => {
+            let settings = Settings::from_env()?;
+            let store = connect_store(&settings).await?;
+            dead_letters::run_admin(command, &store).await
+        }
+        Command::DeadLetters(args) => dead_letters::run(args).await,
         Command::Demo(args) => demo::run(args).await,
     }
 }

@@ -160,7 +160,7 @@ impl std::fmt::Debug for AppState {
 
 /// The whole API as a router (tests serve it directly).
 pub fn router(state: AppState) -> Router {
-    use api::{connections, health, mappings, oauth, preview, syncs};
+    use api::{connections, dead_letters, health, mappings, oauth, preview, syncs};
     let limit = state.max_body_bytes;
     Router::new()
         .route(
@@ -171,6 +171,12 @@ pub fn router(state: AppState) -> Router {
             "/v1/connections/{id}",
             get(connections::get_one).delete(connections::delete),
         )
+        .route("/v1/dead-letters", get(dead_letters::list))
+        .route(
+            "/v1/dead-letters/{id}",
+            get(dead_letters::get_one).delete(dead_letters::delete),
+        )
+        .route("/v1/dead-letters/{id}/replay", post(dead_letters::replay))
         .route("/v1/mappings", get(mappings::list).post(mappings::create))
         .route("/v1/mappings/preview", post(preview::preview))
         .route(

@@ -10,6 +10,8 @@ mod auth;
 mod backpressure;
 #[path = "api/connections.rs"]
 mod connections;
+#[path = "api/dead_letters.rs"]
+mod dead_letters;
 #[path = "api/fail_closed.rs"]
 mod fail_closed;
 #[path = "api/hooks.rs"]

@@ -35,6 +35,7 @@
 mod config;
 mod connect;
 mod consumer;
+mod dead;
 mod error;
 mod job;
 mod message;
@@ -46,6 +47,9 @@ mod topology;
 pub use config::{ConsumerOptions, QueueConfig, DEFAULT_RETRY_DELAYS};
 pub use connect::CONNECT_TIMEOUT;
 pub use consumer::run_consumer;
+pub use dead::{
+    decode_envelope, replay_job, run_dead_letter_consumer, DeadLetter, DeadLetterSink, SinkError,
+};
 pub use error::{JobError, QueueError};
 pub use fluxcascade_proto::{JobEnvelope, JobKind};
 pub use job::JobHandler;

@@ -56,6 +56,20 @@ impl Store {
         Ok(())
     }
 
+    /// Holds a running run's lease for at least `hold` without counting it as progress: its job is
+    /// waiting for a provider's rate-limit window, so the reaper need not resume it meanwhile.
+    pub async fn hold_run_lease(&self, sync_id: Uuid, hold: Duration) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .execute(
+                "UPDATE sync_runs SET lease_until = GREATEST(lease_until, now() + make_interval(secs => $2::float8))
+                 WHERE id = $1 AND status = 'running'",
+                &[&sync_id, &hold.as_secs_f64()],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Claims up to `policy.limit` unfinished runs whose lease expired (`FOR UPDATE SKIP LOCKED`:
     /// any number of reapers split the rows) and, in the same transaction, fails those without
     /// progress for the window and moves the others to a new epoch with a fresh lease. The

@@ -6,6 +6,7 @@ pub mod budget;
 pub mod caps;
 pub mod connections;
 pub mod crypto;
+pub mod dead_letters;
 pub mod error;
 pub mod leases;
 pub mod links;

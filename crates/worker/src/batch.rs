@@ -120,7 +120,10 @@ impl WorkerHandler {
             Err(e) if self.is_final_attempt(env, &e) => {
                 return self.give_up_run(env, org_id, sync_id, &e).await;
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                self.hold_lease_while_deferred(sync_id, &e).await;
+                return Err(e);
+            }
         }
         self.after_batch(org_id, sync_id, mapping_id, job.reverse)
             .await

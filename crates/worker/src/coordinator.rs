@@ -8,7 +8,7 @@ use fluxcascade_providers::{ListQuery, Provider};
 use fluxcascade_queue::{JobError, Reason};
 use fluxcascade_store::syncs::Checkpoint;
 use prost::Message;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 use uuid::Uuid;
 
 use crate::classify;
@@ -89,7 +89,24 @@ impl WorkerHandler {
             Err(e) if self.is_final_attempt(env, &e) => {
                 self.give_up_run(env, org_id, sync_id, &e).await
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                self.hold_lease_while_deferred(sync_id, &e).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// A job leaving to wait out a rate limit keeps its run's lease for the wait, so the reaper
+    /// does not resume the run meanwhile (best effort: a resume would only be redundant).
+    pub(crate) async fn hold_lease_while_deferred(&self, sync_id: Uuid, e: &JobError) {
+        if let JobError::Deferred { wait, .. } = e {
+            if let Err(err) = self
+                .store
+                .hold_run_lease(sync_id, *wait + self.run_lease)
+                .await
+            {
+                debug!(error = %err, %sync_id, "could not hold the run's lease while deferred");
+            }
         }
     }
 

@@ -8,6 +8,7 @@ mod budget;
 mod caps_tests;
 mod classify;
 mod coordinator;
+mod dead_letters;
 mod deliveries;
 mod handler;
 mod health;
@@ -71,6 +72,7 @@ pub struct Worker {
     config: WorkerConfig,
     handler: Arc<WorkerHandler>,
     deliveries: Arc<deliveries::DeliveryWorker>,
+    dead_letters: Arc<dead_letters::StoreSink>,
     health: fluxcascade_telemetry::HealthServer,
 }
 
@@ -115,6 +117,7 @@ impl Worker {
             config.run_lease,
         )
         .with_batch_caps(config.batch_caps));
+        let dead_letters = Arc::new(dead_letters::StoreSink::new(store.clone()));
         let health = fluxcascade_telemetry::HealthServer::bind(
             &config.listen,
             health::readiness(store, publisher),
@@ -125,6 +128,7 @@ impl Worker {
             config,
             handler,
             deliveries,
+            dead_letters,
             health,
         })
     }
@@ -164,6 +168,12 @@ impl Worker {
             Arc::clone(&self.handler) as Arc<dyn fluxcascade_queue::JobHandler>,
             shutdown.clone(),
         ));
+        // Every worker records what reaches {prefix}.dead (once per job id).
+        let recording = tokio::spawn(fluxcascade_queue::run_dead_letter_consumer(
+            self.config.queue.clone(),
+            self.dead_letters,
+            shutdown.clone(),
+        ));
         let res = fluxcascade_queue::run_consumer(
             self.config.queue.clone(),
             options,
@@ -175,6 +185,7 @@ impl Worker {
         shutdown.cancel();
         let _ = webhooks.await;
         let _ = delivering.await;
+        let _ = recording.await;
         let _ = health.await;
         res
     }

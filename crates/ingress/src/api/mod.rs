@@ -1,6 +1,7 @@
 //! The API's route handlers, one module per resource, and the shared path-id extractor.
 
 pub mod connections;
+pub mod dead_letters;
 pub mod health;
 pub mod mappings;
 pub mod oauth;
