@@ -454,7 +454,14 @@ impl Drop for TestEnv {
 /// `fluxcascade admin create-org` on an env's database; the new org's owner API key.
 fn create_org(db_url: &str, prefix: &str, master_key: &str, name: &str) -> anyhow::Result<String> {
     let out = std::process::Command::new(bin_path())
-        .args(["admin", "create-org", "--name", name, "--owner", "owner@e2e.test"])
+        .args([
+            "admin",
+            "create-org",
+            "--name",
+            name,
+            "--owner",
+            "owner@e2e.test",
+        ])
         .env("DATABASE_URL", db_url)
         .env("AMQP_URL", AMQP_URL)
         .env("FLUXCASCADE_QUEUE_PREFIX", prefix)

@@ -99,7 +99,11 @@ async fn a_long_retry_after_comes_back_at_once_instead_of_sleeping() {
         other => panic!("{other:?}"),
     }
     assert_eq!(hits.load(Ordering::SeqCst), 1, "no inline retry");
-    assert!(started.elapsed() < MAX_INLINE_WAIT, "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < MAX_INLINE_WAIT,
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

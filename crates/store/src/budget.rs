@@ -72,7 +72,9 @@ impl Store {
         // Past the window when a 429 held the slots off (`hold_request_slots`); bounded anyway.
         let wait_ms: Option<f64> = row.get(0);
         Ok(Some(Duration::from_millis(
-            wait_ms.unwrap_or(1.0).clamp(1.0, MAX_WAIT_MS.max(window_ms)) as u64,
+            wait_ms
+                .unwrap_or(1.0)
+                .clamp(1.0, MAX_WAIT_MS.max(window_ms)) as u64,
         )))
     }
 

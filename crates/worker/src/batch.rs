@@ -52,7 +52,11 @@ impl WorkerHandler {
     }
 
     /// Runs a batch if it gets one of the slots `caps` allows (else `Deferred` by [`CAP_WAIT`]).
-    pub(crate) async fn run_batch(&self, env: &JobEnvelope, caps: BatchCaps) -> Result<(), JobError> {
+    pub(crate) async fn run_batch(
+        &self,
+        env: &JobEnvelope,
+        caps: BatchCaps,
+    ) -> Result<(), JobError> {
         let job = BatchJob::decode(env.payload.as_slice()).map_err(|e| JobError::Permanent {
             message: format!("undecodable batch job: {e}"),
         })?;

@@ -162,7 +162,11 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(started.elapsed() < MAX_INLINE_WAIT, "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < MAX_INLINE_WAIT,
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[tokio::test]

@@ -17,7 +17,11 @@ async fn mapping(store: &Store, org_id: Uuid, source: Uuid, target: Uuid) -> Uui
         "fieldPairs": [{"sourceField": "email", "targetField": "emails[0].address"}]
     }))
     .expect("spec");
-    store.create_mapping(org_id, &spec).await.expect("mapping").id
+    store
+        .create_mapping(org_id, &spec)
+        .await
+        .expect("mapping")
+        .id
 }
 
 /// Takes a batch lock (a distinct batch each time) and then the capped slots.
@@ -51,7 +55,11 @@ async fn an_org_holds_at_most_its_cap_of_batches_and_a_released_slot_is_reused()
     };
     let mut held = Vec::new();
     for m in [m1, m2, m1] {
-        held.push(take(&db.store, db.org_id, m, false, caps).await.expect("within the cap"));
+        held.push(
+            take(&db.store, db.org_id, m, false, caps)
+                .await
+                .expect("within the cap"),
+        );
     }
     assert!(
         take(&db.store, db.org_id, m2, false, caps).await.is_none(),
@@ -91,11 +99,15 @@ async fn a_connection_holds_at_most_its_cap_whichever_side_writes_it() {
     let second = take(&db.store, db.org_id, b_to_c, true, caps).await;
     assert!(first.is_some() && second.is_some());
     assert!(
-        take(&db.store, db.org_id, a_to_b, false, caps).await.is_none(),
+        take(&db.store, db.org_id, a_to_b, false, caps)
+            .await
+            .is_none(),
         "a third writer of b waits"
     );
     assert!(
-        take(&db.store, db.org_id, b_to_c, false, caps).await.is_some(),
+        take(&db.store, db.org_id, b_to_c, false, caps)
+            .await
+            .is_some(),
         "c has slots of its own"
     );
     // A deleted mapping takes no connection slot (its batch fails by itself).
@@ -103,7 +115,9 @@ async fn a_connection_holds_at_most_its_cap_whichever_side_writes_it() {
         .await
         .is_some());
     assert!(
-        take(&db.store, db.org_id, a_to_b, false, BatchCaps::OFF).await.is_some(),
+        take(&db.store, db.org_id, a_to_b, false, BatchCaps::OFF)
+            .await
+            .is_some(),
         "uncapped work (a webhook run's own batch) is never held back"
     );
 }

@@ -17,9 +17,9 @@ mod plan;
 mod project;
 mod reconcile;
 mod reverse;
-mod tokens;
 #[cfg(test)]
 mod testdb;
+mod tokens;
 mod webhooks;
 mod writes;
 
@@ -107,16 +107,18 @@ impl Worker {
             config.rate_budgets.clone(),
             http,
         );
-        let handler = Arc::new(WorkerHandler::new(
-            store.clone(),
-            publisher.clone(),
-            adapters,
-            name,
-            config.queue.retry_policy()?,
-            config.page_size,
-            config.run_lease,
-        )
-        .with_batch_caps(config.batch_caps));
+        let handler = Arc::new(
+            WorkerHandler::new(
+                store.clone(),
+                publisher.clone(),
+                adapters,
+                name,
+                config.queue.retry_policy()?,
+                config.page_size,
+                config.run_lease,
+            )
+            .with_batch_caps(config.batch_caps),
+        );
         let dead_letters = Arc::new(dead_letters::StoreSink::new(store.clone()));
         let health = fluxcascade_telemetry::HealthServer::bind(
             &config.listen,

@@ -73,7 +73,10 @@ async fn change_latencies(env: &TestEnv, ids: &[String], round: usize) -> anyhow
         let name = format!("r{round}-{i}");
         sent.insert(name.clone(), chrono::Utc::now().timestamp_millis());
         env.http
-            .patch(format!("{}/_sandbox/jobber/clients/{client}", env.sandbox_url))
+            .patch(format!(
+                "{}/_sandbox/jobber/clients/{client}",
+                env.sandbox_url
+            ))
             .query(&[("account", "beta")])
             .json(&json!({ "firstName": name }))
             .send()
@@ -142,7 +145,8 @@ async fn webhook_latency() -> anyhow::Result<Value> {
     let link = env.trigger_sync(&mapping_b, "full").await?;
     let done = env.wait_sync(&link, Duration::from_secs(600)).await?;
     ensure!(done["status"] == "completed", "B's initial sync: {done}");
-    env.sandbox_config(json!({"webhookUrl": env.api_url})).await?;
+    env.sandbox_config(json!({"webhookUrl": env.api_url}))
+        .await?;
     let clients: Value = env
         .http
         .get(format!("{}/_sandbox/jobber/clients", env.sandbox_url))
@@ -239,12 +243,16 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "| webhook change → written p50 (ms) | {:.0} | {:.0} (importing) |",
         latency["a_idle"]["p50_ms"].as_f64().unwrap_or(f64::NAN),
-        latency["a_importing"]["p50_ms"].as_f64().unwrap_or(f64::NAN)
+        latency["a_importing"]["p50_ms"]
+            .as_f64()
+            .unwrap_or(f64::NAN)
     );
     println!(
         "| webhook change → written p99 (ms) | {:.0} | {:.0} (importing) |",
         latency["a_idle"]["p99_ms"].as_f64().unwrap_or(f64::NAN),
-        latency["a_importing"]["p99_ms"].as_f64().unwrap_or(f64::NAN)
+        latency["a_importing"]["p99_ms"]
+            .as_f64()
+            .unwrap_or(f64::NAN)
     );
     println!(
         "| 1,000-record sync (s) | {:.1} | {:.1} (budget spent, 200 batches queued) |",

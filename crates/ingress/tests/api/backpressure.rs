@@ -82,7 +82,12 @@ fn assert_unavailable(status: StatusCode, retry_after: Option<&str>, body: &Valu
     assert!(body["error"]["message"].is_string(), "{body}");
 }
 
-async fn post(app: &App, key: &str, path: &str, body: Value) -> (StatusCode, Option<String>, Value) {
+async fn post(
+    app: &App,
+    key: &str,
+    path: &str,
+    body: Value,
+) -> (StatusCode, Option<String>, Value) {
     let resp = app
         .http
         .request(Method::POST, format!("{}{path}", app.base))
@@ -113,7 +118,10 @@ async fn a_broker_that_stops_confirming_gets_a_quick_503_never_a_2xx() {
     assert_eq!(status, StatusCode::ACCEPTED, "through the proxy: {run}");
     // The worker never ran: let that run go so the mapping may start another.
     app.store
-        .discard_pending_sync(app.org_id().await, run["id"].as_str().unwrap().parse().unwrap())
+        .discard_pending_sync(
+            app.org_id().await,
+            run["id"].as_str().unwrap().parse().unwrap(),
+        )
         .await
         .expect("discard");
 
@@ -121,7 +129,11 @@ async fn a_broker_that_stops_confirming_gets_a_quick_503_never_a_2xx() {
     let started = Instant::now();
     let (status, retry_after, answer) = post(&app, &app.owner, "/v1/syncs", body).await;
     assert_unavailable(status, retry_after.as_deref(), &answer);
-    assert!(started.elapsed() < ANSWERED_WITHIN, "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < ANSWERED_WITHIN,
+        "{:?}",
+        started.elapsed()
+    );
     // Nothing was started: the run of the unconfirmed job was discarded.
     let (_, runs) = app
         .call(
@@ -145,15 +157,14 @@ async fn an_exhausted_database_pool_gets_a_quick_503() {
         .expect("the one connection")
         .expect("free");
     let started = Instant::now();
-    let (status, retry_after, answer) = post(
-        &app,
-        &app.owner,
-        "/v1/mappings",
-        json!({"name": "x"}),
-    )
-    .await;
+    let (status, retry_after, answer) =
+        post(&app, &app.owner, "/v1/mappings", json!({"name": "x"})).await;
     assert_unavailable(status, retry_after.as_deref(), &answer);
-    assert!(started.elapsed() < ANSWERED_WITHIN, "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < ANSWERED_WITHIN,
+        "{:?}",
+        started.elapsed()
+    );
     held.release().await;
     let (status, _, _) = post(&app, &app.owner, "/v1/mappings", json!({"name": "x"})).await;
     assert!(

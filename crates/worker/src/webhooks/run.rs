@@ -7,8 +7,8 @@ use fluxcascade_core::Direction;
 use fluxcascade_proto::v1::{BatchJob, JobEnvelope, JobKind};
 use fluxcascade_queue::JobError;
 use fluxcascade_store::mappings::MappingRow;
-use fluxcascade_store::BatchCaps;
 use fluxcascade_store::syncs::RunState;
+use fluxcascade_store::BatchCaps;
 use prost::Message;
 use tracing::info;
 
