@@ -3,7 +3,7 @@
 # Each prints a table and writes JSON under target/bench/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --bin fluxcascade --bin bench-sync --bin bench-providers --bin bench-webhooks --bin bench-scheduler --example queue_bench -p fluxcascade-cli -p fluxcascade-tests -p fluxcascade-queue
+cargo build --release --bin fluxcascade --bin bench-sync --bin bench-providers --bin bench-webhooks --bin bench-scheduler --bin bench-fairness --example queue_bench -p fluxcascade-cli -p fluxcascade-tests -p fluxcascade-queue
 echo "== queue: jobs/s through our publisher + consumer vs raw lapin =="
 cargo run --release -q -p fluxcascade-queue --example queue_bench
 echo "== sync: HubSpot → Jobber against the sandbox =="
@@ -14,3 +14,5 @@ echo "== webhooks: change → target written latency at 100/s; acceptance vs the
 cargo run --release -q -p fluxcascade-tests --bin bench-webhooks
 echo "== scheduler: 100,000 schedules in 50 zones (10,000 every minute), 2 replicas: fire lag, doubled, missed, CPU per tick =="
 cargo run --release -q -p fluxcascade-tests --bin bench-scheduler
+echo "== fairness: org B's webhook latency and 1,000-record sync, org A idle vs busy (importing; budget spent) =="
+cargo run --release -q -p fluxcascade-tests --bin bench-fairness

@@ -135,19 +135,7 @@ impl TestEnv {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         };
         run(&["migrate"])?;
-        let out = run(&[
-            "admin",
-            "create-org",
-            "--name",
-            name,
-            "--owner",
-            "owner@e2e.test",
-        ])?;
-        let api_key = out
-            .lines()
-            .find_map(|l| l.strip_prefix("api_key="))
-            .context("create-org printed no api_key")?
-            .to_string();
+        let api_key = create_org(&db_url, &prefix, &master_key, name)?;
         let sandbox_url_env = sandbox_url.clone();
         let (ingress, api_url) = Proc::spawn_listening(
             "ingress",
@@ -453,7 +441,48 @@ impl Drop for TestEnv {
     }
 }
 
+/// `fluxcascade admin create-org` on an env's database; the new org's owner API key.
+fn create_org(db_url: &str, prefix: &str, master_key: &str, name: &str) -> anyhow::Result<String> {
+    let out = std::process::Command::new(bin_path())
+        .args([
+            "admin",
+            "create-org",
+            "--name",
+            name,
+            "--owner",
+            "owner@e2e.test",
+        ])
+        .env("DATABASE_URL", db_url)
+        .env("AMQP_URL", AMQP_URL)
+        .env("FLUXCASCADE_QUEUE_PREFIX", prefix)
+        .env("FLUXCASCADE_MASTER_KEY", master_key)
+        .output()
+        .context("running fluxcascade admin create-org")?;
+    if !out.status.success() {
+        bail!(
+            "fluxcascade admin create-org failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("api_key="))
+        .context("create-org printed no api_key")?
+        .to_string())
+}
+
 impl TestEnv {
+    /// Creates another org (`fluxcascade admin create-org`); returns its owner's API key. Act as
+    /// it with [`TestEnv::act_as`].
+    pub fn create_org(&self, name: &str) -> anyhow::Result<String> {
+        create_org(&self.db_url, &self.prefix, &self.master_key, name)
+    }
+
+    /// Makes every later API call (and OAuth connect) with `api_key`; returns the key used so far.
+    pub fn act_as(&mut self, api_key: &str) -> String {
+        std::mem::replace(&mut self.api_key, api_key.to_owned())
+    }
+
     /// Starts a `fluxcascade scheduler` process named `name` on this env (the caller owns it:
     /// stop it with `Proc::stop`); returns it and its health URL.
     pub async fn start_scheduler(

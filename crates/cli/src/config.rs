@@ -61,7 +61,18 @@ pub struct Settings {
     pub run_lease: Duration,
     /// `FLUXCASCADE_REAPER_INTERVAL_SECONDS`: how often the scheduler looks for expired leases.
     pub reaper_interval: Duration,
+    /// `FLUXCASCADE_ORG_MAX_BATCHES` / `FLUXCASCADE_CONNECTION_MAX_BATCHES`: batch jobs of one
+    /// org / writing one connection running at once across the fleet (0: no cap).
+    pub batch_caps: fluxcascade_store::BatchCaps,
+    /// `FLUXCASCADE_PAGE_SIZE`: records per page read from a source (one batch job per page).
+    pub page_size: u32,
 }
+
+/// Default `FLUXCASCADE_ORG_MAX_BATCHES`: a third of a typical fleet (3 workers × 8 slots).
+pub const DEFAULT_ORG_MAX_BATCHES: u32 = 8;
+/// Default `FLUXCASCADE_CONNECTION_MAX_BATCHES`: more writers than this to one provider account
+/// only queue on its rate limit.
+pub const DEFAULT_CONNECTION_MAX_BATCHES: u32 = 4;
 
 /// Parses `90`, `90s`, `500ms`, `15m`, `1h`, `2d` (a bare number is seconds).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -158,6 +169,11 @@ impl Settings {
             reaper_interval: Duration::from_secs(
                 env_parse("FLUXCASCADE_REAPER_INTERVAL_SECONDS", 15)?.max(1),
             ),
+            batch_caps: batch_caps_from(env)?,
+            page_size: match env_parse("FLUXCASCADE_PAGE_SIZE", 100u32)? {
+                n @ 1..=100 => n,
+                n => bail!("FLUXCASCADE_PAGE_SIZE={n} must be between 1 and 100"),
+            },
         })
         .and_then(Settings::validated)
     }
@@ -201,6 +217,35 @@ fn retry_delays_from(value: Option<&str>) -> anyhow::Result<Option<Vec<Duration>
         .tier_delays()
         .map_err(|e| anyhow::anyhow!("FLUXCASCADE_RETRY_DELAYS={value:?}: {e}"))?;
     Ok(Some(delays))
+}
+
+/// The fleet-wide batch caps; each at most [`fluxcascade_store::BatchCaps::MAX`].
+fn batch_caps_from(
+    var: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<fluxcascade_store::BatchCaps> {
+    let cap = |name: &str, default: u32| -> anyhow::Result<u32> {
+        let n = match var(name) {
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .map_err(|e| anyhow::anyhow!("{name}={v:?} is invalid: {e}"))?,
+            None => default,
+        };
+        if n > fluxcascade_store::BatchCaps::MAX {
+            bail!(
+                "{name}={n} is more than {}",
+                fluxcascade_store::BatchCaps::MAX
+            );
+        }
+        Ok(n)
+    };
+    Ok(fluxcascade_store::BatchCaps {
+        per_org: cap("FLUXCASCADE_ORG_MAX_BATCHES", DEFAULT_ORG_MAX_BATCHES)?,
+        per_connection: cap(
+            "FLUXCASCADE_CONNECTION_MAX_BATCHES",
+            DEFAULT_CONNECTION_MAX_BATCHES,
+        )?,
+    })
 }
 
 /// `FLUXCASCADE_ALLOW_PRIVATE_WEBHOOK_URLS=true` lets webhook URLs use `http` and reach
@@ -335,6 +380,27 @@ mod tests {
             let e = retry_delays_from(Some(bad)).unwrap_err();
             assert!(e.to_string().contains("FLUXCASCADE_RETRY_DELAYS"), "{e}");
         }
+    }
+
+    #[test]
+    fn batch_caps_default_and_refuse_nonsense() {
+        let caps = |vars: &[(&str, &str)]| {
+            let vars: HashMap<String, String> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            batch_caps_from(|name| vars.get(name).cloned())
+        };
+        let c = caps(&[]).unwrap();
+        assert_eq!((c.per_org, c.per_connection), (8, 4));
+        let c = caps(&[
+            ("FLUXCASCADE_ORG_MAX_BATCHES", "0"),
+            ("FLUXCASCADE_CONNECTION_MAX_BATCHES", "2"),
+        ])
+        .unwrap();
+        assert_eq!((c.per_org, c.per_connection), (0, 2));
+        assert!(caps(&[("FLUXCASCADE_ORG_MAX_BATCHES", "-1")]).is_err());
+        assert!(caps(&[("FLUXCASCADE_CONNECTION_MAX_BATCHES", "5000")]).is_err());
     }
 
     #[test]

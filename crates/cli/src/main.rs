@@ -99,7 +99,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingress { listen } => {
             fluxcascade_telemetry::init_tracing("ingress");
             let settings = Settings::from_env()?;
-            let store = connect_store(&settings).await?;
+            // A request waits briefly for a pooled connection, then gets 503 + Retry-After.
+            let store = Store::connect_with_wait(
+                settings.database_url.expose(),
+                settings.db_pool_size,
+                fluxcascade_ingress::DB_WAIT_TIMEOUT,
+            )?;
             let key = Arc::new(settings.master_key()?);
             let publisher = fluxcascade_queue::Publisher::connect(&settings.queue())
                 .await
@@ -142,7 +147,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .unwrap_or_else(|| "127.0.0.1:0".into()),
                 max_attempts: 8,
                 run_lease: settings.run_lease,
-                page_size: 100,
+                page_size: settings.page_size,
+                batch_caps: settings.batch_caps,
                 shutdown_grace: settings.shutdown_grace,
                 webhook_urls: settings.webhook_urls.clone(),
             };

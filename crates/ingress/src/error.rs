@@ -5,6 +5,9 @@ use axum::response::{IntoResponse, Response};
 use fluxcascade_store::StoreError;
 use serde::Serialize;
 
+/// The `Retry-After` (seconds) of every 503: the broker or the database is saturated or down.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
 /// One problem with one field of a request (`fieldPairs[2].transform`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ErrorDetail {
@@ -173,6 +176,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // Backpressure (broker blocked or slow, database pool exhausted): come back later.
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
         resp
     }
 }
@@ -235,6 +243,16 @@ mod tests {
             !corrupt.message.contains("secret"),
             "internal details are not shown to clients"
         );
+    }
+
+    #[test]
+    fn unavailable_answers_say_when_to_come_back() {
+        let resp = ApiError::unavailable("the job queue is unavailable").into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "5");
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/json");
+        let other = ApiError::not_found().into_response();
+        assert!(other.headers().get(header::RETRY_AFTER).is_none());
     }
 
     #[test]

@@ -43,6 +43,15 @@ pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:0";
 /// Default request-body limit (1 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Backpressure: how long a request may wait for the broker to confirm its job (connecting
+/// included) before it is answered 503 with `Retry-After`; a broker blocking publishers (memory
+/// or disk alarm) is answered 503 at once. Webhook receivers keep their own, shorter deadlines.
+pub const PUBLISH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Backpressure: how long a request may wait for a free database connection before it is
+/// answered 503 with `Retry-After` (the ingress's pool is built with it).
+pub const DB_WAIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Where the API listens and how large a body may be.
 #[derive(Debug, Clone)]
 pub struct IngressConfig {
@@ -121,6 +130,7 @@ impl AppState {
     /// State with the default 1 MiB body limit and the default (sandbox) providers.
     pub fn new(store: Store, publisher: Publisher, master_key: Arc<MasterKey>) -> AppState {
         let defaults = IngressConfig::default();
+        let publisher = publisher.with_deadline(PUBLISH_DEADLINE);
         AppState(Arc::new(SharedState {
             hooks: hooks::coalesce::HookBatcher::start(publisher.clone()),
             store,
@@ -272,6 +282,8 @@ impl Ingress {
             ),
             None => None,
         };
+        // Backpressure: a blocked or slow broker is a quick 503, never a hung request.
+        let publisher = publisher.with_deadline(PUBLISH_DEADLINE);
         let state = AppState(Arc::new(SharedState {
             hooks: hooks::coalesce::HookBatcher::start(publisher.clone()),
             store,

@@ -6,6 +6,8 @@ mod harness;
 
 #[path = "api/auth.rs"]
 mod auth;
+#[path = "api/backpressure.rs"]
+mod backpressure;
 #[path = "api/connections.rs"]
 mod connections;
 #[path = "api/dead_letters.rs"]

@@ -27,7 +27,9 @@ impl RequestClass {
 /// single-process tools use [`Unlimited`].
 #[async_trait::async_trait]
 pub trait RequestBudget: Send + Sync {
-    /// Waits until one more request of `class` may be sent, and takes it.
+    /// Takes one more request of `class`, waiting for it only briefly: when the next slot is
+    /// further away than [`crate::MAX_INLINE_WAIT`] it returns `ProviderError::RateLimited`
+    /// with the time until it frees, instead of sleeping.
     async fn acquire(&self, class: RequestClass) -> Result<(), ProviderError>;
     /// The provider answered 429 and named `retry_after`: hold every replica off that long.
     async fn back_off(&self, _class: RequestClass, _retry_after: Duration) {}

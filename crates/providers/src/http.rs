@@ -1,5 +1,9 @@
 //! Shared HTTP behaviour for every adapter: bearer auth with one refresh on 401, internal
-//! retries on rate limits (honouring the provider's wait), and error classification.
+//! retries on short rate-limit waits (honouring the provider's wait), and error classification.
+//!
+//! A wait longer than [`MAX_INLINE_WAIT`] (a 429's `Retry-After`, or the shared budget's next
+//! free slot) is never slept here: the call returns `ProviderError::RateLimited` at once, so
+//! the worker gives its slot back and the job comes back when the window has moved on.
 //!
 //! Egress rules (see [`crate::egress`]): a 3xx is a permanent error (the client given to an
 //! adapter is built by [`crate::egress::provider_client`], which follows no redirect); at most
@@ -26,6 +30,11 @@ pub const MAX_ERROR_MESSAGE: usize = 1024;
 /// How many times a rate-limited request is retried inside the adapter before
 /// `ProviderError::RateLimited` goes back to the caller.
 pub const DEFAULT_RATE_LIMIT_RETRIES: usize = 3;
+
+/// The longest a provider call may wait inline for a rate limit (a 429's wait, a budget slot),
+/// in total over its retries. Anything longer returns `ProviderError::RateLimited` so the
+/// worker slot is given back instead of sleeping while other tenants' jobs queue behind it.
+pub const MAX_INLINE_WAIT: Duration = Duration::from_secs(2);
 
 /// What differs between providers in otherwise shared HTTP handling.
 pub(crate) trait ProviderPolicy: Send + Sync {
@@ -104,17 +113,29 @@ impl ApiClient {
     }
 
     /// Send the request, returning the status (2xx only, 207 included) and the JSON body.
+    ///
+    /// A rate limit whose wait fits in what is left of [`MAX_INLINE_WAIT`] is waited out and
+    /// retried (at most `rate_limit_retries` times); a longer one is returned at once.
     pub(crate) async fn send(
         &self,
         req: &ApiRequest<'_>,
     ) -> Result<(StatusCode, Value), ProviderError> {
         let policy_name = self.policy.name();
+        let waited = std::sync::Mutex::new(Duration::ZERO);
         (|| self.send_authorized(req))
             .retry(ConstantBuilder::default().with_max_times(self.rate_limit_retries))
-            .when(|e| matches!(e, ProviderError::RateLimited { .. }))
+            .when(|e| match e {
+                ProviderError::RateLimited { retry_after } => {
+                    let so_far = *waited.lock().unwrap_or_else(|p| p.into_inner());
+                    so_far + *retry_after <= MAX_INLINE_WAIT
+                }
+                _ => false,
+            })
             .adjust(|e, next| {
                 let ProviderError::RateLimited { retry_after } = e else { return None };
-                next.map(|_| *retry_after + jitter())
+                let wait = next.map(|_| *retry_after + jitter())?;
+                *waited.lock().unwrap_or_else(|p| p.into_inner()) += wait;
+                Some(wait)
             })
             .notify(|e, wait| {
                 warn!(provider = policy_name, error = %e, wait_ms = wait.as_millis() as u64, "rate limited, retrying");
@@ -314,6 +335,10 @@ pub(crate) fn error_message(body: &Value) -> String {
 #[cfg(test)]
 #[path = "http_egress_tests.rs"]
 mod egress_tests;
+
+#[cfg(test)]
+#[path = "http_rate_tests.rs"]
+mod rate_tests;
 
 #[cfg(test)]
 mod tests {

@@ -1,9 +1,11 @@
 //! The `Provider` trait every adapter implements, its error classification, and adapter construction.
 //!
 //! Choices callers should know about:
-//! - 429s (and Jobber `THROTTLED`) are retried inside the adapter up to
-//!   [`DEFAULT_RATE_LIMIT_RETRIES`] times, waiting what the provider asks plus jitter; then
-//!   `ProviderError::RateLimited`. A 401 invalidates the token once and retries once.
+//! - 429s (and Jobber `THROTTLED`) whose wait fits in [`MAX_INLINE_WAIT`] (2 s, in total) are
+//!   retried inside the adapter up to [`DEFAULT_RATE_LIMIT_RETRIES`] times, waiting what the
+//!   provider asks plus jitter; a longer wait (or a budget slot further away than that) returns
+//!   `ProviderError::RateLimited { retry_after }` at once, so no caller sleeps holding a worker
+//!   slot. A 401 invalidates the token once and retries once.
 //! - A HubSpot batch refused as a whole with a 4xx fails each of its records
 //!   (`WriteResult::Failed`), not the call. A Jobber `write` whose ops partly succeeded turns
 //!   the retryable failures into record failures, so a retry never creates twice.
@@ -44,7 +46,7 @@ pub use config::{
     NotConfigured, ProviderApp, ProvidersConfig, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET,
 };
 pub use error::ProviderError;
-pub use http::DEFAULT_RATE_LIMIT_RETRIES;
+pub use http::{DEFAULT_RATE_LIMIT_RETRIES, MAX_INLINE_WAIT};
 pub use hubspot::{HubspotAuth, HubspotClient};
 pub use jobber::{JobberAuth, JobberClient};
 pub use oauth::{authorize_url, exchange_code, refresh};

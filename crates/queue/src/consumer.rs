@@ -169,11 +169,7 @@ impl Session {
         Topology::declare_with_delays(&publish_channel, &config.prefix, delays).await?;
 
         let consume_channel = connection.create_channel().await?;
-        let prefetch = if config.prefetch == 0 {
-            u16::try_from(options.concurrency).unwrap_or(u16::MAX)
-        } else {
-            config.prefetch
-        };
+        let prefetch = effective_prefetch(config.prefetch, options.concurrency);
         consume_channel
             .basic_qos(prefetch, BasicQosOptions::default())
             .await?;
@@ -265,5 +261,32 @@ async fn drain(tasks: &mut JoinSet<TaskOutcome>, grace: Duration) {
         );
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
+    }
+}
+
+/// The prefetch of each consumer: `configured` (0: the concurrency), never more than the
+/// concurrency, so a worker never holds more unstarted jobs of a kind than it has slots for —
+/// they stay in the queue for other replicas. (Quorum queues take no channel-wide `global`
+/// prefetch, so it applies per consumed kind.)
+fn effective_prefetch(configured: u16, concurrency: usize) -> u16 {
+    let slots = u16::try_from(concurrency.max(1)).unwrap_or(u16::MAX);
+    if configured == 0 {
+        slots
+    } else {
+        configured.min(slots)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::effective_prefetch;
+
+    #[test]
+    fn prefetch_never_exceeds_the_concurrency() {
+        assert_eq!(effective_prefetch(0, 8), 8);
+        assert_eq!(effective_prefetch(4, 8), 4);
+        assert_eq!(effective_prefetch(64, 8), 8);
+        assert_eq!(effective_prefetch(0, 0), 1);
+        assert_eq!(effective_prefetch(0, 1 << 20), u16::MAX);
     }
 }

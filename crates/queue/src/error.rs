@@ -17,6 +17,9 @@ pub enum QueueError {
     ConfirmTimeout { job_id: String, timeout: Duration },
     #[error("could not connect to the broker within {0:?}")]
     ConnectTimeout(Duration),
+    /// The broker blocks publishers (a memory or disk alarm: AMQP `connection.blocked`).
+    #[error("the broker is blocking publishers (resource alarm)")]
+    Blocked,
     #[error("invalid job: {0}")]
     InvalidJob(String),
     #[error("invalid queue configuration: {0}")]

@@ -1,5 +1,10 @@
 //! The confirmed publisher: one connection with a confirm-select channel, shared by
 //! cheap clones, reconnecting on its own on the next publish after an outage.
+//!
+//! A clone [`Publisher::with_deadline`] is for callers answering someone (the ingress): it
+//! refuses at once while the broker blocks publishers (`connection.blocked`) and gives up when
+//! connecting, sending and confirming take longer than its deadline, instead of waiting for
+//! the broker's [`CONFIRM_TIMEOUT`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +30,8 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
 pub struct Publisher {
     inner: Arc<PublisherInner>,
     traceparent: Option<Arc<str>>,
+    /// The whole publish must be confirmed within this (see [`Publisher::with_deadline`]).
+    deadline: Option<Duration>,
 }
 
 impl std::fmt::Debug for Publisher {
@@ -32,6 +39,7 @@ impl std::fmt::Debug for Publisher {
         f.debug_struct("Publisher")
             .field("prefix", &self.inner.prefix)
             .field("traceparent", &self.traceparent)
+            .field("deadline", &self.deadline)
             .finish_non_exhaustive()
     }
 }
@@ -76,6 +84,7 @@ impl Publisher {
                 link: Mutex::new(None),
             }),
             traceparent: None,
+            deadline: None,
         })
     }
 
@@ -85,6 +94,31 @@ impl Publisher {
         Publisher {
             inner: Arc::clone(&self.inner),
             traceparent: Some(Arc::from(traceparent.into())),
+            deadline: self.deadline,
+        }
+    }
+
+    /// A clone (sharing the connection) whose publishes fail fast instead of hanging: with
+    /// [`QueueError::Blocked`] at once while the broker blocks publishers (a memory or disk
+    /// alarm), and with [`QueueError::ConfirmTimeout`] when connecting, sending and the
+    /// confirms take longer than `deadline` altogether. A job may still be confirmed after the
+    /// deadline passed; callers treat the outcome as unknown (the worker dedupes).
+    pub fn with_deadline(&self, deadline: Duration) -> Publisher {
+        Publisher {
+            inner: Arc::clone(&self.inner),
+            traceparent: self.traceparent.clone(),
+            deadline: Some(deadline),
+        }
+    }
+
+    /// Whether the broker told our connection it blocks publishers (`connection.blocked`, until
+    /// `connection.unblocked`). `false` while the link is busy (re)connecting.
+    pub fn is_blocked(&self) -> bool {
+        match self.inner.link.try_lock() {
+            Ok(link) => link
+                .as_ref()
+                .is_some_and(|l| l.connection.status().blocked()),
+            Err(_) => false,
         }
     }
 
@@ -99,6 +133,23 @@ impl Publisher {
         if jobs.is_empty() {
             return Ok(());
         }
+        let Some(deadline) = self.deadline else {
+            return self.publish_all(jobs).await;
+        };
+        if self.is_blocked() {
+            return Err(QueueError::Blocked);
+        }
+        match tokio::time::timeout(deadline, self.publish_all(jobs)).await {
+            Ok(result) => result,
+            Err(_) if self.is_blocked() => Err(QueueError::Blocked),
+            Err(_) => Err(QueueError::ConfirmTimeout {
+                job_id: jobs[0].job_id.clone(),
+                timeout: deadline,
+            }),
+        }
+    }
+
+    async fn publish_all(&self, jobs: &[JobEnvelope]) -> Result<(), QueueError> {
         let encoded = jobs
             .iter()
             .map(|job| Ok((job, routing_key(job)?, job.encode_to_vec())))

@@ -7,6 +7,9 @@ use uuid::Uuid;
 
 use crate::{Store, StoreError};
 
+/// The longest wait `take_request_slot` reports (an hour), whatever a provider asked for.
+const MAX_WAIT_MS: f64 = 3_600_000.0;
+
 impl Store {
     /// Makes sure slots `1..=limit` exist for `(connection, class)` (idempotent).
     pub async fn ensure_request_slots(
@@ -28,7 +31,8 @@ impl Store {
     }
 
     /// Spends the oldest slot last used at least `window` ago. `Ok(None)` when one was taken;
-    /// otherwise `Ok(Some(wait))`, the time until the oldest slot frees up.
+    /// otherwise `Ok(Some(wait))`, the time until the oldest slot frees up (longer than the
+    /// window while a 429 holds the slots off).
     pub async fn take_request_slot(
         &self,
         connection_id: Uuid,
@@ -65,9 +69,12 @@ impl Store {
                 &[&connection_id, &class, &(limit as i32), &window_ms],
             )
             .await?;
+        // Past the window when a 429 held the slots off (`hold_request_slots`); bounded anyway.
         let wait_ms: Option<f64> = row.get(0);
         Ok(Some(Duration::from_millis(
-            wait_ms.unwrap_or(1.0).clamp(1.0, window_ms.max(1.0)) as u64,
+            wait_ms
+                .unwrap_or(1.0)
+                .clamp(1.0, MAX_WAIT_MS.max(window_ms)) as u64,
         )))
     }
 

@@ -3,6 +3,7 @@
 //! Only this crate runs SQL. Every repository function takes the `org_id` it is scoped to.
 
 pub mod budget;
+pub mod caps;
 pub mod connections;
 pub mod crypto;
 pub mod dead_letters;
@@ -19,12 +20,16 @@ pub mod webhooks;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 
+pub use caps::BatchCaps;
 pub use crypto::{MasterKey, SealedToken};
 pub use error::StoreError;
 
 mod embedded {
     refinery::embed_migrations!("../../migrations");
 }
+
+/// How long [`Store::connect`]'s callers wait for a pooled connection.
+pub const DEFAULT_POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A handle on the database: cheap to clone.
 #[derive(Clone)]
@@ -41,8 +46,20 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Builds a pool for `database_url` (connections are opened lazily).
+    /// Builds a pool for `database_url` (connections are opened lazily); a caller waits at most
+    /// [`DEFAULT_POOL_WAIT`] for a free connection.
     pub fn connect(database_url: &str, pool_size: usize) -> Result<Store, StoreError> {
+        Store::connect_with_wait(database_url, pool_size, DEFAULT_POOL_WAIT)
+    }
+
+    /// Like [`Store::connect`], but a caller finding every connection taken gets
+    /// `StoreError::Pool` (transient) after `wait` — for callers answering someone (the ingress
+    /// answers 503 instead of hanging).
+    pub fn connect_with_wait(
+        database_url: &str,
+        pool_size: usize,
+        wait: std::time::Duration,
+    ) -> Result<Store, StoreError> {
         let pg: tokio_postgres::Config = database_url
             .parse()
             .map_err(|e: tokio_postgres::Error| StoreError::Config(e.to_string()))?;
@@ -55,7 +72,7 @@ impl Store {
         );
         let pool = Pool::builder(manager)
             .max_size(pool_size)
-            .wait_timeout(Some(std::time::Duration::from_secs(30)))
+            .wait_timeout(Some(wait))
             .create_timeout(Some(std::time::Duration::from_secs(5)))
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()

@@ -51,7 +51,7 @@ pub struct BatchCommit {
 /// A held advisory lock on one batch of one run; released when the transaction ends
 /// (or when the process dies and Postgres closes its connection).
 pub struct BatchLock {
-    client: Option<Object>,
+    pub(crate) client: Option<Object>,
 }
 
 impl BatchLock {

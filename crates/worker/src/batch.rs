@@ -6,6 +6,7 @@ use fluxcascade_core::{Counts, Cursor, Direction, Record};
 use fluxcascade_proto::v1::{BatchJob, JobEnvelope};
 use fluxcascade_queue::JobError;
 use fluxcascade_store::links::{BatchCommit, LinkRow, LinkWrite};
+use fluxcascade_store::BatchCaps;
 use fluxcascade_telemetry::metrics;
 use prost::Message;
 use std::time::Duration;
@@ -40,8 +41,22 @@ impl BatchKey {
     }
 }
 
+/// How long a batch that found its org's or connection's batch slots all taken waits before
+/// it comes back (the shortest retry tier); it consumes no attempt.
+pub(crate) const CAP_WAIT: Duration = Duration::from_secs(1);
+
 impl WorkerHandler {
+    /// A batch job from the queue: bulk work, held to the org's and connection's batch caps.
     pub(crate) async fn handle_batch(&self, env: &JobEnvelope) -> Result<(), JobError> {
+        self.run_batch(env, self.batch_caps).await
+    }
+
+    /// Runs a batch if it gets one of the slots `caps` allows (else `Deferred` by [`CAP_WAIT`]).
+    pub(crate) async fn run_batch(
+        &self,
+        env: &JobEnvelope,
+        caps: BatchCaps,
+    ) -> Result<(), JobError> {
         let job = BatchJob::decode(env.payload.as_slice()).map_err(|e| JobError::Permanent {
             message: format!("undecodable batch job: {e}"),
         })?;
@@ -76,6 +91,18 @@ impl WorkerHandler {
             return Err(JobError::Transient {
                 message: "another worker holds this batch".into(),
                 retry_after: Some(Duration::from_secs(1)),
+            });
+        };
+        // Fairness: one org (or one busy connection) never holds more than its share of the
+        // fleet; a batch over the cap gives its worker slot back and comes back shortly.
+        let Some(lock) = lock
+            .take_batch_slots(org_id, mapping_id, job.reverse, caps)
+            .await
+            .map_err(|e| classify::store(&e))?
+        else {
+            return Err(JobError::Deferred {
+                message: "the org's or connection's concurrent batch cap is reached".into(),
+                wait: CAP_WAIT,
             });
         };
         let key = BatchKey {

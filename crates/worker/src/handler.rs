@@ -6,7 +6,7 @@ use fluxcascade_core::engine::CompiledMapping;
 use fluxcascade_proto::v1::{JobEnvelope, JobKind};
 use fluxcascade_queue::{JobError, JobHandler, Publisher, RetryPolicy};
 use fluxcascade_store::mappings::MappingRow;
-use fluxcascade_store::Store;
+use fluxcascade_store::{BatchCaps, Store};
 use fluxcascade_telemetry::metrics;
 use uuid::Uuid;
 
@@ -22,6 +22,8 @@ pub struct WorkerHandler {
     pub(crate) page_size: u32,
     /// How long a run's lease lasts after whoever works on it renewed it.
     pub(crate) run_lease: std::time::Duration,
+    /// Fleet-wide caps on concurrent batch jobs per org and per written connection.
+    pub(crate) batch_caps: BatchCaps,
 }
 
 /// A mapping ready to apply: the core engine plus what the I/O side needs from it.
@@ -61,7 +63,14 @@ impl WorkerHandler {
             retry,
             page_size,
             run_lease,
+            batch_caps: BatchCaps::OFF,
         }
+    }
+
+    /// Holds bulk batch jobs to `caps` (default: no caps).
+    pub fn with_batch_caps(mut self, caps: BatchCaps) -> WorkerHandler {
+        self.batch_caps = caps;
+        self
     }
 
     pub(crate) fn compile(&self, mapping: &MappingRow) -> Result<Compiled, JobError> {

@@ -4,6 +4,8 @@ mod adapters;
 mod associations;
 mod batch;
 mod budget;
+#[cfg(test)]
+mod caps_tests;
 mod classify;
 mod coordinator;
 mod dead_letters;
@@ -15,6 +17,8 @@ mod plan;
 mod project;
 mod reconcile;
 mod reverse;
+#[cfg(test)]
+mod testdb;
 mod tokens;
 mod webhooks;
 mod writes;
@@ -55,6 +59,9 @@ pub struct WorkerConfig {
     pub run_lease: Duration,
     /// Records per page read from the source (one batch job per page).
     pub page_size: u32,
+    /// Fleet-wide caps on concurrent batch jobs per org and per written connection
+    /// (`FLUXCASCADE_ORG_MAX_BATCHES`, `FLUXCASCADE_CONNECTION_MAX_BATCHES`).
+    pub batch_caps: fluxcascade_store::BatchCaps,
     /// How long in-flight jobs may take to finish on SIGTERM.
     pub shutdown_grace: Duration,
     /// Which addresses outbound webhook deliveries may reach (checked again at each delivery).
@@ -100,15 +107,18 @@ impl Worker {
             config.rate_budgets.clone(),
             http,
         );
-        let handler = Arc::new(WorkerHandler::new(
-            store.clone(),
-            publisher.clone(),
-            adapters,
-            name,
-            config.queue.retry_policy()?,
-            config.page_size,
-            config.run_lease,
-        ));
+        let handler = Arc::new(
+            WorkerHandler::new(
+                store.clone(),
+                publisher.clone(),
+                adapters,
+                name,
+                config.queue.retry_policy()?,
+                config.page_size,
+                config.run_lease,
+            )
+            .with_batch_caps(config.batch_caps),
+        );
         let dead_letters = Arc::new(dead_letters::StoreSink::new(store.clone()));
         let health = fluxcascade_telemetry::HealthServer::bind(
             &config.listen,

@@ -96,7 +96,8 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .filter_map(|c| fields(c)["emails"][0]["address"].as_str())
         .collect();
-    let exact = done["status"] == "completed" && clients.len() as u64 == N && emails.len() as u64 == N;
+    let exact =
+        done["status"] == "completed" && clients.len() as u64 == N && emails.len() as u64 == N;
 
     println!("| figure | target | this run |");
     println!("|---|---|---|");
@@ -127,7 +128,10 @@ async fn main() -> anyhow::Result<()> {
         "elapsedSeconds": elapsed.as_secs_f64(),
     });
     std::fs::create_dir_all("target/bench")?;
-    std::fs::write("target/bench/recovery.json", serde_json::to_vec_pretty(&out)?)?;
+    std::fs::write(
+        "target/bench/recovery.json",
+        serde_json::to_vec_pretty(&out)?,
+    )?;
     if !exact {
         bail!("the run did not end with exactly one client per contact: {done}");
     }

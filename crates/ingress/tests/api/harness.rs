@@ -56,16 +56,26 @@ impl App {
 
     /// With `dead_broker`, the publisher points at a port where no broker listens.
     pub async fn start_with(dead_broker: Option<&str>) -> App {
-        App::launch(dead_broker, None).await
+        App::launch(dead_broker, None, 8).await
+    }
+
+    /// With a database pool of `size` connections (built like the ingress's: a request waits
+    /// at most `DB_WAIT_TIMEOUT` for one).
+    pub async fn start_with_pool(size: usize) -> App {
+        App::launch(None, None, size).await
     }
 
     /// With these providers' apps (e.g. a production posture with some not configured).
     pub async fn start_with_providers(providers: ProvidersConfig) -> App {
-        App::launch(None, Some(providers)).await
+        App::launch(None, Some(providers), 8).await
     }
 
     /// `providers`: `None` points every provider at the in-process sandbox.
-    async fn launch(dead_broker: Option<&str>, providers: Option<ProvidersConfig>) -> App {
+    async fn launch(
+        dead_broker: Option<&str>,
+        providers: Option<ProvidersConfig>,
+        pool: usize,
+    ) -> App {
         let short = Uuid::new_v4().simple().to_string();
         let db = format!("fluxcascade_test_{short}");
         let prefix = format!("ingress_test_{short}");
@@ -73,7 +83,8 @@ impl App {
         fluxcascade_store::ensure_database(&db_url)
             .await
             .expect("create database");
-        let store = Store::connect(&db_url, 8).expect("store");
+        let store = Store::connect_with_wait(&db_url, pool, fluxcascade_ingress::DB_WAIT_TIMEOUT)
+            .expect("store");
         store.migrate().await.expect("migrate");
         let publisher = match dead_broker {
             None => Publisher::connect(&QueueConfig::new(AMQP_URL, &prefix))

@@ -8,6 +8,7 @@ use fluxcascade_proto::v1::{BatchJob, JobEnvelope, JobKind};
 use fluxcascade_queue::JobError;
 use fluxcascade_store::mappings::MappingRow;
 use fluxcascade_store::syncs::RunState;
+use fluxcascade_store::BatchCaps;
 use prost::Message;
 use tracing::info;
 
@@ -93,8 +94,10 @@ impl WorkerHandler {
         }
         if let [only] = jobs.as_slice() {
             // The usual webhook run is one batch: written here, saving a queue hop. A failure
-            // fails this coordinator job, whose retry redoes it (a batch commits once).
-            self.handle_batch(only).await?;
+            // fails this coordinator job, whose retry redoes it (a batch commits once). It is
+            // not held to the org's bulk batch cap: webhook jobs have their own consumer and
+            // slots (FLUXCASCADE_WEBHOOK_CONCURRENCY), so a bulk import never delays a change.
+            self.run_batch(only, BatchCaps::OFF).await?;
         } else {
             self.publisher
                 .publish_many(&jobs)
