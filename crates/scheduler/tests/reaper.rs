@@ -109,7 +109,10 @@ impl World {
     }
 
     async fn exec(&self, statement: &str, sync_id: Uuid) {
-        self.sql.execute(statement, &[&sync_id]).await.expect(statement);
+        self.sql
+            .execute(statement, &[&sync_id])
+            .await
+            .expect(statement);
     }
 
     async fn status(&self, sync_id: Uuid) -> (String, i32, Option<String>) {
@@ -154,7 +157,10 @@ impl World {
         if let Ok((c, conn)) = tokio_postgres::connect(PG_ADMIN_URL, tokio_postgres::NoTls).await {
             tokio::spawn(conn);
             let _ = c
-                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.db))
+                .batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                    self.db
+                ))
                 .await;
         }
     }
@@ -163,20 +169,37 @@ impl World {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_leases_are_resumed_stale_runs_failed_live_ones_left_alone() {
     let w = World::start().await;
-    let (dead, stale, live, fresh) = (w.mapping().await, w.mapping().await, w.mapping().await, w.mapping().await);
+    let (dead, stale, live, fresh) = (
+        w.mapping().await,
+        w.mapping().await,
+        w.mapping().await,
+        w.mapping().await,
+    );
 
     // A running run whose coordinator died: its lease expired a minute ago, progress 5 min ago.
     let dead_run = w.run(dead).await;
-    w.exec("UPDATE sync_runs SET status = 'running', lease_until = now() - interval '1 minute',
-            progress_at = now() - interval '5 minutes' WHERE id = $1", dead_run).await;
+    w.exec(
+        "UPDATE sync_runs SET status = 'running', lease_until = now() - interval '1 minute',
+            progress_at = now() - interval '5 minutes' WHERE id = $1",
+        dead_run,
+    )
+    .await;
     // A run stuck behind an outage for longer than the retry window.
     let stale_run = w.run(stale).await;
-    w.exec("UPDATE sync_runs SET status = 'running', lease_until = now() - interval '1 minute',
-            progress_at = now() - interval '2 hours' WHERE id = $1", stale_run).await;
+    w.exec(
+        "UPDATE sync_runs SET status = 'running', lease_until = now() - interval '1 minute',
+            progress_at = now() - interval '2 hours' WHERE id = $1",
+        stale_run,
+    )
+    .await;
     // A run someone is working on.
     let live_run = w.run(live).await;
-    w.exec("UPDATE sync_runs SET status = 'running', lease_until = now() + interval '1 minute',
-            progress_at = now() WHERE id = $1", live_run).await;
+    w.exec(
+        "UPDATE sync_runs SET status = 'running', lease_until = now() + interval '1 minute',
+            progress_at = now() WHERE id = $1",
+        live_run,
+    )
+    .await;
     // A pending run created a moment ago (its job is in the queue): not expired yet.
     let fresh_run = w.run(fresh).await;
     // The stale run's mapping has webhook ids deferred behind it.
@@ -189,10 +212,16 @@ async fn expired_leases_are_resumed_stale_runs_failed_live_ones_left_alone() {
         .await
         .expect("deferred");
 
-    reaper::round(&POLICY, &w.store, &w.publisher).await.expect("round");
+    reaper::round(&POLICY, &w.store, &w.publisher)
+        .await
+        .expect("round");
 
     let (status, epoch, _) = w.status(dead_run).await;
-    assert_eq!((status.as_str(), epoch), ("running", 1), "resumed under a new epoch");
+    assert_eq!(
+        (status.as_str(), epoch),
+        ("running", 1),
+        "resumed under a new epoch"
+    );
     let (status, _, error) = w.status(stale_run).await;
     assert_eq!(status, "failed");
     let error = error.unwrap_or_default();
@@ -216,10 +245,16 @@ async fn expired_leases_are_resumed_stale_runs_failed_live_ones_left_alone() {
 
     let mut want = vec![(dead_run.to_string(), 1), (deferred_run.to_string(), 0)];
     want.sort();
-    assert_eq!(w.sync_jobs().await, want, "one coordinator per resumed or started run");
+    assert_eq!(
+        w.sync_jobs().await,
+        want,
+        "one coordinator per resumed or started run"
+    );
 
     // The resumed run has a fresh lease: the next round leaves it alone.
-    reaper::round(&POLICY, &w.store, &w.publisher).await.expect("round");
+    reaper::round(&POLICY, &w.store, &w.publisher)
+        .await
+        .expect("round");
     assert_eq!(w.status(dead_run).await.1, 1);
     assert!(w.sync_jobs().await.is_empty());
     w.drop_all().await;
@@ -230,9 +265,14 @@ async fn a_pending_run_whose_job_never_ran_is_resumed_after_its_lease() {
     let w = World::start().await;
     let mapping = w.mapping().await;
     let run = w.run(mapping).await;
-    w.exec("UPDATE sync_runs SET created_at = now() - interval '3 minutes' WHERE id = $1", run)
-        .await;
-    reaper::round(&POLICY, &w.store, &w.publisher).await.expect("round");
+    w.exec(
+        "UPDATE sync_runs SET created_at = now() - interval '3 minutes' WHERE id = $1",
+        run,
+    )
+    .await;
+    reaper::round(&POLICY, &w.store, &w.publisher)
+        .await
+        .expect("round");
     assert_eq!(w.status(run).await.1, 1);
     assert_eq!(w.sync_jobs().await, vec![(run.to_string(), 1)]);
     w.drop_all().await;

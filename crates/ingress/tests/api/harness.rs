@@ -47,6 +47,8 @@ pub struct App {
     /// The in-process sandbox the providers point at (`http://127.0.0.1:PORT`).
     pub sandbox: String,
     pub providers: ProvidersConfig,
+    /// The master key the app seals tokens with.
+    pub key: Arc<MasterKey>,
 }
 
 impl App {
@@ -95,7 +97,7 @@ impl App {
             webhook_urls: production_webhook_urls(),
             ..IngressConfig::default()
         };
-        let ingress = Ingress::build(config, store.clone(), publisher, key)
+        let ingress = Ingress::build(config, store.clone(), publisher, key.clone())
             .await
             .expect("build");
         let base = format!("http://{}", ingress.local_addr());
@@ -126,6 +128,7 @@ impl App {
             owner,
             sandbox,
             providers,
+            key,
         }
     }
 
