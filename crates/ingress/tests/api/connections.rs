@@ -399,3 +399,119 @@ async fn only_a_manager_of_the_org_reconnects_and_only_a_live_connection() {
     let (s, _) = put_tokens(&app, &app.owner, &id, body).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "a deleted connection");
 }
+
+/// The OAuth flow through the app as a browser follows it, signing in at the sandbox as `account`:
+/// `authorize` (with `query`), the consent page, then our callback (on this app, whatever the
+/// public URL says). Returns the callback's answer.
+async fn oauth(app: &App, provider: &str, account: &str, query: &str) -> (StatusCode, Value) {
+    let (s, start) = app
+        .http
+        .get(format!(
+            "{}/v1/oauth/{provider}/authorize?accountHint={account}{query}",
+            app.base
+        ))
+        .bearer_auth(&app.owner)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .map(|r| (r.status(), r))
+        .expect("authorize");
+    let start: Value = start.json().await.expect("json");
+    if s != StatusCode::OK {
+        return (s, start);
+    }
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let consent = no_redirects
+        .get(start["authorizeUrl"].as_str().expect("url"))
+        .send()
+        .await
+        .expect("consent");
+    let location = url::Url::parse(consent.headers()["location"].to_str().expect("location"))
+        .expect("redirect");
+    let query: String = location.query().expect("code and state").to_string();
+    app.call(
+        Method::GET,
+        &format!("/v1/oauth/{provider}/callback?{query}"),
+        None,
+        None,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_oauth_authorization_with_a_connection_id_reconnects_that_connection() {
+    let app = App::start().await;
+    let org = app.org_id().await;
+    let (s, created) = oauth(&app, "jobber", "acme", "").await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().expect("id").to_string();
+    let uuid: uuid::Uuid = id.parse().expect("id");
+    let before = app
+        .store
+        .load_credentials(org, uuid, &app.key)
+        .await
+        .expect("credentials");
+
+    let (s, v) = oauth(&app, "jobber", "acme", &format!("&connectionId={id}")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["id"], created["id"], "the same connection, no new one");
+    assert_eq!(v["status"], "active");
+    let after = app
+        .store
+        .load_credentials(org, uuid, &app.key)
+        .await
+        .expect("credentials");
+    assert_ne!(
+        after.access_token, before.access_token,
+        "the new grant's token"
+    );
+    let (_, list) = app
+        .call(Method::GET, "/v1/connections", Some(&app.owner), None)
+        .await;
+    assert_eq!(list["data"].as_array().map(Vec::len), Some(1), "{list}");
+
+    // Signing in as another account does not move the connection.
+    let (s, v) = oauth(
+        &app,
+        "jobber",
+        "someone-else",
+        &format!("&connectionId={id}"),
+    )
+    .await;
+    assert_eq!(
+        (s, error_fields(&v)),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec!["connectionId".into()]
+        ),
+        "{v}"
+    );
+    let unchanged = app
+        .store
+        .load_credentials(org, uuid, &app.key)
+        .await
+        .expect("credentials");
+    assert_eq!(unchanged.access_token, after.access_token);
+
+    // Another provider's connection, another org's or an unknown id is refused at authorize.
+    let hubspot = app.connection(&app.owner, "hubspot").await;
+    let (s, v) = oauth(&app, "jobber", "acme", &format!("&connectionId={hubspot}")).await;
+    assert_eq!(
+        (s, error_fields(&v)),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec!["connectionId".into()]
+        )
+    );
+    let (s, _) = oauth(
+        &app,
+        "jobber",
+        "acme",
+        &format!("&connectionId={}", uuid::Uuid::now_v7()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
