@@ -24,7 +24,7 @@ use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use fluxcascade_providers::egress::{self, WebhookUrls};
 use fluxcascade_providers::ProvidersConfig;
@@ -170,6 +170,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/connections/{id}",
             get(connections::get_one).delete(connections::delete),
+        )
+        .route(
+            "/v1/connections/{id}/tokens",
+            put(api::connection_tokens::reconnect),
         )
         .route("/v1/dead-letters", get(dead_letters::list))
         .route(

@@ -22,6 +22,8 @@ mod identity;
 mod mappings;
 #[path = "api/preview.rs"]
 mod preview;
+#[path = "api/reconnect.rs"]
+mod reconnect;
 #[path = "api/syncs.rs"]
 mod syncs;
 #[path = "api/webhooks.rs"]

@@ -56,10 +56,10 @@ pub struct NewConnection {
     pub instance_url: Option<String>,
 }
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "id, provider, status, account_name, external_account_id, status_message, created_at";
 
-fn row_to_connection(r: &tokio_postgres::Row) -> ConnectionRow {
+pub(crate) fn row_to_connection(r: &tokio_postgres::Row) -> ConnectionRow {
     ConnectionRow {
         id: r.get(0),
         provider: r.get(1),

@@ -5,6 +5,7 @@
 pub mod budget;
 pub mod caps;
 pub mod connections;
+pub mod connections_reconnect;
 pub mod crypto;
 pub mod dead_letters;
 pub mod error;

@@ -13,6 +13,19 @@ pub struct OAuthState {
     pub provider: String,
     pub account_name: Option<String>,
     pub redirect_uri: String,
+    /// The connection this authorization reconnects (`None`: it creates a new one).
+    pub connection_id: Option<Uuid>,
+}
+
+/// A new authorization attempt.
+#[derive(Debug, Clone)]
+pub struct NewOAuthState<'a> {
+    pub org_id: Uuid,
+    pub provider: &'a str,
+    pub account_name: Option<&'a str>,
+    pub connection_id: Option<Uuid>,
+    pub redirect_uri: &'a str,
+    pub expires_at: DateTime<Utc>,
 }
 
 impl Store {
@@ -20,18 +33,22 @@ impl Store {
     pub async fn create_oauth_state(
         &self,
         state: &str,
-        org_id: Uuid,
-        provider: &str,
-        account_name: Option<&str>,
-        redirect_uri: &str,
-        expires_at: DateTime<Utc>,
+        new: &NewOAuthState<'_>,
     ) -> Result<(), StoreError> {
         self.client()
             .await?
             .execute(
-                "INSERT INTO oauth_states (state, org_id, provider, account_name, redirect_uri, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                &[&state, &org_id, &provider, &account_name, &redirect_uri, &expires_at],
+                "INSERT INTO oauth_states (state, org_id, provider, account_name, redirect_uri, expires_at, connection_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &state,
+                    &new.org_id,
+                    &new.provider,
+                    &new.account_name,
+                    &new.redirect_uri,
+                    &new.expires_at,
+                    &new.connection_id,
+                ],
             )
             .await?;
         Ok(())
@@ -51,7 +68,7 @@ impl Store {
         let row = client
             .query_opt(
                 "DELETE FROM oauth_states WHERE state = $1 AND provider = $2
-                 RETURNING org_id, provider, account_name, redirect_uri",
+                 RETURNING org_id, provider, account_name, redirect_uri, connection_id",
                 &[&state, &provider],
             )
             .await?;
@@ -60,6 +77,7 @@ impl Store {
             provider: r.get(1),
             account_name: r.get(2),
             redirect_uri: r.get(3),
+            connection_id: r.get(4),
         }))
     }
 }

@@ -1,4 +1,7 @@
 //! A per-process cache of provider adapters, one per connection, each with a store-backed token source.
+//! An adapter is kept while its connection's stored credentials are unchanged: each use compares
+//! their version (one indexed read), so a reconnected connection's new tokens are used at once
+//! and a deleted connection is refused at once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -7,6 +10,7 @@ use fluxcascade_core::ProviderKind;
 use fluxcascade_providers::{
     ConnectionContext, Provider, ProviderError, ProvidersConfig, RateBudgets,
 };
+use fluxcascade_store::connections_reconnect::ConnectionVersion;
 use fluxcascade_store::{MasterKey, Store, StoreError};
 use uuid::Uuid;
 
@@ -25,7 +29,7 @@ pub struct Adapters {
     config: ProvidersConfig,
     budgets: RateBudgets,
     http: reqwest::Client,
-    cache: Mutex<HashMap<Uuid, Adapter>>,
+    cache: Mutex<HashMap<Uuid, (ConnectionVersion, Adapter)>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,15 +60,30 @@ impl Adapters {
         }
     }
 
-    /// The adapter for a connection, built on first use and kept for the life of the process.
+    /// The adapter for a connection, built on first use and rebuilt whenever the connection's
+    /// stored credentials changed since (a reconnect, another process's refresh, expiry).
     pub async fn get(&self, org_id: Uuid, connection_id: Uuid) -> Result<Adapter, AdapterError> {
-        if let Some(a) = self
+        // The version is read before the credentials: a change in between only rebuilds once more.
+        let version = match self.store.connection_version(org_id, connection_id).await {
+            Ok(v) => v,
+            Err(StoreError::NotFound) => {
+                self.cache
+                    .lock()
+                    .expect("adapter cache poisoned")
+                    .remove(&connection_id);
+                return Err(AdapterError::Gone(connection_id));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Some((cached, a)) = self
             .cache
             .lock()
             .expect("adapter cache poisoned")
             .get(&connection_id)
         {
-            return Ok(a.clone());
+            if *cached == version {
+                return Ok(a.clone());
+            }
         }
         let creds = match self
             .store
@@ -103,7 +122,7 @@ impl Adapters {
         self.cache
             .lock()
             .expect("adapter cache poisoned")
-            .insert(connection_id, adapter.clone());
+            .insert(connection_id, (version, adapter.clone()));
         Ok(adapter)
     }
 }

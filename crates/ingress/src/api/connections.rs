@@ -88,7 +88,7 @@ impl From<ConnectionRow> for ConnectionView {
 }
 
 /// The longest access or refresh token accepted (real ones are well under 2 KiB; JWTs included).
-const MAX_TOKEN_CHARS: usize = 8 * 1024;
+pub(crate) const MAX_TOKEN_CHARS: usize = 8 * 1024;
 
 /// Every problem with the body, each naming its field. `mode` decides which API hosts an
 /// `instanceUrl` may name (egress policy: outside sandbox mode only the provider's own).
@@ -196,13 +196,24 @@ pub(crate) async fn learn_account(
     token: &str,
     instance_url: Option<&str>,
 ) -> Result<String, ApiError> {
+    learn_account_named(state, kind, token, instance_url, "credentials.accessToken").await
+}
+
+/// [`learn_account`], a refused token naming `field` (the body's name for the access token).
+pub(crate) async fn learn_account_named(
+    state: &AppState,
+    kind: ProviderKind,
+    token: &str,
+    instance_url: Option<&str>,
+    field: &str,
+) -> Result<String, ApiError> {
     let app = state.provider_app(kind)?;
     match identity::account_of(kind, app, &state.http, token, instance_url).await {
         Ok(account) => Ok(account),
         Err(ProviderError::Auth(e)) => {
             tracing::info!(provider = %kind, error = %e, "connection token refused by the provider");
             Err(ApiError::invalid_field(
-                "credentials.accessToken",
+                field,
                 format!(
                     "{} refused this token; connect the account again",
                     kind.as_str()
@@ -224,7 +235,7 @@ pub(crate) async fn learn_account(
 }
 
 /// Whether a client's `externalAccountId` names `account` (Jobber ids also in their encoded form).
-fn same_account(kind: ProviderKind, claimed: &str, account: &str) -> bool {
+pub(crate) fn same_account(kind: ProviderKind, claimed: &str, account: &str) -> bool {
     claimed == account
         || (kind == ProviderKind::Jobber
             && identity::jobber_account_number(claimed).as_deref() == Some(account))

@@ -1,5 +1,6 @@
 //! The API's route handlers, one module per resource, and the shared path-id extractor.
 
+pub mod connection_tokens;
 pub mod connections;
 pub mod dead_letters;
 pub mod health;

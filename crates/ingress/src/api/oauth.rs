@@ -4,7 +4,9 @@
 //! `authorize` needs an API key that may manage connections; it records a random, single-use
 //! `state` (10 minutes) and redirects to the provider (or, with `Accept: application/json`,
 //! returns the URL). `callback` is what the provider redirects the browser to: it needs no
-//! API key — the `state` names the org — exchanges the code and creates the connection.
+//! API key — the `state` names the org — exchanges the code and creates the connection, or, when
+//! `authorize` named a `connectionId`, gives that connection the new tokens (a reconnect: the
+//! account signed in with must be the connection's).
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -14,10 +16,12 @@ use chrono::Utc;
 use fluxcascade_core::ProviderKind;
 use fluxcascade_providers::ProviderError;
 use fluxcascade_store::connections::NewConnection;
+use fluxcascade_store::connections_reconnect::ReconnectTokens;
+use fluxcascade_store::oauth_states::{NewOAuthState, OAuthState};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::api::connections::create_connection;
+use crate::api::connections::{create_connection, same_account, ConnectionView};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::AppState;
@@ -33,6 +37,8 @@ pub struct AuthorizeQuery {
     /// Which provider account to sign in as, passed to the consent page as `account` (the
     /// sandbox selects its account by it; real providers let the user choose and ignore it).
     account_hint: Option<String>,
+    /// An existing connection of this provider to reconnect instead of creating one.
+    connection_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +84,10 @@ pub async fn authorize(
         }
     }
     let app = state.provider_app(kind)?;
+    let connection_id = match q.connection_id.as_deref().filter(|s| !s.is_empty()) {
+        Some(raw) => Some(reconnect_target(&state, &caller, kind, raw).await?),
+        None => None,
+    };
     let redirect_uri = callback_url(&state, kind);
     // 32 random bytes, base64url: the same generator as webhook secrets.
     let nonce = crate::hooks::verify::new_secret().map_err(|_| ApiError::internal())?;
@@ -86,11 +96,14 @@ pub async fn authorize(
         .store
         .create_oauth_state(
             &nonce,
-            caller.org_id(),
-            kind.as_str(),
-            q.account_name.as_deref().filter(|s| !s.is_empty()),
-            &redirect_uri,
-            expires_at,
+            &NewOAuthState {
+                org_id: caller.org_id(),
+                provider: kind.as_str(),
+                account_name: q.account_name.as_deref().filter(|s| !s.is_empty()),
+                connection_id,
+                redirect_uri: &redirect_uri,
+                expires_at,
+            },
         )
         .await?;
     let mut url = fluxcascade_providers::authorize_url(kind, app, &redirect_uri, &nonce);
@@ -168,6 +181,10 @@ pub async fn callback(
             .await?
         }
     };
+    if let Some(connection_id) = started.connection_id {
+        let view = reconnect(&state, &started, connection_id, kind, &account_id, tokens).await?;
+        return Ok((StatusCode::OK, Json(view)).into_response());
+    }
     let account_name = started
         .account_name
         .clone()
@@ -183,6 +200,72 @@ pub async fn callback(
     };
     let view = create_connection(&state, started.org_id, new, &tokens.access_token).await?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// The connection `raw` names, if it is one of the caller's connections of `kind` (404 otherwise,
+/// like any other org's id; 422 naming `connectionId` for another provider's connection).
+async fn reconnect_target(
+    state: &AppState,
+    caller: &Caller,
+    kind: ProviderKind,
+    raw: &str,
+) -> Result<uuid::Uuid, ApiError> {
+    let id = uuid::Uuid::parse_str(raw).map_err(|_| ApiError::not_found())?;
+    let conn = state
+        .store
+        .get_connection(caller.org_id(), id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if conn.provider != kind.as_str() {
+        return Err(ApiError::invalid_field(
+            "connectionId",
+            format!("is a {} connection, not {}", conn.provider, kind.as_str()),
+        ));
+    }
+    Ok(id)
+}
+
+/// The callback of an authorization started with `connectionId`: the connection gets the new
+/// tokens if the account signed in with is its account.
+async fn reconnect(
+    state: &AppState,
+    started: &OAuthState,
+    connection_id: uuid::Uuid,
+    kind: ProviderKind,
+    account_id: &str,
+    tokens: fluxcascade_providers::TokenSet,
+) -> Result<ConnectionView, ApiError> {
+    let current = state
+        .store
+        .get_connection(started.org_id, connection_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if !same_account(kind, &current.external_account_id, account_id) {
+        tracing::warn!(org_id = %started.org_id, %connection_id, provider = %kind, "OAuth reconnect signed in to another account");
+        return Err(ApiError::invalid_field(
+            "connectionId",
+            "the account signed in with is not this connection's externalAccountId; a reconnect \
+             never moves a connection to another account",
+        ));
+    }
+    let row = state
+        .store
+        .reconnect_connection(
+            started.org_id,
+            connection_id,
+            &current.external_account_id,
+            &state.master_key,
+            ReconnectTokens {
+                access_token: tokens.access_token,
+                refresh_token: tokens.refresh_token,
+                expires_at: tokens.expires_at,
+                instance_url: tokens.instance_url,
+            },
+        )
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    tracing::info!(org_id = %started.org_id, %connection_id, provider = %kind, "connection reconnected through OAuth");
+    Ok(row.into())
 }
 
 fn exchange_error(kind: ProviderKind, e: ProviderError) -> ApiError {

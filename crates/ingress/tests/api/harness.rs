@@ -47,6 +47,8 @@ pub struct App {
     /// The in-process sandbox the providers point at (`http://127.0.0.1:PORT`).
     pub sandbox: String,
     pub providers: ProvidersConfig,
+    /// The master key the app seals tokens with.
+    pub key: Arc<MasterKey>,
 }
 
 impl App {
@@ -106,7 +108,7 @@ impl App {
             webhook_urls: production_webhook_urls(),
             ..IngressConfig::default()
         };
-        let ingress = Ingress::build(config, store.clone(), publisher, key)
+        let ingress = Ingress::build(config, store.clone(), publisher, key.clone())
             .await
             .expect("build");
         let base = format!("http://{}", ingress.local_addr());
@@ -137,6 +139,7 @@ impl App {
             owner,
             sandbox,
             providers,
+            key,
         }
     }
 
