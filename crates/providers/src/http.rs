@@ -34,7 +34,13 @@ pub const DEFAULT_RATE_LIMIT_RETRIES: usize = 3;
 /// The longest a provider call may wait inline for a rate limit (a 429's wait, a budget slot),
 /// in total over its retries. Anything longer returns `ProviderError::RateLimited` so the
 /// worker slot is given back instead of sleeping while other tenants' jobs queue behind it.
-pub const MAX_INLINE_WAIT: Duration = Duration::from_secs(2);
+///
+/// 12 s: longer than a HubSpot (10 s) or Pipedrive (2 s) window plus a `Retry-After` of a second,
+/// so those are still paced inline; Jobber's 5-minute window and long `Retry-After`s are given
+/// back. At 2 s, batches given back mid-write came back through the create-intent reconcile (a
+/// target search plus, for HubSpot deals, one association read per deal): `rate_budget.rs`'s two
+/// 5,000-record runs made 3,899 association reads and stalled.
+pub const MAX_INLINE_WAIT: Duration = Duration::from_secs(12);
 
 /// What differs between providers in otherwise shared HTTP handling.
 pub(crate) trait ProviderPolicy: Send + Sync {

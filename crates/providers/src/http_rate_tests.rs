@@ -116,8 +116,8 @@ async fn a_short_retry_after_is_waited_out_inline() {
 
 #[tokio::test]
 async fn short_waits_stop_adding_up_past_the_inline_limit() {
-    // 1 s each: the first retry fits, the second would pass 2 s of waiting in total.
-    let (url, hits) = throttling(usize::MAX, "1").await;
+    // 7 s each: the first retry fits, the second would pass 12 s of waiting in total.
+    let (url, hits) = throttling(usize::MAX, "7").await;
     let err = get(&client(), url).await.expect_err("rate limited");
     assert!(matches!(err, ProviderError::RateLimited { .. }), "{err:?}");
     assert_eq!(hits.load(Ordering::SeqCst), 2);

@@ -1,7 +1,7 @@
 //! The `Provider` trait every adapter implements, its error classification, and adapter construction.
 //!
 //! Choices callers should know about:
-//! - 429s (and Jobber `THROTTLED`) whose wait fits in [`MAX_INLINE_WAIT`] (2 s, in total) are
+//! - 429s (and Jobber `THROTTLED`) whose wait fits in [`MAX_INLINE_WAIT`] (12 s, in total) are
 //!   retried inside the adapter up to [`DEFAULT_RATE_LIMIT_RETRIES`] times, waiting what the
 //!   provider asks plus jitter; a longer wait (or a budget slot further away than that) returns
 //!   `ProviderError::RateLimited { retry_after }` at once, so no caller sleeps holding a worker
