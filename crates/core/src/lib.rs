@@ -2,6 +2,7 @@
 
 pub mod decide;
 pub mod domain;
+pub mod duration;
 pub mod engine;
 pub mod hash;
 pub mod limits;

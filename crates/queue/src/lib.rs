@@ -59,9 +59,7 @@ pub use message::{
 };
 pub use publisher::Publisher;
 pub use reason::{truncate_text, Reason, MAX_REASON_BYTES};
-pub use retry::{
-    human as human_duration, retry_tier, wait_tier, Disposition, RetryPolicy, DEFAULT_RETRY_WINDOW,
-};
+pub use retry::{retry_tier, wait_tier, Disposition, RetryPolicy, DEFAULT_RETRY_WINDOW};
 pub use topology::{Topology, RETRY_TIERS};
 
 /// Re-exported so implementors of [`JobHandler`] use the same `async_trait`.

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use rand::Rng;
 
+use fluxcascade_core::duration::human;
+
 use crate::error::JobError;
 
 /// The default retry window: how long infrastructure and provider-transient faults are retried
@@ -63,26 +65,6 @@ pub fn retry_tier(attempt: u32, retry_after: Option<Duration>, delays: &[Duratio
 /// comes back early simply waits again.
 pub fn wait_tier(wait: Duration, delays: &[Duration; 4]) -> usize {
     delays.iter().rposition(|delay| *delay <= wait).unwrap_or(0)
-}
-
-/// A `Display` of a window like `1h`, `90s`, `1m30s`.
-pub fn human(d: Duration) -> String {
-    let secs = d.as_secs();
-    if secs == 0 {
-        return format!("{}ms", d.as_millis());
-    }
-    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if s > 0 {
-        out.push_str(&format!("{s}s"));
-    }
-    out
 }
 
 impl RetryPolicy {
@@ -311,13 +293,6 @@ mod tests {
                 jittered_expiration_ms(Duration::from_secs(10), Some(Duration::from_secs(9)));
             assert!((9_000..=10_000).contains(&hinted), "{hinted}");
         }
-    }
-
-    #[test]
-    fn windows_print_for_people() {
-        assert_eq!(human(Duration::from_secs(3600)), "1h");
-        assert_eq!(human(Duration::from_secs(90)), "1m30s");
-        assert_eq!(human(Duration::from_millis(500)), "500ms");
     }
 
     proptest! {

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use fluxcascade_core::duration::human;
 use uuid::Uuid;
 
 use crate::syncs::fail_run_in;
@@ -146,20 +147,4 @@ impl Store {
             .await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
-}
-
-/// `1h`, `90s`, `1m30s`.
-fn human(d: Duration) -> String {
-    let secs = d.as_secs();
-    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
-    let mut out = String::new();
-    for (n, unit) in [(h, "h"), (m, "m"), (s, "s")] {
-        if n > 0 {
-            out.push_str(&format!("{n}{unit}"));
-        }
-    }
-    if out.is_empty() {
-        out = format!("{}ms", d.as_millis());
-    }
-    out
 }
