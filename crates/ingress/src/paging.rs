@@ -118,10 +118,9 @@ impl<T> Page<T> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn params(pairs: &[(&str, &str)]) -> Params {
+impl Params {
+    /// Query parameters from pairs, for tests.
+    pub(crate) fn of(pairs: &[(&str, &str)]) -> Params {
         Params(
             pairs
                 .iter()
@@ -129,13 +128,18 @@ mod tests {
                 .collect(),
         )
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[test]
     fn limit_bounds() {
-        assert_eq!(params(&[]).limit().unwrap(), 50);
-        assert_eq!(params(&[("limit", "100")]).limit().unwrap(), 100);
+        assert_eq!(Params::of(&[]).limit().unwrap(), 50);
+        assert_eq!(Params::of(&[("limit", "100")]).limit().unwrap(), 100);
         for bad in ["0", "101", "-1", "ten"] {
-            let e = params(&[("limit", bad)]).limit().unwrap_err();
+            let e = Params::of(&[("limit", bad)]).limit().unwrap_err();
             assert_eq!(e.details[0].field, "limit", "{bad}");
         }
     }
@@ -144,22 +148,25 @@ mod tests {
     fn cursors_roundtrip_and_reject_garbage() {
         let id = Uuid::now_v7();
         let c = encode_cursor(&id);
-        assert_eq!(params(&[("cursor", &c)]).uuid_cursor().unwrap(), Some(id));
         assert_eq!(
-            params(&[("cursor", &encode_cursor(&42))])
+            Params::of(&[("cursor", &c)]).uuid_cursor().unwrap(),
+            Some(id)
+        );
+        assert_eq!(
+            Params::of(&[("cursor", &encode_cursor(&42))])
                 .int_cursor()
                 .unwrap(),
             Some(42)
         );
         assert_eq!(
-            params(&[("cursor", "!!")])
+            Params::of(&[("cursor", "!!")])
                 .uuid_cursor()
                 .unwrap_err()
                 .details[0]
                 .field,
             "cursor"
         );
-        assert!(params(&[("cursor", &encode_cursor(&42))])
+        assert!(Params::of(&[("cursor", &encode_cursor(&42))])
             .uuid_cursor()
             .is_err());
     }

@@ -302,25 +302,20 @@ pub async fn delete(
 mod tests {
     use super::*;
 
-    fn params(pairs: &[(&str, &str)]) -> Params {
-        Params(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-
     #[test]
     fn filters_are_validated() {
         let id = Uuid::now_v7();
-        let f = filter(&params(&[("kind", "batch"), ("syncId", &id.to_string())])).unwrap();
+        let f = filter(&Params::of(&[
+            ("kind", "batch"),
+            ("syncId", &id.to_string()),
+        ]))
+        .unwrap();
         assert_eq!(
             (f.kind, f.sync_id, f.mapping_id),
             (Some(DeadLetterKind::Batch), Some(id), None)
         );
         for (name, bad) in [("kind", "job"), ("mappingId", "x"), ("syncId", "1")] {
-            let e = filter(&params(&[(name, bad)])).unwrap_err();
+            let e = filter(&Params::of(&[(name, bad)])).unwrap_err();
             assert_eq!(e.details[0].field, name);
         }
     }

@@ -245,19 +245,10 @@ pub async fn errors(
 mod tests {
     use super::*;
 
-    fn params(pairs: &[(&str, &str)]) -> Params {
-        Params(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-
     #[test]
     fn filters_are_validated() {
         let id = Uuid::now_v7();
-        let f = filter(&params(&[
+        let f = filter(&Params::of(&[
             ("mappingId", &id.to_string()),
             ("status", "partial"),
         ]))
@@ -267,11 +258,17 @@ mod tests {
             (Some(id), Some("partial"))
         );
         assert_eq!(
-            filter(&params(&[("status", "done")])).unwrap_err().details[0].field,
+            filter(&Params::of(&[("status", "done")]))
+                .unwrap_err()
+                .details[0]
+                .field,
             "status"
         );
         assert_eq!(
-            filter(&params(&[("mappingId", "x")])).unwrap_err().details[0].field,
+            filter(&Params::of(&[("mappingId", "x")]))
+                .unwrap_err()
+                .details[0]
+                .field,
             "mappingId"
         );
     }
