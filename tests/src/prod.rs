@@ -130,7 +130,7 @@ impl Prod {
             .create_api_key(
                 principal.org_id,
                 fluxcascade_store::orgs::Role::Member,
-                "member",
+                "member@x.test",
             )
             .await?;
         let hubspot = format!("{sandbox_url}/hubspot");

@@ -17,6 +17,20 @@ impl Caller {
         self.0.org_id
     }
 
+    /// The member the key acts for.
+    pub fn member_id(&self) -> uuid::Uuid {
+        self.0.member_id
+    }
+
+    /// 403 unless the caller's member is an Owner (org, members, any key).
+    pub fn require_owner(&self) -> Result<(), ApiError> {
+        if self.0.role == Role::Owner {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden())
+        }
+    }
+
     /// 403 unless the caller may change things (Admins and Owners; Members read only).
     pub fn require_manage(&self) -> Result<(), ApiError> {
         if self.0.role >= Role::Admin {
@@ -75,6 +89,7 @@ mod tests {
             Caller(Principal {
                 org_id: uuid::Uuid::nil(),
                 key_id: uuid::Uuid::nil(),
+                member_id: uuid::Uuid::nil(),
                 role,
             })
         };
@@ -88,5 +103,10 @@ mod tests {
         );
         assert!(p(Role::Admin).require_manage().is_ok());
         assert!(p(Role::Owner).require_manage().is_ok());
+        assert_eq!(
+            p(Role::Admin).require_owner().unwrap_err().status.as_u16(),
+            403
+        );
+        assert!(p(Role::Owner).require_owner().is_ok());
     }
 }

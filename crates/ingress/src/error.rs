@@ -9,7 +9,7 @@ use serde::Serialize;
 pub const RETRY_AFTER_SECS: u64 = 5;
 
 /// One problem with one field of a request (`fieldPairs[2].transform`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     pub field: String,
     pub message: String,
@@ -145,6 +145,24 @@ impl ApiError {
         let message = status.canonical_reason().unwrap_or("error").to_string();
         ApiError::new(status, code, message)
     }
+}
+
+/// The shape of every error answer, as `/openapi.json` documents it (the response itself is
+/// written from [`ApiError`] without copying).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorBody {
+    error: ErrorObject,
+}
+
+/// `error` of [`ErrorBody`]: a stable `code` (`not_found`, `invalid`, ...), a message for people,
+/// and for 422 the fields at fault.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorObject {
+    code: String,
+    message: String,
+    details: Vec<ErrorDetail>,
 }
 
 #[derive(Serialize)]

@@ -15,6 +15,7 @@ pub mod auth;
 pub mod error;
 pub mod hooks;
 pub mod json;
+pub mod openapi;
 pub mod paging;
 
 use std::net::SocketAddr;
@@ -34,6 +35,9 @@ use fluxcascade_telemetry::{HealthServer, ReadinessCheck};
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 
@@ -158,11 +162,28 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-/// The whole API as a router (tests serve it directly).
+/// The whole API as a router (tests serve it directly), with `GET /openapi.json` describing it.
 pub fn router(state: AppState) -> Router {
-    use api::{connections, dead_letters, health, mappings, oauth, preview, syncs};
     let limit = state.max_body_bytes;
-    Router::new()
+    let (routes, doc) = api_routes().split_for_parts();
+    routes
+        .route("/openapi.json", openapi::serve(doc))
+        .route("/healthz", get(api::health::healthz))
+        .route("/readyz", get(api::health::readyz))
+        .merge(hooks::router())
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::map_response(error::ensure_json_errors))
+        .layer(CatchPanicLayer::custom(on_panic))
+        .layer(middleware::from_fn(count_requests))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The documented API: every route here is in `/openapi.json` (see [`openapi`]).
+fn api_routes() -> OpenApiRouter<AppState> {
+    use api::{connections, dead_letters, mappings, oauth, preview, syncs};
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .route(
             "/v1/connections",
             get(connections::list).post(connections::create),
@@ -176,11 +197,8 @@ pub fn router(state: AppState) -> Router {
             put(api::connection_tokens::reconnect),
         )
         .route("/v1/dead-letters", get(dead_letters::list))
-        .route(
-            "/v1/dead-letters/{id}",
-            get(dead_letters::get_one).delete(dead_letters::delete),
-        )
-        .route("/v1/dead-letters/{id}/replay", post(dead_letters::replay))
+        .routes(routes!(dead_letters::get_one, dead_letters::delete))
+        .routes(routes!(dead_letters::replay))
         .route("/v1/mappings", get(mappings::list).post(mappings::create))
         .route("/v1/mappings/preview", post(preview::preview))
         .route(
@@ -206,16 +224,6 @@ pub fn router(state: AppState) -> Router {
             "/v1/webhooks/{id}/deliveries",
             get(api::webhooks::deliveries),
         )
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .merge(hooks::router())
-        .fallback(not_found)
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(middleware::map_response(error::ensure_json_errors))
-        .layer(CatchPanicLayer::custom(on_panic))
-        .layer(middleware::from_fn(count_requests))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
 }
 
 async fn not_found() -> ApiError {

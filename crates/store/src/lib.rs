@@ -2,6 +2,7 @@
 //!
 //! Only this crate runs SQL. Every repository function takes the `org_id` it is scoped to.
 
+pub mod audit;
 pub mod budget;
 pub mod caps;
 pub mod connections;

@@ -17,12 +17,12 @@ use uuid::Uuid;
 
 use crate::api::PathId;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::paging::{Page, Params};
 use crate::AppState;
 
 /// A dead letter as the API shows it (its payload may carry records: it is never shown).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeadLetterView {
     pub id: Uuid,
@@ -57,7 +57,7 @@ impl From<DeadLetterRow> for DeadLetterView {
 }
 
 /// `202` answer of a replay.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplayView {
     pub replay_job_id: String,
@@ -252,6 +252,13 @@ pub async fn list(
     )))
 }
 
+/// One dead letter of the caller's organization.
+#[utoipa::path(get, path = "/v1/dead-letters/{id}", tag = "dead-letters",
+    params(("id" = Uuid, Path, description = "The dead letter's id")),
+    responses(
+        (status = 200, body = DeadLetterView),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ))]
 pub async fn get_one(
     State(state): State<AppState>,
     caller: Caller,
@@ -265,6 +272,15 @@ pub async fn get_one(
     Ok(Json(row.into()))
 }
 
+/// Publishes the dead letter's job again as a new first attempt (Admin, Owner).
+#[utoipa::path(post, path = "/v1/dead-letters/{id}/replay", tag = "dead-letters",
+    params(("id" = Uuid, Path, description = "The dead letter's id")),
+    responses(
+        (status = 202, body = ReplayView),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ))]
 pub async fn replay(
     State(state): State<AppState>,
     caller: Caller,
@@ -285,6 +301,14 @@ pub async fn replay(
     Ok((StatusCode::ACCEPTED, Json(ReplayView { replay_job_id })))
 }
 
+/// Deletes a dead letter without replaying it (Admin, Owner).
+#[utoipa::path(delete, path = "/v1/dead-letters/{id}", tag = "dead-letters",
+    params(("id" = Uuid, Path, description = "The dead letter's id")),
+    responses(
+        (status = 204),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ))]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,

@@ -160,7 +160,7 @@ impl App {
             .expect("auth")
             .expect("owner");
         self.store
-            .create_api_key(p.org_id, Role::Member, "member")
+            .create_api_key(p.org_id, Role::Member, "member@acme.test")
             .await
             .expect("key")
     }
