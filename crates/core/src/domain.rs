@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 /// A CRM provider FluxCascade speaks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ProviderKind {
     Hubspot,
     Jobber,
@@ -52,6 +53,7 @@ impl std::fmt::Display for ProviderKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Direction {
     #[default]
     SourceToTarget,
@@ -61,6 +63,7 @@ pub enum Direction {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ConflictResolution {
     #[default]
     NewestWins,
@@ -71,6 +74,7 @@ pub enum ConflictResolution {
 /// One side of a mapping: a connection and an object of its provider.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Endpoint {
     pub connection_id: String,
     pub object: String,
@@ -79,6 +83,7 @@ pub struct Endpoint {
 /// How an unlinked record finds its existing twin.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MatchRule {
     pub source_field: String,
     pub target_field: String,
@@ -87,6 +92,7 @@ pub struct MatchRule {
 /// One field pair: source path(s), target path, optional transform.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldPair {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_field: Option<String>,
@@ -103,6 +109,7 @@ pub struct FieldPair {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Schedule {
     pub cron: String,
     #[serde(default = "default_timezone")]
@@ -116,6 +123,7 @@ fn default_timezone() -> String {
 /// What a user submits to create a mapping (the stored mapping adds id and createdAt).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MappingSpec {
     pub name: String,
     pub source: Endpoint,
@@ -141,6 +149,7 @@ pub struct MappingSpec {
 /// links of `mappingId` (e.g. contacts → clients), and the linked target id goes to `targetField`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AssociationRule {
     pub source: String,
     pub mapping_id: String,
@@ -153,6 +162,7 @@ fn default_true() -> bool {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SyncStatus {
     Pending,
     Running,
@@ -186,6 +196,7 @@ impl SyncStatus {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SyncTrigger {
     Manual,
     Schedule,
@@ -194,6 +205,7 @@ pub enum SyncTrigger {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SyncMode {
     #[default]
     Incremental,
@@ -202,6 +214,7 @@ pub enum SyncMode {
 
 /// Per-run record counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Counts {
     pub read: u64,
     pub created: u64,
@@ -223,6 +236,7 @@ impl Counts {
 /// A record that could not be synced, with a machine-readable code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordError {
     pub record_id: String,
     pub code: String,

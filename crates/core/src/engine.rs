@@ -27,6 +27,7 @@ pub struct CompiledMapping {
 /// the transform's code (`invalid_phone`, ...) or `required_field_missing`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
 #[error("{field}: {message}")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MappingError {
     pub code: String,
     pub message: String,

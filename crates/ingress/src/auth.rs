@@ -61,6 +61,22 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// A caller that may change things (Admin, Owner), checked before the request body is read:
+/// a Member's write is 403 whatever its body (never a 400/422 that would mask the role rule).
+/// Handlers taking it document `x-min-role: admin`.
+#[derive(Debug, Clone, Copy)]
+pub struct Manager(pub Caller);
+
+impl FromRequestParts<AppState> for Manager {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require_manage()?;
+        Ok(Manager(caller))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -184,29 +184,15 @@ pub fn router(state: AppState) -> Router {
 fn api_routes() -> OpenApiRouter<AppState> {
     use api::{connections, dead_letters, mappings, oauth, preview, syncs};
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .route(
-            "/v1/connections",
-            get(connections::list).post(connections::create),
-        )
-        .route(
-            "/v1/connections/{id}",
-            get(connections::get_one).delete(connections::delete),
-        )
-        .route(
-            "/v1/connections/{id}/tokens",
-            put(api::connection_tokens::reconnect),
-        )
-        .route("/v1/dead-letters", get(dead_letters::list))
+        .routes(routes!(connections::list, connections::create))
+        .routes(routes!(connections::get_one, connections::delete))
+        .routes(routes!(api::connection_tokens::reconnect))
+        .routes(routes!(dead_letters::list))
         .routes(routes!(dead_letters::get_one, dead_letters::delete))
         .routes(routes!(dead_letters::replay))
-        .route("/v1/mappings", get(mappings::list).post(mappings::create))
-        .route("/v1/mappings/preview", post(preview::preview))
-        .route(
-            "/v1/mappings/{id}",
-            get(mappings::get_one)
-                .patch(mappings::patch)
-                .delete(mappings::delete),
-        )
+        .routes(routes!(mappings::list, mappings::create))
+        .routes(routes!(preview::preview))
+        .routes(routes!(mappings::get_one, mappings::patch, mappings::delete))
         .route("/v1/oauth/{provider}/authorize", get(oauth::authorize))
         .route("/v1/oauth/{provider}/callback", get(oauth::callback))
         .route("/v1/syncs", get(syncs::list).post(syncs::trigger))

@@ -12,13 +12,13 @@ use serde::Deserialize;
 
 use crate::api::connections::{learn_account_named, same_account, ConnectionView, MAX_TOKEN_CHARS};
 use crate::api::PathId;
-use crate::auth::Caller;
-use crate::error::{ApiError, ErrorDetail};
+use crate::auth::Manager;
+use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::json::ApiJson;
 use crate::AppState;
 
 /// `PUT /v1/connections/{id}/tokens` body: the token fields of a `POST /v1/connections` import.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReconnectBody {
     pub access_token: String,
@@ -79,13 +79,23 @@ fn validate(
 /// are sealed again under the current master key (no refresh token given clears the stored one),
 /// and the connection is `active` again without a status message. Workers use the new tokens
 /// from their next job on.
+#[utoipa::path(put, path = "/v1/connections/{id}/tokens", tag = "connections",
+    params(("id" = uuid::Uuid, Path, description = "The connection's id")),
+    request_body = ReconnectBody,
+    responses(
+        (status = 200, body = ConnectionView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 502, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("admin"))))]
 pub async fn reconnect(
     State(state): State<AppState>,
-    caller: Caller,
+    Manager(caller): Manager,
     PathId(id): PathId,
     ApiJson(body): ApiJson<ReconnectBody>,
 ) -> Result<Json<ConnectionView>, ApiError> {
-    caller.require_manage()?;
     let org_id = caller.org_id();
     let current = state
         .store

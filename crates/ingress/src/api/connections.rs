@@ -12,14 +12,14 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::api::PathId;
-use crate::auth::Caller;
-use crate::error::{ApiError, ErrorDetail};
+use crate::auth::{Caller, Manager};
+use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::json::ApiJson;
-use crate::paging::{Page, Params};
+use crate::paging::{ListParams, Page, Params};
 use crate::AppState;
 
 /// `POST /v1/connections` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateConnectionBody {
     pub provider: String,
@@ -32,7 +32,8 @@ pub struct CreateConnectionBody {
     pub instance_url: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// The provider tokens of an imported connection (sealed at rest, never returned).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialsBody {
     pub access_token: String,
@@ -55,8 +56,8 @@ impl std::fmt::Debug for CredentialsBody {
     }
 }
 
-/// A connection as the API shows it.
-#[derive(Debug, Serialize)]
+/// A connection as the API shows it (its tokens never are).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionView {
     pub id: Uuid,
@@ -145,12 +146,24 @@ fn validate(body: &CreateConnectionBody, mode: ProviderMode) -> Result<ProviderK
     }
 }
 
+/// Imports a connection from provider tokens (Admin, Owner); the provider is asked which account
+/// the token belongs to before anything is stored.
+#[utoipa::path(post, path = "/v1/connections", tag = "connections",
+    request_body = CreateConnectionBody,
+    responses(
+        (status = 201, body = ConnectionView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, description = "`provider_not_configured`", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 502, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("admin"))))]
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    Manager(caller): Manager,
     ApiJson(body): ApiJson<CreateConnectionBody>,
 ) -> Result<(StatusCode, Json<ConnectionView>), ApiError> {
-    caller.require_manage()?;
     let provider = validate(&body, state.providers.mode())?;
     let access_token = body.credentials.access_token.clone();
     // The account comes from the provider, with the token; a client's claim must agree with it.
@@ -260,6 +273,15 @@ pub(crate) async fn create_connection(
     Ok(view)
 }
 
+/// The organization's connections, oldest first.
+#[utoipa::path(get, path = "/v1/connections", tag = "connections",
+    params(ListParams),
+    responses(
+        (status = 200, body = Page<ConnectionView>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("member"))))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -278,6 +300,15 @@ pub async fn list(
     )))
 }
 
+/// One connection of the caller's organization.
+#[utoipa::path(get, path = "/v1/connections/{id}", tag = "connections",
+    params(("id" = Uuid, Path, description = "The connection's id")),
+    responses(
+        (status = 200, body = ConnectionView),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("member"))))]
 pub async fn get_one(
     State(state): State<AppState>,
     caller: Caller,
@@ -291,12 +322,20 @@ pub async fn get_one(
     Ok(Json(row.into()))
 }
 
+/// Deletes a connection (Admin, Owner).
+#[utoipa::path(delete, path = "/v1/connections/{id}", tag = "connections",
+    params(("id" = Uuid, Path, description = "The connection's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("admin"))))]
 pub async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
+    Manager(caller): Manager,
     PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
-    caller.require_manage()?;
     if state.store.delete_connection(caller.org_id(), id).await? {
         tracing::info!(org_id = %caller.org_id(), connection_id = %id, "connection deleted");
         Ok(StatusCode::NO_CONTENT)

@@ -16,9 +16,9 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::api::PathId;
-use crate::auth::Caller;
+use crate::auth::{Caller, Manager};
 use crate::error::{ApiError, ErrorBody};
-use crate::paging::{Page, Params};
+use crate::paging::{ListParams, Page, Params};
 use crate::AppState;
 
 /// A dead letter as the API shows it (its payload may carry records: it is never shown).
@@ -207,6 +207,16 @@ fn current_epoch(job: &mut JobEnvelope, epoch: i32) {
     }
 }
 
+/// The list filters, as `/openapi.json` documents them (read through [`Params`] by [`filter`]).
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct DeadLetterQuery {
+    /// `sync`, `batch`, `webhook`, `delivery` or `unknown`.
+    pub kind: Option<String>,
+    pub mapping_id: Option<Uuid>,
+    pub sync_id: Option<Uuid>,
+}
+
 /// The list filters `kind`, `mappingId`, `syncId`.
 fn filter(params: &Params) -> Result<DeadLetterFilter, ApiError> {
     let uuid = |name: &str| {
@@ -233,6 +243,15 @@ fn filter(params: &Params) -> Result<DeadLetterFilter, ApiError> {
     })
 }
 
+/// The organization's dead letters, newest first.
+#[utoipa::path(get, path = "/v1/dead-letters", tag = "dead-letters",
+    params(ListParams, DeadLetterQuery),
+    responses(
+        (status = 200, body = Page<DeadLetterView>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("member"))))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -258,7 +277,9 @@ pub async fn list(
     responses(
         (status = 200, body = DeadLetterView),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-    ))]
+        (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("member"))))]
 pub async fn get_one(
     State(state): State<AppState>,
     caller: Caller,
@@ -279,14 +300,14 @@ pub async fn get_one(
         (status = 202, body = ReplayView),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 503, body = ErrorBody),
-    ))]
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("admin"))))]
 pub async fn replay(
     State(state): State<AppState>,
-    caller: Caller,
+    Manager(caller): Manager,
     PathId(id): PathId,
 ) -> Result<(StatusCode, Json<ReplayView>), ApiError> {
-    caller.require_manage()?;
     let scope = ReplayScope::Org(caller.org_id());
     // Claim, publish and mark run to completion in their own task: a client that hangs up
     // mid-request must not leave a claimed replay half done.
@@ -305,16 +326,16 @@ pub async fn replay(
 #[utoipa::path(delete, path = "/v1/dead-letters/{id}", tag = "dead-letters",
     params(("id" = Uuid, Path, description = "The dead letter's id")),
     responses(
-        (status = 204),
+        (status = 204, description = "Deleted"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody),
-    ))]
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("admin"))))]
 pub async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
+    Manager(caller): Manager,
     PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
-    caller.require_manage()?;
     if state.store.delete_dead_letter(caller.org_id(), id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

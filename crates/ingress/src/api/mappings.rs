@@ -9,11 +9,24 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::api::PathId;
-use crate::auth::Caller;
-use crate::error::{ApiError, ErrorDetail};
+use crate::auth::{Caller, Manager};
+use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::json::{self, ApiJson};
-use crate::paging::{Page, Params};
+use crate::paging::{ListParams, Page, Params};
 use crate::AppState;
+
+/// A stored mapping as `/openapi.json` documents it ([`mapping_view`] writes it): the spec, its id
+/// and timestamps; a scheduled mapping's `schedule` also carries `nextRuns`, its next five fire times.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct MappingView {
+    id: Uuid,
+    #[serde(flatten)]
+    spec: MappingSpec,
+    created_at: chrono::DateTime<chrono::Utc>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+}
 
 /// A stored mapping as the API shows it: the spec plus id and timestamps (`match`, `schedule` may be null).
 pub fn mapping_view(row: &MappingRow) -> Result<Value, ApiError> {
@@ -139,18 +152,37 @@ pub(crate) async fn check(
     }
 }
 
+/// Creates a mapping between two connections of the organization (Admin, Owner).
+#[utoipa::path(post, path = "/v1/mappings", tag = "mappings",
+    request_body = MappingSpec,
+    responses(
+        (status = 201, body = MappingView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("admin"))))]
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    Manager(caller): Manager,
     ApiJson(spec): ApiJson<MappingSpec>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.require_manage()?;
     validate(&state, caller.org_id(), &spec).await?;
     let row = state.store.create_mapping(caller.org_id(), &spec).await?;
     tracing::info!(org_id = %caller.org_id(), mapping_id = %row.id, "mapping created");
     Ok((StatusCode::CREATED, Json(mapping_view(&row)?)))
 }
 
+/// The organization's mappings, oldest first.
+#[utoipa::path(get, path = "/v1/mappings", tag = "mappings",
+    params(ListParams),
+    responses(
+        (status = 200, body = Page<MappingView>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("member"))))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -168,6 +200,15 @@ pub async fn list(
     ))
 }
 
+/// One mapping of the caller's organization.
+#[utoipa::path(get, path = "/v1/mappings/{id}", tag = "mappings",
+    params(("id" = Uuid, Path, description = "The mapping's id")),
+    responses(
+        (status = 200, body = MappingView),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("member"))))]
 pub async fn get_one(
     State(state): State<AppState>,
     caller: Caller,
@@ -203,13 +244,26 @@ pub fn merge_patch(spec: &MappingSpec, patch: Value) -> Result<MappingSpec, ApiE
     json::from_value(Value::Object(merged))
 }
 
+/// Replaces the given top-level fields of a mapping (`null` removes an optional one, so
+/// `schedule: null` unschedules); the result is validated like a new mapping (Admin, Owner).
+#[utoipa::path(patch, path = "/v1/mappings/{id}", tag = "mappings",
+    params(("id" = Uuid, Path, description = "The mapping's id")),
+    request_body(content = Object,
+        description = "Top-level fields of a mapping (as in `POST /v1/mappings`) to replace"),
+    responses(
+        (status = 200, body = MappingView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("admin"))))]
 pub async fn patch(
     State(state): State<AppState>,
-    caller: Caller,
+    Manager(caller): Manager,
     PathId(id): PathId,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require_manage()?;
     let current = state
         .store
         .get_mapping(caller.org_id(), id)
@@ -225,12 +279,21 @@ pub async fn patch(
     Ok(Json(mapping_view(&row)?))
 }
 
+/// Deletes a mapping (Admin, Owner).
+#[utoipa::path(delete, path = "/v1/mappings/{id}", tag = "mappings",
+    params(("id" = Uuid, Path, description = "The mapping's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("admin"))))]
 pub async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
+    Manager(caller): Manager,
     PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
-    caller.require_manage()?;
     if state.store.delete_mapping(caller.org_id(), id).await? {
         tracing::info!(org_id = %caller.org_id(), mapping_id = %id, "mapping deleted");
         Ok(StatusCode::NO_CONTENT)

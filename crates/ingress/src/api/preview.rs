@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::api::mappings;
 use crate::auth::Caller;
-use crate::error::{ApiError, ErrorDetail};
+use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::json::ApiJson;
 use crate::AppState;
 
@@ -21,7 +21,7 @@ use crate::AppState;
 pub const MAX_PREVIEW_RECORDS: usize = 100;
 
 /// The request body: a mapping as for `POST /v1/mappings` and the sample records.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PreviewRequest {
     pub mapping: MappingSpec,
     /// Each `{"id"?, "fields": {...}}` or a bare object of fields (see [`parse_records`]).
@@ -36,7 +36,7 @@ pub struct SampleRecord {
 }
 
 /// What the mapping makes of one record: the payload it would write, or why it cannot.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PreviewItem {
     /// The record's id, or `records[i]` when it has none.
@@ -48,17 +48,18 @@ pub struct PreviewItem {
 }
 
 /// Where the previewed payloads would be written.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct WriteTarget {
     pub provider: ProviderKind,
     pub object: String,
 }
 
-#[derive(Debug, Serialize)]
-struct PreviewResponse {
-    data: Vec<PreviewItem>,
-    direction: Direction,
-    target: WriteTarget,
+/// The preview's answer: one item per record, in order, and where they would be written.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PreviewResponse {
+    pub data: Vec<PreviewItem>,
+    pub direction: Direction,
+    pub target: WriteTarget,
 }
 
 /// Reads the sample records. A record is the wrapped shape `{"id"?, "fields": {...}}` when it has
@@ -207,6 +208,15 @@ pub fn preview_records_within(
 /// `POST /v1/mappings/preview`: 200 with one item per record; 422 for an invalid mapping
 /// (details name `mapping.…`), more than [`MAX_PREVIEW_RECORDS`] records or a malformed record.
 /// Writes nothing, publishes nothing, calls no provider.
+#[utoipa::path(post, path = "/v1/mappings/preview", tag = "mappings",
+    request_body = PreviewRequest,
+    responses(
+        (status = 200, body = PreviewResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("member"))))]
 pub async fn preview(
     State(state): State<AppState>,
     caller: Caller,
