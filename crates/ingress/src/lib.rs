@@ -25,7 +25,6 @@ use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use axum::Router;
 use fluxcascade_providers::egress::{self, WebhookUrls};
 use fluxcascade_providers::ProvidersConfig;
@@ -165,12 +164,10 @@ impl std::fmt::Debug for AppState {
 /// The whole API as a router (tests serve it directly), with `GET /openapi.json` describing it.
 pub fn router(state: AppState) -> Router {
     let limit = state.max_body_bytes;
-    let (routes, doc) = api_routes().split_for_parts();
+    let (routes, mut doc) = api_routes().split_for_parts();
+    openapi::finish(&mut doc);
     routes
         .route("/openapi.json", openapi::serve(doc))
-        .route("/healthz", get(api::health::healthz))
-        .route("/readyz", get(api::health::readyz))
-        .merge(hooks::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::map_response(error::ensure_json_errors))
@@ -180,10 +177,14 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The documented API: every route here is in `/openapi.json` (see [`openapi`]).
+/// The documented API: every route here is in `/openapi.json` (see [`openapi`]): the `/v1`
+/// API, the provider webhook receivers and the health checks.
 fn api_routes() -> OpenApiRouter<AppState> {
-    use api::{connections, dead_letters, mappings, oauth, preview, syncs};
+    use api::{connections, dead_letters, health, mappings, oauth, preview, syncs, webhooks};
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .merge(hooks::router())
         .routes(routes!(connections::list, connections::create))
         .routes(routes!(connections::get_one, connections::delete))
         .routes(routes!(api::connection_tokens::reconnect))
@@ -192,24 +193,19 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(dead_letters::replay))
         .routes(routes!(mappings::list, mappings::create))
         .routes(routes!(preview::preview))
-        .routes(routes!(mappings::get_one, mappings::patch, mappings::delete))
-        .route("/v1/oauth/{provider}/authorize", get(oauth::authorize))
-        .route("/v1/oauth/{provider}/callback", get(oauth::callback))
-        .route("/v1/syncs", get(syncs::list).post(syncs::trigger))
-        .route("/v1/syncs/{id}", get(syncs::get_one))
-        .route("/v1/syncs/{id}/errors", get(syncs::errors))
-        .route(
-            "/v1/webhooks",
-            get(api::webhooks::list).post(api::webhooks::create),
-        )
-        .route(
-            "/v1/webhooks/{id}",
-            get(api::webhooks::get_one).delete(api::webhooks::delete),
-        )
-        .route(
-            "/v1/webhooks/{id}/deliveries",
-            get(api::webhooks::deliveries),
-        )
+        .routes(routes!(
+            mappings::get_one,
+            mappings::patch,
+            mappings::delete
+        ))
+        .routes(routes!(oauth::authorize))
+        .routes(routes!(oauth::callback))
+        .routes(routes!(syncs::list, syncs::trigger))
+        .routes(routes!(syncs::get_one))
+        .routes(routes!(syncs::errors))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::get_one, webhooks::delete))
+        .routes(routes!(webhooks::deliveries))
 }
 
 async fn not_found() -> ApiError {

@@ -20,6 +20,8 @@ mod hooks;
 mod identity;
 #[path = "api/mappings.rs"]
 mod mappings;
+#[path = "api/openapi.rs"]
+mod openapi;
 #[path = "api/preview.rs"]
 mod preview;
 #[path = "api/reconnect.rs"]

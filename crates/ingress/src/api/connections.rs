@@ -322,13 +322,14 @@ pub async fn get_one(
     Ok(Json(row.into()))
 }
 
-/// Deletes a connection (Admin, Owner).
+/// Deletes a connection (Admin, Owner); 409 while a mapping uses it.
 #[utoipa::path(delete, path = "/v1/connections/{id}", tag = "connections",
     params(("id" = Uuid, Path, description = "The connection's id")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 503, body = ErrorBody),
     ),
     extensions(("x-min-role" = json!("admin"))))]
 pub async fn delete(

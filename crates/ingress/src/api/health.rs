@@ -9,10 +9,19 @@ use serde_json::json;
 
 use crate::AppState;
 
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "health", security(()),
+    responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Object)))]
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// Readiness: Postgres and RabbitMQ reachable.
+#[utoipa::path(get, path = "/readyz", tag = "health", security(()),
+    responses(
+        (status = 200, description = "`{\"status\": \"ok\", \"checks\": {...}}`", body = Object),
+        (status = 503, description = "What is unavailable, with the error shape", body = Object),
+    ))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let (database, queue) = tokio::join!(state.store.is_healthy(), state.publisher.is_healthy());
     let word = |ok: bool| if ok { "ok" } else { "unavailable" };

@@ -158,8 +158,7 @@ pub(crate) async fn check(
     responses(
         (status = 201, body = MappingView),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 503, body = ErrorBody),
     ),
     extensions(("x-min-role" = json!("admin"))))]
@@ -254,8 +253,8 @@ pub fn merge_patch(spec: &MappingSpec, patch: Value) -> Result<MappingSpec, ApiE
         (status = 200, body = MappingView),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
-        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody),
     ),
     extensions(("x-min-role" = json!("admin"))))]
 pub async fn patch(
@@ -279,7 +278,7 @@ pub async fn patch(
     Ok(Json(mapping_view(&row)?))
 }
 
-/// Deletes a mapping (Admin, Owner).
+/// Deletes a mapping (Admin, Owner); 409 while one of its runs is under way.
 #[utoipa::path(delete, path = "/v1/mappings/{id}", tag = "mappings",
     params(("id" = Uuid, Path, description = "The mapping's id")),
     responses(

@@ -18,18 +18,18 @@ use fluxcascade_providers::ProviderError;
 use fluxcascade_store::connections::NewConnection;
 use fluxcascade_store::connections_reconnect::ReconnectTokens;
 use fluxcascade_store::oauth_states::{NewOAuthState, OAuthState};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::api::connections::{create_connection, same_account, ConnectionView};
-use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::auth::{Caller, Manager};
+use crate::error::{ApiError, ErrorBody};
 use crate::AppState;
 
 /// How long a started authorization may take.
 const STATE_TTL_MINUTES: i64 = 10;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthorizeQuery {
     /// The connection's display name (default: the provider's account id).
@@ -41,12 +41,26 @@ pub struct AuthorizeQuery {
     connection_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// What the provider appends to the redirect: `code` and `state`, or `error`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
     code: Option<String>,
+    /// The single-use `state` `authorize` issued (it names the organization).
     state: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+}
+
+/// `authorize`'s answer to `Accept: application/json`: where to send the browser.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizeStarted {
+    /// The provider's consent page.
+    pub authorize_url: String,
+    /// The single-use state the callback must bring back.
+    pub state: String,
+    pub expires_at: chrono::DateTime<Utc>,
 }
 
 fn provider_kind(raw: &str) -> Result<ProviderKind, ApiError> {
@@ -63,15 +77,27 @@ fn callback_url(state: &AppState, kind: ProviderKind) -> String {
     format!("{}/v1/oauth/{}/callback", state.public_url, kind.as_str())
 }
 
-/// `GET /v1/oauth/{provider}/authorize`
+/// `GET /v1/oauth/{provider}/authorize` (Admin, Owner): starts connecting an account through the
+/// provider's consent page: a redirect there, or its URL with `Accept: application/json`.
+#[utoipa::path(get, path = "/v1/oauth/{provider}/authorize", tag = "oauth",
+    params(("provider" = ProviderKind, Path, description = "The provider to connect"), AuthorizeQuery),
+    responses(
+        (status = 200, description = "With `Accept: application/json`", body = AuthorizeStarted),
+        (status = 302, description = "Redirect to the provider's consent page",
+            headers(("Location" = String, description = "The consent page"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, description = "An unknown provider, `provider_not_configured`, or a `connectionId` not of this organization", body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("admin"))))]
 pub async fn authorize(
     State(state): State<AppState>,
-    caller: Caller,
+    Manager(caller): Manager,
     Path(provider): Path<String>,
     Query(q): Query<AuthorizeQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    caller.require_manage()?;
     let kind = provider_kind(&provider)?;
     for (field, value) in [
         ("accountName", q.account_name.as_deref()),
@@ -116,17 +142,29 @@ pub async fn authorize(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/json"));
     if wants_json {
-        return Ok(Json(json!({
-            "authorizeUrl": url,
-            "state": nonce,
-            "expiresAt": expires_at,
-        }))
+        return Ok(Json(AuthorizeStarted {
+            authorize_url: url,
+            state: nonce,
+            expires_at,
+        })
         .into_response());
     }
     Ok((StatusCode::FOUND, [(header::LOCATION, url)]).into_response())
 }
 
-/// `GET /v1/oauth/{provider}/callback`
+/// `GET /v1/oauth/{provider}/callback`: where the provider sends the browser back. No API key:
+/// the single-use `state` names the organization. Creates the connection (201), or gives the
+/// connection `authorize` named its new tokens (200).
+#[utoipa::path(get, path = "/v1/oauth/{provider}/callback", tag = "oauth",
+    params(("provider" = ProviderKind, Path, description = "The provider"), CallbackQuery),
+    security(()),
+    responses(
+        (status = 200, description = "Reconnected", body = ConnectionView),
+        (status = 201, description = "Connected", body = ConnectionView),
+        (status = 400, description = "`invalid_state`, `oauth_denied` or `oauth_exchange_failed`", body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 502, body = ErrorBody), (status = 503, body = ErrorBody),
+    ))]
 pub async fn callback(
     State(state): State<AppState>,
     Path(provider): Path<String>,

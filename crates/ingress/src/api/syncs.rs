@@ -12,17 +12,17 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::api::PathId;
-use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::auth::{Caller, Manager};
+use crate::error::{ApiError, ErrorBody};
 use crate::json::ApiJson;
-use crate::paging::{encode_cursor, Page, Params};
+use crate::paging::{encode_cursor, ListParams, Page, Params};
 use crate::AppState;
 
 /// How many per-record errors a `Sync` carries inline (the rest: `/v1/syncs/{id}/errors`).
 pub const INLINE_ERRORS: i64 = 100;
 
 /// `POST /v1/syncs` body. An unknown or another org's `mappingId` is 422 naming `mappingId`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TriggerSyncBody {
     pub mapping_id: Uuid,
@@ -31,13 +31,19 @@ pub struct TriggerSyncBody {
 }
 
 /// A run as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncView {
     pub id: Uuid,
     pub mapping_id: Uuid,
+    /// `pending`, `running`, `completed`, `partial` or `failed`.
+    #[schema(value_type = SyncStatus)]
     pub status: String,
+    /// `manual`, `schedule` or `webhook`.
+    #[schema(value_type = fluxcascade_core::SyncTrigger)]
     pub trigger: String,
+    /// `incremental` or `full`.
+    #[schema(value_type = SyncMode)]
     pub mode: String,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
@@ -45,6 +51,7 @@ pub struct SyncView {
     pub counts: Counts,
     /// Why the run failed as a whole, when it did.
     pub error: Option<String>,
+    /// The first 100 per-record errors (all of them: `GET /v1/syncs/{id}/errors`).
     pub errors: Vec<RecordError>,
 }
 
@@ -89,12 +96,23 @@ fn mode_str(mode: SyncMode) -> &'static str {
     }
 }
 
+/// Starts a run of a mapping now (Admin, Owner): stored, then enqueued with a broker confirm.
+#[utoipa::path(post, path = "/v1/syncs", tag = "syncs",
+    request_body = TriggerSyncBody,
+    responses(
+        (status = 202, body = SyncView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 409, description = "`mapping_disabled` or a run already under way", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("admin"))))]
 pub async fn trigger(
     State(state): State<AppState>,
-    caller: Caller,
+    Manager(caller): Manager,
     ApiJson(body): ApiJson<TriggerSyncBody>,
 ) -> Result<(StatusCode, Json<SyncView>), ApiError> {
-    caller.require_manage()?;
     let org_id = caller.org_id();
     let mapping = state
         .store
@@ -152,6 +170,14 @@ async fn start_run(
     Ok(run)
 }
 
+/// The list filters, as `/openapi.json` documents them (read through [`Params`] by [`filter`]).
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct SyncQuery {
+    pub mapping_id: Option<Uuid>,
+    pub status: Option<SyncStatus>,
+}
+
 fn filter(params: &Params) -> Result<SyncFilter, ApiError> {
     let mapping_id = params
         .get("mappingId")
@@ -176,6 +202,15 @@ fn filter(params: &Params) -> Result<SyncFilter, ApiError> {
     Ok(SyncFilter { mapping_id, status })
 }
 
+/// The organization's runs, newest first.
+#[utoipa::path(get, path = "/v1/syncs", tag = "syncs",
+    params(ListParams, SyncQuery),
+    responses(
+        (status = 200, body = Page<SyncView>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("member"))))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -198,6 +233,15 @@ pub async fn list(
     }))
 }
 
+/// One run of the caller's organization, with its first errors.
+#[utoipa::path(get, path = "/v1/syncs/{id}", tag = "syncs",
+    params(("id" = Uuid, Path, description = "The run's id")),
+    responses(
+        (status = 200, body = SyncView),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("member"))))]
 pub async fn get_one(
     State(state): State<AppState>,
     caller: Caller,
@@ -211,6 +255,16 @@ pub async fn get_one(
     Ok(Json(with_errors(&state, row).await?))
 }
 
+/// Every per-record error of a run, in the order they happened.
+#[utoipa::path(get, path = "/v1/syncs/{id}/errors", tag = "syncs",
+    params(("id" = Uuid, Path, description = "The run's id"), ListParams),
+    responses(
+        (status = 200, body = Page<RecordError>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("member"))))]
 pub async fn errors(
     State(state): State<AppState>,
     caller: Caller,

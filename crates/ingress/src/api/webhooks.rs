@@ -11,14 +11,14 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::api::PathId;
-use crate::auth::Caller;
-use crate::error::{ApiError, ErrorDetail};
+use crate::auth::{Caller, Manager};
+use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::json::ApiJson;
-use crate::paging::{Page, Params};
+use crate::paging::{ListParams, Page, Params};
 use crate::AppState;
 
 /// `POST /v1/webhooks` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateWebhookBody {
     pub url: String,
@@ -26,7 +26,7 @@ pub struct CreateWebhookBody {
 }
 
 /// A subscription as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookView {
     pub id: Uuid,
@@ -47,16 +47,17 @@ impl From<WebhookRow> for WebhookView {
 }
 
 /// The creation answer: the subscription plus its signing secret (never shown again).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedWebhookView {
     #[serde(flatten)]
     pub webhook: WebhookView,
+    /// The signing secret of the deliveries (`X-FluxCascade-Signature`), shown only here.
     pub secret: String,
 }
 
 /// One attempt in the delivery log.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AttemptView {
     pub attempt: i32,
@@ -70,7 +71,7 @@ pub struct AttemptView {
 }
 
 /// One event delivered (or being delivered) to one subscription.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryView {
     pub id: Uuid,
@@ -139,12 +140,22 @@ async fn validate(body: &CreateWebhookBody, urls: &WebhookUrls) -> Result<Vec<St
     }
 }
 
+/// Subscribes a URL to events (Admin, Owner); the answer carries the signing secret, once.
+#[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks",
+    request_body = CreateWebhookBody,
+    responses(
+        (status = 201, body = CreatedWebhookView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("admin"))))]
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    Manager(caller): Manager,
     ApiJson(body): ApiJson<CreateWebhookBody>,
 ) -> Result<(StatusCode, Json<CreatedWebhookView>), ApiError> {
-    caller.require_manage()?;
     let events = validate(&body, &state.webhook_urls).await?;
     let (row, secret) = state
         .store
@@ -160,6 +171,15 @@ pub async fn create(
     ))
 }
 
+/// The organization's webhook subscriptions (never their secrets).
+#[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks",
+    params(ListParams),
+    responses(
+        (status = 200, body = Page<WebhookView>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("member"))))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -178,6 +198,15 @@ pub async fn list(
     )))
 }
 
+/// One webhook subscription of the caller's organization.
+#[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks",
+    params(("id" = Uuid, Path, description = "The subscription's id")),
+    responses(
+        (status = 200, body = WebhookView),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("member"))))]
 pub async fn get_one(
     State(state): State<AppState>,
     caller: Caller,
@@ -191,12 +220,20 @@ pub async fn get_one(
     Ok(Json(row.into()))
 }
 
+/// Deletes a webhook subscription (Admin, Owner).
+#[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks",
+    params(("id" = Uuid, Path, description = "The subscription's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("admin"))))]
 pub async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
+    Manager(caller): Manager,
     PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
-    caller.require_manage()?;
     if state.store.delete_webhook(caller.org_id(), id).await? {
         tracing::info!(org_id = %caller.org_id(), webhook_id = %id, "webhook deleted");
         Ok(StatusCode::NO_CONTENT)
@@ -206,6 +243,15 @@ pub async fn delete(
 }
 
 /// `GET /v1/webhooks/{id}/deliveries`: newest first, each with its attempts.
+#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks",
+    params(("id" = Uuid, Path, description = "The subscription's id"), ListParams),
+    responses(
+        (status = 200, body = Page<DeliveryView>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    extensions(("x-min-role" = json!("member"))))]
 pub async fn deliveries(
     State(state): State<AppState>,
     caller: Caller,

@@ -6,9 +6,22 @@ use fluxcascade_core::ProviderKind;
 use serde_json::Value;
 
 use super::{enqueue, raw_body, unauthorized, verify, HookEvent, CONFIRM_DEADLINE};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::AppState;
 
+/// HubSpot's webhook deliveries: a JSON array of up to 100 events, verified by
+/// `X-HubSpot-Signature-v3` (no API key).
+#[utoipa::path(post, path = "/hooks/hubspot", tag = "hooks", operation_id = "hubspot_hook",
+    request_body(content = Vec<Object>, description = "HubSpot's event array"),
+    security(()),
+    responses(
+        (status = 200, description = "Enqueued (or nothing to do)"),
+        (status = 400, description = "Malformed delivery", body = ErrorBody),
+        (status = 401, description = "Bad signature or credentials; nothing enqueued", body = ErrorBody),
+        (status = 404, description = "`provider_not_configured`", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 503, description = "The job queue did not confirm; the provider retries", body = ErrorBody),
+    ))]
 pub async fn receive(State(state): State<AppState>, req: Request) -> Result<StatusCode, ApiError> {
     let secret = state
         .provider_app(ProviderKind::Hubspot)?

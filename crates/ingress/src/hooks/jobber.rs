@@ -13,12 +13,24 @@ use fluxcascade_core::ProviderKind;
 use serde_json::Value;
 
 use super::{enqueue, raw_body, unauthorized, verify, HookEvent};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::AppState;
 
 /// The publish must be confirmed within this, so the answer beats Jobber's 1 s deadline.
 pub const JOBBER_DEADLINE: Duration = Duration::from_millis(900);
 
+/// Jobber's webhook deliveries, verified by `X-Jobber-Hmac-SHA256` over the raw body (no API key).
+#[utoipa::path(post, path = "/hooks/jobber", tag = "hooks", operation_id = "jobber_hook",
+    request_body(content = Object, description = "Jobber's webhook notification"),
+    security(()),
+    responses(
+        (status = 200, description = "Enqueued (or nothing to do)"),
+        (status = 400, description = "Malformed delivery", body = ErrorBody),
+        (status = 401, description = "Bad signature or credentials; nothing enqueued", body = ErrorBody),
+        (status = 404, description = "`provider_not_configured`", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 503, description = "The job queue did not confirm; the provider retries", body = ErrorBody),
+    ))]
 pub async fn receive(State(state): State<AppState>, req: Request) -> Result<StatusCode, ApiError> {
     let secret = state
         .provider_app(ProviderKind::Jobber)?

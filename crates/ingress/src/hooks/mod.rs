@@ -28,9 +28,9 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::Router;
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -52,16 +52,13 @@ pub struct HookEvent {
     pub action: &'static str,
 }
 
-/// The webhook routes (merged into the API router, under its body limit).
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/hooks/hubspot", post(hubspot::receive))
-        .route("/hooks/jobber", post(jobber::receive))
-        .route("/hooks/pipedrive/{connection_id}", post(pipedrive::receive))
-        .route(
-            "/hooks/salesforce/{connection_id}",
-            post(salesforce::receive),
-        )
+/// The webhook routes (merged into the documented API router, under its body limit).
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(hubspot::receive))
+        .routes(routes!(jobber::receive))
+        .routes(routes!(pipedrive::receive))
+        .routes(routes!(salesforce::receive))
 }
 
 /// The raw body, or 413 over the limit.

@@ -10,9 +10,23 @@ use fluxcascade_core::ProviderKind;
 use serde_json::Value;
 
 use super::{enqueue, raw_body, secrets, HookEvent, CONFIRM_DEADLINE};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::AppState;
 
+/// Pipedrive's webhook deliveries for one connection, authenticated by HTTP Basic
+/// `<connectionId>:<webhook secret>` (no API key).
+#[utoipa::path(post, path = "/hooks/pipedrive/{connection_id}", tag = "hooks", operation_id = "pipedrive_hook",
+    params(("connection_id" = String, Path, description = "The connection's id")),
+    request_body(content = Object, description = "Pipedrive's webhook notification"),
+    security(()),
+    responses(
+        (status = 200, description = "Enqueued (or nothing to do)"),
+        (status = 400, description = "Malformed delivery", body = ErrorBody),
+        (status = 401, description = "Bad signature or credentials; nothing enqueued", body = ErrorBody),
+        (status = 404, description = "`provider_not_configured`", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 503, description = "The job queue did not confirm; the provider retries", body = ErrorBody),
+    ))]
 pub async fn receive(
     State(state): State<AppState>,
     Path(connection_id): Path<String>,

@@ -12,7 +12,7 @@ use quick_xml::Reader;
 use serde::Deserialize;
 
 use super::{enqueue, raw_body, secrets, unauthorized, HookEvent, CONFIRM_DEADLINE};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::AppState;
 
 /// At most this many notifications in one message (Salesforce's own limit).
@@ -26,12 +26,28 @@ pub const ACK: &str = concat!(
     r#"<Ack>true</Ack></notificationsResponse></soapenv:Body></soapenv:Envelope>"#
 );
 
-#[derive(Debug, Deserialize)]
+/// `s`: the connection's webhook secret (part of the endpoint URL shown at creation).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SecretQuery {
     #[serde(default)]
     s: Option<String>,
 }
 
+/// Salesforce outbound messages for one connection (SOAP), authenticated by the connection's
+/// webhook secret in `s` and the message's OrganizationId (no API key); answered with the SOAP Ack.
+#[utoipa::path(post, path = "/hooks/salesforce/{connection_id}", tag = "hooks", operation_id = "salesforce_hook",
+    params(("connection_id" = String, Path, description = "The connection's id"), SecretQuery),
+    request_body(content = String, content_type = "text/xml", description = "A SOAP outbound message"),
+    security(()),
+    responses(
+        (status = 200, description = "The SOAP Ack", content_type = "text/xml", body = String),
+        (status = 400, description = "Malformed delivery", body = ErrorBody),
+        (status = 401, description = "Bad signature or credentials; nothing enqueued", body = ErrorBody),
+        (status = 404, description = "`provider_not_configured`", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 503, description = "The job queue did not confirm; the provider retries", body = ErrorBody),
+    ))]
 pub async fn receive(
     State(state): State<AppState>,
     Path(connection_id): Path<String>,
