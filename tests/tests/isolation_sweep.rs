@@ -120,7 +120,10 @@ async fn jobber_tokens(env: &TestEnv) -> anyhow::Result<(String, String)> {
         .error_for_status()?
         .json()
         .await?;
-    match (token["access_token"].as_str(), token["refresh_token"].as_str()) {
+    match (
+        token["access_token"].as_str(),
+        token["refresh_token"].as_str(),
+    ) {
         (Some(a), Some(r)) => Ok((a.to_owned(), r.to_owned())),
         _ => bail!("no access and refresh token: {token}"),
     }
@@ -135,9 +138,7 @@ async fn set_up_org_a(env: &TestEnv) -> anyhow::Result<(Fixtures, String)> {
         .await?
         .get(0);
     let store = fluxcascade_store::Store::connect(&env.db_url, 2)?;
-    let member_key = store
-        .create_api_key(org, Role::Member, "m@a.test")
-        .await?;
+    let member_key = store.create_api_key(org, Role::Member, "m@a.test").await?;
 
     let hubspot = env.connect("hubspot").await?;
     let (access, refresh) = jobber_tokens(env).await?;
@@ -363,7 +364,9 @@ async fn every_operation_of_the_document_keeps_organizations_apart() -> anyhow::
                 failures.push(format!("{name} as A's Member: {status} (want 403) {text}"));
             }
             Some("member") if status == 401 || status == 403 => {
-                failures.push(format!("{name} as A's Member: {status}, but x-min-role is member"));
+                failures.push(format!(
+                    "{name} as A's Member: {status}, but x-min-role is member"
+                ));
             }
             None => failures.push(format!("{name} declares no x-min-role")),
             _ => {}
@@ -373,7 +376,9 @@ async fn every_operation_of_the_document_keeps_organizations_apart() -> anyhow::
         // (b) B's Owner on A's ids: not found, and nothing of A's shows.
         let (status, text) = call(&env, op, &path, Some(&b_owner), body).await?;
         if owned && status != 404 {
-            failures.push(format!("{name} as B's Owner on A's id: {status} (want 404) {text}"));
+            failures.push(format!(
+                "{name} as B's Owner on A's id: {status} (want 404) {text}"
+            ));
         }
         if status >= 500 {
             failures.push(format!("{name} as B's Owner: {status} {text}"));
@@ -387,7 +392,9 @@ async fn every_operation_of_the_document_keeps_organizations_apart() -> anyhow::
         }
         for id in [&fx.hubspot, &fx.jobber, &fx.mapping] {
             if text.contains(id.as_str()) {
-                failures.push(format!("{name} as B's Owner shows A's id {id}: {status} {text}"));
+                failures.push(format!(
+                    "{name} as B's Owner shows A's id {id}: {status} {text}"
+                ));
             }
         }
         answers.push((format!("{name} as B's Owner"), text));

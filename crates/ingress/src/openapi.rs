@@ -102,3 +102,36 @@ pub fn serve(doc: OpenApiDoc) -> axum::routing::MethodRouter<crate::AppState> {
         async move { Json(doc.as_ref().clone()) }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The document as the router builds it (no state needed).
+    fn document() -> OpenApiDoc {
+        let (_, mut doc) = crate::api_routes().split_for_parts();
+        finish(&mut doc);
+        doc
+    }
+
+    #[test]
+    fn operation_ids_are_unique_and_every_response_is_described() {
+        let doc = document();
+        let mut ids = std::collections::HashSet::new();
+        for (path, item) in &doc.paths.paths {
+            for op in [&item.get, &item.put, &item.post, &item.delete, &item.patch]
+                .into_iter()
+                .flatten()
+            {
+                let id = op.operation_id.clone().unwrap_or_default();
+                assert!(ids.insert(id.clone()), "{path}: operation id {id} repeats");
+                for (status, response) in &op.responses.responses {
+                    if let RefOr::T(r) = response {
+                        assert!(!r.description.is_empty(), "{path} {status}");
+                    }
+                }
+            }
+        }
+        assert!(ids.contains("connections_list") && ids.contains("hubspot_hook"));
+    }
+}
