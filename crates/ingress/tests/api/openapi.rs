@@ -1,6 +1,7 @@
 //! `GET /openapi.json`: a valid OpenAPI 3.1 document (checked by a real validator,
 //! `openapi-spec-validator`), with a security scheme, a minimum role on every operation that needs
-//! a key, and every documented operation served by the router.
+//! a key, and every documented operation served by the router; the role an operation declares is
+//! enforced before its body is read.
 
 use std::path::Path;
 use std::process::Command;
@@ -69,6 +70,7 @@ async fn the_document_is_valid_openapi_3_1_and_describes_every_route() {
     let app = App::start().await;
     let doc = document(&app).await;
     validate_with_openapi_spec_validator(&doc);
+    let member = app.member_key().await;
 
     let version = doc["openapi"].as_str().unwrap_or_default();
     assert!(version.starts_with("3.1."), "openapi {version}");
@@ -84,7 +86,8 @@ async fn the_document_is_valid_openapi_3_1_and_describes_every_route() {
     let mut v1 = 0;
     for (path, item) in paths {
         for (method, op) in item.as_object().expect("path item") {
-            let name = format!("{} {path}", method.to_uppercase());
+            let method_name = method.to_uppercase();
+            let name = format!("{method_name} {path}");
             // Every operation that needs a key says which role it needs, and documents 401.
             if !is_public(op) {
                 let role = op["x-min-role"].as_str();
@@ -113,6 +116,15 @@ async fn the_document_is_valid_openapi_3_1_and_describes_every_route() {
                 Some("no such route"),
                 "{name} is documented but not served"
             );
+            // The role is checked before the body is read: a Member's write is 403 even with a
+            // malformed body (never a 400/422 that would hide the rule).
+            if matches!(op["x-min-role"].as_str(), Some("admin" | "owner")) {
+                let method = Method::from_bytes(method_name.as_bytes()).expect("method");
+                let (status, body) = app
+                    .raw(method, &fill(path), &member, b"{\"truncated".to_vec())
+                    .await;
+                assert_eq!(status, StatusCode::FORBIDDEN, "{name} as a Member: {body}");
+            }
             if path.starts_with("/v1/") {
                 v1 += 1;
             }
