@@ -36,6 +36,8 @@ enum PathValue {
 struct Fixtures {
     /// By collection segment: `connections` → a connection id, ...
     ids: BTreeMap<&'static str, String>,
+    /// A's organization id.
+    org: String,
     /// The sweep's bodies reference A's resources by these.
     hubspot: String,
     jobber: String,
@@ -188,6 +190,7 @@ async fn set_up_org_a(env: &TestEnv) -> anyhow::Result<(Fixtures, String)> {
     Ok((
         Fixtures {
             ids,
+            org: org.to_string(),
             hubspot,
             jobber,
             mapping,
@@ -390,7 +393,7 @@ async fn every_operation_of_the_document_keeps_organizations_apart() -> anyhow::
                 ));
             }
         }
-        for id in [&fx.hubspot, &fx.jobber, &fx.mapping] {
+        for id in [&fx.org, &fx.hubspot, &fx.jobber, &fx.mapping] {
             if text.contains(id.as_str()) {
                 failures.push(format!(
                     "{name} as B's Owner shows A's id {id}: {status} {text}"
