@@ -2,9 +2,15 @@
 //! `#[utoipa::path]` attributes and their types as the router is built (`utoipa-axum`), so a
 //! route that is served is a route that is described.
 //!
-//! Architecture invariant: every `/v1` route is registered with `OpenApiRouter::routes(routes!(…))`,
-//! never with a bare `.route(…)`; the isolation sweep (`tests/tests/isolation_sweep.rs`) calls
-//! every operation of this document, so an undocumented route would escape it.
+//! Architecture invariant: every route (the `/v1` API, `/hooks/…`, `/healthz`, `/readyz`) is
+//! registered with `OpenApiRouter::routes(routes!(…))`, never with a bare `.route(…)` (only
+//! `/openapi.json` itself); the isolation sweep (`tests/tests/isolation_sweep.rs`) calls every
+//! operation of this document, so an undocumented route would escape it
+//! (`tests/api/openapi.rs` scans the sources for `.route(`).
+//!
+//! Each operation that needs a key declares the least role its handler enforces as the extension
+//! `x-min-role` (`member`, `admin`, `owner`), next to the code that enforces it (`auth::Manager`
+//! for `admin`); public operations declare `security(())` and no role.
 
 use std::sync::Arc;
 
