@@ -196,6 +196,15 @@ fn api_routes() -> OpenApiRouter<AppState> {
             "/v1/connections/{id}/tokens",
             put(api::connection_tokens::reconnect),
         )
+        .routes(routes!(api::org::get_org, api::org::patch_org))
+        .routes(routes!(api::members::list))
+        .routes(routes!(api::members::patch, api::members::delete))
+        .routes(routes!(api::invites::create, api::invites::list))
+        .routes(routes!(api::invites::revoke))
+        .routes(routes!(api::invites::accept))
+        .routes(routes!(api::api_keys::list, api::api_keys::create))
+        .routes(routes!(api::api_keys::revoke))
+        .routes(routes!(api::audit::list))
         .route("/v1/dead-letters", get(dead_letters::list))
         .routes(routes!(dead_letters::get_one, dead_letters::delete))
         .routes(routes!(dead_letters::replay))

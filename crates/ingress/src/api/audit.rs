@@ -1,0 +1,174 @@
+//! `GET /v1/audit`: the organization's audit log, newest first (Admin, Owner), and [`record`],
+//! which handlers call after a change that committed without its own audit entry.
+
+use axum::extract::State;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use fluxcascade_store::audit::{AuditEvent, AuditFilter, AuditRow};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+use crate::paging::{Page, Params};
+use crate::AppState;
+
+/// Longest `action` filter accepted.
+const MAX_ACTION_CHARS: usize = 64;
+
+/// Records `event` by `caller` after its change committed. A failure is logged, not answered:
+/// the change is done and the client must learn that.
+pub async fn record(state: &AppState, caller: &Caller, event: AuditEvent<'_>) {
+    if let Err(e) = state.store.record_audit(&caller.0, &event).await {
+        tracing::warn!(error = %e, org_id = %caller.org_id(), action = event.action, "could not record an audit entry");
+    }
+}
+
+/// Who made a change: the member and the key (both absent when no key made it).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActorView {
+    pub member_id: Option<Uuid>,
+    pub api_key_id: Option<Uuid>,
+}
+
+/// What a change was made to.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TargetView {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: Option<Uuid>,
+}
+
+/// One audit entry.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditView {
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    pub actor: ActorView,
+    /// `<target>.<verb>`, e.g. `mapping.updated`.
+    pub action: String,
+    pub target: TargetView,
+    /// For updates: the names (never the values) of the fields that changed.
+    pub changed_fields: Vec<String>,
+}
+
+impl From<AuditRow> for AuditView {
+    fn from(r: AuditRow) -> AuditView {
+        AuditView {
+            id: r.id,
+            at: r.at,
+            actor: ActorView {
+                member_id: r.actor_member_id,
+                api_key_id: r.actor_key_id,
+            },
+            action: r.action,
+            target: TargetView {
+                kind: r.target_type,
+                id: r.target_id,
+            },
+            changed_fields: r.changed_fields,
+        }
+    }
+}
+
+/// A page of audit entries.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    pub data: Vec<AuditView>,
+    pub next_cursor: Option<String>,
+}
+
+/// The audit list's query (documentation of what [`Params`] parses).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct AuditQuery {
+    /// Only this action, e.g. `mapping.updated`.
+    action: Option<String>,
+    /// Only changes to this target.
+    target_id: Option<Uuid>,
+    /// 1 to 100, default 50.
+    limit: Option<i64>,
+    /// The `nextCursor` of the previous page.
+    cursor: Option<String>,
+}
+
+fn filter(params: &Params) -> Result<AuditFilter, ApiError> {
+    let action = params
+        .get("action")
+        .map(|a| {
+            if a.len() <= MAX_ACTION_CHARS
+                && a.chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_')
+            {
+                Ok(a.to_string())
+            } else {
+                Err(ApiError::invalid_field(
+                    "action",
+                    "must be an action name such as mapping.updated",
+                ))
+            }
+        })
+        .transpose()?;
+    let target_id = params
+        .get("targetId")
+        .map(|v| {
+            Uuid::parse_str(v).map_err(|_| ApiError::invalid_field("targetId", "must be an id"))
+        })
+        .transpose()?;
+    Ok(AuditFilter { action, target_id })
+}
+
+/// The organization's audit log, newest first (Admin, Owner).
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditQuery),
+    responses(
+        (status = 200, body = AuditPage),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> Result<Json<Page<AuditView>>, ApiError> {
+    caller.require_manage()?;
+    let limit = params.limit()?;
+    let filter = filter(&params)?;
+    let rows = state
+        .store
+        .list_audit(caller.org_id(), &filter, limit + 1, params.uuid_cursor()?)
+        .await?;
+    Ok(Json(Page::from_rows(
+        rows,
+        limit,
+        |r| r.id,
+        AuditView::from,
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_are_validated() {
+        let id = Uuid::now_v7();
+        let f = filter(&Params::of(&[
+            ("action", "mapping.updated"),
+            ("targetId", &id.to_string()),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (f.action.as_deref(), f.target_id),
+            (Some("mapping.updated"), Some(id))
+        );
+        for (name, bad) in [("action", "DROP TABLE"), ("targetId", "x")] {
+            let e = filter(&Params::of(&[(name, bad)])).unwrap_err();
+            assert_eq!(e.details[0].field, name);
+        }
+    }
+}
