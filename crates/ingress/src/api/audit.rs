@@ -16,12 +16,58 @@ use crate::AppState;
 /// Longest `action` filter accepted.
 const MAX_ACTION_CHARS: usize = 64;
 
-/// Records `event` by `caller` after its change committed. A failure is logged, not answered:
-/// the change is done and the client must learn that.
-pub async fn record(state: &AppState, caller: &Caller, event: AuditEvent<'_>) {
+/// Records `action` on `target_type` `id` by `caller` after its change committed. A failure is
+/// logged, not answered: the change is done and the client must learn that.
+pub async fn record(state: &AppState, caller: &Caller, action: &str, target_type: &str, id: Uuid) {
+    record_event(
+        state,
+        caller,
+        AuditEvent::new(action, target_type, Some(id)),
+    )
+    .await;
+}
+
+/// Records `<target_type>.updated` with the names of the fields that changed.
+pub async fn record_update(
+    state: &AppState,
+    caller: &Caller,
+    target_type: &str,
+    id: Uuid,
+    changed: Vec<String>,
+) {
+    let action = format!("{target_type}.updated");
+    let event = AuditEvent::new(&action, target_type, Some(id)).with_changed_fields(changed);
+    record_event(state, caller, event).await;
+}
+
+async fn record_event(state: &AppState, caller: &Caller, event: AuditEvent<'_>) {
     if let Err(e) = state.store.record_audit(&caller.0, &event).await {
         tracing::warn!(error = %e, org_id = %caller.org_id(), action = event.action, "could not record an audit entry");
     }
+}
+
+/// Records a change no API key made (an OAuth callback: the browser carries no key), without an actor.
+pub async fn record_unattributed(state: &AppState, org_id: Uuid, action: &str, id: Uuid) {
+    let event = AuditEvent::new(action, "connection", Some(id));
+    if let Err(e) = state.store.record_audit_unattributed(org_id, &event).await {
+        tracing::warn!(error = %e, org_id = %org_id, action, "could not record an audit entry");
+    }
+}
+
+/// The top-level keys whose value differs between two JSON objects (names only, sorted).
+pub fn changed_keys(before: &serde_json::Value, after: &serde_json::Value) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let b = before.as_object().unwrap_or(&empty);
+    let a = after.as_object().unwrap_or(&empty);
+    let mut keys: Vec<String> = b
+        .keys()
+        .chain(a.keys())
+        .filter(|k| b.get(*k) != a.get(*k))
+        .cloned()
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 /// Who made a change: the member and the key (both absent when no key made it).
@@ -153,6 +199,18 @@ pub async fn list(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changed_keys_names_top_level_keys_whose_value_changed() {
+        let before =
+            serde_json::json!({"name": "a", "enabled": true, "schedule": "0 * * * *", "x": [1]});
+        let after = serde_json::json!({"name": "b", "enabled": true, "x": [1], "direction": "bidirectional"});
+        assert_eq!(
+            changed_keys(&before, &after),
+            vec!["direction", "name", "schedule"]
+        );
+        assert!(changed_keys(&before, &before).is_empty());
+    }
 
     #[test]
     fn filters_are_validated() {

@@ -183,6 +183,13 @@ pub async fn callback(
     };
     if let Some(connection_id) = started.connection_id {
         let view = reconnect(&state, &started, connection_id, kind, &account_id, tokens).await?;
+        crate::api::audit::record_unattributed(
+            &state,
+            started.org_id,
+            "connection.reconnected",
+            view.id,
+        )
+        .await;
         return Ok((StatusCode::OK, Json(view)).into_response());
     }
     let account_name = started
@@ -199,6 +206,8 @@ pub async fn callback(
         instance_url: tokens.instance_url.clone(),
     };
     let view = create_connection(&state, started.org_id, new, &tokens.access_token).await?;
+    crate::api::audit::record_unattributed(&state, started.org_id, "connection.created", view.id)
+        .await;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
