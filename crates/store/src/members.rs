@@ -157,9 +157,6 @@ impl Store {
         let mut client = self.client().await.map_err(MemberError::Store)?;
         let tx = client.transaction().await?;
         let owners = lock_owners(&tx, actor.org_id).await?;
-        if !owners.contains(&actor.member_id) {
-            return Err(MemberError::Forbidden);
-        }
         let current = tx
             .query_opt(
                 "SELECT role FROM members WHERE org_id = $1 AND id = $2 FOR UPDATE",
@@ -170,6 +167,10 @@ impl Store {
         let was = Role::from_db(current.get(0));
         if was == Role::Owner && role != Role::Owner && owners.len() <= 1 {
             return Err(MemberError::LastOwner);
+        }
+        // Checked under the lock: an Owner demoted meanwhile may no longer change roles.
+        if !owners.contains(&actor.member_id) {
+            return Err(MemberError::Forbidden);
         }
         let row = tx
             .query_one(
@@ -200,9 +201,6 @@ impl Store {
         let mut client = self.client().await.map_err(MemberError::Store)?;
         let tx = client.transaction().await?;
         let owners = lock_owners(&tx, actor.org_id).await?;
-        if member_id != actor.member_id && !owners.contains(&actor.member_id) {
-            return Err(MemberError::Forbidden);
-        }
         let current = tx
             .query_opt(
                 "SELECT role FROM members WHERE org_id = $1 AND id = $2 FOR UPDATE",
@@ -212,6 +210,9 @@ impl Store {
             .ok_or(MemberError::NotFound)?;
         if Role::from_db(current.get(0)) == Role::Owner && owners.len() <= 1 {
             return Err(MemberError::LastOwner);
+        }
+        if member_id != actor.member_id && !owners.contains(&actor.member_id) {
+            return Err(MemberError::Forbidden);
         }
         // The member's keys go with it (`api_keys.member_id ON DELETE CASCADE`).
         tx.execute(
