@@ -74,7 +74,10 @@ async fn members_invites_keys_and_audit_across_two_replicas() -> anyhow::Result<
         .await?;
         assert_eq!(s, 201, "{v}");
         keys.push((
-            v["apiKey"]["secret"].as_str().context("secret")?.to_string(),
+            v["apiKey"]["secret"]
+                .as_str()
+                .context("secret")?
+                .to_string(),
             v["apiKey"]["id"].as_str().context("key id")?.to_string(),
             v["member"]["id"].as_str().context("member id")?.to_string(),
         ));
@@ -108,9 +111,21 @@ async fn members_invites_keys_and_audit_across_two_replicas() -> anyhow::Result<
     .await?;
     assert_eq!((s, v["id"].as_str()), (200, Some(mapping.as_str())));
     let writes = [
-        (Method::PATCH, format!("/v1/mappings/{mapping}"), json!({"name": "x"})),
-        (Method::DELETE, format!("/v1/connections/{hubspot}"), Value::Null),
-        (Method::POST, "/v1/syncs".to_string(), json!({"mappingId": mapping})),
+        (
+            Method::PATCH,
+            format!("/v1/mappings/{mapping}"),
+            json!({"name": "x"}),
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/connections/{hubspot}"),
+            Value::Null,
+        ),
+        (
+            Method::POST,
+            "/v1/syncs".to_string(),
+            json!({"mappingId": mapping}),
+        ),
         (
             Method::POST,
             "/v1/invites".to_string(),
@@ -172,7 +187,15 @@ async fn members_invites_keys_and_audit_across_two_replicas() -> anyhow::Result<
         v["secret"].as_str().context("secret")?.to_string(),
         v["id"].as_str().context("id")?.to_string(),
     );
-    let (s, _) = call(&env, &other, Some(&script), Method::GET, "/v1/mappings", None).await?;
+    let (s, _) = call(
+        &env,
+        &other,
+        Some(&script),
+        Method::GET,
+        "/v1/mappings",
+        None,
+    )
+    .await?;
     assert_eq!(s, 200);
     let (s, _) = call(
         &env,
@@ -184,12 +207,31 @@ async fn members_invites_keys_and_audit_across_two_replicas() -> anyhow::Result<
     )
     .await?;
     assert_eq!(s, 204);
-    let (s, _) = call(&env, &other, Some(&script), Method::GET, "/v1/mappings", None).await?;
+    let (s, _) = call(
+        &env,
+        &other,
+        Some(&script),
+        Method::GET,
+        "/v1/mappings",
+        None,
+    )
+    .await?;
     assert_eq!(s, 401, "the other replica refuses the revoked key at once");
-    let (s, v) = call(&env, &other, Some(&member), Method::GET, "/v1/api-keys", None).await?;
+    let (s, v) = call(
+        &env,
+        &other,
+        Some(&member),
+        Method::GET,
+        "/v1/api-keys",
+        None,
+    )
+    .await?;
     assert_eq!(s, 200);
     assert_eq!(v["data"].as_array().map(Vec::len), Some(1), "{v}");
-    assert!(!v.to_string().contains(&member), "a list never shows a secret");
+    assert!(
+        !v.to_string().contains(&member),
+        "a list never shows a secret"
+    );
 
     // Demoting a member cuts its keys' rights at once, on every replica.
     let (s, v) = call(
@@ -276,7 +318,10 @@ async fn members_invites_keys_and_audit_across_two_replicas() -> anyhow::Result<
     .await?;
     assert_eq!(s, 200, "{v}");
     let entries = v["data"].as_array().context("data")?;
-    let actions: Vec<&str> = entries.iter().filter_map(|e| e["action"].as_str()).collect();
+    let actions: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
     assert_eq!(actions, ["mapping.updated", "mapping.created"], "{v}");
     for e in entries {
         assert_eq!(e["actor"]["apiKeyId"], json!(admin_key_id), "{e}");
