@@ -345,6 +345,28 @@ async fn members_invites_keys_and_audit_across_two_replicas() -> anyhow::Result<
         .collect();
     assert_eq!(accepted, [member_id.as_str(), admin_id.as_str()], "{v}");
 
+    // The OAuth callbacks that created the connections carry no key: their entries name the
+    // member and key that started the authorization.
+    let (_, v) = call(
+        &env,
+        &one,
+        Some(&owner),
+        Method::GET,
+        "/v1/audit?action=connection.created",
+        None,
+    )
+    .await?;
+    let created = v["data"].as_array().context("data")?;
+    let targets: Vec<&str> = created
+        .iter()
+        .filter_map(|e| e["target"]["id"].as_str())
+        .collect();
+    assert_eq!(targets, [jobber.as_str(), hubspot.as_str()], "{v}");
+    for e in created {
+        assert_eq!(e["actor"]["apiKeyId"], json!(admin_key_id), "{e}");
+        assert_eq!(e["actor"]["memberId"], json!(admin_id), "{e}");
+    }
+
     replica.stop();
     Ok(())
 }

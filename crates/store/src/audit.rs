@@ -92,21 +92,25 @@ pub struct AuditFilter {
 }
 
 impl Store {
-    /// Records an entry without an actor (a change no API key made, e.g. an OAuth callback
-    /// that cannot be tied to the member who started the flow).
-    pub async fn record_audit_unattributed(
+    /// Records an entry for a change no request's key made itself (an OAuth callback): the
+    /// actor is `(member, key)` when known, else none.
+    pub async fn record_audit_as(
         &self,
         org_id: Uuid,
+        actor: Option<(Uuid, Uuid)>,
         event: &AuditEvent<'_>,
     ) -> Result<(), StoreError> {
         self.client()
             .await?
             .execute(
-                "INSERT INTO audit_entries (id, org_id, action, target_type, target_id, changed_fields)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO audit_entries
+                   (id, org_id, actor_member_id, actor_key_id, action, target_type, target_id, changed_fields)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[
                     &Uuid::now_v7(),
                     &org_id,
+                    &actor.map(|a| a.0),
+                    &actor.map(|a| a.1),
                     &event.action,
                     &event.target_type,
                     &event.target_id,

@@ -46,10 +46,21 @@ async fn record_event(state: &AppState, caller: &Caller, event: AuditEvent<'_>) 
     }
 }
 
-/// Records a change no API key made (an OAuth callback: the browser carries no key), without an actor.
-pub async fn record_unattributed(state: &AppState, org_id: Uuid, action: &str, id: Uuid) {
+/// Records an OAuth callback's change to a connection: the browser carries no key, so the actor
+/// is the member and key that started the authorization (none for one started before that was kept).
+pub async fn record_callback(
+    state: &AppState,
+    started: &fluxcascade_store::oauth_states::OAuthState,
+    action: &str,
+    id: Uuid,
+) {
+    let org_id = started.org_id;
     let event = AuditEvent::new(action, "connection", Some(id));
-    if let Err(e) = state.store.record_audit_unattributed(org_id, &event).await {
+    if let Err(e) = state
+        .store
+        .record_audit_as(org_id, started.started_by, &event)
+        .await
+    {
         tracing::warn!(error = %e, org_id = %org_id, action, "could not record an audit entry");
     }
 }
