@@ -469,3 +469,36 @@ async fn demoting_a_member_cuts_its_keys_rights_at_once() {
         (StatusCode::OK, Some("member"))
     );
 }
+
+#[tokio::test]
+async fn the_organization_routes_are_described_in_openapi() {
+    let app = App::start().await;
+    let (s, doc) = app.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let paths = &doc["paths"];
+    for (path, methods) in [
+        ("/v1/org", &["get", "patch"][..]),
+        ("/v1/members", &["get"]),
+        ("/v1/members/{id}", &["patch", "delete"]),
+        ("/v1/invites", &["get", "post"]),
+        ("/v1/invites/{id}", &["delete"]),
+        ("/v1/invites/accept", &["post"]),
+        ("/v1/api-keys", &["get", "post"]),
+        ("/v1/api-keys/{id}", &["delete"]),
+        ("/v1/audit", &["get"]),
+    ] {
+        for m in methods {
+            assert!(paths[path][m].is_object(), "{m} {path} is not described");
+        }
+    }
+    // Accepting an invite needs no key; everything else needs one.
+    assert_eq!(paths["/v1/invites/accept"]["post"]["security"], json!([{}]));
+    assert!(paths["/v1/invites"]["post"].get("security").is_none());
+    let audit_params: Vec<&str> = paths["/v1/audit"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(audit_params, ["action", "targetId", "limit", "cursor"]);
+}
