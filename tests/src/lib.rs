@@ -483,6 +483,29 @@ impl TestEnv {
         std::mem::replace(&mut self.api_key, api_key.to_owned())
     }
 
+    /// Starts one more `fluxcascade ingress` process named `name` against this env's database,
+    /// broker and sandbox (another replica behind the same load balancer, as it were; the
+    /// caller owns it: stop it with `Proc::stop`); returns it and its API URL.
+    pub async fn start_ingress_replica(&self, name: &str) -> anyhow::Result<(Proc, String)> {
+        Proc::spawn_listening(
+            name,
+            &self.log_dir,
+            &["ingress", "--listen", "127.0.0.1:0"],
+            |c| {
+                c.env("DATABASE_URL", &self.proc_db_url)
+                    .env("AMQP_URL", &self.proc_amqp_url)
+                    .env("FLUXCASCADE_QUEUE_PREFIX", &self.prefix)
+                    .env("FLUXCASCADE_MASTER_KEY", &self.master_key)
+                    .env("FLUXCASCADE_SANDBOX_URL", &self.sandbox_url)
+                    .env("FLUXCASCADE_ALLOW_PRIVATE_WEBHOOK_URLS", "true");
+                for (k, v) in &self.proc_env {
+                    c.env(k, v);
+                }
+            },
+        )
+        .await
+    }
+
     /// Starts a `fluxcascade scheduler` process named `name` on this env (the caller owns it:
     /// stop it with `Proc::stop`); returns it and its health URL.
     pub async fn start_scheduler(

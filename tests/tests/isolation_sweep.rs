@@ -77,6 +77,10 @@ impl Fixtures {
                 "records": [{"id": "1", "fields": {"email": "a@b.test"}}]
             }),
             "TriggerSyncBody" => json!({"mappingId": self.mapping, "mode": "full"}),
+            "OrgPatch" => json!({"name": "renamed by the sweep"}),
+            "MemberPatch" => json!({"role": "admin"}),
+            "InviteRequest" => json!({"email": "swept@a.test", "role": "member"}),
+            "ApiKeyRequest" => json!({"name": "sweep"}),
             "CreateWebhookBody" => json!({
                 "url": "http://127.0.0.1:9/sweep",
                 "events": ["sync.completed"]
@@ -171,6 +175,28 @@ async fn set_up_org_a(env: &TestEnv) -> anyhow::Result<(Fixtures, String)> {
     let webhook_secret = webhook["secret"].as_str().context("secret")?.to_owned();
     let webhook = webhook["id"].as_str().context("webhook id")?.to_owned();
     let dead_letter = poison_dead_letter(env, org).await?;
+    // The Owner's own member and key: a Member must neither change nor see them.
+    let me = |page: Value, field: &str| -> anyhow::Result<String> {
+        page["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|row| row["role"] == "owner")
+            .and_then(|row| row[field].as_str())
+            .map(str::to_owned)
+            .with_context(|| format!("no owner row in {page}"))
+    };
+    let owner_member = me(env.api_ok(Method::GET, "/v1/members", None).await?, "id")?;
+    let owner_key = me(env.api_ok(Method::GET, "/v1/api-keys", None).await?, "id")?;
+    let invite = env
+        .api_ok(
+            Method::POST,
+            "/v1/invites",
+            Some(json!({"email": "invited@a.test", "role": "member"})),
+        )
+        .await?;
+    let invite_token = invite["token"].as_str().context("token")?.to_owned();
+    let invite = invite["id"].as_str().context("invite id")?.to_owned();
 
     let ids = BTreeMap::from([
         ("connections", jobber.clone()),
@@ -178,7 +204,9 @@ async fn set_up_org_a(env: &TestEnv) -> anyhow::Result<(Fixtures, String)> {
         ("syncs", sync),
         ("webhooks", webhook),
         ("dead-letters", dead_letter),
-        // Adding a collection is one line: ("api-keys", key_id), ("members", member_id), ...
+        ("members", owner_member),
+        ("api-keys", owner_key),
+        ("invites", invite),
     ]);
     let secrets = vec![
         ("A's owner key", env.api_key.clone()),
@@ -186,6 +214,7 @@ async fn set_up_org_a(env: &TestEnv) -> anyhow::Result<(Fixtures, String)> {
         ("the jobber access token", access),
         ("the jobber refresh token", refresh),
         ("A's webhook secret", webhook_secret),
+        ("A's invite token", invite_token),
     ];
     Ok((
         Fixtures {
@@ -419,12 +448,25 @@ async fn every_operation_of_the_document_keeps_organizations_apart() -> anyhow::
         failures.join("\n")
     );
 
-    // The sweep reached A's resources: A's own Owner still sees each of them.
+    // The sweep reached A's resources: A's own Owner still sees each of them (by its own
+    // `GET`, or in its collection's list when there is none).
     for (collection, id) in &fx.ids {
         let (status, v) = env
             .api(Method::GET, &format!("/v1/{collection}/{id}"), None)
             .await?;
-        assert_eq!(status, 200, "A's {collection} {id} survived the sweep: {v}");
+        if status == 405 {
+            let list = env
+                .api_ok(Method::GET, &format!("/v1/{collection}?limit=100"), None)
+                .await?;
+            let listed = list["data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|row| row["id"] == id.as_str());
+            assert!(listed, "A's {collection} {id} survived the sweep: {list}");
+        } else {
+            assert_eq!(status, 200, "A's {collection} {id} survived the sweep: {v}");
+        }
     }
     Ok(())
 }

@@ -18,8 +18,12 @@ mod fail_closed;
 mod hooks;
 #[path = "api/identity.rs"]
 mod identity;
+#[path = "api/invites.rs"]
+mod invites;
 #[path = "api/mappings.rs"]
 mod mappings;
+#[path = "api/members.rs"]
+mod members;
 #[path = "api/openapi.rs"]
 mod openapi;
 #[path = "api/preview.rs"]

@@ -2,6 +2,7 @@
 //!
 //! Only this crate runs SQL. Every repository function takes the `org_id` it is scoped to.
 
+pub mod api_keys;
 pub mod audit;
 pub mod budget;
 pub mod caps;
@@ -10,9 +11,11 @@ pub mod connections_reconnect;
 pub mod crypto;
 pub mod dead_letters;
 pub mod error;
+pub mod invites;
 pub mod leases;
 pub mod links;
 pub mod mappings;
+pub mod members;
 pub mod oauth_states;
 pub mod orgs;
 pub mod schedules;

@@ -15,6 +15,8 @@ pub struct OAuthState {
     pub redirect_uri: String,
     /// The connection this authorization reconnects (`None`: it creates a new one).
     pub connection_id: Option<Uuid>,
+    /// The member and key that started it (for the audit log), when recorded.
+    pub started_by: Option<(Uuid, Uuid)>,
 }
 
 /// A new authorization attempt.
@@ -26,6 +28,8 @@ pub struct NewOAuthState<'a> {
     pub connection_id: Option<Uuid>,
     pub redirect_uri: &'a str,
     pub expires_at: DateTime<Utc>,
+    /// The member and key starting it.
+    pub started_by: Option<(Uuid, Uuid)>,
 }
 
 impl Store {
@@ -38,8 +42,9 @@ impl Store {
         self.client()
             .await?
             .execute(
-                "INSERT INTO oauth_states (state, org_id, provider, account_name, redirect_uri, expires_at, connection_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO oauth_states (state, org_id, provider, account_name, redirect_uri, expires_at, connection_id,
+                    started_by_member, started_by_key)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 &[
                     &state,
                     &new.org_id,
@@ -48,6 +53,8 @@ impl Store {
                     &new.redirect_uri,
                     &new.expires_at,
                     &new.connection_id,
+                    &new.started_by.map(|s| s.0),
+                    &new.started_by.map(|s| s.1),
                 ],
             )
             .await?;
@@ -68,7 +75,8 @@ impl Store {
         let row = client
             .query_opt(
                 "DELETE FROM oauth_states WHERE state = $1 AND provider = $2
-                 RETURNING org_id, provider, account_name, redirect_uri, connection_id",
+                 RETURNING org_id, provider, account_name, redirect_uri, connection_id,
+                    started_by_member, started_by_key",
                 &[&state, &provider],
             )
             .await?;
@@ -78,6 +86,7 @@ impl Store {
             account_name: r.get(2),
             redirect_uri: r.get(3),
             connection_id: r.get(4),
+            started_by: r.get::<_, Option<Uuid>>(5).zip(r.get::<_, Option<Uuid>>(6)),
         }))
     }
 }

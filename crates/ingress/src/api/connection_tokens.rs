@@ -140,6 +140,7 @@ pub async fn reconnect(
         // Deleted meanwhile (the account never changes, so nothing else makes it miss).
         .ok_or_else(ApiError::not_found)?;
     tracing::info!(%org_id, connection_id = %id, provider = %kind, "connection reconnected");
+    crate::api::audit::record(&state, &caller, "connection.reconnected", "connection", id).await;
     Ok(Json(row.into()))
 }
 

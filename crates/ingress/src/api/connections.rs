@@ -197,6 +197,7 @@ pub async fn create(
         instance_url: body.instance_url,
     };
     let view = create_connection(&state, caller.org_id(), new, &access_token).await?;
+    crate::api::audit::record(&state, &caller, "connection.created", "connection", view.id).await;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -339,6 +340,7 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     if state.store.delete_connection(caller.org_id(), id).await? {
         tracing::info!(org_id = %caller.org_id(), connection_id = %id, "connection deleted");
+        crate::api::audit::record(&state, &caller, "connection.deleted", "connection", id).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found())

@@ -311,6 +311,7 @@ pub async fn replay(
     let scope = ReplayScope::Org(caller.org_id());
     // Claim, publish and mark run to completion in their own task: a client that hangs up
     // mid-request must not leave a claimed replay half done.
+    let audit = state.clone();
     let task =
         tokio::spawn(
             async move { replay_dead_letter(&state.store, &state.publisher, scope, id).await },
@@ -319,6 +320,7 @@ pub async fn replay(
         tracing::error!(error = %e, "dead-letter replay task failed");
         ApiError::internal()
     })??;
+    crate::api::audit::record(&audit, &caller, "dead_letter.replayed", "dead_letter", id).await;
     Ok((StatusCode::ACCEPTED, Json(ReplayView { replay_job_id })))
 }
 
@@ -337,6 +339,7 @@ pub async fn delete(
     PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
     if state.store.delete_dead_letter(caller.org_id(), id).await? {
+        crate::api::audit::record(&state, &caller, "dead_letter.deleted", "dead_letter", id).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found())

@@ -170,6 +170,7 @@ pub async fn create(
     validate(&state, caller.org_id(), &spec).await?;
     let row = state.store.create_mapping(caller.org_id(), &spec).await?;
     tracing::info!(org_id = %caller.org_id(), mapping_id = %row.id, "mapping created");
+    crate::api::audit::record(&state, &caller, "mapping.created", "mapping", row.id).await;
     Ok((StatusCode::CREATED, Json(mapping_view(&row)?)))
 }
 
@@ -268,6 +269,7 @@ pub async fn patch(
         .get_mapping(caller.org_id(), id)
         .await?
         .ok_or_else(ApiError::not_found)?;
+    let before = serde_json::to_value(&current.spec).unwrap_or_default();
     let spec = merge_patch(&current.spec, body)?;
     validate(&state, caller.org_id(), &spec).await?;
     let row = state
@@ -275,6 +277,9 @@ pub async fn patch(
         .update_mapping(caller.org_id(), id, &spec)
         .await?;
     tracing::info!(org_id = %caller.org_id(), mapping_id = %id, "mapping updated");
+    let changed =
+        crate::api::audit::changed_keys(&before, &serde_json::to_value(&spec).unwrap_or_default());
+    crate::api::audit::record_update(&state, &caller, "mapping", id, changed).await;
     Ok(Json(mapping_view(&row)?))
 }
 
@@ -295,6 +300,7 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     if state.store.delete_mapping(caller.org_id(), id).await? {
         tracing::info!(org_id = %caller.org_id(), mapping_id = %id, "mapping deleted");
+        crate::api::audit::record(&state, &caller, "mapping.deleted", "mapping", id).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found())

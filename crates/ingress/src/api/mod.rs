@@ -1,11 +1,16 @@
 //! The API's route handlers, one module per resource, and the shared path-id extractor.
 
+pub mod api_keys;
+pub mod audit;
 pub mod connection_tokens;
 pub mod connections;
 pub mod dead_letters;
 pub mod health;
+pub mod invites;
 pub mod mappings;
+pub mod members;
 pub mod oauth;
+pub mod org;
 pub mod preview;
 pub mod syncs;
 pub mod webhooks;

@@ -129,6 +129,7 @@ pub async fn authorize(
                 connection_id,
                 redirect_uri: &redirect_uri,
                 expires_at,
+                started_by: Some((caller.member_id(), caller.0.key_id)),
             },
         )
         .await?;
@@ -221,6 +222,8 @@ pub async fn callback(
     };
     if let Some(connection_id) = started.connection_id {
         let view = reconnect(&state, &started, connection_id, kind, &account_id, tokens).await?;
+        crate::api::audit::record_callback(&state, &started, "connection.reconnected", view.id)
+            .await;
         return Ok((StatusCode::OK, Json(view)).into_response());
     }
     let account_name = started
@@ -237,6 +240,7 @@ pub async fn callback(
         instance_url: tokens.instance_url.clone(),
     };
     let view = create_connection(&state, started.org_id, new, &tokens.access_token).await?;
+    crate::api::audit::record_callback(&state, &started, "connection.created", view.id).await;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 

@@ -131,11 +131,13 @@ pub async fn trigger(
     // Store, publish and (on failure) discard run to completion in their own task: a client that
     // hangs up mid-request must not leave a pending run that was never enqueued.
     let mode = mode_str(body.mode);
+    let audit = state.clone();
     let task = tokio::spawn(async move { start_run(&state, org_id, mapping.id, mode).await });
     let run = task.await.map_err(|e| {
         tracing::error!(error = %e, org_id = %org_id, "sync trigger task failed");
         ApiError::internal()
     })??;
+    crate::api::audit::record(&audit, &caller, "sync.triggered", "sync", run.id).await;
     Ok((StatusCode::ACCEPTED, Json(SyncView::new(run, Vec::new()))))
 }
 

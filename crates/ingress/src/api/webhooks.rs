@@ -162,6 +162,7 @@ pub async fn create(
         .create_webhook(caller.org_id(), &state.master_key, body.url.trim(), &events)
         .await?;
     tracing::info!(org_id = %caller.org_id(), webhook_id = %row.id, events = ?row.events, "webhook created");
+    crate::api::audit::record(&state, &caller, "webhook.created", "webhook", row.id).await;
     Ok((
         StatusCode::CREATED,
         Json(CreatedWebhookView {
@@ -236,6 +237,7 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     if state.store.delete_webhook(caller.org_id(), id).await? {
         tracing::info!(org_id = %caller.org_id(), webhook_id = %id, "webhook deleted");
+        crate::api::audit::record(&state, &caller, "webhook.deleted", "webhook", id).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found())

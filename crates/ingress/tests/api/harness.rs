@@ -285,6 +285,18 @@ impl App {
         v["id"].as_str().expect("id").to_string()
     }
 
+    /// A plain connection to the app's database, for tests that arrange state with SQL.
+    pub async fn sql(&self) -> tokio_postgres::Client {
+        let (c, conn) = tokio_postgres::connect(
+            &format!("postgres://postgres@127.0.0.1:5432/{}", self.db),
+            tokio_postgres::NoTls,
+        )
+        .await
+        .expect("db");
+        tokio::spawn(conn);
+        c
+    }
+
     /// The first org's id (its owner key's).
     pub async fn org_id(&self) -> Uuid {
         self.store
