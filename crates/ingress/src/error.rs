@@ -156,13 +156,16 @@ pub struct ErrorBody {
 }
 
 /// `error` of [`ErrorBody`]: a stable `code` (`not_found`, `invalid`, ...), a message for people,
-/// and for 422 the fields at fault.
-#[derive(utoipa::ToSchema)]
+/// for 422 the fields at fault, and the request's `X-Request-Id` (quote it when reporting a problem).
+#[derive(utoipa::ToSchema, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct ErrorObject {
     code: String,
     message: String,
     details: Vec<ErrorDetail>,
+    /// The id of the request, as in its `X-Request-Id` response header.
+    request_id: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -171,10 +174,13 @@ struct Body<'a> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Inner<'a> {
     code: &'a str,
     message: &'a str,
     details: &'a [ErrorDetail],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
 }
 
 impl IntoResponse for ApiError {
@@ -184,6 +190,7 @@ impl IntoResponse for ApiError {
                 code: self.code,
                 message: &self.message,
                 details: &self.details,
+                request_id: crate::request_id::current(),
             },
         };
         let text = serde_json::to_string(&body).unwrap_or_else(|_| {

@@ -17,6 +17,7 @@ pub mod hooks;
 pub mod json;
 pub mod openapi;
 pub mod paging;
+pub mod request_id;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,6 +34,7 @@ use fluxcascade_store::{MasterKey, Store};
 use fluxcascade_telemetry::{HealthServer, ReadinessCheck};
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -173,7 +175,18 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::map_response(error::ensure_json_errors))
         .layer(CatchPanicLayer::custom(on_panic))
         .layer(middleware::from_fn(count_requests))
-        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(request_id::scope))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_id::make_span)
+                .on_response(request_id::on_response),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id::REQUEST_ID_HEADER))
+        .layer(SetRequestIdLayer::new(
+            request_id::REQUEST_ID_HEADER,
+            request_id::MakeUuidV7,
+        ))
+        .layer(middleware::from_fn(request_id::drop_unacceptable))
         .with_state(state)
 }
 

@@ -30,6 +30,8 @@ mod openapi;
 mod preview;
 #[path = "api/reconnect.rs"]
 mod reconnect;
+#[path = "api/request_id.rs"]
+mod request_id;
 #[path = "api/syncs.rs"]
 mod syncs;
 #[path = "api/webhooks.rs"]

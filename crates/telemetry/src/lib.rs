@@ -3,16 +3,16 @@
 //! Call [`init_tracing`] once at start-up (a second call is ignored), record
 //! metrics through [`metrics()`], and serve [`Metrics::render`] on `/metrics`.
 //!
-//! OpenTelemetry export is deliberately not built into this crate yet: the
-//! `opentelemetry*` crates add a lot of compile time on a small build machine.
-//! When `OTEL_EXPORTER_OTLP_ENDPOINT` is set, [`init_tracing`] logs a warning
-//! that spans are not exported.
+//! Spans are exported over OTLP when the standard `OTEL_*` environment asks for it ([`otel`]);
+//! [`otel::shutdown`] flushes them when a role stops.
 
 mod health;
 mod metrics;
+pub mod otel;
 pub mod redact;
 mod tracing_setup;
 
 pub use health::{HealthServer, ReadinessCheck};
 pub use metrics::{metrics, status_class, Metrics, MetricsError};
-pub use tracing_setup::{init_tracing, LogFormat, LOG_FORMAT_ENV, OTLP_ENDPOINT_ENV};
+pub use otel::OTLP_ENDPOINT_ENV;
+pub use tracing_setup::{init_tracing, LogFormat, LOG_FORMAT_ENV};

@@ -1,16 +1,15 @@
-//! Global `tracing` subscriber: env filter, JSON or human-readable output.
+//! Global `tracing` subscriber: env filter, JSON or human-readable output, and OpenTelemetry
+//! export when the standard `OTEL_*` environment asks for it ([`crate::otel`]).
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// Environment variable that selects the log format (`json` for JSON lines).
 pub const LOG_FORMAT_ENV: &str = "FLUXCASCADE_LOG_FORMAT";
-
-/// Standard OpenTelemetry variable; recognised only to warn that OTLP export is
-/// not built in yet.
-pub const OTLP_ENDPOINT_ENV: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
 /// Filter used when `RUST_LOG` is unset or invalid.
 const DEFAULT_FILTER: &str = "info";
@@ -52,8 +51,10 @@ impl LogFormat {
 /// - Safe to call more than once: only the first call (or a subscriber
 ///   installed by someone else) wins; later calls do nothing.
 ///
-/// OpenTelemetry/OTLP export is not built in yet (kept out of this build for
-/// compile time). If `OTEL_EXPORTER_OTLP_ENDPOINT` is set, a warning says so.
+/// OpenTelemetry: when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set, spans are
+/// exported over OTLP as [`crate::otel`] describes, `service.name` defaulting to
+/// `fluxcascade-<service>`; call [`crate::otel::shutdown`] when the role has stopped. Must run
+/// inside a Tokio runtime context for `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`.
 pub fn init_tracing(service: &str) {
     if INITIALISED.swap(true, Ordering::SeqCst) {
         return;
@@ -70,19 +71,32 @@ pub fn init_tracing(service: &str) {
         }
     };
     let format = LogFormat::from_env();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let (otel, otel_error) =
+        match crate::otel::OtelSettings::from_vars(service, |name| std::env::var(name).ok()) {
+            Ok(Some(settings)) => match crate::otel::layer(&settings) {
+                Ok(layer) => (Some(layer), None),
+                Err(e) => (None, Some(e)),
+            },
+            Ok(None) => (None, None),
+            Err(e) => (None, Some(e)),
+        };
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(crate::redact::RedactingStderr)
         .with_ansi(std::io::stderr().is_terminal());
-    let installed = match format {
-        LogFormat::Json => builder
+    let fmt = match format {
+        LogFormat::Json => fmt
             .json()
             .with_current_span(true)
             .with_span_list(false)
-            .try_init()
-            .is_ok(),
-        LogFormat::Compact => builder.compact().try_init().is_ok(),
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Compact => fmt.compact().with_filter(filter).boxed(),
     };
+    let installed = tracing_subscriber::registry()
+        .with(otel)
+        .with(fmt)
+        .try_init()
+        .is_ok();
     if !installed {
         // Another subscriber was already installed (e.g. by a test harness).
         return;
@@ -90,16 +104,15 @@ pub fn init_tracing(service: &str) {
     if let Some(error) = filter_error {
         tracing::warn!(error = %error, default = DEFAULT_FILTER, "invalid RUST_LOG, using default filter");
     }
-    if let Ok(endpoint) = std::env::var(OTLP_ENDPOINT_ENV) {
-        if !endpoint.trim().is_empty() {
-            tracing::warn!(
-                service,
-                endpoint = %endpoint,
-                "OTEL_EXPORTER_OTLP_ENDPOINT is set but OTLP export is not built into this build; spans are not exported"
-            );
-        }
+    if let Some(error) = otel_error {
+        tracing::warn!(service, error = %error, "OpenTelemetry export is off");
     }
-    tracing::debug!(service, ?format, "tracing initialised");
+    tracing::debug!(
+        service,
+        ?format,
+        otel = crate::otel::enabled(),
+        "tracing initialised"
+    );
 }
 
 #[cfg(test)]

@@ -46,6 +46,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
                 "code": "unavailable",
                 "message": format!("not ready: {} unavailable", failed.join(" and ")),
                 "details": failed.iter().map(|f| json!({"field": f, "message": "unavailable"})).collect::<Vec<_>>(),
+                "requestId": crate::request_id::current(),
             }
         });
         (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
