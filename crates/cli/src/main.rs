@@ -91,7 +91,26 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(run(cli))
+    // Tracing (and the OTLP exporter, which needs the runtime for gRPC) before anything else;
+    // the roles' own `init_tracing` calls then do nothing.
+    if let Some(role) = traced_role(&cli.command) {
+        let _runtime = runtime.enter();
+        fluxcascade_telemetry::init_tracing(role);
+    }
+    let result = runtime.block_on(run(cli));
+    // The role's components have stopped: flush the spans they ended.
+    fluxcascade_telemetry::otel::shutdown();
+    result
+}
+
+/// The role whose spans a command exports (`service.name` `fluxcascade-<role>`).
+fn traced_role(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Ingress { .. } => Some("ingress"),
+        Command::Worker { .. } => Some("worker"),
+        Command::Scheduler { .. } => Some("scheduler"),
+        _ => None,
+    }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -14,8 +14,7 @@ use tracing::{debug, info_span, warn, Instrument};
 
 use crate::error::{JobError, QueueError};
 use crate::message::{
-    delivery_count, header_string, job_properties, publish_confirmed, scope_traceparent,
-    TRACEPARENT_HEADER,
+    delivery_count, job_properties, publish_confirmed, scope_trace, TraceHeaders,
 };
 use crate::reason::Reason;
 use crate::retry::{Disposition, RetryPolicy};
@@ -55,7 +54,7 @@ pub(crate) fn delivered_attempt(envelope_attempt: u32, earlier_deliveries: u32) 
 
 /// Processes one delivery to the end; never panics.
 pub(crate) async fn process_delivery(delivery: Delivery, ctx: Arc<JobContext>) -> TaskOutcome {
-    let traceparent = header_string(&delivery.properties, TRACEPARENT_HEADER);
+    let trace = TraceHeaders::from_properties(&delivery.properties);
     let mut job = match JobEnvelope::from_bytes(&delivery.data) {
         Ok(job) if job.kind() != JobKind::Unspecified && !job.job_id.is_empty() => job,
         Ok(job) => {
@@ -63,17 +62,35 @@ pub(crate) async fn process_delivery(delivery: Delivery, ctx: Arc<JobContext>) -
                 "invalid envelope: kind {} job_id {:?}",
                 job.kind, job.job_id
             ));
-            return dead_letter_raw(&delivery, &ctx, &reason, traceparent.as_deref()).await;
+            return dead_letter_raw(&delivery, &ctx, &reason, &trace).await;
         }
         Err(error) => {
             let reason = Reason::from(format!("undecodable envelope: {error}"));
-            return dead_letter_raw(&delivery, &ctx, &reason, traceparent.as_deref()).await;
+            return dead_letter_raw(&delivery, &ctx, &reason, &trace).await;
         }
     };
     let unsettled = delivery_count(&delivery.properties);
     let attempt = delivered_attempt(job.attempt, unsettled);
     job.attempt = attempt;
-    let span = info_span!("job", job_id = %job.job_id, kind = job.kind().name(), attempt);
+    let span = info_span!(
+        "job",
+        otel.name = %format_args!("process {}", job.kind().name()),
+        otel.kind = "consumer",
+        messaging.system = "rabbitmq",
+        messaging.operation.type = "process",
+        messaging.destination.name = %delivery.routing_key,
+        messaging.message.id = %job.job_id,
+        job_id = %job.job_id,
+        kind = job.kind().name(),
+        attempt
+    );
+    // The publisher's span is the parent; a job batching several triggers links to the others.
+    if let Some(parent) = &trace.traceparent {
+        fluxcascade_telemetry::otel::set_parent(&span, parent);
+    }
+    for link in &trace.links {
+        fluxcascade_telemetry::otel::add_link(&span, link);
+    }
     async {
         if unsettled >= ctx.max_unsettled {
             // Delivered again and again without being settled: the job kills its worker (or the
@@ -84,10 +101,10 @@ pub(crate) async fn process_delivery(delivery: Delivery, ctx: Arc<JobContext>) -
                 job.reason
             ));
             warn!(%reason, "job keeps coming back unsettled, dead-lettering");
-            return dead_letter(&delivery, &ctx, job, reason, traceparent.as_deref()).await;
+            return dead_letter(&delivery, &ctx, job, reason, &trace).await;
         }
         let run = AssertUnwindSafe(ctx.handler.handle(&job)).catch_unwind();
-        let result = scope_traceparent(traceparent.clone(), run)
+        let result = scope_trace(trace.clone(), run)
             .await
             .unwrap_or_else(|_| Err(JobError::transient("job handler panicked")));
         let error = match result {
@@ -102,7 +119,7 @@ pub(crate) async fn process_delivery(delivery: Delivery, ctx: Arc<JobContext>) -
             Disposition::DeadLetter { why } => {
                 let reason = Reason::from(format!("{why}{}", error.message()));
                 warn!(%reason, "job failed for good, dead-lettering");
-                dead_letter(&delivery, &ctx, job, reason, traceparent.as_deref()).await
+                dead_letter(&delivery, &ctx, job, reason, &trace).await
             }
             Disposition::Retry {
                 tier,
@@ -118,7 +135,7 @@ pub(crate) async fn process_delivery(delivery: Delivery, ctx: Arc<JobContext>) -
                     reason: Reason::from(error.message().to_owned()),
                     deferred: matches!(error, JobError::Deferred { .. }),
                 };
-                retry.send(&delivery, &ctx, job, traceparent).await
+                retry.send(&delivery, &ctx, job, &trace).await
             }
         }
     }
@@ -151,7 +168,7 @@ impl Retry {
         delivery: &Delivery,
         ctx: &JobContext,
         mut job: JobEnvelope,
-        traceparent: Option<String>,
+        trace: &TraceHeaders,
     ) -> TaskOutcome {
         let delay = ctx
             .policy
@@ -164,12 +181,7 @@ impl Retry {
         } else {
             warn!(reason = %self.reason, ?delay, "job failed, scheduling a retry");
         }
-        let properties = job_properties(
-            &job.job_id,
-            traceparent.as_deref(),
-            Some(&self.reason),
-            self.expiration_ms,
-        );
+        let properties = job_properties(&job.job_id, trace, Some(&self.reason), self.expiration_ms);
         job.reason = self.reason.into_string();
         let exchange = Topology::retry_queue(&ctx.prefix, self.tier);
         let routing_key = job.kind().name();
@@ -191,9 +203,9 @@ async fn dead_letter(
     ctx: &JobContext,
     mut job: JobEnvelope,
     reason: Reason,
-    traceparent: Option<&str>,
+    trace: &TraceHeaders,
 ) -> TaskOutcome {
-    let properties = job_properties(&job.job_id, traceparent, Some(&reason), None);
+    let properties = job_properties(&job.job_id, trace, Some(&reason), None);
     job.reason = reason.into_string();
     let sent = publish_confirmed(
         &ctx.publish_channel,
@@ -212,7 +224,7 @@ async fn dead_letter_raw(
     delivery: &Delivery,
     ctx: &JobContext,
     reason: &Reason,
-    traceparent: Option<&str>,
+    trace: &TraceHeaders,
 ) -> TaskOutcome {
     let message_id = delivery
         .properties
@@ -221,7 +233,7 @@ async fn dead_letter_raw(
         .map(|id| id.as_str().to_owned())
         .unwrap_or_default();
     warn!(%reason, message_id = %message_id, "dead-lettering a message that is not a job");
-    let properties = job_properties(&message_id, traceparent, Some(reason), None);
+    let properties = job_properties(&message_id, trace, Some(reason), None);
     let sent = publish_confirmed(
         &ctx.publish_channel,
         "",

@@ -54,8 +54,8 @@ pub use error::{JobError, QueueError};
 pub use fluxcascade_proto::{JobEnvelope, JobKind};
 pub use job::JobHandler;
 pub use message::{
-    current_traceparent, CONFIRM_TIMEOUT, CONTENT_TYPE, DELIVERY_COUNT_HEADER, REASON_HEADER,
-    TRACEPARENT_HEADER,
+    incoming_trace, TraceHeaders, CONFIRM_TIMEOUT, CONTENT_TYPE, DELIVERY_COUNT_HEADER,
+    MAX_TRACE_LINKS, REASON_HEADER, TRACEPARENT_HEADER, TRACE_LINKS_HEADER,
 };
 pub use publisher::Publisher;
 pub use reason::{truncate_text, Reason, MAX_REASON_BYTES};

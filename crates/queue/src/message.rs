@@ -1,5 +1,5 @@
 //! AMQP message details shared by the publisher and the consumer: properties,
-//! headers (W3C `traceparent`, failure reason), confirmed publishing.
+//! headers (W3C `traceparent` and trace links, failure reason), confirmed publishing.
 
 use std::time::Duration;
 
@@ -19,46 +19,107 @@ pub const TRACEPARENT_HEADER: &str = "traceparent";
 pub const REASON_HEADER: &str = "x-fluxcascade-reason";
 /// Header a quorum queue sets on a redelivered message: how often it was delivered before.
 pub const DELIVERY_COUNT_HEADER: &str = "x-delivery-count";
+/// AMQP header of a job that batches several triggers: the W3C `traceparent`s of the others,
+/// comma-separated (the consumer's span links to them).
+pub const TRACE_LINKS_HEADER: &str = "x-fluxcascade-trace-links";
 /// A longer `traceparent` is not a W3C trace context (55 bytes) and is not forwarded.
 const MAX_TRACEPARENT_BYTES: usize = 256;
+/// At most this many links are carried (and read) per message.
+pub const MAX_TRACE_LINKS: usize = 32;
 /// How long a publish waits for the broker's confirm.
 pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
 
 tokio::task_local! {
-    static TRACEPARENT: Option<String>;
+    static INCOMING: TraceHeaders;
 }
 
-/// The `traceparent` of the job being handled by the current task, if it carried one.
-///
-/// Set by the consumer around `JobHandler::handle`; jobs published from inside a
-/// handler inherit it unless the publisher was given one explicitly.
-pub fn current_traceparent() -> Option<String> {
-    TRACEPARENT.try_with(Clone::clone).ok().flatten()
+/// The trace headers of the job being handled by the current task (empty outside a handler).
+/// Read-only: what a handler publishes carries its own `publish` span's context.
+pub fn incoming_trace() -> TraceHeaders {
+    INCOMING.try_with(Clone::clone).unwrap_or_default()
 }
 
-/// Runs `future` with `traceparent` visible through [`current_traceparent`].
-pub(crate) async fn scope_traceparent<F: std::future::Future>(
-    traceparent: Option<String>,
+/// Runs `future` with `trace` visible through [`incoming_trace`].
+pub(crate) async fn scope_trace<F: std::future::Future>(
+    trace: TraceHeaders,
     future: F,
 ) -> F::Output {
-    TRACEPARENT.scope(traceparent, future).await
+    INCOMING.scope(trace, future).await
+}
+
+/// The trace headers of a message: its parent context and, for a batching job, links.
+/// Bounded on input and output: a `traceparent` over 256 bytes is dropped, at most
+/// [`MAX_TRACE_LINKS`] links are kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceHeaders {
+    pub traceparent: Option<String>,
+    pub links: Vec<String>,
+}
+
+impl TraceHeaders {
+    /// Just a parent.
+    pub fn parent(traceparent: Option<String>) -> TraceHeaders {
+        TraceHeaders {
+            traceparent: traceparent.filter(|t| t.len() <= MAX_TRACEPARENT_BYTES),
+            links: Vec::new(),
+        }
+    }
+
+    /// The trace headers of a received message.
+    pub(crate) fn from_properties(properties: &BasicProperties) -> TraceHeaders {
+        let links = header_string(properties, TRACE_LINKS_HEADER)
+            .map(|all| {
+                all.split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty() && t.len() <= MAX_TRACEPARENT_BYTES)
+                    .take(MAX_TRACE_LINKS)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        TraceHeaders {
+            links,
+            ..TraceHeaders::parent(header_string(properties, TRACEPARENT_HEADER))
+        }
+    }
+
+    fn insert_into(&self, headers: &mut FieldTable) {
+        if let Some(traceparent) = self
+            .traceparent
+            .as_deref()
+            .filter(|t| t.len() <= MAX_TRACEPARENT_BYTES)
+        {
+            headers.insert(
+                ShortString::from(TRACEPARENT_HEADER),
+                AMQPValue::LongString(LongString::from(traceparent)),
+            );
+        }
+        let links: Vec<&str> = self
+            .links
+            .iter()
+            .map(String::as_str)
+            .filter(|t| !t.is_empty() && t.len() <= MAX_TRACEPARENT_BYTES && !t.contains(','))
+            .take(MAX_TRACE_LINKS)
+            .collect();
+        if !links.is_empty() {
+            headers.insert(
+                ShortString::from(TRACE_LINKS_HEADER),
+                AMQPValue::LongString(LongString::from(links.join(","))),
+            );
+        }
+    }
 }
 
 /// Properties of a persistent job message. Every header is bounded in size (the reason by
 /// [`Reason`]), so the headers always fit in one AMQP frame.
 pub(crate) fn job_properties(
     message_id: &str,
-    traceparent: Option<&str>,
+    trace: &TraceHeaders,
     reason: Option<&Reason>,
     expiration_ms: Option<u64>,
 ) -> BasicProperties {
     let mut headers = FieldTable::default();
-    if let Some(traceparent) = traceparent.filter(|t| t.len() <= MAX_TRACEPARENT_BYTES) {
-        headers.insert(
-            ShortString::from(TRACEPARENT_HEADER),
-            AMQPValue::LongString(LongString::from(traceparent)),
-        );
-    }
+    trace.insert_into(&mut headers);
     if let Some(reason) = reason {
         headers.insert(
             ShortString::from(REASON_HEADER),
@@ -183,7 +244,11 @@ mod tests {
     #[test]
     fn properties_carry_persistence_id_and_headers() {
         let reason = Reason::new("boom");
-        let props = job_properties("job-1", Some("00-abc-def-01"), Some(&reason), Some(800));
+        let trace = TraceHeaders {
+            traceparent: Some("00-abc-def-01".into()),
+            links: vec!["00-l1-x-01".into(), "00-l2-y-01".into()],
+        };
+        let props = job_properties("job-1", &trace, Some(&reason), Some(800));
         assert_eq!(props.delivery_mode(), &Some(2));
         assert_eq!(
             props.message_id().as_ref().map(|s| s.as_str()),
@@ -202,11 +267,22 @@ mod tests {
             Some("boom")
         );
         assert_eq!(props.expiration().as_ref().map(|s| s.as_str()), Some("800"));
-        let bare = job_properties("job-2", None, None, None);
+        assert_eq!(TraceHeaders::from_properties(&props), trace);
+        let bare = job_properties("job-2", &TraceHeaders::default(), None, None);
         assert_eq!(header_string(&bare, TRACEPARENT_HEADER), None);
+        assert_eq!(header_string(&bare, TRACE_LINKS_HEADER), None);
         let huge = "0".repeat(100_000);
-        let dropped = job_properties("job-3", Some(&huge), None, None);
+        let dropped = job_properties(
+            "job-3",
+            &TraceHeaders {
+                traceparent: Some(huge.clone()),
+                links: vec![huge; 3],
+            },
+            None,
+            None,
+        );
         assert_eq!(header_string(&dropped, TRACEPARENT_HEADER), None);
+        assert_eq!(header_string(&dropped, TRACE_LINKS_HEADER), None);
     }
 
     #[test]
@@ -226,10 +302,16 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn traceparent_is_task_scoped() {
-        assert_eq!(current_traceparent(), None);
-        let seen = scope_traceparent(Some("tp".into()), async { current_traceparent() }).await;
-        assert_eq!(seen.as_deref(), Some("tp"));
+    #[test]
+    fn links_are_bounded_in_number() {
+        let many = TraceHeaders {
+            traceparent: None,
+            links: (0..100).map(|i| format!("00-{i}-x-01")).collect(),
+        };
+        let props = job_properties("job-4", &many, None, None);
+        assert_eq!(
+            TraceHeaders::from_properties(&props).links.len(),
+            MAX_TRACE_LINKS
+        );
     }
 }

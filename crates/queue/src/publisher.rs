@@ -19,7 +19,7 @@ use tracing::{debug, warn};
 use crate::config::QueueConfig;
 use crate::connect::open_connection;
 use crate::error::QueueError;
-use crate::message::{check_confirm, current_traceparent, job_properties, send, CONFIRM_TIMEOUT};
+use crate::message::{check_confirm, job_properties, send, TraceHeaders, CONFIRM_TIMEOUT};
 use crate::topology::Topology;
 
 /// How long `is_healthy` may spend (re)connecting.
@@ -89,7 +89,8 @@ impl Publisher {
     }
 
     /// A clone that sends `traceparent` (W3C trace context) with every job it publishes.
-    /// Without one, the trace context of the job being handled (if any) is passed on.
+    /// Without one, each job carries the context of its own `publish` span (a child of the
+    /// current span) when OpenTelemetry export is on, and none when it is off.
     pub fn with_traceparent(&self, traceparent: impl Into<String>) -> Publisher {
         Publisher {
             inner: Arc::clone(&self.inner),
@@ -130,16 +131,27 @@ impl Publisher {
     /// Publishes all jobs pipelined (all sent, then all confirms awaited);
     /// `Ok` means the broker confirmed every one of them.
     pub async fn publish_many(&self, jobs: &[JobEnvelope]) -> Result<(), QueueError> {
+        self.publish_many_traced(jobs, &[]).await
+    }
+
+    /// [`Publisher::publish_many`] where job `i`'s `publish` span continues `traces[i]` (its
+    /// parent, and links to the other triggers a batching job serves; the links also travel
+    /// with the message) instead of the current span; jobs past `traces` use the current span.
+    pub async fn publish_many_traced(
+        &self,
+        jobs: &[JobEnvelope],
+        traces: &[TraceHeaders],
+    ) -> Result<(), QueueError> {
         if jobs.is_empty() {
             return Ok(());
         }
         let Some(deadline) = self.deadline else {
-            return self.publish_all(jobs).await;
+            return self.publish_all(jobs, traces).await;
         };
         if self.is_blocked() {
             return Err(QueueError::Blocked);
         }
-        match tokio::time::timeout(deadline, self.publish_all(jobs)).await {
+        match tokio::time::timeout(deadline, self.publish_all(jobs, traces)).await {
             Ok(result) => result,
             Err(_) if self.is_blocked() => Err(QueueError::Blocked),
             Err(_) => Err(QueueError::ConfirmTimeout {
@@ -149,20 +161,79 @@ impl Publisher {
         }
     }
 
-    async fn publish_all(&self, jobs: &[JobEnvelope]) -> Result<(), QueueError> {
+    async fn publish_all(
+        &self,
+        jobs: &[JobEnvelope],
+        traces: &[TraceHeaders],
+    ) -> Result<(), QueueError> {
         let encoded = jobs
             .iter()
             .map(|job| Ok((job, routing_key(job)?, job.encode_to_vec())))
             .collect::<Result<Vec<_>, QueueError>>()?;
-        match self.try_publish(&encoded).await {
+        let spans = self.publish_spans(&encoded, traces);
+        let headers: Vec<TraceHeaders> = spans
+            .iter()
+            .enumerate()
+            .map(|(i, span)| match &self.traceparent {
+                Some(explicit) => TraceHeaders::parent(Some(explicit.to_string())),
+                None => TraceHeaders {
+                    links: traces.get(i).map(|t| t.links.clone()).unwrap_or_default(),
+                    ..TraceHeaders::parent(fluxcascade_telemetry::otel::traceparent_of(span))
+                },
+            })
+            .collect();
+        let result = match self.try_publish(&encoded, &headers).await {
             Err(QueueError::Amqp(error)) => {
                 // The link broke under us (broker restart, connection cut):
                 // one more try on a fresh connection before giving up.
                 warn!(error = %error, prefix = %self.inner.prefix, "publish failed, reconnecting");
-                self.try_publish(&encoded).await
+                self.try_publish(&encoded, &headers).await
             }
             other => other,
+        };
+        if result.is_err() {
+            for span in &spans {
+                span.record("otel.status_code", "ERROR");
+            }
         }
+        result
+    }
+
+    /// One `publish` span per job (messaging semantic conventions), only while spans are
+    /// exported: with OpenTelemetry off a publish costs no span.
+    fn publish_spans(
+        &self,
+        jobs: &[(&JobEnvelope, &str, Vec<u8>)],
+        traces: &[TraceHeaders],
+    ) -> Vec<tracing::Span> {
+        if !fluxcascade_telemetry::otel::enabled() {
+            return vec![tracing::Span::none(); jobs.len()];
+        }
+        jobs.iter()
+            .enumerate()
+            .map(|(i, (job, key, _))| {
+                let span = tracing::info_span!(
+                    "publish",
+                    otel.name = %format_args!("publish {key}"),
+                    otel.kind = "producer",
+                    otel.status_code = tracing::field::Empty,
+                    messaging.system = "rabbitmq",
+                    messaging.operation.type = "publish",
+                    messaging.destination.name = %self.inner.exchange,
+                    messaging.rabbitmq.destination.routing_key = *key,
+                    messaging.message.id = %job.job_id,
+                );
+                if let Some(trace) = traces.get(i) {
+                    if let Some(parent) = &trace.traceparent {
+                        fluxcascade_telemetry::otel::set_parent(&span, parent);
+                    }
+                    for link in &trace.links {
+                        fluxcascade_telemetry::otel::add_link(&span, link);
+                    }
+                }
+                span
+            })
+            .collect()
     }
 
     /// Whether the broker is reachable (reconnecting if needed, within a few seconds).
@@ -173,15 +244,14 @@ impl Publisher {
         )
     }
 
-    async fn try_publish(&self, jobs: &[(&JobEnvelope, &str, Vec<u8>)]) -> Result<(), QueueError> {
+    async fn try_publish(
+        &self,
+        jobs: &[(&JobEnvelope, &str, Vec<u8>)],
+        traces: &[TraceHeaders],
+    ) -> Result<(), QueueError> {
         let channel = self.channel().await?;
-        let traceparent = self
-            .traceparent
-            .as_deref()
-            .map(str::to_owned)
-            .or_else(current_traceparent);
-        let sends = jobs.iter().map(|(job, key, payload)| {
-            let properties = job_properties(&job.job_id, traceparent.as_deref(), None, None);
+        let sends = jobs.iter().zip(traces).map(|((job, key, payload), trace)| {
+            let properties = job_properties(&job.job_id, trace, None, None);
             send(&channel, &self.inner.exchange, key, payload, properties)
         });
         let confirms = try_join_all(sends).await?;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fluxcascade_queue::{
-    async_trait, current_traceparent, JobEnvelope, JobError, JobHandler, QueueConfig, Topology,
+    async_trait, incoming_trace, JobEnvelope, JobError, JobHandler, QueueConfig, Topology,
 };
 use lapin::options::BasicGetOptions;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
@@ -98,7 +98,7 @@ impl JobHandler for Recorder {
     async fn handle(&self, job: &JobEnvelope) -> Result<(), JobError> {
         let _ = self.tx.send(Seen {
             job: job.clone(),
-            traceparent: current_traceparent(),
+            traceparent: incoming_trace().traceparent,
         });
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
