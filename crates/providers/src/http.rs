@@ -19,7 +19,7 @@ use rand::Rng;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use tracing::{debug, warn};
+use tracing::{debug, warn, Instrument};
 
 use crate::egress::{describe, read_capped, BodyError, PROVIDER_BODY_LIMIT};
 use crate::{ProviderError, RequestBudget, RequestClass, TokenSource, Unlimited};
@@ -188,7 +188,27 @@ impl ApiClient {
         sent
     }
 
+    /// One HTTP request in its client span (only while spans are exported): method, host,
+    /// provider and status; a 429 is an event on it.
     async fn send_once(&self, req: &ApiRequest<'_>, token: &str) -> Result<Sent, ProviderError> {
+        let span = request_span(self.policy.name(), &req.method, &req.url);
+        let sent = self
+            .send_once_in(req, token, &span)
+            .instrument(span.clone())
+            .await;
+        if let Err(e) = &sent {
+            span.record("otel.status_code", "ERROR");
+            span.record("error.type", e.to_string().as_str());
+        }
+        sent
+    }
+
+    async fn send_once_in(
+        &self,
+        req: &ApiRequest<'_>,
+        token: &str,
+        span: &tracing::Span,
+    ) -> Result<Sent, ProviderError> {
         let mut builder = self
             .http
             .request(req.method.clone(), &req.url)
@@ -201,6 +221,7 @@ impl ApiClient {
         }
         let response = builder.send().await.map_err(transport_error)?;
         let status = response.status();
+        span.record("http.response.status_code", status.as_u16());
         refuse_redirect(self.policy.name(), status)?;
         let headers = response.headers().clone();
         let text = read_text(self.policy.name(), response, self.body_limit).await?;
@@ -229,6 +250,13 @@ impl ApiClient {
         if status == StatusCode::TOO_MANY_REQUESTS {
             let retry_after =
                 retry_after_header(&headers).unwrap_or_else(|| self.policy.rate_limit_wait(&body));
+            tracing::event!(
+                target: fluxcascade_telemetry::otel::SPAN_EVENT_TARGET,
+                parent: span,
+                tracing::Level::DEBUG,
+                retry_after_ms = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX),
+                "rate limited"
+            );
             return Err(ProviderError::RateLimited { retry_after });
         }
         if status.is_server_error() {
@@ -248,6 +276,34 @@ impl ApiClient {
         self.policy.check_body(&body)?;
         Ok(Sent::Done(status, body))
     }
+}
+
+/// The client span of one provider request (HTTP client semantic conventions); a disabled span
+/// when spans are not exported, so the hot path pays nothing for it.
+fn request_span(provider: &'static str, method: &Method, url: &str) -> tracing::Span {
+    if !fluxcascade_telemetry::otel::enabled() {
+        return tracing::Span::none();
+    }
+    let parsed = reqwest::Url::parse(url).ok();
+    let host = parsed
+        .as_ref()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    let port = parsed
+        .as_ref()
+        .and_then(reqwest::Url::port_or_known_default);
+    tracing::info_span!(
+        "provider request",
+        otel.name = %format_args!("{method} {provider}"),
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = %method,
+        server.address = %host,
+        server.port = port,
+        http.response.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+        fluxcascade.provider = provider,
+    )
 }
 
 enum Sent {

@@ -226,8 +226,22 @@ impl Ticker {
         if runs.is_empty() {
             return;
         }
-        let jobs: Vec<JobEnvelope> = runs.iter().filter_map(sync_job).collect();
-        if let Err(e) = self.publisher.publish_many(&jobs).await {
+        let (fires, jobs): (Vec<tracing::Span>, Vec<JobEnvelope>) = runs
+            .iter()
+            .filter_map(|f| sync_job(f).map(|job| (fire_span(f, &job), job)))
+            .unzip();
+        // Each fire is its own trace: its job's publish span is a child of the fire span.
+        let traces: Vec<fluxcascade_queue::TraceHeaders> = fires
+            .iter()
+            .map(|span| {
+                fluxcascade_queue::TraceHeaders::parent(
+                    fluxcascade_telemetry::otel::traceparent_of(span),
+                )
+            })
+            .collect();
+        let published = self.publisher.publish_many_traced(&jobs, &traces).await;
+        drop(fires);
+        if let Err(e) = published {
             warn!(error = %e, fires = runs.len(), "publishing scheduled sync jobs failed; a later tick retries");
             if let Err(e) = self.store.release_fires(&runs).await {
                 tracing::error!(error = %e, fires = runs.len(), "could not release the schedule claims");
@@ -247,6 +261,22 @@ impl Ticker {
             warn!(error = %e, fires = runs.len(), "recording published schedule fires failed; they stay claimed");
         }
     }
+}
+
+/// The root span of one schedule fire (only while spans are exported).
+fn fire_span(f: &ClaimedFire, job: &JobEnvelope) -> tracing::Span {
+    if !fluxcascade_telemetry::otel::enabled() {
+        return tracing::Span::none();
+    }
+    tracing::info_span!(
+        parent: None,
+        "schedule fire",
+        otel.kind = "internal",
+        org_id = %f.org_id,
+        mapping_id = %f.mapping_id,
+        fire_at = %f.fire_at,
+        job_id = %job.job_id,
+    )
 }
 
 /// The due fire time and next wake-up of one mapping; an invalid stored schedule is not looked

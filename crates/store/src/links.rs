@@ -97,6 +97,7 @@ fn lock_keys(sync_id: Uuid, batch_no: i32) -> (i32, i32) {
 
 impl Store {
     /// Tries to take the batch's lock. None: another worker is processing the same batch right now.
+    #[tracing::instrument(level = "debug", name = "store.try_lock_batch", skip_all, fields(otel.kind = "client", db.system = "postgresql", db.operation.name = "try_lock_batch", sync_id = %sync_id, batch_no))]
     pub async fn try_lock_batch(
         &self,
         sync_id: Uuid,
@@ -121,6 +122,7 @@ impl Store {
     }
 
     /// Whether a batch of a run has already been committed.
+    #[tracing::instrument(level = "debug", name = "store.batch_done", skip_all, fields(otel.kind = "client", db.system = "postgresql", db.operation.name = "batch_done", sync_id = %sync_id, batch_no))]
     pub async fn batch_done(&self, sync_id: Uuid, batch_no: i32) -> Result<bool, StoreError> {
         let client = self.client().await?;
         let stmt = client
@@ -133,6 +135,7 @@ impl Store {
     }
 
     /// Links for these source records, by source id.
+    #[tracing::instrument(level = "debug", name = "store.load_links", skip_all, fields(otel.kind = "client", db.system = "postgresql", db.operation.name = "load_links", org_id = %org_id, mapping_id = %mapping_id))]
     pub async fn load_links(
         &self,
         org_id: Uuid,
@@ -156,6 +159,7 @@ impl Store {
     }
 
     /// Links for these target records, by target id (the reverse leg).
+    #[tracing::instrument(level = "debug", name = "store.load_links_by_target", skip_all, fields(otel.kind = "client", db.system = "postgresql", db.operation.name = "load_links_by_target", org_id = %org_id, mapping_id = %mapping_id))]
     pub async fn load_links_by_target(
         &self,
         org_id: Uuid,
@@ -181,6 +185,7 @@ impl Store {
 
     /// Records, before creating them, that these source records are about to be created with
     /// these value hashes. A crash after the create leaves the intent for the next attempt to reconcile.
+    #[tracing::instrument(level = "debug", name = "store.write_create_intents", skip_all, fields(otel.kind = "client", db.system = "postgresql", db.operation.name = "write_create_intents", org_id = %org_id, mapping_id = %mapping_id))]
     pub async fn write_create_intents(
         &self,
         org_id: Uuid,
@@ -207,6 +212,7 @@ impl Store {
 
     /// Commits a batch: its counts, errors and links, once. Returns false if the batch was
     /// already committed (a duplicate job), in which case nothing changes.
+    #[tracing::instrument(level = "debug", name = "store.commit_batch", skip_all, fields(otel.kind = "client", db.system = "postgresql", db.operation.name = "commit_batch", org_id = %c.org_id, sync_id = %c.sync_id, batch_no = c.batch_no, links = c.links.len()))]
     pub async fn commit_batch(&self, c: &BatchCommit) -> Result<bool, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;

@@ -172,6 +172,7 @@ impl Store {
 
     /// The principal for an API key, or None if the key is unknown or revoked. The role is the
     /// member's at this moment; `last_used_at` is written at most once a minute per key.
+    #[tracing::instrument(level = "debug", name = "store.authenticate", skip_all, fields(otel.kind = "client", db.system = "postgresql", db.operation.name = "authenticate"))]
     pub async fn authenticate(&self, key: &str) -> Result<Option<Principal>, StoreError> {
         let client = self.client().await?;
         let row = client

@@ -111,6 +111,7 @@ pub struct SyncFilter {
 
 impl Store {
     /// Creates a pending run. `Conflict` when the mapping already has a pending or running sync.
+    #[tracing::instrument(level = "debug", name = "store.create_sync", skip_all, fields(otel.kind = "client", db.system = "postgresql", db.operation.name = "create_sync", org_id = %org_id, mapping_id = %mapping_id))]
     pub async fn create_sync(
         &self,
         org_id: Uuid,
@@ -222,6 +223,7 @@ impl Store {
     /// None if the run does not exist; a finished run is returned as is.
     ///
     /// Starting takes the run's lease for `lease`.
+    #[tracing::instrument(level = "debug", name = "store.start_sync", skip_all, fields(otel.kind = "client", db.system = "postgresql", db.operation.name = "start_sync", org_id = %org_id, sync_id = %sync_id))]
     pub async fn start_sync(
         &self,
         org_id: Uuid,
@@ -295,6 +297,7 @@ impl Store {
     ///
     /// Returns `false` when the coordinator of `checkpoint.epoch` was superseded (the reaper
     /// resumed the run under a newer epoch) or the run ended: that coordinator must stop.
+    #[tracing::instrument(level = "debug", name = "store.checkpoint_sync", skip_all, fields(otel.kind = "client", db.system = "postgresql", db.operation.name = "checkpoint_sync"))]
     pub async fn checkpoint_sync(&self, checkpoint: &Checkpoint<'_>) -> Result<bool, StoreError> {
         let client = self.client().await?;
         let stmt = client
@@ -371,6 +374,7 @@ impl Store {
     }
 
     /// Ends a run as failed (it could not proceed). The cursor does not move.
+    #[tracing::instrument(level = "debug", name = "store.fail_sync", skip_all, fields(otel.kind = "client", db.system = "postgresql", db.operation.name = "fail_sync", org_id = %org_id, sync_id = %sync_id))]
     pub async fn fail_sync(
         &self,
         org_id: Uuid,
@@ -386,6 +390,7 @@ impl Store {
 
     /// Finishes a run once the coordinator is done and every batch is accounted for; advances the
     /// mapping's cursor unless the run failed. Safe to call from every party: exactly one succeeds.
+    #[tracing::instrument(level = "debug", name = "store.try_finalize_sync", skip_all, fields(otel.kind = "client", db.system = "postgresql", db.operation.name = "try_finalize_sync", org_id = %org_id, sync_id = %sync_id))]
     pub async fn try_finalize_sync(
         &self,
         org_id: Uuid,

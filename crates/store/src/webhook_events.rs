@@ -140,6 +140,7 @@ impl Store {
     }
 
     /// Live connections of a provider account; `account_ids` are the forms the id may take.
+    #[tracing::instrument(level = "debug", name = "store.connections_for_account", skip_all, fields(otel.kind = "client", db.system = "postgresql", db.operation.name = "connections_for_account", provider = %provider))]
     pub async fn connections_for_account(
         &self,
         provider: &str,
@@ -164,6 +165,7 @@ impl Store {
     }
 
     /// The live mappings of `org_id` whose source or target is one of `connections`.
+    #[tracing::instrument(level = "debug", name = "store.mappings_touching", skip_all, fields(otel.kind = "client", db.system = "postgresql", db.operation.name = "mappings_touching", org_id = %org_id))]
     pub async fn mappings_touching(
         &self,
         org_id: Uuid,
@@ -194,6 +196,7 @@ impl Store {
     /// for each mapping gives the fresh events' ids (and any deferred ids) to its pending webhook
     /// run, or to a new pending run `trigger = webhook` created by `job_id`, or — while a run of the
     /// mapping is going — defers them. The caller publishes `publish` after the commit.
+    #[tracing::instrument(level = "debug", name = "store.record_webhook_events", skip_all, fields(otel.kind = "client", db.system = "postgresql", db.operation.name = "record_webhook_events", events = events.len()))]
     pub async fn record_webhook_events(
         &self,
         job_id: &str,

@@ -9,8 +9,9 @@
 //! - Every string attribute passes through [`crate::redact`] before export
 //!   ([`RedactingProcessor`]), like every log line.
 //!
-//! Only spans from FluxCascade's own crates (targets `fluxcascade*`) at INFO or above are exported,
-//! with WARN/ERROR events as span events; see [`layer_filter`].
+//! Only spans from FluxCascade's own crates (targets `fluxcascade*`) at INFO or above (and the
+//! store's DEBUG query spans) are exported, with WARN/ERROR events (and [`SPAN_EVENT_TARGET`]'s)
+//! as span events; see [`layer_filter`].
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -34,6 +35,10 @@ pub const OTLP_TRACES_ENDPOINT_ENV: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
 pub const OTLP_PROTOCOL_ENV: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
 /// Standard OpenTelemetry variable: the `service.name` resource attribute.
 pub const SERVICE_NAME_ENV: &str = "OTEL_SERVICE_NAME";
+
+/// Target of events meant only as span events (exported at any level, logged per `RUST_LOG`):
+/// `tracing::event!(target: SPAN_EVENT_TARGET, Level::DEBUG, ...)`.
+pub const SPAN_EVENT_TARGET: &str = "fluxcascade::span_event";
 
 /// The W3C header (AMQP and HTTP) carrying a trace context.
 pub const TRACEPARENT: &str = "traceparent";
@@ -143,9 +148,12 @@ fn layer_filter(meta: &tracing::Metadata<'_>) -> bool {
         return false;
     }
     if meta.is_span() {
+        // The store's query spans are DEBUG so that, with export off, they are never built.
         *meta.level() <= tracing::Level::INFO
+            || (*meta.level() == tracing::Level::DEBUG
+                && meta.target().starts_with("fluxcascade_store"))
     } else {
-        *meta.level() <= tracing::Level::WARN
+        *meta.level() <= tracing::Level::WARN || meta.target() == SPAN_EVENT_TARGET
     }
 }
 

@@ -4,13 +4,14 @@
 //!
 //! Batching adapts to load and adds no wait of its own: a delivery is published as soon as one of
 //! [`MAX_IN_FLIGHT`] publish slots is free; while all are busy, the deliveries that arrive queue up
-//! and leave together with the next free slot.
+//! and leave together with the next free slot. The job's `publish` span continues the first
+//! delivery's trace and links to the others' (see `fluxcascade_queue::TraceHeaders`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use fluxcascade_proto::v1::{JobEnvelope, JobKind, WebhookJob};
-use fluxcascade_queue::Publisher;
+use fluxcascade_queue::{Publisher, TraceHeaders, MAX_TRACE_LINKS};
 use prost::Message;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
@@ -27,6 +28,8 @@ type Key = (String, String, String);
 struct Pending {
     key: Key,
     events: Vec<HookEvent>,
+    /// The delivery's trace context (its request span), when spans are exported.
+    traceparent: Option<String>,
     done: oneshot::Sender<Result<String, String>>,
 }
 
@@ -63,6 +66,7 @@ impl HookBatcher {
         let pending = Pending {
             key: (provider.to_owned(), org, connection),
             events,
+            traceparent: fluxcascade_telemetry::otel::traceparent_of(&tracing::Span::current()),
             done,
         };
         if self.tx.send(pending).is_err() {
@@ -103,6 +107,7 @@ async fn publish_batch(publisher: &Publisher, batch: Vec<Pending>) {
         groups.entry(p.key.clone()).or_default().push(p);
     }
     let mut jobs = Vec::with_capacity(groups.len());
+    let mut traces = Vec::with_capacity(groups.len());
     let mut waiters = Vec::with_capacity(groups.len());
     for ((provider, org, connection), pending) in groups {
         let events: Vec<&HookEvent> = pending.iter().flat_map(|p| p.events.iter()).collect();
@@ -122,10 +127,16 @@ async fn publish_batch(publisher: &Publisher, batch: Vec<Pending>) {
             received_at_unix_ms: chrono::Utc::now().timestamp_millis(),
         };
         jobs.push(JobEnvelope::new(JobKind::Webhook, org, job.encode_to_vec()));
+        // The job continues its first delivery's trace and links to the others'.
+        let mut contexts = pending.iter().filter_map(|p| p.traceparent.clone());
+        traces.push(TraceHeaders {
+            traceparent: contexts.next(),
+            links: contexts.take(MAX_TRACE_LINKS).collect(),
+        });
         waiters.push(pending);
     }
     let outcome = publisher
-        .publish_many(&jobs)
+        .publish_many_traced(&jobs, &traces)
         .await
         .map_err(|e| e.to_string());
     for (job, pending) in jobs.iter().zip(waiters) {

@@ -13,6 +13,7 @@ use fluxcascade_providers::egress::{
     DELIVERY_BODY_LIMIT,
 };
 use fluxcascade_store::webhooks::{AttemptOutcome, DeliveryAttempt};
+use tracing::Instrument;
 
 use super::signing;
 
@@ -48,11 +49,21 @@ impl Outcome {
     }
 }
 
-/// POSTs the event, signed now, and measures it.
+/// POSTs the event, signed now, and measures it (in a client span while spans are exported).
 pub async fn post(http: &reqwest::Client, urls: &WebhookUrls, d: &DeliveryAttempt) -> Outcome {
     let at = Utc::now();
     let started = Instant::now();
-    let (response_status, failure) = send(http, urls, d, at.timestamp()).await;
+    let span = delivery_span(d);
+    let (response_status, failure) = send(http, urls, d, at.timestamp(), &span)
+        .instrument(span.clone())
+        .await;
+    if let Some(status) = response_status {
+        span.record("http.response.status_code", status);
+    }
+    if let Some(failure) = &failure {
+        span.record("otel.status_code", "ERROR");
+        span.record("error.type", failure.as_str());
+    }
     let duration_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
     Outcome {
         row: AttemptOutcome {
@@ -64,12 +75,37 @@ pub async fn post(http: &reqwest::Client, urls: &WebhookUrls, d: &DeliveryAttemp
     }
 }
 
+/// The client span of one delivery attempt (HTTP client semantic conventions: the host, never
+/// the URL), disabled when spans are not exported.
+fn delivery_span(d: &DeliveryAttempt) -> tracing::Span {
+    if !fluxcascade_telemetry::otel::enabled() {
+        return tracing::Span::none();
+    }
+    let host = reqwest::Url::parse(&d.url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    tracing::info_span!(
+        "webhook delivery",
+        otel.name = "POST webhook delivery",
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = "POST",
+        server.address = %host,
+        http.response.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+        fluxcascade.event_type = %d.event_type,
+        fluxcascade.event_id = %d.event_id,
+    )
+}
+
 /// The receiver's status (if it answered) and the failure class (if the attempt failed).
 async fn send(
     http: &reqwest::Client,
     urls: &WebhookUrls,
     d: &DeliveryAttempt,
     timestamp: i64,
+    span: &tracing::Span,
 ) -> (Option<u16>, Option<FailureClass>) {
     let url = match urls.check_syntax(&d.url) {
         Ok(url) => url,
@@ -77,8 +113,12 @@ async fn send(
         Err(_) => return (None, Some(FailureClass::InvalidUrl)),
     };
     let signature = signing::header(&d.secret, timestamp, d.body.as_bytes());
-    let sent = http
-        .post(url)
+    let mut request = http.post(url);
+    // The receiver may continue the trace.
+    if let Some(traceparent) = fluxcascade_telemetry::otel::traceparent_of(span) {
+        request = request.header(fluxcascade_telemetry::otel::TRACEPARENT, traceparent);
+    }
+    let sent = request
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header(signing::SIGNATURE_HEADER, signature)
         .header(signing::EVENT_ID_HEADER, d.event_id.to_string())
