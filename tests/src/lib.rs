@@ -2,6 +2,7 @@
 //! RabbitMQ with a private database and queue prefix, and talks to them over HTTP.
 
 mod options;
+pub mod otlp;
 pub mod procs;
 pub mod prod;
 pub mod proxy;
