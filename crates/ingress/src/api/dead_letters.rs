@@ -312,10 +312,9 @@ pub async fn replay(
     // Claim, publish and mark run to completion in their own task: a client that hangs up
     // mid-request must not leave a claimed replay half done.
     let audit = state.clone();
-    let task =
-        tokio::spawn(
-            async move { replay_dead_letter(&state.store, &state.publisher, scope, id).await },
-        );
+    let task = tokio::spawn(tracing::Instrument::in_current_span(async move {
+        replay_dead_letter(&state.store, &state.publisher, scope, id).await
+    }));
     let replay_job_id = task.await.map_err(|e| {
         tracing::error!(error = %e, "dead-letter replay task failed");
         ApiError::internal()

@@ -132,7 +132,10 @@ pub async fn trigger(
     // hangs up mid-request must not leave a pending run that was never enqueued.
     let mode = mode_str(body.mode);
     let audit = state.clone();
-    let task = tokio::spawn(async move { start_run(&state, org_id, mapping.id, mode).await });
+    // In the request's span, so the run's publish is part of the request's trace.
+    let task = tokio::spawn(tracing::Instrument::in_current_span(async move {
+        start_run(&state, org_id, mapping.id, mode).await
+    }));
     let run = task.await.map_err(|e| {
         tracing::error!(error = %e, org_id = %org_id, "sync trigger task failed");
         ApiError::internal()
