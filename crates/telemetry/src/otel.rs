@@ -369,6 +369,24 @@ mod tests {
     }
 
     #[test]
+    fn both_protocols_build_an_exporter_inside_the_runtime() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _inside = runtime.enter();
+        for protocol in [OtlpProtocol::Grpc, OtlpProtocol::HttpProtobuf] {
+            let settings = OtelSettings {
+                protocol,
+                service_name: "fluxcascade-test".into(),
+            };
+            let built = layer::<tracing_subscriber::Registry>(&settings);
+            assert!(built.is_ok(), "{protocol:?}: {:?}", built.err());
+        }
+        shutdown();
+    }
+
+    #[test]
     fn string_attributes_are_redacted() {
         let mut attrs = vec![
             KeyValue::new("url.full", "https://x/hooks?s=topsecret"),
