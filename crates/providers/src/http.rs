@@ -198,7 +198,16 @@ impl ApiClient {
             .await;
         if let Err(e) = &sent {
             span.record("otel.status_code", "ERROR");
-            span.record("error.type", e.to_string().as_str());
+            // The class only: a message may quote the provider's answer.
+            span.record(
+                "error.type",
+                match e {
+                    ProviderError::RateLimited { .. } => "rate_limited",
+                    ProviderError::Transient(_) => "transient",
+                    ProviderError::Auth(_) => "auth",
+                    ProviderError::Permanent(_) => "permanent",
+                },
+            );
         }
         sent
     }
