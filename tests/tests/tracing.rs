@@ -1,19 +1,23 @@
 //! End to end (issue 13): OpenTelemetry traces across the queue. The ingress and a worker export
-//! to an in-process OTLP/HTTP receiver; one signed provider webhook is one trace from the ingress
-//! request through the publish, the worker's jobs, the provider requests and the target write,
-//! every span's parent in the trace; a `POST /v1/syncs` trace holds the coordinator and, as its
-//! descendants through the queue, every batch job.
+//! to an in-process OTLP/HTTP receiver; one signed provider webhook is one trace (continuing the
+//! caller's `traceparent`) from the ingress request through the publish, the worker's jobs, the
+//! provider requests and the target write, every span's parent in the trace; a `POST /v1/syncs`
+//! trace holds the coordinator and, as its descendants through the queue, every batch job.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use fluxcascade_tests::otlp::{OtlpReceiver, ReceivedSpan};
-use fluxcascade_tests::{Options, TestEnv};
+use fluxcascade_tests::{hubspot_signature, Options, TestEnv};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(60);
+
+/// The trace context the webhook's caller sends (`traceparent`).
+const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CALLER_SPAN: &str = "00f067aa0ba902b7";
 
 const SERVER: i32 = 2;
 const CLIENT: i32 = 3;
@@ -118,7 +122,22 @@ async fn one_webhook_is_one_trace_from_the_ingress_to_the_target_write() -> anyh
         "occurredAt": chrono::Utc::now().timestamp_millis(), "subscriptionType": "contact.creation",
         "attemptNumber": 0, "objectId": contact_id, "changeSource": "CRM_UI", "sourceId": "userId:1"}])
     .to_string();
-    let resp = env.post_hubspot_webhook(&body, "sandbox-secret").await?;
+    // Signed like HubSpot's, and with the caller's trace context, which the trace continues.
+    let uri = format!("{}/hooks/hubspot", env.api_url);
+    let ts = chrono::Utc::now().timestamp_millis().to_string();
+    let resp = env
+        .http
+        .post(&uri)
+        .header("content-type", "application/json")
+        .header("X-HubSpot-Request-Timestamp", &ts)
+        .header(
+            "X-HubSpot-Signature-v3",
+            hubspot_signature("sandbox-secret", &uri, &body, &ts),
+        )
+        .header("traceparent", format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01"))
+        .body(body.clone())
+        .send()
+        .await?;
     assert_eq!(resp.status().as_u16(), 200);
     let request_id = resp
         .headers()
@@ -157,8 +176,10 @@ async fn one_webhook_is_one_trace_from_the_ingress_to_the_target_write() -> anyh
                 "the server span lacks its attributes: {server:?}"
             )));
         }
-        if !server.parent_span_id.is_empty() {
-            return Err(why("the server span is not the root"));
+        if server.trace_id != CALLER_TRACE || server.parent_span_id != CALLER_SPAN {
+            return Err(why(
+                "the server span does not continue the caller's traceparent",
+            ));
         }
         // ingress request → publish → worker's webhook job.
         let publish = trace
