@@ -161,7 +161,7 @@ async fn one_webhook_is_one_trace_from_the_ingress_to_the_target_write() -> anyh
     until(&receiver, |spans| {
         let server = spans
             .iter()
-            .find(|s| s.kind == SERVER && s.attr("http.route") == Some("/hooks/hubspot"))
+            .find(|s| s.kind == SERVER && s.trace_id == CALLER_TRACE)
             .ok_or("no server span for POST /hooks/hubspot")?;
         let trace = trace_of(spans, &server.trace_id);
         let shown = describe(&trace);
@@ -239,6 +239,70 @@ async fn one_webhook_is_one_trace_from_the_ingress_to_the_target_write() -> anyh
                 "{} has a parent outside the trace",
                 orphan.name
             )));
+        }
+        Ok(())
+    })
+    .await?;
+
+    // Concurrent deliveries may share a webhook job (the ingress coalesces them): every
+    // delivery's request is then the parent of a worker's webhook job or linked from one.
+    let mut sends = tokio::task::JoinSet::new();
+    for i in 0..12u64 {
+        let body = json!([{"eventId": 8000 + i, "subscriptionId": 1, "portalId": portal, "appId": 1,
+            "occurredAt": chrono::Utc::now().timestamp_millis(), "subscriptionType": "contact.creation",
+            "attemptNumber": 0, "objectId": contact_id, "changeSource": "CRM_UI", "sourceId": "userId:1"}])
+        .to_string();
+        let (http, uri) = (env.http.clone(), uri.clone());
+        sends.spawn(async move {
+            let ts = chrono::Utc::now().timestamp_millis().to_string();
+            http.post(&uri)
+                .header("content-type", "application/json")
+                .header("X-HubSpot-Request-Timestamp", &ts)
+                .header(
+                    "X-HubSpot-Signature-v3",
+                    hubspot_signature("sandbox-secret", &uri, &body, &ts),
+                )
+                .body(body)
+                .send()
+                .await
+        });
+    }
+    while let Some(sent) = sends.join_next().await {
+        assert_eq!(sent??.status().as_u16(), 200);
+    }
+    until(&receiver, |spans| {
+        let jobs: Vec<&ReceivedSpan> = spans
+            .iter()
+            .filter(|s| s.kind == CONSUMER && s.attr("kind") == Some("webhook"))
+            .collect();
+        let by_id: HashMap<(String, String), &ReceivedSpan> = spans
+            .iter()
+            .map(|s| ((s.trace_id.clone(), s.span_id.clone()), s))
+            .collect();
+        let deliveries: Vec<&ReceivedSpan> = spans
+            .iter()
+            .filter(|s| s.kind == SERVER && s.attr("http.route") == Some("/hooks/hubspot"))
+            .collect();
+        if deliveries.len() < 13 {
+            return Err(format!("{} delivery spans, want 13", deliveries.len()));
+        }
+        for delivery in deliveries {
+            let key = (delivery.trace_id.clone(), delivery.span_id.clone());
+            // job ← publish ← the delivery's request
+            let parent_of = |job: &ReceivedSpan| {
+                by_id
+                    .get(&(job.trace_id.clone(), job.parent_span_id.clone()))
+                    .is_some_and(|publish| publish.parent_span_id == delivery.span_id)
+            };
+            let covered = jobs.iter().any(|job| {
+                (job.trace_id == delivery.trace_id && parent_of(job)) || job.links.contains(&key)
+            });
+            if !covered {
+                return Err(format!(
+                    "delivery {key:?} is neither the parent of a webhook job nor linked from one ({} jobs)",
+                    jobs.len()
+                ));
+            }
         }
         Ok(())
     })
