@@ -135,8 +135,13 @@ where
         .build();
     let tracer = provider.tracer("fluxcascade");
     let _ = PROVIDER.set(provider);
+    // Per-span cost matters (a provider request is a span): no code location, thread or
+    // busy/idle attributes, which nobody reads and every span would carry.
     Ok(tracing_opentelemetry::layer()
         .with_tracer(tracer)
+        .with_location(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false)
         .with_error_records_to_exceptions(true)
         .with_filter(tracing_subscriber::filter::filter_fn(layer_filter))
         .boxed())

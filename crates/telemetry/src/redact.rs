@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::io::Write;
 use std::sync::OnceLock;
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use tracing_subscriber::fmt::MakeWriter;
 
 fn patterns() -> &'static [(Regex, &'static str)] {
@@ -39,8 +39,19 @@ fn patterns() -> &'static [(Regex, &'static str)] {
     })
 }
 
+/// All patterns at once: one scan tells whether any applies (most lines and span attributes
+/// have nothing to scrub).
+fn any_pattern() -> Option<&'static RegexSet> {
+    static SET: OnceLock<Option<RegexSet>> = OnceLock::new();
+    SET.get_or_init(|| RegexSet::new(patterns().iter().map(|(re, _)| re.as_str())).ok())
+        .as_ref()
+}
+
 /// `line` with every credential-looking substring replaced by `[redacted]`.
 pub fn redact(line: &str) -> Cow<'_, str> {
+    if any_pattern().is_some_and(|set| !set.is_match(line)) {
+        return Cow::Borrowed(line);
+    }
     let mut out = Cow::Borrowed(line);
     for (re, replacement) in patterns() {
         if re.is_match(&out) {
