@@ -32,6 +32,9 @@ pub struct Settings {
     pub database_url: Secret,
     pub amqp_url: Secret,
     pub master_key: Option<Secret>,
+    /// `FLUXCASCADE_MASTER_KEYS_PREVIOUS`: keys that still open what they sealed (comma-separated,
+    /// each `base64` or `id:base64`), kept until `admin reseal` has moved everything off them.
+    pub master_keys_previous: Option<Secret>,
     pub listen: Option<String>,
     /// `FLUXCASCADE_PUBLIC_URL`: where providers and browsers reach the ingress.
     pub public_url: Option<String>,
@@ -136,6 +139,7 @@ impl Settings {
                 env("AMQP_URL").unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".into()),
             ),
             master_key: env("FLUXCASCADE_MASTER_KEY").map(Secret),
+            master_keys_previous: env("FLUXCASCADE_MASTER_KEYS_PREVIOUS").map(Secret),
             listen: env("FLUXCASCADE_LISTEN"),
             public_url: env("FLUXCASCADE_PUBLIC_URL"),
             metrics_listen: match env("FLUXCASCADE_METRICS_LISTEN") {
@@ -193,11 +197,22 @@ impl Settings {
         q
     }
 
+    /// The master keys: `FLUXCASCADE_MASTER_KEY` seals, `FLUXCASCADE_MASTER_KEYS_PREVIOUS` still
+    /// open. Errors name the variable (and entry), never a key.
     pub fn master_key(&self) -> anyhow::Result<fluxcascade_store::MasterKey> {
         let Some(k) = &self.master_key else {
             bail!("FLUXCASCADE_MASTER_KEY is not set (base64 of 32 random bytes; `fluxcascade admin gen-key` makes one)");
         };
-        fluxcascade_store::MasterKey::from_base64(k.expose()).context("FLUXCASCADE_MASTER_KEY")
+        let key = fluxcascade_store::MasterKey::from_config(
+            k.expose(),
+            self.master_keys_previous.as_ref().map(Secret::expose),
+        )?;
+        tracing::info!(
+            key_id = %key.key_id(),
+            previous_key_ids = ?key.previous_key_ids(),
+            "master keys loaded"
+        );
+        Ok(key)
     }
 }
 
