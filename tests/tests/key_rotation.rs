@@ -102,7 +102,9 @@ async fn the_master_key_rotates_online_and_the_old_key_can_be_dropped() -> anyho
     let id_a = MasterKey::from_base64(&key_a)?.key_id().to_owned();
     let id_b = MasterKey::from_base64(&key_b)?.key_id().to_owned();
 
-    // Under key A: the mapping's two connections, a few more, and a webhook subscription.
+    // Under key A: the mapping's two connections, a few more, and a webhook subscription. Tokens
+    // live 4 s, so workers refresh them (sealing anew) while the reseal runs.
+    env.sandbox_config(json!({"tokenTtlSeconds": 4})).await?;
     env.seed("hubspot", "contacts", CONTACTS).await?;
     let hubspot = env.connect("hubspot").await?;
     let jobber = env.connect("jobber").await?;
@@ -121,15 +123,14 @@ async fn the_master_key_rotates_online_and_the_old_key_can_be_dropped() -> anyho
     assert!(tokens.len() >= 6 && tokens.iter().all(|id| *id == id_a), "{tokens:?}");
     assert_eq!(secrets, vec![id_a.clone()]);
 
-    // Restart with B current and A previous. Tokens now live 4 s, so workers refresh them while
-    // the reseal runs, and the sandbox is slowed so the sync outlasts it.
+    // Restart with B current and A previous; the sandbox is slowed so the sync outlasts the
+    // tokens and the reseal.
     let rotated = [
         ("FLUXCASCADE_MASTER_KEY", key_b.as_str()),
         ("FLUXCASCADE_MASTER_KEYS_PREVIOUS", key_a.as_str()),
     ];
     env.restart_ingress(&rotated).await?;
-    env.sandbox_config(json!({"tokenTtlSeconds": 4, "latencyMs": 100}))
-        .await?;
+    env.sandbox_config(json!({"latencyMs": 250})).await?;
     env.add_worker(&rotated).await?;
     env.add_worker(&rotated).await?;
 
