@@ -120,7 +120,10 @@ async fn the_master_key_rotates_online_and_the_old_key_can_be_dropped() -> anyho
     .await?;
     let mapping = env.contacts_to_clients(&hubspot, &jobber).await?;
     let (tokens, secrets) = sealed_key_ids(&env).await?;
-    assert!(tokens.len() >= 6 && tokens.iter().all(|id| *id == id_a), "{tokens:?}");
+    assert!(
+        tokens.len() >= 6 && tokens.iter().all(|id| *id == id_a),
+        "{tokens:?}"
+    );
     assert_eq!(secrets, vec![id_a.clone()]);
 
     // Restart with B current and A previous; the sandbox is slowed so the sync outlasts the
@@ -199,7 +202,10 @@ async fn the_master_key_rotates_online_and_the_old_key_can_be_dropped() -> anyho
         "the error names the missing key id: {third}"
     );
     for (name, secret) in [("A", &key_a), ("B", &key_b)] {
-        assert!(!third.to_string().contains(secret.as_str()), "key {name} in {third}");
+        assert!(
+            !third.to_string().contains(secret.as_str()),
+            "key {name} in {third}"
+        );
     }
     stop_workers(&mut env);
     for entry in std::fs::read_dir(&env.log_dir)? {

@@ -69,6 +69,10 @@ pub struct Settings {
     pub batch_caps: fluxcascade_store::BatchCaps,
     /// `FLUXCASCADE_PAGE_SIZE`: records per page read from a source (one batch job per page).
     pub page_size: u32,
+    /// `FLUXCASCADE_RETENTION_DAYS` (runs, webhook events, deliveries; default 30),
+    /// `FLUXCASCADE_AUDIT_RETENTION_DAYS` (default 365) and
+    /// `FLUXCASCADE_RETENTION_INTERVAL_SECONDS` (how often the scheduler purges; default 3600).
+    pub retention: fluxcascade_scheduler::retention::RetentionConfig,
 }
 
 /// Default `FLUXCASCADE_ORG_MAX_BATCHES`: two thirds of a typical fleet (3 workers × 8 slots),
@@ -179,6 +183,7 @@ impl Settings {
                 n @ 1..=100 => n,
                 n => bail!("FLUXCASCADE_PAGE_SIZE={n} must be between 1 and 100"),
             },
+            retention: retention_from(env)?,
         })
         .and_then(Settings::validated)
     }
@@ -214,6 +219,28 @@ impl Settings {
         );
         Ok(key)
     }
+}
+
+/// The retention settings; days and the interval are whole numbers of at least 1.
+fn retention_from(
+    var: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<fluxcascade_scheduler::retention::RetentionConfig> {
+    let positive = |name: &str, default: u64| -> anyhow::Result<u64> {
+        match var(name) {
+            None => Ok(default),
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(n) if (1..=36_500).contains(&n) => Ok(n),
+                _ => bail!("{name}={v:?} must be a whole number from 1 to 36500"),
+            },
+        }
+    };
+    const DAY: u64 = 86_400;
+    Ok(fluxcascade_scheduler::retention::RetentionConfig {
+        interval: Duration::from_secs(positive("FLUXCASCADE_RETENTION_INTERVAL_SECONDS", 3600)?),
+        history: Duration::from_secs(positive("FLUXCASCADE_RETENTION_DAYS", 30)? * DAY),
+        audit: Duration::from_secs(positive("FLUXCASCADE_AUDIT_RETENTION_DAYS", 365)? * DAY),
+        ..Default::default()
+    })
 }
 
 /// `FLUXCASCADE_RETRY_DELAYS`: four comma-separated durations (`200ms,1s,2s,5s`, as
@@ -395,6 +422,38 @@ mod tests {
         ] {
             let e = retry_delays_from(Some(bad)).unwrap_err();
             assert!(e.to_string().contains("FLUXCASCADE_RETRY_DELAYS"), "{e}");
+        }
+    }
+
+    #[test]
+    fn retention_defaults_and_refuses_nonsense() {
+        let parse = |vars: &[(&str, &str)]| {
+            let vars: HashMap<String, String> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            retention_from(|name| vars.get(name).cloned())
+        };
+        let r = parse(&[]).unwrap();
+        assert_eq!(r.history, Duration::from_secs(30 * 86_400));
+        assert_eq!(r.audit, Duration::from_secs(365 * 86_400));
+        assert_eq!(r.interval, Duration::from_secs(3600));
+        let r = parse(&[
+            ("FLUXCASCADE_RETENTION_DAYS", "7"),
+            ("FLUXCASCADE_AUDIT_RETENTION_DAYS", "90"),
+            ("FLUXCASCADE_RETENTION_INTERVAL_SECONDS", "60"),
+        ])
+        .unwrap();
+        assert_eq!(r.history, Duration::from_secs(7 * 86_400));
+        assert_eq!(r.audit, Duration::from_secs(90 * 86_400));
+        assert_eq!(r.interval, Duration::from_secs(60));
+        for (name, bad) in [
+            ("FLUXCASCADE_RETENTION_DAYS", "0"),
+            ("FLUXCASCADE_AUDIT_RETENTION_DAYS", "-1"),
+            ("FLUXCASCADE_RETENTION_INTERVAL_SECONDS", "1h"),
+        ] {
+            let e = parse(&[(name, bad)]).unwrap_err();
+            assert!(e.to_string().contains(name), "{e}");
         }
     }
 

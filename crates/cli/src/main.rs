@@ -182,6 +182,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.catch_up_window = settings.scheduler_catch_up;
             config.run_lease = settings.run_lease;
             config.reaper_interval = settings.reaper_interval;
+            config.retention = settings.retention;
             let scheduler =
                 fluxcascade_scheduler::Scheduler::build(config, store, publisher).await?;
             info!(health = %scheduler.health_addr(), "scheduler started");

@@ -16,6 +16,7 @@ pub mod mappings;
 pub mod oauth_states;
 pub mod orgs;
 pub mod reseal;
+pub mod retention;
 pub mod schedules;
 pub mod syncs;
 pub mod webhook_events;

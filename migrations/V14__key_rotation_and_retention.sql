@@ -13,3 +13,13 @@ ALTER TABLE connections DROP COLUMN key_id;
 
 UPDATE webhooks SET secret = convert_to('v1:' || key_id || ':', 'UTF8') || secret;
 ALTER TABLE webhooks DROP COLUMN key_id;
+
+-- Issue 12 item 7, retention: the scheduler deletes old history in small batches
+-- (crates/store/src/retention.rs); these indexes let each batch find its rows without a scan.
+CREATE INDEX sync_runs_finished ON sync_runs (COALESCE(finished_at, created_at))
+    WHERE status IN ('completed', 'partial', 'failed');
+CREATE INDEX sync_runs_mapping ON sync_runs (mapping_id, created_at, id);
+CREATE INDEX dead_letters_sync ON dead_letters (sync_id) WHERE replayed_at IS NULL;
+CREATE INDEX webhook_events_received ON webhook_events (received_at);
+CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (created_at)
+    WHERE status IN ('delivered', 'failed');
