@@ -41,7 +41,8 @@ impl KeyEntry {
         };
         let raw = base64::engine::general_purpose::STANDARD
             .decode(b64)
-            .map_err(|e| StoreError::Crypto(format!("{what} is not base64: {e}")))?;
+            // The decoder's error would quote the offending character of the key: not shown.
+            .map_err(|_| StoreError::Crypto(format!("{what} is not base64")))?;
         if raw.len() != 32 {
             return Err(StoreError::Crypto(format!(
                 "{what} must be 32 bytes, got {}",
