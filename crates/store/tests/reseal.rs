@@ -157,8 +157,16 @@ async fn reseal_moves_every_secret_to_the_current_key_and_a_second_run_does_noth
     let rotated = MasterKey::from_config(&b, Some(&a)).unwrap();
     assert_eq!(db.store.count_not_current(&rotated).await.unwrap(), (3, 1));
 
-    // Batches of two: the connections take two batches, and nothing is visited twice.
-    assert_eq!(db.reseal_all(&rotated, 2).await, (3, 1));
+    // Killed after its first batch: that batch is committed, and a rerun does the rest.
+    let first = db
+        .store
+        .reseal_connections_batch(&rotated, None, 1)
+        .await
+        .expect("first batch");
+    assert_eq!(first.resealed, 1);
+    assert_eq!(db.store.count_not_current(&rotated).await.unwrap(), (2, 1));
+    // Batches of two: the rest takes one batch of connections, and nothing is visited twice.
+    assert_eq!(db.reseal_all(&rotated, 2).await, (2, 1));
     assert_eq!(db.store.count_not_current(&rotated).await.unwrap(), (0, 0));
     for id in [with_refresh, without_refresh, third] {
         let (access, refresh) = db.key_ids(id).await;
