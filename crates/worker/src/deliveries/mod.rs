@@ -237,7 +237,7 @@ impl DeliveryWorker {
 
 fn store_error(e: &StoreError) -> JobError {
     match e {
-        StoreError::Crypto(_) => JobError::permanent(e.to_string()),
+        StoreError::Crypto(_) | StoreError::UnknownKey(_) => JobError::permanent(e.to_string()),
         _ => JobError::Transient {
             message: e.to_string(),
             retry_after: e.is_transient().then_some(Duration::from_secs(1)),
