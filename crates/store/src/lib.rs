@@ -17,6 +17,7 @@ pub mod oauth_states;
 pub mod orgs;
 pub mod schedules;
 pub mod syncs;
+pub mod usage;
 pub mod webhook_events;
 pub mod webhooks;
 

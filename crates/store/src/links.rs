@@ -291,6 +291,10 @@ impl Store {
             )
             .await?;
         }
+        // Last, so the usage row (shared by the org's concurrent batches of this mapping today)
+        // stays locked only until the commit.
+        let usage = crate::usage::Usage::records(&c.counts);
+        crate::usage::count_in(&tx, c.org_id, c.mapping_id, None, &usage).await?;
         tx.commit().await?;
         Ok(true)
     }
