@@ -212,6 +212,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .route("/v1/syncs", get(syncs::list).post(syncs::trigger))
         .route("/v1/syncs/{id}", get(syncs::get_one))
         .route("/v1/syncs/{id}/errors", get(syncs::errors))
+        .routes(routes!(api::usage::get_usage))
         .route(
             "/v1/webhooks",
             get(api::webhooks::list).post(api::webhooks::create),

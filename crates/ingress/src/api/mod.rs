@@ -8,6 +8,7 @@ pub mod mappings;
 pub mod oauth;
 pub mod preview;
 pub mod syncs;
+pub mod usage;
 pub mod webhooks;
 
 use axum::extract::{FromRequestParts, Path};
