@@ -8,6 +8,9 @@ CREATE TABLE usage_daily (
     -- The mapping the work was for; the nil uuid for counts of the org as a whole (webhook events
     -- received, deliveries). No foreign key: a deleted mapping's usage stays.
     mapping_id      uuid NOT NULL,
+    -- Batch commits spread over a few rows (batch number mod 8), so concurrent commits of one run
+    -- do not queue on one row lock through each other's commit; reads sum them.
+    shard           smallint NOT NULL DEFAULT 0,
     records_read    bigint NOT NULL DEFAULT 0,
     records_created bigint NOT NULL DEFAULT 0,
     records_updated bigint NOT NULL DEFAULT 0,
@@ -19,5 +22,5 @@ CREATE TABLE usage_daily (
     runs_webhook    bigint NOT NULL DEFAULT 0,
     webhook_events  bigint NOT NULL DEFAULT 0,
     deliveries      bigint NOT NULL DEFAULT 0,
-    PRIMARY KEY (org_id, day, mapping_id)
+    PRIMARY KEY (org_id, day, mapping_id, shard)
 );

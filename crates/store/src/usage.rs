@@ -3,6 +3,7 @@
 //!
 //! Every bump is the last statement of its transaction (the row lock lives until the commit), and a
 //! transaction bumping several rows does so in (org, mapping) order, so two never deadlock on them.
+//! Batch commits, the hot path, spread over [`SHARDS`] rows per (org, day, mapping).
 
 use std::collections::BTreeMap;
 
@@ -16,6 +17,19 @@ use crate::{Store, StoreError};
 /// The `mapping_id` of what belongs to the organization as a whole (webhook events received,
 /// outbound deliveries).
 pub const ORG_WIDE: Uuid = Uuid::nil();
+
+/// Rows a mapping's day is spread over for batch commits (`shard` = batch number modulo this).
+/// Concurrent commits of one run's batches mostly take different rows: with one row each commit
+/// waited for the previous one's WAL flush (16 committers on one mapping: ~350 batches/s against
+/// ~700 with no usage at all, ~670 with 8 rows; 100-record batches, local Postgres). Reads sum
+/// the shards.
+pub const SHARDS: i32 = 8;
+
+/// The shard a batch's records are counted in.
+pub(crate) fn batch_shard(batch_no: i32) -> i16 {
+    // rem_euclid keeps it in 0..SHARDS, which fits an i16.
+    batch_no.rem_euclid(SHARDS) as i16
+}
 
 /// What was used (or, negated, given back): one row's worth of counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -123,6 +137,18 @@ pub(crate) async fn count_in<C: GenericClient>(
     day: Option<NaiveDate>,
     u: &Usage,
 ) -> Result<(), StoreError> {
+    count_in_shard(c, org_id, mapping_id, day, 0, u).await
+}
+
+/// [`count_in`] on one of the row's [`SHARDS`] (batch commits).
+pub(crate) async fn count_in_shard<C: GenericClient>(
+    c: &C,
+    org_id: Uuid,
+    mapping_id: Uuid,
+    day: Option<NaiveDate>,
+    shard: i16,
+    u: &Usage,
+) -> Result<(), StoreError> {
     if u.is_zero() {
         return Ok(());
     }
@@ -130,10 +156,10 @@ pub(crate) async fn count_in<C: GenericClient>(
         .prepare_cached(
             "INSERT INTO usage_daily (org_id, day, mapping_id, records_read, records_created,
                 records_updated, records_deleted, records_skipped, records_failed, runs_manual,
-                runs_schedule, runs_webhook, webhook_events, deliveries)
+                runs_schedule, runs_webhook, webhook_events, deliveries, shard)
              VALUES ($1, COALESCE($2::date, (now() AT TIME ZONE 'UTC')::date), $3, $4, $5, $6, $7, $8,
-                $9, $10, $11, $12, $13, $14)
-             ON CONFLICT (org_id, day, mapping_id) DO UPDATE SET
+                $9, $10, $11, $12, $13, $14, $15)
+             ON CONFLICT (org_id, day, mapping_id, shard) DO UPDATE SET
                 records_read = usage_daily.records_read + EXCLUDED.records_read,
                 records_created = usage_daily.records_created + EXCLUDED.records_created,
                 records_updated = usage_daily.records_updated + EXCLUDED.records_updated,
@@ -164,6 +190,7 @@ pub(crate) async fn count_in<C: GenericClient>(
             &u.runs_webhook,
             &u.webhook_events,
             &u.deliveries,
+            &shard,
         ],
     )
     .await?;
