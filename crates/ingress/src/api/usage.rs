@@ -202,9 +202,11 @@ fn range(params: &Params, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), Ap
 #[utoipa::path(get, path = "/v1/usage", tag = "usage",
     params(UsageQuery),
     responses(
-        (status = 200, body = UsageView),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 422, body = ErrorBody),
+        (status = 200, description = "The range's usage", body = UsageView),
+        (status = 400, description = "A malformed query string", body = ErrorBody),
+        (status = 401, description = "No valid API key", body = ErrorBody),
+        (status = 422, description = "A bad date or range; `details` name `from` or `to`",
+            body = ErrorBody),
     ))]
 pub async fn get_usage(
     State(state): State<AppState>,

@@ -169,3 +169,30 @@ async fn a_sync_refused_with_503_is_not_counted() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["total"], zero(), "no run was started");
 }
+
+#[tokio::test]
+async fn usage_is_described_in_the_openapi_document() {
+    let app = App::start().await;
+    let (s, doc) = app.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let op = &doc["paths"]["/v1/usage"]["get"];
+    let params: Vec<(&str, &str)> = op["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .filter_map(|p| Some((p["name"].as_str()?, p["in"].as_str()?)))
+        .collect();
+    assert_eq!(params, [("from", "query"), ("to", "query")], "{op}");
+    for status in ["200", "401", "422"] {
+        assert!(op["responses"][status].is_object(), "{status}: {op}");
+    }
+    let schemas = &doc["components"]["schemas"];
+    for name in [
+        "UsageView",
+        "UsageCounts",
+        "RecordUsage",
+        "MappingUsageView",
+    ] {
+        assert!(schemas[name].is_object(), "{name} is described");
+    }
+}
