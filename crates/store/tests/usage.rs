@@ -5,9 +5,10 @@
 use std::time::Duration;
 
 use chrono::{Days, Utc};
-use fluxcascade_core::{Counts, MappingSpec, SyncStatus};
+use fluxcascade_core::{Counts, MappingSpec, SyncStatus, SyncTrigger};
 use fluxcascade_store::connections::NewConnection;
 use fluxcascade_store::links::BatchCommit;
+use fluxcascade_store::schedules::{ClaimOutcome, ScheduleStep};
 use fluxcascade_store::syncs::Checkpoint;
 use fluxcascade_store::usage::{Usage, UsageReport};
 use fluxcascade_store::webhook_events::RoutedEvent;
@@ -19,6 +20,8 @@ const LEASE: Duration = Duration::from_secs(60);
 /// A private database with two orgs; the first has two connections and a mapping between them.
 struct Db {
     store: Store,
+    /// The mapping's target connection.
+    target_id: Uuid,
     name: String,
     key: MasterKey,
     org_id: Uuid,
@@ -63,6 +66,7 @@ impl Db {
         let mapping_id = store.create_mapping(org_id, &spec).await.unwrap().id;
         Db {
             store,
+            target_id: ids[1],
             name,
             key,
             org_id,
@@ -70,6 +74,23 @@ impl Db {
             connection_id: ids[0],
             mapping_id,
         }
+    }
+
+    /// Another mapping of the first org between its connections, on `schedule` (a cron).
+    async fn scheduled_mapping(&self, name: &str, target: Uuid) -> Uuid {
+        let spec: MappingSpec = serde_json::from_value(serde_json::json!({
+            "name": name,
+            "source": {"connectionId": self.connection_id.to_string(), "object": "contacts"},
+            "target": {"connectionId": target.to_string(), "object": "clients"},
+            "fieldPairs": [{"sourceField": "email", "targetField": "emails[0].address"}],
+            "schedule": {"cron": "*/5 * * * *", "timezone": "UTC"}
+        }))
+        .unwrap();
+        self.store
+            .create_mapping(self.org_id, &spec)
+            .await
+            .unwrap()
+            .id
     }
 
     /// Usage over yesterday..=tomorrow (UTC), so a test crossing midnight still sees all of it.
@@ -324,5 +345,59 @@ async fn every_outbound_delivery_written_is_counted() {
     assert_eq!(report.by_mapping[0].usage.deliveries, 0);
     let days: i64 = report.days.iter().map(|d| d.usage.deliveries).sum();
     assert_eq!(days, 2, "the days add up to the total");
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn scheduled_runs_count_when_claimed_and_leave_when_released() {
+    let db = Db::new().await;
+    let a = db
+        .scheduled_mapping("every five minutes a", db.target_id)
+        .await;
+    let b = db
+        .scheduled_mapping("every five minutes b", db.target_id)
+        .await;
+    let now = Utc::now() + chrono::Duration::seconds(1);
+    let fire = |_: &_| ScheduleStep {
+        fire_at: Some(now),
+        next_fire_at: Some(now + chrono::Duration::minutes(5)),
+    };
+    // One claim transaction creates the runs of both mappings.
+    let batch = db.store.claim_due_schedules(now, 10, fire).await.unwrap();
+    let runs = |m: Uuid| {
+        batch
+            .claimed
+            .iter()
+            .filter(|f| f.mapping_id == m && matches!(f.outcome, ClaimOutcome::Run(_)))
+            .count()
+    };
+    assert_eq!((runs(a), runs(b)), (1, 1), "{batch:?}");
+    let report = db.usage(db.org_id).await;
+    assert_eq!(report.total, Usage::runs(SyncTrigger::Schedule, 2));
+    assert_eq!(report.by_mapping.len(), 2);
+    for m in &report.by_mapping {
+        assert_eq!(m.usage, Usage::runs(SyncTrigger::Schedule, 1), "{m:?}");
+    }
+    // Their jobs could not be published: the fires are released and the runs leave usage.
+    db.store.release_fires(&batch.claimed).await.unwrap();
+    assert_eq!(db.total().await, Usage::default());
+    // The next tick claims them again; a manual run meanwhile makes b's fire `skipped`.
+    db.store
+        .create_sync(db.org_id, b, "manual", "incremental")
+        .await
+        .unwrap();
+    let again = db.store.claim_due_schedules(now, 10, fire).await.unwrap();
+    let skipped = again
+        .claimed
+        .iter()
+        .filter(|f| matches!(f.outcome, ClaimOutcome::Skipped))
+        .count();
+    assert_eq!((again.claimed.len(), skipped), (2, 1), "{again:?}");
+    let total = db.total().await;
+    assert_eq!(
+        (total.runs_schedule, total.runs_manual),
+        (1, 1),
+        "a skipped fire starts no run"
+    );
     db.drop_database().await;
 }
