@@ -151,14 +151,18 @@ async fn usage_equals_the_runs_counts_by_mapping_and_in_total() -> anyhow::Resul
     // Runs, usage and stored events read while no run starts or ends (a late webhook — e.g. the
     // target's own echo — may start one more run: then read again).
     let db = env.db().await?;
-    let (runs, usage, stored) = loop {
-        let runs = runs_settled(&env, 4).await?;
-        let usage = env.api_ok(Method::GET, "/v1/usage", None).await?;
-        let stored: i64 = db
+    let stored_events = || async {
+        let n: i64 = db
             .query_one("SELECT count(*) FROM webhook_events", &[])
             .await?
             .get(0);
-        if all_runs(&env).await? == runs {
+        anyhow::Ok(n)
+    };
+    let (runs, usage, stored) = loop {
+        let runs = runs_settled(&env, 4).await?;
+        let stored = stored_events().await?;
+        let usage = env.api_ok(Method::GET, "/v1/usage", None).await?;
+        if all_runs(&env).await? == runs && stored_events().await? == stored {
             break (runs, usage, stored);
         }
     };
