@@ -225,7 +225,7 @@ pub struct UsageDay {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappingUsage {
     pub mapping_id: Uuid,
-    /// None once the mapping is gone (its usage stays).
+    /// None only once the mapping's row was purged (a deleted mapping keeps it; its usage stays).
     pub mapping_name: Option<String>,
     pub usage: Usage,
 }

@@ -81,7 +81,7 @@ pub struct UsageDayView {
 #[serde(rename_all = "camelCase")]
 pub struct MappingUsageView {
     pub mapping_id: Uuid,
-    /// Absent once the mapping is gone (its usage stays).
+    /// A deleted mapping keeps its name here; absent only once its row was purged (its usage stays).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mapping_name: Option<String>,
     #[serde(flatten)]
