@@ -8,8 +8,9 @@ CREATE TABLE usage_daily (
     -- The mapping the work was for; the nil uuid for counts of the org as a whole (webhook events
     -- received, deliveries). No foreign key: a deleted mapping's usage stays.
     mapping_id      uuid NOT NULL,
-    -- Batch commits spread over a few rows (batch number mod 8), so concurrent commits of one run
-    -- do not queue on one row lock through each other's commit; reads sum them.
+    -- Batch commits spread over a few rows (batch number mod 8), the org-wide counts too (the
+    -- connection's backend pid mod 8), so concurrent commits do not queue on one row lock through
+    -- each other's commit; reads sum them.
     shard           smallint NOT NULL DEFAULT 0,
     records_read    bigint NOT NULL DEFAULT 0,
     records_created bigint NOT NULL DEFAULT 0,

@@ -3,7 +3,8 @@
 //!
 //! Every bump is the last statement of its transaction (the row lock lives until the commit), and a
 //! transaction bumping several rows does so in (org, mapping) order, so two never deadlock on them.
-//! Batch commits, the hot path, spread over [`SHARDS`] rows per (org, day, mapping).
+//! Batch commits, the hot path, spread over [`SHARDS`] rows per (org, day, mapping), and the
+//! organization-wide counters over as many (each transaction takes at most one shard of a key).
 
 use std::collections::BTreeMap;
 
@@ -18,7 +19,8 @@ use crate::{Store, StoreError};
 /// outbound deliveries).
 pub const ORG_WIDE: Uuid = Uuid::nil();
 
-/// Rows a mapping's day is spread over for batch commits (`shard` = batch number modulo this).
+/// Rows a mapping's day is spread over for batch commits (`shard` = batch number modulo this),
+/// and the organization-wide row for webhook events and deliveries ([`CONNECTION_SHARD`]).
 /// Concurrent commits of one run's batches mostly take different rows: with one row each commit
 /// waited for the previous one's WAL flush (16 committers on one mapping: ~350 batches/s against
 /// ~700 with no usage at all, ~670 with 8 rows; 100-record batches, local Postgres). Reads sum
@@ -26,10 +28,16 @@ pub const ORG_WIDE: Uuid = Uuid::nil();
 pub const SHARDS: i32 = 8;
 
 /// The shard a batch's records are counted in.
-pub(crate) fn batch_shard(batch_no: i32) -> i16 {
+pub(crate) fn batch_shard(batch_no: i32) -> Option<i16> {
     // rem_euclid keeps it in 0..SHARDS, which fits an i16.
-    batch_no.rem_euclid(SHARDS) as i16
+    Some(batch_no.rem_euclid(SHARDS) as i16)
 }
+
+/// The shard of the organization-wide row, which every webhook-intake and finalising transaction
+/// of the org bumps: the connection's (`pg_backend_pid()` mod [`SHARDS`]), so concurrent
+/// transactions (on different connections) mostly take different rows while one transaction
+/// always takes the same one, keeping the (org, mapping) lock order.
+pub(crate) const CONNECTION_SHARD: Option<i16> = None;
 
 /// What was used (or, negated, given back): one row's worth of counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -137,28 +145,28 @@ pub(crate) async fn count_in<C: GenericClient>(
     day: Option<NaiveDate>,
     u: &Usage,
 ) -> Result<(), StoreError> {
-    count_in_shard(c, org_id, mapping_id, day, 0, u).await
+    count_in_shard(c, org_id, mapping_id, day, Some(0), u).await
 }
 
-/// [`count_in`] on one of the row's [`SHARDS`] (batch commits).
+/// [`count_in`] on one of the row's [`SHARDS`] (None: [`CONNECTION_SHARD`]).
 pub(crate) async fn count_in_shard<C: GenericClient>(
     c: &C,
     org_id: Uuid,
     mapping_id: Uuid,
     day: Option<NaiveDate>,
-    shard: i16,
+    shard: Option<i16>,
     u: &Usage,
 ) -> Result<(), StoreError> {
     if u.is_zero() {
         return Ok(());
     }
     let stmt = c
-        .prepare_cached(
+        .prepare_cached(&format!(
             "INSERT INTO usage_daily (org_id, day, mapping_id, records_read, records_created,
                 records_updated, records_deleted, records_skipped, records_failed, runs_manual,
                 runs_schedule, runs_webhook, webhook_events, deliveries, shard)
              VALUES ($1, COALESCE($2::date, (now() AT TIME ZONE 'UTC')::date), $3, $4, $5, $6, $7, $8,
-                $9, $10, $11, $12, $13, $14, $15)
+                $9, $10, $11, $12, $13, $14, COALESCE($15::smallint, (pg_backend_pid() % {SHARDS})::smallint))
              ON CONFLICT (org_id, day, mapping_id, shard) DO UPDATE SET
                 records_read = usage_daily.records_read + EXCLUDED.records_read,
                 records_created = usage_daily.records_created + EXCLUDED.records_created,
@@ -171,7 +179,7 @@ pub(crate) async fn count_in_shard<C: GenericClient>(
                 runs_webhook = usage_daily.runs_webhook + EXCLUDED.runs_webhook,
                 webhook_events = usage_daily.webhook_events + EXCLUDED.webhook_events,
                 deliveries = usage_daily.deliveries + EXCLUDED.deliveries",
-        )
+        ))
         .await?;
     c.execute(
         &stmt,
@@ -208,7 +216,12 @@ impl Tally {
 
     pub async fn count_in<C: GenericClient>(&self, c: &C) -> Result<(), StoreError> {
         for ((org_id, mapping_id), u) in &self.0 {
-            count_in(c, *org_id, *mapping_id, None, u).await?;
+            let shard = if *mapping_id == ORG_WIDE {
+                CONNECTION_SHARD
+            } else {
+                Some(0)
+            };
+            count_in_shard(c, *org_id, *mapping_id, None, shard, u).await?;
         }
         Ok(())
     }

@@ -71,7 +71,15 @@ pub(super) async fn insert_deliveries<C: GenericClient>(
         ids.push(id);
     }
     let deliveries = Usage::deliveries(ids.len() as i64);
-    usage::count_in(c, org_id, ORG_WIDE, None, &deliveries).await?;
+    usage::count_in_shard(
+        c,
+        org_id,
+        ORG_WIDE,
+        None,
+        usage::CONNECTION_SHARD,
+        &deliveries,
+    )
+    .await?;
     tracing::info!(%org_id, %event_id, event_type, deliveries = ids.len(), "webhook event recorded");
     Ok(ids)
 }
