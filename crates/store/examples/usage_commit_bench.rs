@@ -111,7 +111,7 @@ async fn main() {
             println!(
                 "round {round} {}: {:.0} batches/s, {:.0} records/s ({:.1} s)",
                 if shared {
-                    "one mapping (shared usage row)"
+                    "one mapping (its day's usage rows)"
                 } else {
                     "16 mappings (own rows)"
                 },
