@@ -212,6 +212,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(syncs::list, syncs::trigger))
         .routes(routes!(syncs::get_one))
         .routes(routes!(syncs::errors))
+        .routes(routes!(api::usage::get_usage))
         .routes(routes!(webhooks::list, webhooks::create))
         .routes(routes!(webhooks::get_one, webhooks::delete))
         .routes(routes!(webhooks::deliveries))

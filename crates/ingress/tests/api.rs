@@ -32,5 +32,7 @@ mod preview;
 mod reconnect;
 #[path = "api/syncs.rs"]
 mod syncs;
+#[path = "api/usage.rs"]
+mod usage;
 #[path = "api/webhooks.rs"]
 mod webhooks;

@@ -93,6 +93,11 @@ impl Store {
                 &[&lease, &policy.window.as_secs_f64(), &policy.limit],
             )
             .await?;
+        // Failing a run may count deliveries in its org's usage row: taken in org order, like
+        // every transaction touching several usage rows (see `usage`), so two reapers never
+        // deadlock on them. The runs themselves are locked already.
+        let mut rows = rows;
+        rows.sort_by_key(|r| r.get::<_, Uuid>(1));
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let (sync_id, org_id, mapping_id): (Uuid, Uuid, Uuid) =
