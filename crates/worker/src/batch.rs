@@ -165,25 +165,15 @@ impl WorkerHandler {
             self.write_batch(key, records).await
         };
         let commit = outcome?;
-        let m = metrics();
-        m.records_synced
-            .with_label_values(&["created"])
-            .inc_by(commit.counts.created);
-        m.records_synced
-            .with_label_values(&["updated"])
-            .inc_by(commit.counts.updated);
-        m.records_synced
-            .with_label_values(&["skipped"])
-            .inc_by(commit.counts.skipped);
-        m.records_synced
-            .with_label_values(&["failed"])
-            .inc_by(commit.counts.failed);
         let fresh = self
             .store
             .commit_batch(&commit)
             .await
             .map_err(|e| classify::store(&e))?;
         if fresh {
+            // Counted once per batch: a duplicate job finds the batch committed (`fresh` false).
+            let c = &commit.counts;
+            metrics().observe_records(c.created, c.updated, c.skipped, c.failed);
             info!(%sync_id, batch_no, created = commit.counts.created, updated = commit.counts.updated,
                   skipped = commit.counts.skipped, failed = commit.counts.failed, "batch committed");
         }

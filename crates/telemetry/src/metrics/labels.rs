@@ -38,10 +38,7 @@ pub fn http_method(method: &str) -> &'static str {
     const KNOWN: [&str; 9] = [
         "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
     ];
-    KNOWN
-        .into_iter()
-        .find(|m| *m == method)
-        .unwrap_or("other")
+    KNOWN.into_iter().find(|m| *m == method).unwrap_or("other")
 }
 
 /// How the queue settled a job: the `outcome` label of the job families.

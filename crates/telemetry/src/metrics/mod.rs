@@ -297,12 +297,7 @@ impl Metrics {
     }
 
     /// Records one request to a provider's API: `status` is `None` when no response came.
-    pub fn observe_provider_request(
-        &self,
-        provider: &str,
-        status: Option<u16>,
-        elapsed: Duration,
-    ) {
+    pub fn observe_provider_request(&self, provider: &str, status: Option<u16>, elapsed: Duration) {
         let class = status.map_or(NO_RESPONSE, status_class);
         self.provider_requests
             .with_label_values(&[provider, class])

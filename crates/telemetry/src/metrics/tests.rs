@@ -43,9 +43,7 @@ fn histograms_render_buckets_sum_and_count() {
         ),
         "{text}"
     );
-    assert!(
-        text.contains(r#"fluxcascade_job_duration_seconds_count{kind="batch",outcome="ok"} 1"#)
-    );
+    assert!(text.contains(r#"fluxcascade_job_duration_seconds_count{kind="batch",outcome="ok"} 1"#));
     assert!(text.contains("fluxcascade_scheduler_lag_seconds_count 1"));
     assert!(text.contains("# TYPE fluxcascade_job_duration_seconds histogram"));
 }
