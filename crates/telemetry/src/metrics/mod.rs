@@ -75,8 +75,11 @@ pub struct Metrics {
     /// `fluxcascade_runs_unfinished`: runs `pending` or `running`, as the reaper last counted.
     pub runs_unfinished: IntGauge,
     /// `fluxcascade_runs_lease_expired`: unfinished runs whose lease has expired (nobody is
-    /// working on them), as the reaper last counted, before it reaped them.
+    /// working on them), counted by the reaper after its round: what it could not resume or fail.
     pub runs_lease_expired: IntGauge,
+    /// `fluxcascade_runs_oldest_progress_age_seconds`: seconds since the unfinished run that
+    /// progressed least recently last made progress (0: none unfinished), as the reaper last saw.
+    pub runs_oldest_progress_age: IntGauge,
     /// `fluxcascade_provider_requests_total{provider, status}`; status: see [`status_class`].
     pub provider_requests: IntCounterVec,
     /// `fluxcascade_provider_request_duration_seconds{provider, status}`: request sent to body read.
@@ -223,6 +226,11 @@ impl Metrics {
                 "fluxcascade_runs_lease_expired",
                 "Unfinished sync runs whose lease had expired, as the reaper last counted",
             )?,
+            runs_oldest_progress_age: gauge(
+                r,
+                "fluxcascade_runs_oldest_progress_age_seconds",
+                "Seconds since the least recently progressing unfinished run made progress",
+            )?,
             provider_requests: counter_vec(
                 r,
                 "fluxcascade_provider_requests_total",
@@ -352,7 +360,7 @@ impl Metrics {
     /// not gathered, but it is exported as soon as its first event happens.
     fn registry_descs(&self) -> Vec<String> {
         use prometheus::core::Collector;
-        let collectors: [&dyn Collector; 20] = [
+        let collectors: [&dyn Collector; 21] = [
             &self.http_requests,
             &self.http_request_duration,
             &self.jobs_processed,
@@ -366,6 +374,7 @@ impl Metrics {
             &self.runs_reaped,
             &self.runs_unfinished,
             &self.runs_lease_expired,
+            &self.runs_oldest_progress_age,
             &self.provider_requests,
             &self.provider_request_duration,
             &self.provider_rate_limited,
