@@ -154,10 +154,11 @@ fn outcome_of(disposition: &Disposition, error: &JobError) -> JobOutcome {
 
 /// The time a job waited in its queue before its first handling: now − the envelope's
 /// `created_at_unix_ms` (set when it is published; a clock behind the publisher's counts 0).
-/// `None` for a retried or redelivered job, whose wait is mostly its retry tier's delay, and
-/// for an envelope without a creation time.
+/// `None` for a retried, deferred (both carry a `reason`; a deferral keeps its attempt) or
+/// redelivered job, whose wait is mostly its retry tier's delay, and for an envelope without
+/// a creation time.
 pub(crate) fn first_queue_wait(job: &JobEnvelope, unsettled: u32, now_ms: i64) -> Option<Duration> {
-    if job.attempt > 1 || unsettled > 0 || job.created_at_unix_ms <= 0 {
+    if job.attempt > 1 || !job.reason.is_empty() || unsettled > 0 || job.created_at_unix_ms <= 0 {
         return None;
     }
     let waited = now_ms.saturating_sub(job.created_at_unix_ms).max(0);
@@ -345,6 +346,11 @@ mod tests {
             ..job.clone()
         };
         assert_eq!(first_queue_wait(&retried, 0, 12_500), None);
+        let deferred = JobEnvelope {
+            reason: "rate limited".into(),
+            ..job.clone()
+        };
+        assert_eq!(first_queue_wait(&deferred, 0, 12_500), None);
         let unknown = JobEnvelope {
             created_at_unix_ms: 0,
             ..job
