@@ -167,3 +167,39 @@ fn shared_instance_is_the_same_object_and_keeps_counts() {
         r#"fluxcascade_webhooks_received_total{outcome="accepted",provider="jobber"} 1"#
     ));
 }
+
+#[test]
+fn family_lists_match_what_the_registry_exports() {
+    let m = Metrics::new().unwrap();
+    let d = Duration::from_millis(1);
+    m.observe_http("/healthz", "GET", 200, d);
+    m.observe_job("sync", JobOutcome::Ok, d);
+    for outcome in JobOutcome::ALL {
+        m.observe_job("sync", outcome, d);
+    }
+    m.job_queue_wait.with_label_values(&["sync"]).observe(0.1);
+    m.observe_provider_request("hubspot", Some(200), d);
+    m.provider_rate_limited
+        .with_label_values(&["hubspot"])
+        .inc();
+    m.budget_wait_seconds.observe(0.1);
+    m.token_refresh_failures
+        .with_label_values(&["hubspot", "error"])
+        .inc();
+    m.observe_records(1, 1, 1, 1);
+    m.runs_finished.with_label_values(&["completed"]).inc();
+    m.observe_reaped(ReapAction::Resumed);
+    m.scheduler_lag.observe(1.0);
+    m.webhooks_received
+        .with_label_values(&["hubspot", "accepted"])
+        .inc();
+    let gathered = m.registry.gather();
+    let all: Vec<String> = gathered.iter().map(|f| f.name().to_owned()).collect();
+    let histograms: Vec<String> = gathered
+        .iter()
+        .filter(|f| f.get_field_type() == prometheus::proto::MetricType::HISTOGRAM)
+        .map(|f| f.name().to_owned())
+        .collect();
+    assert_eq!(m.family_names(), all);
+    assert_eq!(m.histogram_names(), histograms);
+}
