@@ -96,7 +96,9 @@ pub struct Metrics {
     pub token_refresh_failures: IntCounterVec,
     /// `fluxcascade_scheduler_lag_seconds`: a schedule's fire (due) time to its job published.
     pub scheduler_lag: Histogram,
-    /// `fluxcascade_webhooks_received_total{provider, outcome}`.
+    /// `fluxcascade_webhooks_received_total{provider, outcome}`: verified provider deliveries;
+    /// outcome `accepted` (job confirmed) | `empty` (no event to sync) | `unavailable` (503).
+    /// Refused deliveries (bad signature) are in `fluxcascade_http_requests_total` by route.
     pub webhooks_received: IntCounterVec,
 }
 
