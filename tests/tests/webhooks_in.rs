@@ -278,7 +278,7 @@ async fn the_same_hubspot_webhook_delivered_three_times_changes_jobber_once() ->
         "{text}"
     );
     assert!(
-        value(r#"fluxcascade_job_queue_wait_seconds_count{kind="webhook"}"#) >= 1.0,
+        value(r#"fluxcascade_job_queue_wait_seconds_count{kind="webhook",outcome="ok"}"#) >= 1.0,
         "{text}"
     );
     assert!(

@@ -65,23 +65,18 @@ pub(crate) async fn process_delivery(delivery: Delivery, ctx: Arc<JobContext>) -
                 "invalid envelope: kind {} job_id {:?}",
                 job.kind, job.job_id
             ));
-            metrics().observe_job("unknown", JobOutcome::Dead, Duration::ZERO);
+            metrics().observe_job("unknown", JobOutcome::Dead, Duration::ZERO, None);
             return dead_letter_raw(&delivery, &ctx, &reason, traceparent.as_deref()).await;
         }
         Err(error) => {
-            metrics().observe_job("unknown", JobOutcome::Dead, Duration::ZERO);
+            metrics().observe_job("unknown", JobOutcome::Dead, Duration::ZERO, None);
             let reason = Reason::from(format!("undecodable envelope: {error}"));
             return dead_letter_raw(&delivery, &ctx, &reason, traceparent.as_deref()).await;
         }
     };
     let unsettled = delivery_count(&delivery.properties);
     let kind = job.kind().name();
-    if let Some(wait) = first_queue_wait(&job, unsettled, now_unix_ms()) {
-        metrics()
-            .job_queue_wait
-            .with_label_values(&[kind])
-            .observe(wait.as_secs_f64());
-    }
+    let queue_wait = first_queue_wait(&job, unsettled, now_unix_ms());
     let attempt = delivered_attempt(job.attempt, unsettled);
     job.attempt = attempt;
     let span = info_span!("job", job_id = %job.job_id, kind = job.kind().name(), attempt);
@@ -95,7 +90,7 @@ pub(crate) async fn process_delivery(delivery: Delivery, ctx: Arc<JobContext>) -
                 job.reason
             ));
             warn!(%reason, "job keeps coming back unsettled, dead-lettering");
-            metrics().observe_job(kind, JobOutcome::Dead, Duration::ZERO);
+            metrics().observe_job(kind, JobOutcome::Dead, Duration::ZERO, queue_wait);
             return dead_letter(&delivery, &ctx, job, reason, traceparent.as_deref()).await;
         }
         let started = Instant::now();
@@ -105,7 +100,7 @@ pub(crate) async fn process_delivery(delivery: Delivery, ctx: Arc<JobContext>) -
             .unwrap_or_else(|_| Err(JobError::transient("job handler panicked")));
         let error = match result {
             Ok(()) => {
-                metrics().observe_job(kind, JobOutcome::Ok, started.elapsed());
+                metrics().observe_job(kind, JobOutcome::Ok, started.elapsed(), queue_wait);
                 return ack(&delivery, &job.job_id).await;
             }
             Err(error) => error,
@@ -114,7 +109,12 @@ pub(crate) async fn process_delivery(delivery: Delivery, ctx: Arc<JobContext>) -
         let disposition =
             ctx.policy
                 .decide(&error, attempt, job.first_failed_at_unix_ms, now_unix_ms());
-        metrics().observe_job(kind, outcome_of(&disposition, &error), started.elapsed());
+        metrics().observe_job(
+            kind,
+            outcome_of(&disposition, &error),
+            started.elapsed(),
+            queue_wait,
+        );
         match disposition {
             Disposition::DeadLetter { why } => {
                 let reason = Reason::from(format!("{why}{}", error.message()));

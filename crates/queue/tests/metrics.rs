@@ -86,21 +86,21 @@ async fn every_settled_job_moves_its_outcome_counters() {
             r#"kind="delivery",outcome="dead",le="+Inf""#,
             1.0,
         ),
-        // Three first deliveries; the retried and the deferred one's second delivery are
-        // not queue waits.
+        // Three first deliveries, labelled with how they ended; the retried and the deferred
+        // job's second delivery are not queue waits.
         (
             "fluxcascade_job_queue_wait_seconds_count",
-            r#"kind="webhook""#,
+            r#"kind="webhook",outcome="retry""#,
             1.0,
         ),
         (
             "fluxcascade_job_queue_wait_seconds_count",
-            r#"kind="sync""#,
+            r#"kind="sync",outcome="deferred""#,
             1.0,
         ),
         (
             "fluxcascade_job_queue_wait_seconds_count",
-            r#"kind="delivery""#,
+            r#"kind="delivery",outcome="dead""#,
             1.0,
         ),
     ])
@@ -109,6 +109,16 @@ async fn every_settled_job_moves_its_outcome_counters() {
         series("fluxcascade_jobs_retried_total", r#"kind="sync""#) == 0.0,
         "a deferral is not a retry"
     );
+    for labels in [
+        r#"kind="webhook",outcome="ok""#,
+        r#"kind="sync",outcome="ok""#,
+    ] {
+        assert_eq!(
+            series("fluxcascade_job_queue_wait_seconds_count", labels),
+            0.0,
+            "{labels}: a retried or deferred delivery is no queue wait"
+        );
+    }
     assert!(get_one(&Topology::dead_queue(&prefix.0), 10)
         .await
         .is_some());

@@ -55,7 +55,7 @@ pub struct Metrics {
     pub jobs_processed: IntCounterVec,
     /// `fluxcascade_job_duration_seconds{kind, outcome}`: handler run time.
     pub job_duration: HistogramVec,
-    /// `fluxcascade_job_queue_wait_seconds{kind}`: the envelope's `created_at_unix_ms` to the
+    /// `fluxcascade_job_queue_wait_seconds{kind, outcome}`: the envelope's `created_at_unix_ms` to the
     /// start of its first handling (retried deliveries are not observed: their wait is the retry
     /// tier's delay).
     pub job_queue_wait: HistogramVec,
@@ -179,8 +179,8 @@ impl Metrics {
             job_queue_wait: histogram_vec(
                 r,
                 "fluxcascade_job_queue_wait_seconds",
-                "Time from a job's creation to the start of its first handling",
-                &["kind"],
+                "Time from a job's creation to the start of its first handling, by kind and outcome",
+                &["kind", "outcome"],
                 WAIT_BUCKETS,
             )?,
             jobs_retried: counter_vec(
@@ -292,13 +292,25 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// Records how the queue settled one job of `kind` (a `JobKind` name) after `elapsed`.
-    pub fn observe_job(&self, kind: &str, outcome: JobOutcome, elapsed: Duration) {
+    /// Records how the queue settled one job of `kind` (a `JobKind` name) after `elapsed`,
+    /// and the time it waited in its queue before (`None`: not a first delivery, not observed).
+    pub fn observe_job(
+        &self,
+        kind: &str,
+        outcome: JobOutcome,
+        elapsed: Duration,
+        queue_wait: Option<Duration>,
+    ) {
         let labels = [kind, outcome.as_str()];
         self.jobs_processed.with_label_values(&labels).inc();
         self.job_duration
             .with_label_values(&labels)
             .observe(elapsed.as_secs_f64());
+        if let Some(wait) = queue_wait {
+            self.job_queue_wait
+                .with_label_values(&labels)
+                .observe(wait.as_secs_f64());
+        }
         match outcome {
             JobOutcome::Ok => {}
             JobOutcome::Retry => self.jobs_retried.with_label_values(&[kind]).inc(),

@@ -28,7 +28,12 @@ fn incremented_counter_appears_in_render_with_labels() {
 #[test]
 fn histograms_render_buckets_sum_and_count() {
     let m = Metrics::new().unwrap();
-    m.observe_job("batch", JobOutcome::Ok, Duration::from_millis(300));
+    m.observe_job(
+        "batch",
+        JobOutcome::Ok,
+        Duration::from_millis(300),
+        Some(Duration::from_secs(3)),
+    );
     m.scheduler_lag.observe(2.0);
     let text = m.render();
     assert!(
@@ -46,6 +51,18 @@ fn histograms_render_buckets_sum_and_count() {
     assert!(text.contains(r#"fluxcascade_job_duration_seconds_count{kind="batch",outcome="ok"} 1"#));
     assert!(text.contains("fluxcascade_scheduler_lag_seconds_count 1"));
     assert!(text.contains("# TYPE fluxcascade_job_duration_seconds histogram"));
+    assert!(
+        text.contains(
+            r#"fluxcascade_job_queue_wait_seconds_bucket{kind="batch",outcome="ok",le="2.5"} 0"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"fluxcascade_job_queue_wait_seconds_bucket{kind="batch",outcome="ok",le="5"} 1"#
+        ),
+        "{text}"
+    );
 }
 
 #[test]
@@ -82,10 +99,14 @@ fn http_requests_are_timed_by_route_method_and_status_class() {
 fn each_job_outcome_moves_its_own_counter() {
     let m = Metrics::new().unwrap();
     for outcome in JobOutcome::ALL {
-        m.observe_job("webhook", outcome, Duration::from_millis(1));
+        m.observe_job("webhook", outcome, Duration::from_millis(1), None);
     }
-    m.observe_job("webhook", JobOutcome::Retry, Duration::from_millis(1));
+    m.observe_job("webhook", JobOutcome::Retry, Duration::from_millis(1), None);
     let text = m.render();
+    assert!(
+        !text.contains("fluxcascade_job_queue_wait_seconds_count"),
+        "no wait given, none observed: {text}"
+    );
     for (line, n) in [
         (r#"fluxcascade_jobs_retried_total{kind="webhook"}"#, 2),
         (r#"fluxcascade_jobs_deferred_total{kind="webhook"}"#, 1),
@@ -173,11 +194,10 @@ fn family_lists_match_what_the_registry_exports() {
     let m = Metrics::new().unwrap();
     let d = Duration::from_millis(1);
     m.observe_http("/healthz", "GET", 200, d);
-    m.observe_job("sync", JobOutcome::Ok, d);
+    m.observe_job("sync", JobOutcome::Ok, d, Some(d));
     for outcome in JobOutcome::ALL {
-        m.observe_job("sync", outcome, d);
+        m.observe_job("sync", outcome, d, None);
     }
-    m.job_queue_wait.with_label_values(&["sync"]).observe(0.1);
     m.observe_provider_request("hubspot", Some(200), d);
     m.provider_rate_limited
         .with_label_values(&["hubspot"])
