@@ -24,6 +24,8 @@ mod invites;
 mod mappings;
 #[path = "api/members.rs"]
 mod members;
+#[path = "api/metrics.rs"]
+mod metrics;
 #[path = "api/openapi.rs"]
 mod openapi;
 #[path = "api/preview.rs"]

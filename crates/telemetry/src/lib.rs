@@ -14,5 +14,6 @@ pub mod redact;
 mod tracing_setup;
 
 pub use health::{HealthServer, ReadinessCheck};
-pub use metrics::{metrics, status_class, Metrics, MetricsError};
+pub use metrics::labels::{self, status_class, JobOutcome, ReapAction};
+pub use metrics::{metrics, Metrics, MetricsError};
 pub use tracing_setup::{init_tracing, LogFormat, LOG_FORMAT_ENV, OTLP_ENDPOINT_ENV};
