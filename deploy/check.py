@@ -186,9 +186,16 @@ def k8s_semantics(deploy, src, docs):
         inits = spec.get("initContainers") or []
         if not any((c.get("args") or [None])[0] == "migrate" for c in inits):
             error(f"{rel}: no init container running `fluxcascade migrate` (migrations must precede the role)")
+        # Behind a Service: keep serving while the endpoint removal propagates.
+        pod_labels = ((d["spec"].get("template") or {}).get("metadata") or {}).get("labels") or {}
+        served = any(
+            (svc.get("spec") or {}).get("selector")
+            and all(pod_labels.get(k) == v for k, v in svc["spec"]["selector"].items())
+            for _r, svc in by_kind.get("Service", [])
+        )
         for c in spec.get("containers") or []:
-            if "preStop" not in (c.get("lifecycle") or {}):
-                error(f"{rel}: container {c['name']} has no preStop hook")
+            if served and prestop_seconds(c) <= 0:
+                error(f"{rel}: container {c['name']} serves a Service but has no preStop sleep")
     for _rel, job in by_kind.get("Job", []):
         if not (job.get("metadata") or {}).get("generateName"):
             error(f"k8s: Job {job['metadata'].get('name')} has a fixed name: re-applying it fails (immutable)")
@@ -287,6 +294,9 @@ def db_budget(deploy, deployments, by_kind, cm):
         if pool is None:
             error(f"{rel}: FLUXCASCADE_DB_POOL_SIZE is not set (the default, 2 x concurrency + 8, breaks the budget)")
             continue
+        concurrency = env.get("FLUXCASCADE_WORKER_CONCURRENCY") or cm.get("FLUXCASCADE_WORKER_CONCURRENCY") or 8
+        if name == "fluxcascade-worker" and int(pool) < 2 * int(concurrency):
+            error(f"{rel}: FLUXCASCADE_DB_POOL_SIZE {pool} < 2 x concurrency {concurrency} (each running batch holds a lock connection and needs a query connection)")
         replicas = max_replicas.get(name, d["spec"].get("replicas", 1))
         total += replicas * int(pool)
         parts.append(f"{name} {replicas}x{pool}")
