@@ -33,6 +33,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 "$python" "$here/check.py" "$deploy" "$src"
-"$python" -m check_jsonschema --builtin-schema vendor.compose-spec "$deploy/docker-compose.yml" >/dev/null ||
-  { echo "error: docker-compose.yml does not validate against the compose-spec schema (above)" >&2; exit 1; }
+if ! out=$("$python" -m check_jsonschema --builtin-schema vendor.compose-spec "$deploy/docker-compose.yml" 2>&1); then
+  echo "$out" >&2
+  echo "error: docker-compose.yml does not validate against the compose-spec schema (above)" >&2
+  exit 1
+fi
 echo "ok: docker-compose.yml validates against the compose-spec schema"
