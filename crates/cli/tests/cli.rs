@@ -133,3 +133,25 @@ fn uuid_like(pid: u32) -> String {
         .subsec_nanos();
     format!("{pid}_{nanos}")
 }
+
+/// `AMQP_URL` may use TLS (`amqps://`, managed brokers): the configuration accepts it (the command
+/// gets as far as the database), while a non-AMQP scheme is refused naming the variable.
+#[test]
+fn an_amqps_url_is_accepted_by_the_configuration() {
+    let run = |amqp_url: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_fluxcascade"))
+            .arg("migrate")
+            .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
+            .env("AMQP_URL", amqp_url)
+            .output()
+            .expect("run");
+        assert!(!out.status.success(), "no database on port 1");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let tls =
+        run("amqps://fc:s3cret@mq.example.com/%2f,amqps://fc:s3cret@mq2.example.com:5671/%2f");
+    assert!(!tls.contains("AMQP_URL"), "amqps refused: {tls}");
+    assert!(!tls.contains("s3cret"), "{tls}");
+    let bad = run("amqpx://fc:s3cret@mq.example.com/%2f");
+    assert!(bad.contains("AMQP_URL"), "{bad}");
+}

@@ -153,8 +153,11 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let nodes = parse_amqp_urls(&format!("amqps://guest:guest@localhost:{port}/%2f")).unwrap();
-        let client = tokio::spawn(async move { connect_one(&nodes[0]).await.map(|_| ()) });
-        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut client = tokio::spawn(async move { connect_one(&nodes[0]).await.map(|_| ()) });
+        let mut socket = tokio::select! {
+            accepted = listener.accept() => accepted.unwrap().0,
+            ended = &mut client => panic!("the client gave up before connecting: {ended:?}"),
+        };
         let mut first = [0u8; 3];
         socket.read_exact(&mut first).await.unwrap();
         drop(socket);
