@@ -252,9 +252,23 @@ ensure_python_tools() {
     missing "Python packages ${absent[*]} are not installed for $PYTHON" "$install"
     return
   fi
+  if ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
+    if can_install; then
+      echo "installing pip (apt-get install -y python3-pip)"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pip >/dev/null ||
+        { missing "pip could not be installed" "apt-get update && apt-get install -y python3-pip"; return; }
+    else
+      missing "pip is not installed for $PYTHON (needed for ${absent[*]})" \
+        "$(sudo_prefix)apt-get install -y python3-pip, then: $install"
+      return
+    fi
+  fi
   echo "installing: $install"
+  # A distribution's own Python refuses pip installs (PEP 668, "externally managed"); then the
+  # packages go beside its own, as on a CI machine.
   # shellcheck disable=SC2086
-  "$PYTHON" -m pip install -q ${absent[*]} ||
+  "$PYTHON" -m pip install -q ${absent[*]} 2>/dev/null ||
+    "$PYTHON" -m pip install -q --break-system-packages ${absent[*]} ||
     missing "pip could not install ${absent[*]}" "$install"
 }
 
