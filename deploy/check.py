@@ -17,8 +17,12 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-# The Kubernetes version the manifests target (the oldest supported minor we deploy to).
+# The Kubernetes version the manifests target (the oldest supported minor we deploy to); a
+# kubernetes-validate that no longer bundles it validates against its oldest bundled version.
 K8S_VERSION = os.environ.get("FLUXCASCADE_CHECK_K8S_VERSION", "1.30")
+_bundled = kubernetes_validate.utils.all_versions()
+if not any(kubernetes_validate.utils.major_minor(v) <= K8S_VERSION for v in _bundled):
+    K8S_VERSION = kubernetes_validate.utils.major_minor(_bundled[0])
 # Variables the deploy files may set though the binary does not read them: the standard log filter
 # and OpenTelemetry's variables (read by the SDK), and the one KEDA reads.
 EXTRA_VARS = ["RUST_LOG", "OTEL_*", "AMQP_SCALER_URL"]
