@@ -39,3 +39,10 @@ if ! out=$("$python" -m check_jsonschema --builtin-schema vendor.compose-spec "$
   exit 1
 fi
 echo "ok: docker-compose.yml validates against the compose-spec schema"
+
+# Where kubectl is installed (not needed, not on CI), also render the kustomizations.
+if command -v kubectl >/dev/null 2>&1; then
+  kubectl kustomize "$deploy/k8s" >/dev/null
+  kubectl kustomize "$deploy/k8s/rabbitmq" >/dev/null
+  echo "ok: kubectl kustomize renders k8s and k8s/rabbitmq"
+fi
