@@ -32,7 +32,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   exit 1
 fi
 
-"$python" "$here/check.py" "$deploy" "$src"
+"$python" -B "$here/check.py" "$deploy" "$src"
 if ! out=$("$python" -m check_jsonschema --builtin-schema vendor.compose-spec "$deploy/docker-compose.yml" 2>&1); then
   echo "$out" >&2
   echo "error: docker-compose.yml does not validate against the compose-spec schema (above)" >&2
