@@ -2,18 +2,21 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run build test test-cluster bench lint fmt clean-test-state
+.PHONY: run build test test-cluster bench lint fmt clean-test-state services-check
 
 ## Build, migrate, start sandbox + ingress + scheduler + 2 workers, create the demo org and run a sync. Ctrl-C stops all.
 run:
+	./scripts/services.sh
 	./scripts/run.sh
 
 build:
 	$(CARGO) build --release --bin fluxcascade
 
 ## The whole suite: unit, integration and end-to-end tests against the local PostgreSQL and RabbitMQ.
+## scripts/services.sh first starts them (or says how to install them) and installs the Python validators.
 ## (crates/cli's tests make cargo build target/debug/fluxcascade, which the end-to-end tests spawn.)
 test:
+	./scripts/services.sh
 	$(CARGO) test --workspace --no-fail-fast -- --test-threads=$${FLUXCASCADE_TEST_THREADS:-4}
 
 ## The 3-node RabbitMQ cluster test (ignored by `make test`): starts fc-rabbit-1..3 (ports 5681-5683)
@@ -34,6 +37,10 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+## Only reports what `make run`/`make test` would start or install (changes nothing).
+services-check:
+	./scripts/services.sh --check
 
 ## Drops databases and queues left behind by interrupted test runs.
 clean-test-state:

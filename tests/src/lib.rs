@@ -218,6 +218,35 @@ impl TestEnv {
         Ok(())
     }
 
+    /// Stops the ingress and starts a new one with `extra_env` on top of the usual environment
+    /// (e.g. other master keys); [`TestEnv::api_url`] then points at it.
+    pub async fn restart_ingress(&mut self, extra_env: &[(&str, &str)]) -> anyhow::Result<()> {
+        self.ingress.stop();
+        let (ingress, api_url) = Proc::spawn_listening(
+            "ingress-restarted",
+            &self.log_dir,
+            &["ingress", "--listen", "127.0.0.1:0"],
+            |c| {
+                c.env("DATABASE_URL", &self.proc_db_url)
+                    .env("AMQP_URL", &self.proc_amqp_url)
+                    .env("FLUXCASCADE_QUEUE_PREFIX", &self.prefix)
+                    .env("FLUXCASCADE_MASTER_KEY", &self.master_key)
+                    .env("FLUXCASCADE_SANDBOX_URL", &self.sandbox_url)
+                    .env("FLUXCASCADE_ALLOW_PRIVATE_WEBHOOK_URLS", "true");
+                for (k, v) in &self.proc_env {
+                    c.env(k, v);
+                }
+                for (k, v) in extra_env {
+                    c.env(k, v);
+                }
+            },
+        )
+        .await?;
+        self.ingress = ingress;
+        self.api_url = api_url;
+        Ok(())
+    }
+
     /// Connects the sandbox's default account of `provider` the way a user's browser would;
     /// returns the connection id. See [`TestEnv::connect_account`].
     pub async fn connect(&self, provider: &str) -> anyhow::Result<String> {

@@ -194,15 +194,15 @@ async fn a_jobber_client_change_reaches_hubspot_through_the_webhook() -> anyhow:
     Ok(())
 }
 
-/// How many webhook jobs a worker has handled (its `/metrics`).
+/// How many webhook jobs a worker has handled, whatever their outcome (its `/metrics`).
 async fn webhook_jobs_handled(env: &TestEnv, health: &str) -> anyhow::Result<u64> {
     let text = env.metrics(health).await?;
     Ok(text
         .lines()
-        .find(|l| l.starts_with("fluxcascade_job_duration_seconds_count{kind=\"webhook\"}"))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0))
+        .filter(|l| l.starts_with("fluxcascade_jobs_processed_total{kind=\"webhook\","))
+        .filter_map(|l| l.rsplit(' ').next())
+        .filter_map(|n| n.parse::<u64>().ok())
+        .sum())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -253,6 +253,38 @@ async fn the_same_hubspot_webhook_delivered_three_times_changes_jobber_once() ->
     assert_eq!(finished[0]["counts"]["created"], 1, "{:?}", finished[0]);
     assert_eq!(env.sandbox_writes("jobber", "clients").await?, 1);
     assert_eq!(env.sandbox_records("jobber", "clients").await?.len(), 1);
+
+    // What an operator sees on the worker's /metrics for that run (this process did all of it).
+    let text = env.metrics(&health).await?;
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    assert_eq!(
+        value(r#"fluxcascade_records_synced_total{outcome="created"}"#),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        value(r#"fluxcascade_runs_finished_total{status="completed"}"#),
+        1.0,
+        "{text}"
+    );
+    assert!(
+        value(
+            r#"fluxcascade_provider_request_duration_seconds_count{provider="jobber",status="2xx"}"#
+        ) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        value(r#"fluxcascade_job_queue_wait_seconds_count{kind="webhook",outcome="ok"}"#) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        value(r#"fluxcascade_job_duration_seconds_count{kind="webhook",outcome="ok"}"#) >= 3.0,
+        "{text}"
+    );
     Ok(())
 }
 

@@ -32,6 +32,9 @@ pub struct Settings {
     pub database_url: Secret,
     pub amqp_url: Secret,
     pub master_key: Option<Secret>,
+    /// `FLUXCASCADE_MASTER_KEYS_PREVIOUS`: keys that still open what they sealed (comma-separated,
+    /// each `base64` or `id:base64`), kept until `admin reseal` has moved everything off them.
+    pub master_keys_previous: Option<Secret>,
     pub listen: Option<String>,
     /// `FLUXCASCADE_PUBLIC_URL`: where providers and browsers reach the ingress.
     pub public_url: Option<String>,
@@ -66,6 +69,10 @@ pub struct Settings {
     pub batch_caps: fluxcascade_store::BatchCaps,
     /// `FLUXCASCADE_PAGE_SIZE`: records per page read from a source (one batch job per page).
     pub page_size: u32,
+    /// `FLUXCASCADE_RETENTION_DAYS` (runs, webhook events, deliveries; default 30),
+    /// `FLUXCASCADE_AUDIT_RETENTION_DAYS` (default 365) and
+    /// `FLUXCASCADE_RETENTION_INTERVAL_SECONDS` (how often the scheduler purges; default 3600).
+    pub retention: fluxcascade_scheduler::retention::RetentionConfig,
 }
 
 /// Default `FLUXCASCADE_ORG_MAX_BATCHES`: two thirds of a typical fleet (3 workers × 8 slots),
@@ -136,6 +143,7 @@ impl Settings {
                 env("AMQP_URL").unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".into()),
             ),
             master_key: env("FLUXCASCADE_MASTER_KEY").map(Secret),
+            master_keys_previous: env("FLUXCASCADE_MASTER_KEYS_PREVIOUS").map(Secret),
             listen: env("FLUXCASCADE_LISTEN"),
             public_url: env("FLUXCASCADE_PUBLIC_URL"),
             metrics_listen: match env("FLUXCASCADE_METRICS_LISTEN") {
@@ -175,6 +183,7 @@ impl Settings {
                 n @ 1..=100 => n,
                 n => bail!("FLUXCASCADE_PAGE_SIZE={n} must be between 1 and 100"),
             },
+            retention: retention_from(env)?,
         })
         .and_then(Settings::validated)
     }
@@ -193,12 +202,45 @@ impl Settings {
         q
     }
 
+    /// The master keys: `FLUXCASCADE_MASTER_KEY` seals, `FLUXCASCADE_MASTER_KEYS_PREVIOUS` still
+    /// open. Errors name the variable (and entry), never a key.
     pub fn master_key(&self) -> anyhow::Result<fluxcascade_store::MasterKey> {
         let Some(k) = &self.master_key else {
             bail!("FLUXCASCADE_MASTER_KEY is not set (base64 of 32 random bytes; `fluxcascade admin gen-key` makes one)");
         };
-        fluxcascade_store::MasterKey::from_base64(k.expose()).context("FLUXCASCADE_MASTER_KEY")
+        let key = fluxcascade_store::MasterKey::from_config(
+            k.expose(),
+            self.master_keys_previous.as_ref().map(Secret::expose),
+        )?;
+        tracing::info!(
+            key_id = %key.key_id(),
+            previous_key_ids = ?key.previous_key_ids(),
+            "master keys loaded"
+        );
+        Ok(key)
     }
+}
+
+/// The retention settings; days and the interval are whole numbers of at least 1.
+fn retention_from(
+    var: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<fluxcascade_scheduler::retention::RetentionConfig> {
+    let positive = |name: &str, default: u64| -> anyhow::Result<u64> {
+        match var(name) {
+            None => Ok(default),
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(n) if (1..=36_500).contains(&n) => Ok(n),
+                _ => bail!("{name}={v:?} must be a whole number from 1 to 36500"),
+            },
+        }
+    };
+    const DAY: u64 = 86_400;
+    Ok(fluxcascade_scheduler::retention::RetentionConfig {
+        interval: Duration::from_secs(positive("FLUXCASCADE_RETENTION_INTERVAL_SECONDS", 3600)?),
+        history: Duration::from_secs(positive("FLUXCASCADE_RETENTION_DAYS", 30)? * DAY),
+        audit: Duration::from_secs(positive("FLUXCASCADE_AUDIT_RETENTION_DAYS", 365)? * DAY),
+        ..Default::default()
+    })
 }
 
 /// `FLUXCASCADE_RETRY_DELAYS`: four comma-separated durations (`200ms,1s,2s,5s`, as
@@ -380,6 +422,38 @@ mod tests {
         ] {
             let e = retry_delays_from(Some(bad)).unwrap_err();
             assert!(e.to_string().contains("FLUXCASCADE_RETRY_DELAYS"), "{e}");
+        }
+    }
+
+    #[test]
+    fn retention_defaults_and_refuses_nonsense() {
+        let parse = |vars: &[(&str, &str)]| {
+            let vars: HashMap<String, String> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            retention_from(|name| vars.get(name).cloned())
+        };
+        let r = parse(&[]).unwrap();
+        assert_eq!(r.history, Duration::from_secs(30 * 86_400));
+        assert_eq!(r.audit, Duration::from_secs(365 * 86_400));
+        assert_eq!(r.interval, Duration::from_secs(3600));
+        let r = parse(&[
+            ("FLUXCASCADE_RETENTION_DAYS", "7"),
+            ("FLUXCASCADE_AUDIT_RETENTION_DAYS", "90"),
+            ("FLUXCASCADE_RETENTION_INTERVAL_SECONDS", "60"),
+        ])
+        .unwrap();
+        assert_eq!(r.history, Duration::from_secs(7 * 86_400));
+        assert_eq!(r.audit, Duration::from_secs(90 * 86_400));
+        assert_eq!(r.interval, Duration::from_secs(60));
+        for (name, bad) in [
+            ("FLUXCASCADE_RETENTION_DAYS", "0"),
+            ("FLUXCASCADE_AUDIT_RETENTION_DAYS", "-1"),
+            ("FLUXCASCADE_RETENTION_INTERVAL_SECONDS", "1h"),
+        ] {
+            let e = parse(&[(name, bad)]).unwrap_err();
+            assert!(e.to_string().contains(name), "{e}");
         }
     }
 

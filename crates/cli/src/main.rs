@@ -3,6 +3,7 @@
 mod config;
 mod dead_letters;
 mod demo;
+mod reseal;
 mod signals;
 
 use std::sync::Arc;
@@ -79,6 +80,13 @@ enum AdminCommand {
     },
     /// Print a fresh master key (base64 of 32 random bytes) for FLUXCASCADE_MASTER_KEY.
     GenKey,
+    /// Re-seal every connection token and webhook secret not under FLUXCASCADE_MASTER_KEY
+    /// (opening them with FLUXCASCADE_MASTER_KEYS_PREVIOUS). Online, idempotent, resumable.
+    Reseal {
+        /// Rows per batch.
+        #[arg(long, default_value_t = 100)]
+        batch: u32,
+    },
     /// Every organization's dead letters (and those of none), straight from the database.
     DeadLetters {
         #[command(subcommand)]
@@ -193,6 +201,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.catch_up_window = settings.scheduler_catch_up;
             config.run_lease = settings.run_lease;
             config.reaper_interval = settings.reaper_interval;
+            config.retention = settings.retention;
             let scheduler =
                 fluxcascade_scheduler::Scheduler::build(config, store, publisher).await?;
             info!(health = %scheduler.health_addr(), "scheduler started");
@@ -234,6 +243,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             println!("{}", MasterKey::generate_base64());
             Ok(())
+        }
+        Command::Admin {
+            command: AdminCommand::Reseal { batch },
+        } => {
+            fluxcascade_telemetry::init_tracing("reseal");
+            let settings = Settings::from_env()?;
+            let key = settings.master_key()?;
+            let store = connect_store(&settings).await?;
+            reseal::run(&store, &key, batch).await
         }
         Command::Admin {
             command: AdminCommand::DeadLetters { command },

@@ -203,6 +203,23 @@ pub enum SyncTrigger {
     Webhook,
 }
 
+impl SyncTrigger {
+    pub const ALL: [SyncTrigger; 3] = [Self::Manual, Self::Schedule, Self::Webhook];
+
+    /// The stored form (`sync_runs.trigger`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Manual => "manual",
+            Self::Schedule => "schedule",
+            Self::Webhook => "webhook",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SyncTrigger> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -225,6 +225,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(syncs::list, syncs::trigger))
         .routes(routes!(syncs::get_one))
         .routes(routes!(syncs::errors))
+        .routes(routes!(api::usage::get_usage))
         .routes(routes!(webhooks::list, webhooks::create))
         .routes(routes!(webhooks::get_one, webhooks::delete))
         .routes(routes!(webhooks::deliveries))
@@ -243,18 +244,23 @@ fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::internal().into_response()
 }
 
-/// Counts requests by route template and status (`fluxcascade_http_requests_total`).
+/// Counts and times requests by route template (`fluxcascade_http_requests_total` by status,
+/// `fluxcascade_http_request_duration_seconds` by method and status class): the time until the
+/// response's head is ready. An unmatched path is `unmatched`, never the raw path.
 async fn count_requests(req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned());
+    let method = req.method().clone();
     let resp = next.run(req).await;
-    let route = route.as_deref().unwrap_or("unmatched");
-    fluxcascade_telemetry::metrics()
-        .http_requests
-        .with_label_values(&[route, resp.status().as_str()])
-        .inc();
+    fluxcascade_telemetry::metrics().observe_http(
+        route.as_deref().unwrap_or("unmatched"),
+        method.as_str(),
+        resp.status().as_u16(),
+        started.elapsed(),
+    );
     resp
 }
 

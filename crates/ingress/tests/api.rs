@@ -24,6 +24,8 @@ mod invites;
 mod mappings;
 #[path = "api/members.rs"]
 mod members;
+#[path = "api/metrics.rs"]
+mod metrics;
 #[path = "api/openapi.rs"]
 mod openapi;
 #[path = "api/preview.rs"]
@@ -34,5 +36,7 @@ mod reconnect;
 mod request_id;
 #[path = "api/syncs.rs"]
 mod syncs;
+#[path = "api/usage.rs"]
+mod usage;
 #[path = "api/webhooks.rs"]
 mod webhooks;

@@ -183,6 +183,10 @@ impl ApiClient {
         self.budget.acquire(class).await?;
         let sent = self.send_once(req, token).await;
         if let Err(ProviderError::RateLimited { retry_after }) = &sent {
+            fluxcascade_telemetry::metrics()
+                .provider_rate_limited
+                .with_label_values(&[self.policy.name()])
+                .inc();
             self.budget.back_off(class, *retry_after).await;
         }
         sent
@@ -228,12 +232,27 @@ impl ApiClient {
         if let Some(body) = req.body {
             builder = builder.json(body);
         }
-        let response = builder.send().await.map_err(transport_error)?;
+        let started = std::time::Instant::now();
+        let observe = |status: Option<StatusCode>| {
+            fluxcascade_telemetry::metrics().observe_provider_request(
+                self.policy.name(),
+                status.map(|s| s.as_u16()),
+                started.elapsed(),
+            );
+        };
+        let response = builder.send().await.map_err(|e| {
+            observe(None);
+            transport_error(e)
+        })?;
         let status = response.status();
         span.record("http.response.status_code", status.as_u16());
-        refuse_redirect(self.policy.name(), status)?;
         let headers = response.headers().clone();
-        let text = read_text(self.policy.name(), response, self.body_limit).await?;
+        let read = match refuse_redirect(self.policy.name(), status) {
+            Ok(()) => read_text(self.policy.name(), response, self.body_limit).await,
+            Err(e) => Err(e),
+        };
+        observe(Some(status));
+        let text = read?;
         let body: Value = if text.trim().is_empty() {
             Value::Null
         } else {

@@ -160,3 +160,75 @@ async fn a_spent_budget_returns_rate_limited_without_sending() {
     assert_eq!(budget.asked.load(Ordering::SeqCst), 1);
     assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing was sent");
 }
+
+/// A policy with its own name, so the process-wide metrics it moves are this test's alone.
+struct Metered;
+
+impl ProviderPolicy for Metered {
+    fn name(&self) -> &'static str {
+        "metered-test"
+    }
+    fn rate_limit_wait(&self, _body: &Value) -> Duration {
+        Duration::from_secs(1)
+    }
+}
+
+fn scraped(line: &str) -> u64 {
+    fluxcascade_telemetry::metrics()
+        .render()
+        .lines()
+        .find_map(|l| l.strip_prefix(line)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn every_request_is_timed_by_status_class_and_429s_are_counted() {
+    let (url, _) = throttling(1, "0").await;
+    let api = ApiClient::new(
+        provider_client(Duration::from_secs(10)).expect("client"),
+        Arc::new(StaticToken("token".into())),
+        Box::new(Metered),
+    );
+    get(&api, url).await.expect("retried and answered");
+    let p = r#"provider="metered-test""#;
+    assert_eq!(
+        scraped(&format!(
+            "fluxcascade_provider_requests_total{{{p},status=\"429\"}}"
+        )),
+        1
+    );
+    assert_eq!(
+        scraped(&format!(
+            "fluxcascade_provider_requests_total{{{p},status=\"2xx\"}}"
+        )),
+        1
+    );
+    assert_eq!(
+        scraped(&format!("fluxcascade_provider_rate_limited_total{{{p}}}")),
+        1
+    );
+    assert_eq!(
+        scraped(&format!(
+            "fluxcascade_provider_request_duration_seconds_count{{{p},status=\"2xx\"}}"
+        )),
+        1
+    );
+    assert_eq!(
+        scraped(&format!(
+            "fluxcascade_provider_request_duration_seconds_bucket{{{p},status=\"2xx\",le=\"+Inf\"}}"
+        )),
+        1
+    );
+
+    // No answer at all (nothing listens): labelled `error`.
+    let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    get(&api, url).await.expect_err("nothing listens");
+    assert_eq!(
+        scraped(&format!(
+            "fluxcascade_provider_requests_total{{{p},status=\"error\"}}"
+        )),
+        1
+    );
+}

@@ -134,6 +134,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn amqps_urls_are_accepted_with_the_tls_port_by_default() {
+        let nodes = parse_amqp_urls(
+            "amqps://fc:s3cret@broker.example.com/%2f,amqps://fc:s3cret@b2.example.com:5676/%2f",
+        )
+        .unwrap();
+        assert_eq!(nodes[0].address(), "broker.example.com:5671");
+        assert_eq!(nodes[1].address(), "b2.example.com:5676");
+        assert_eq!(nodes[0].uri.scheme, lapin::uri::AMQPScheme::AMQPS);
+    }
+
+    /// lapin is built with rustls: an `amqps://` connection opens with a TLS ClientHello (a
+    /// handshake record, 0x16) rather than the plain `AMQP` protocol header. A local listener
+    /// records the first bytes; no TLS broker is needed.
+    #[tokio::test]
+    async fn amqps_connections_speak_tls() {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let nodes = parse_amqp_urls(&format!("amqps://guest:guest@localhost:{port}/%2f")).unwrap();
+        let mut client = tokio::spawn(async move { connect_one(&nodes[0]).await.map(|_| ()) });
+        let mut socket = tokio::select! {
+            accepted = listener.accept() => accepted.unwrap().0,
+            ended = &mut client => panic!("the client gave up before connecting: {ended:?}"),
+        };
+        let mut first = [0u8; 3];
+        socket.read_exact(&mut first).await.unwrap();
+        drop(socket);
+        assert_eq!(
+            first[0], 0x16,
+            "expected a TLS handshake record, got {first:?} (plain AMQP starts with b\"AMQ\")"
+        );
+        assert_eq!(first[1], 0x03, "TLS record version major");
+        // The handshake then fails (the listener is no TLS server): an error, never a hang.
+        assert!(client.await.unwrap().is_err());
+    }
+
+    #[test]
     fn one_url_is_one_node() {
         let nodes = parse_amqp_urls("amqp://guest:guest@127.0.0.1:5672/%2f").unwrap();
         assert_eq!(nodes.len(), 1);

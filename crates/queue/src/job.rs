@@ -3,9 +3,11 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use fluxcascade_proto::{JobEnvelope, JobKind, Message};
+use fluxcascade_telemetry::{metrics, JobOutcome};
 use futures::FutureExt;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
@@ -62,14 +64,18 @@ pub(crate) async fn process_delivery(delivery: Delivery, ctx: Arc<JobContext>) -
                 "invalid envelope: kind {} job_id {:?}",
                 job.kind, job.job_id
             ));
+            metrics().observe_job("unknown", JobOutcome::Dead, Duration::ZERO, None);
             return dead_letter_raw(&delivery, &ctx, &reason, &trace).await;
         }
         Err(error) => {
+            metrics().observe_job("unknown", JobOutcome::Dead, Duration::ZERO, None);
             let reason = Reason::from(format!("undecodable envelope: {error}"));
             return dead_letter_raw(&delivery, &ctx, &reason, &trace).await;
         }
     };
     let unsettled = delivery_count(&delivery.properties);
+    let kind = job.kind().name();
+    let queue_wait = first_queue_wait(&job, unsettled, now_unix_ms());
     let attempt = delivered_attempt(job.attempt, unsettled);
     job.attempt = attempt;
     let span = info_span!(
@@ -101,21 +107,32 @@ pub(crate) async fn process_delivery(delivery: Delivery, ctx: Arc<JobContext>) -
                 job.reason
             ));
             warn!(%reason, "job keeps coming back unsettled, dead-lettering");
+            metrics().observe_job(kind, JobOutcome::Dead, Duration::ZERO, queue_wait);
             return dead_letter(&delivery, &ctx, job, reason, &trace).await;
         }
+        let started = Instant::now();
         let run = AssertUnwindSafe(ctx.handler.handle(&job)).catch_unwind();
         let result = scope_trace(trace.clone(), run)
             .await
             .unwrap_or_else(|_| Err(JobError::transient("job handler panicked")));
         let error = match result {
-            Ok(()) => return ack(&delivery, &job.job_id).await,
+            Ok(()) => {
+                metrics().observe_job(kind, JobOutcome::Ok, started.elapsed(), queue_wait);
+                return ack(&delivery, &job.job_id).await;
+            }
             Err(error) => error,
         };
         // From here on the reason is bounded: it goes into headers, envelopes and logs.
-        match ctx
-            .policy
-            .decide(&error, attempt, job.first_failed_at_unix_ms, now_unix_ms())
-        {
+        let disposition =
+            ctx.policy
+                .decide(&error, attempt, job.first_failed_at_unix_ms, now_unix_ms());
+        metrics().observe_job(
+            kind,
+            outcome_of(&disposition, &error),
+            started.elapsed(),
+            queue_wait,
+        );
+        match disposition {
             Disposition::DeadLetter { why } => {
                 let reason = Reason::from(format!("{why}{}", error.message()));
                 warn!(%reason, "job failed for good, dead-lettering");
@@ -141,6 +158,28 @@ pub(crate) async fn process_delivery(delivery: Delivery, ctx: Arc<JobContext>) -
     }
     .instrument(span)
     .await
+}
+
+/// How a failed job's disposition counts in the job metrics.
+fn outcome_of(disposition: &Disposition, error: &JobError) -> JobOutcome {
+    match (disposition, error) {
+        (Disposition::DeadLetter { .. }, _) => JobOutcome::Dead,
+        (Disposition::Retry { .. }, JobError::Deferred { .. }) => JobOutcome::Deferred,
+        (Disposition::Retry { .. }, _) => JobOutcome::Retry,
+    }
+}
+
+/// The time a job waited in its queue before its first handling: now − the envelope's
+/// `created_at_unix_ms` (set when it is published; a clock behind the publisher's counts 0).
+/// `None` for a retried, deferred (both carry a `reason`; a deferral keeps its attempt) or
+/// redelivered job, whose wait is mostly its retry tier's delay, and for an envelope without
+/// a creation time.
+pub(crate) fn first_queue_wait(job: &JobEnvelope, unsettled: u32, now_ms: i64) -> Option<Duration> {
+    if job.attempt > 1 || !job.reason.is_empty() || unsettled > 0 || job.created_at_unix_ms <= 0 {
+        return None;
+    }
+    let waited = now_ms.saturating_sub(job.created_at_unix_ms).max(0);
+    Some(Duration::from_millis(u64::try_from(waited).unwrap_or(0)))
 }
 
 fn now_unix_ms() -> i64 {
@@ -297,5 +336,63 @@ mod tests {
         assert_eq!(delivered_attempt(1, 1), 2);
         assert_eq!(delivered_attempt(3, 2), 5);
         assert_eq!(delivered_attempt(u32::MAX, 9), u32::MAX);
+    }
+
+    #[test]
+    fn queue_wait_is_measured_from_creation_on_first_deliveries_only() {
+        let job = JobEnvelope {
+            attempt: 1,
+            created_at_unix_ms: 10_000,
+            ..JobEnvelope::default()
+        };
+        assert_eq!(
+            first_queue_wait(&job, 0, 12_500),
+            Some(Duration::from_millis(2_500))
+        );
+        // A publisher's clock ahead of ours: no negative wait.
+        assert_eq!(first_queue_wait(&job, 0, 9_000), Some(Duration::ZERO));
+        // Redelivered after a crash, or republished to a retry tier: not a queue wait.
+        assert_eq!(first_queue_wait(&job, 1, 12_500), None);
+        let retried = JobEnvelope {
+            attempt: 2,
+            ..job.clone()
+        };
+        assert_eq!(first_queue_wait(&retried, 0, 12_500), None);
+        let deferred = JobEnvelope {
+            reason: "rate limited".into(),
+            ..job.clone()
+        };
+        assert_eq!(first_queue_wait(&deferred, 0, 12_500), None);
+        let unknown = JobEnvelope {
+            created_at_unix_ms: 0,
+            ..job
+        };
+        assert_eq!(first_queue_wait(&unknown, 0, 12_500), None);
+    }
+
+    #[test]
+    fn failures_count_as_retry_deferred_or_dead() {
+        let retry = Disposition::Retry {
+            tier: 0,
+            expiration_ms: None,
+            attempt: 2,
+            first_failed_at_ms: 1,
+        };
+        assert_eq!(
+            outcome_of(&retry, &JobError::transient("x")),
+            JobOutcome::Retry
+        );
+        let deferred = JobError::Deferred {
+            message: "rate limited".into(),
+            wait: Duration::from_secs(5),
+        };
+        assert_eq!(outcome_of(&retry, &deferred), JobOutcome::Deferred);
+        let dead = Disposition::DeadLetter {
+            why: "permanent: ".into(),
+        };
+        assert_eq!(
+            outcome_of(&dead, &JobError::permanent("bad")),
+            JobOutcome::Dead
+        );
     }
 }

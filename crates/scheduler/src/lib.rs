@@ -16,6 +16,7 @@
 mod due;
 mod health;
 pub mod reaper;
+pub mod retention;
 
 use std::time::Duration;
 
@@ -58,6 +59,8 @@ pub struct SchedulerConfig {
     pub run_lease: Duration,
     /// How often the reaper looks (`FLUXCASCADE_REAPER_INTERVAL_SECONDS`, default 15 s).
     pub reaper_interval: Duration,
+    /// What ages out of the database, and how often it is purged.
+    pub retention: retention::RetentionConfig,
 }
 
 impl SchedulerConfig {
@@ -69,6 +72,7 @@ impl SchedulerConfig {
             listen: listen.into(),
             run_lease: Duration::from_secs(120),
             reaper_interval: Duration::from_secs(15),
+            retention: retention::RetentionConfig::default(),
         }
     }
 }
@@ -127,6 +131,11 @@ impl Scheduler {
             publisher.clone(),
             shutdown.clone(),
         ));
+        let retention = tokio::spawn(retention::run(
+            config.retention,
+            store.clone(),
+            shutdown.clone(),
+        ));
         let ticker = Ticker {
             config,
             store,
@@ -149,6 +158,7 @@ impl Scheduler {
         }
         shutdown.cancel();
         let _ = reaper.await;
+        let _ = retention.await;
         let _ = health.await;
         info!("scheduler stopped");
         Ok(())

@@ -11,6 +11,7 @@ use fluxcascade_proto::v1::{JobEnvelope, JobKind, SyncJob};
 use fluxcascade_queue::Publisher;
 use fluxcascade_store::leases::{ReapPolicy, Reaped};
 use fluxcascade_store::{Store, StoreError};
+use fluxcascade_telemetry::ReapAction;
 use prost::Message;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -74,6 +75,7 @@ pub async fn round(
                     };
                     let env =
                         JobEnvelope::new(JobKind::Sync, org_id.to_string(), job.encode_to_vec());
+                    fluxcascade_telemetry::metrics().observe_reaped(ReapAction::Resumed);
                     match publisher.publish(&env).await {
                         Ok(()) => info!(%sync_id, epoch, "run lease expired; coordinator resumed"),
                         // Its new lease expires in turn and the next round tries again.
@@ -83,6 +85,9 @@ pub async fn round(
                     }
                 }
                 Reaped::Failed { sync_id, .. } => {
+                    let m = fluxcascade_telemetry::metrics();
+                    m.observe_reaped(ReapAction::Failed);
+                    m.runs_finished.with_label_values(&["failed"]).inc();
                     warn!(%sync_id, "run made no progress for the retry window; failed");
                 }
             }
@@ -91,6 +96,7 @@ pub async fn round(
             break;
         }
     }
+    record_unfinished(store, policy).await?;
     for (org_id, mapping_id) in store.orphaned_deferrals(REAP_BATCH).await? {
         let job_id = format!(
             "reaper-{mapping_id}-{}",
@@ -118,6 +124,18 @@ pub async fn round(
             }
         }
     }
+    Ok(())
+}
+
+/// Sets the run gauges after a round: what is left with an expired lease was not handled
+/// (another replica holds it, or this round hit its limit); a run long without progress is stuck.
+async fn record_unfinished(store: &Store, policy: &ReapPolicy) -> Result<(), StoreError> {
+    let runs = store.unfinished_runs(policy.lease).await?;
+    let m = fluxcascade_telemetry::metrics();
+    m.runs_unfinished.set(runs.unfinished);
+    m.runs_lease_expired.set(runs.lease_expired);
+    m.runs_oldest_progress_age
+        .set(runs.oldest_progress_age_secs);
     Ok(())
 }
 

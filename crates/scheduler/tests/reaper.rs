@@ -239,9 +239,35 @@ async fn expired_leases_are_resumed_stale_runs_failed_live_ones_left_alone() {
         .await
         .expect("deferred");
 
+    let before = w.store.unfinished_runs(POLICY.lease).await.expect("count");
+    assert_eq!(
+        (before.unfinished, before.lease_expired),
+        (6, 2),
+        "the dead and the stale run have no live lease"
+    );
+    let reaped = |action: &str| {
+        fluxcascade_telemetry::metrics()
+            .runs_reaped
+            .with_label_values(&[action])
+            .get()
+    };
+    let (resumed_before, failed_before) = (reaped("resumed"), reaped("failed"));
+
     reaper::round(&POLICY, &w.store, &w.publisher)
         .await
         .expect("round");
+
+    // Tests in this binary share the registry: counters only grow.
+    assert!(reaped("resumed") > resumed_before);
+    assert!(reaped("failed") > failed_before);
+    let after = w.store.unfinished_runs(POLICY.lease).await.expect("count");
+    // The stale run failed; the deferred ids' new run is pending. Nothing is left expired, and
+    // the waiting run has made no progress for two hours.
+    assert_eq!((after.unfinished, after.lease_expired), (6, 0));
+    assert!(
+        (7_100..7_400).contains(&after.oldest_progress_age_secs),
+        "{after:?}"
+    );
 
     let (status, epoch, _) = w.status(dead_run).await;
     assert_eq!(

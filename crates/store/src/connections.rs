@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Object;
 use uuid::Uuid;
 
-use crate::{MasterKey, SealedToken, Store, StoreError};
+use crate::{MasterKey, Store, StoreError};
 
 /// A connection as the API shows it (never with tokens).
 #[derive(Debug, Clone)]
@@ -71,24 +71,28 @@ pub(crate) fn row_to_connection(r: &tokio_postgres::Row) -> ConnectionRow {
     }
 }
 
+/// The AAD of a connection's access token.
+pub(crate) fn access_aad(id: Uuid) -> String {
+    id.to_string()
+}
+
+/// The AAD of a connection's refresh token.
+pub(crate) fn refresh_aad(id: Uuid) -> String {
+    format!("{id}:refresh")
+}
+
 fn open_credentials(key: &MasterKey, r: &tokio_postgres::Row) -> Result<Credentials, StoreError> {
     let id: Uuid = r.get("id");
     let aad = id.to_string();
-    let key_id: String = r.get("key_id");
-    let access = SealedToken {
-        key_id: key_id.clone(),
-        bytes: r.get("access_token"),
-    };
+    let access: Vec<u8> = r.get("access_token");
     let refresh: Option<Vec<u8>> = r.get("refresh_token");
     Ok(Credentials {
         connection_id: id,
         provider: r.get("provider"),
         status: r.get("status"),
-        access_token: key.open(&aad, &access)?,
+        access_token: key.open_stored(&aad, &access)?,
         refresh_token: match refresh {
-            Some(bytes) => {
-                Some(key.open(&format!("{aad}:refresh"), &SealedToken { key_id, bytes })?)
-            }
+            Some(stored) => Some(key.open_stored(&refresh_aad(id), &stored)?),
             None => None,
         },
         expires_at: r.get("expires_at"),
@@ -104,10 +108,9 @@ impl Store {
         new: NewConnection,
     ) -> Result<ConnectionRow, StoreError> {
         let id = Uuid::now_v7();
-        let aad = id.to_string();
-        let access = key.seal(&aad, &new.access_token)?;
+        let access = key.seal_stored(&access_aad(id), &new.access_token)?;
         let refresh = match &new.refresh_token {
-            Some(t) => Some(key.seal(&format!("{aad}:refresh"), t)?.bytes),
+            Some(t) => Some(key.seal_stored(&refresh_aad(id), t)?),
             None => None,
         };
         let row = self
@@ -115,9 +118,9 @@ impl Store {
             .await?
             .query_one(
                 &format!(
-                    "INSERT INTO connections (id, org_id, provider, account_name, external_account_id, key_id,
+                    "INSERT INTO connections (id, org_id, provider, account_name, external_account_id,
                         access_token, refresh_token, expires_at, instance_url)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
                 ),
                 &[
                     &id,
@@ -125,8 +128,7 @@ impl Store {
                     &new.provider,
                     &new.account_name,
                     &new.external_account_id,
-                    &access.key_id,
-                    &access.bytes,
+                    &access,
                     &refresh,
                     &new.expires_at,
                     &new.instance_url,
@@ -275,6 +277,8 @@ impl CredentialLock {
     }
 
     /// Stores refreshed tokens (a rotated refresh token replaces the old one atomically) and commits.
+    /// A kept refresh token keeps its own ciphertext and the key id inside it (`admin reseal`
+    /// moves it to the current key).
     pub async fn store_tokens(
         mut self,
         key: &MasterKey,
@@ -283,21 +287,20 @@ impl CredentialLock {
         expires_at: Option<DateTime<Utc>>,
         instance_url: Option<&str>,
     ) -> Result<(), StoreError> {
-        let aad = self.id.to_string();
-        let access = key.seal(&aad, access_token)?;
+        let access = key.seal_stored(&access_aad(self.id), access_token)?;
         let refresh = match refresh_token {
-            Some(t) => Some(key.seal(&format!("{aad}:refresh"), t)?.bytes),
+            Some(t) => Some(key.seal_stored(&refresh_aad(self.id), t)?),
             None => None,
         };
         let client = self.client()?;
         client
             .execute(
-                "UPDATE connections SET key_id = $3, access_token = $4,
-                    refresh_token = COALESCE($5, refresh_token), expires_at = $6,
-                    instance_url = COALESCE($7, instance_url), status = 'active', status_message = NULL,
+                "UPDATE connections SET access_token = $3,
+                    refresh_token = COALESCE($4, refresh_token), expires_at = $5,
+                    instance_url = COALESCE($6, instance_url), status = 'active', status_message = NULL,
                     updated_at = now()
                  WHERE org_id = $1 AND id = $2",
-                &[&self.org_id, &self.id, &access.key_id, &access.bytes, &refresh, &expires_at, &instance_url],
+                &[&self.org_id, &self.id, &access, &refresh, &expires_at, &instance_url],
             )
             .await?;
         client.batch_execute("COMMIT").await?;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::connections::{row_to_connection, ConnectionRow, COLUMNS};
+use crate::connections::{access_aad, refresh_aad, row_to_connection, ConnectionRow, COLUMNS};
 use crate::{MasterKey, Store, StoreError};
 
 /// The tokens a reconnect stores in place of the old ones.
@@ -54,10 +54,9 @@ impl Store {
         key: &MasterKey,
         tokens: ReconnectTokens,
     ) -> Result<Option<ConnectionRow>, StoreError> {
-        let aad = id.to_string();
-        let access = key.seal(&aad, &tokens.access_token)?;
+        let access = key.seal_stored(&access_aad(id), &tokens.access_token)?;
         let refresh = match &tokens.refresh_token {
-            Some(t) => Some(key.seal(&format!("{aad}:refresh"), t)?.bytes),
+            Some(t) => Some(key.seal_stored(&refresh_aad(id), t)?),
             None => None,
         };
         let row = self
@@ -65,8 +64,8 @@ impl Store {
             .await?
             .query_opt(
                 &format!(
-                    "UPDATE connections SET key_id = $4, access_token = $5, refresh_token = $6,
-                        expires_at = $7, instance_url = COALESCE($8, instance_url),
+                    "UPDATE connections SET access_token = $4, refresh_token = $5,
+                        expires_at = $6, instance_url = COALESCE($7, instance_url),
                         status = 'active', status_message = NULL, updated_at = clock_timestamp()
                      WHERE org_id = $1 AND id = $2 AND external_account_id = $3 AND deleted_at IS NULL
                      RETURNING {COLUMNS}"
@@ -75,8 +74,7 @@ impl Store {
                     &org_id,
                     &id,
                     &external_account_id,
-                    &access.key_id,
-                    &access.bytes,
+                    &access,
                     &refresh,
                     &tokens.expires_at,
                     &tokens.instance_url,

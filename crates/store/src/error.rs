@@ -12,6 +12,9 @@ pub enum StoreError {
     Db(#[from] tokio_postgres::Error),
     #[error("token encryption: {0}")]
     Crypto(String),
+    /// A value sealed under a master key this process was not given.
+    #[error("sealed under master key id {0}, which this process does not have (set it as FLUXCASCADE_MASTER_KEY or in FLUXCASCADE_MASTER_KEYS_PREVIOUS)")]
+    UnknownKey(String),
     #[error("not found")]
     NotFound,
     #[error("conflict: {0}")]

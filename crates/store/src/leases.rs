@@ -39,7 +39,38 @@ pub struct ReapPolicy {
     pub limit: i64,
 }
 
+/// Unfinished runs across every org, for the reaper's gauges (no tenant data leaves: counts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UnfinishedRuns {
+    /// Runs `pending` or `running`.
+    pub unfinished: i64,
+    /// Of those, the ones whose lease has expired (a pending run's lease runs from its creation).
+    pub lease_expired: i64,
+    /// Seconds since the unfinished run that progressed least recently last made progress
+    /// (its creation if it never did); 0 when there is none.
+    pub oldest_progress_age_secs: i64,
+}
+
 impl Store {
+    /// Counts unfinished runs (over the `sync_runs_unfinished` partial index) for the metrics.
+    pub async fn unfinished_runs(&self, lease: Duration) -> Result<UnfinishedRuns, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT count(*),
+                        count(*) FILTER (WHERE COALESCE(lease_until, created_at + make_interval(secs => $1)) < now()),
+                        COALESCE(EXTRACT(EPOCH FROM now() - min(COALESCE(progress_at, created_at)))::bigint, 0)
+                 FROM sync_runs WHERE status IN ('pending', 'running')",
+                &[&lease.as_secs_f64()],
+            )
+            .await?;
+        Ok(UnfinishedRuns {
+            unfinished: row.get(0),
+            lease_expired: row.get(1),
+            oldest_progress_age_secs: row.get::<_, i64>(2).max(0),
+        })
+    }
+
     /// Renews a running run's lease for `lease` (a batch starting work on it). Cheap when called
     /// often: the row is written only once half the lease has gone.
     pub async fn renew_run_lease(&self, sync_id: Uuid, lease: Duration) -> Result<(), StoreError> {
@@ -93,6 +124,11 @@ impl Store {
                 &[&lease, &policy.window.as_secs_f64(), &policy.limit],
             )
             .await?;
+        // Failing a run may count deliveries in its org's usage row: taken in org order, like
+        // every transaction touching several usage rows (see `usage`), so two reapers never
+        // deadlock on them. The runs themselves are locked already.
+        let mut rows = rows;
+        rows.sort_by_key(|r| r.get::<_, Uuid>(1));
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let (sync_id, org_id, mapping_id): (Uuid, Uuid, Uuid) =

@@ -18,8 +18,11 @@ pub mod mappings;
 pub mod members;
 pub mod oauth_states;
 pub mod orgs;
+pub mod reseal;
+pub mod retention;
 pub mod schedules;
 pub mod syncs;
+pub mod usage;
 pub mod webhook_events;
 pub mod webhooks;
 
@@ -32,6 +35,10 @@ pub use error::StoreError;
 mod embedded {
     refinery::embed_migrations!("../../migrations");
 }
+
+/// The session advisory lock `migrate` holds (single-bigint key space; the batch locks use the
+/// two-int one). ASCII "fc-migr".
+const MIGRATE_LOCK_KEY: i64 = 0x0066_632d_6d69_6772;
 
 /// How long [`Store::connect`]'s callers wait for a pooled connection.
 pub const DEFAULT_POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -85,10 +92,36 @@ impl Store {
         Ok(Store { pool })
     }
 
-    /// Applies pending migrations from `migrations/` (embedded at compile time).
+    /// Applies pending migrations from `migrations/` (embedded at compile time). Concurrent
+    /// callers (every pod's `migrate` init container at a rollout) are serialised by a session
+    /// advisory lock: the first applies, the others wait, then find nothing pending.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let mut client = self.pool.get().await?;
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATE_LOCK_KEY])
+            .await?;
+        let res = embedded::migrations::runner()
+            .run_async(&mut **client)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()));
+        let unlocked = client
+            .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATE_LOCK_KEY])
+            .await;
+        if unlocked.is_err() {
+            // Never hand a connection that may still hold the lock back to the pool.
+            drop(deadpool_postgres::Object::take(client));
+        }
+        res?;
+        unlocked?;
+        Ok(())
+    }
+
+    /// Applies the migrations up to and including `version` only (migration tests: a database as
+    /// an older release left it).
+    pub async fn migrate_to(&self, version: u32) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
         embedded::migrations::runner()
+            .set_target(refinery::Target::Version(version))
             .run_async(&mut **client)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
@@ -130,8 +163,13 @@ pub async fn ensure_database(database_url: &str) -> Result<(), StoreError> {
             .batch_execute(&format!("CREATE DATABASE {quoted}"))
             .await
         {
-            // Another process may have created it at the same moment.
-            if e.code() != Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) {
+            // Another process may have created it at the same moment: Postgres then reports
+            // duplicate_database, or a unique violation on pg_database when both raced past the
+            // existence check.
+            use tokio_postgres::error::SqlState;
+            if e.code() != Some(&SqlState::DUPLICATE_DATABASE)
+                && e.code() != Some(&SqlState::UNIQUE_VIOLATION)
+            {
                 return Err(e.into());
             }
         }

@@ -297,6 +297,11 @@ impl Store {
             )
             .await?;
         }
+        // Last, so the usage row (one of the few the concurrent batches of this mapping share
+        // today, see `usage::SHARDS`) stays locked only until the commit.
+        let usage = crate::usage::Usage::records(&c.counts);
+        let shard = crate::usage::batch_shard(c.batch_no);
+        crate::usage::count_in_shard(&tx, c.org_id, c.mapping_id, None, shard, &usage).await?;
         tx.commit().await?;
         Ok(true)
     }

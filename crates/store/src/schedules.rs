@@ -10,9 +10,10 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use fluxcascade_core::Schedule;
+use fluxcascade_core::{Schedule, SyncTrigger};
 use uuid::Uuid;
 
+use crate::usage::{Tally, Usage};
 use crate::{Store, StoreError};
 
 /// Why a claimed fire time started nothing.
@@ -133,6 +134,7 @@ impl Store {
             next.push(step.next_fire_at);
         }
         let claimed = claim(&tx, &due).await?;
+        let mut usage = Tally::default();
         let mut out = Vec::with_capacity(claimed.mappings.len());
         if !claimed.mappings.is_empty() {
             let run_ids: Vec<Uuid> = claimed.mappings.iter().map(|_| Uuid::now_v7()).collect();
@@ -155,6 +157,7 @@ impl Store {
                 let (org_id, mapping_id, fire_at) =
                     (claimed.orgs[i], claimed.mappings[i], claimed.times[i]);
                 let outcome = if created.contains(run) {
+                    usage.add(org_id, mapping_id, &Usage::runs(SyncTrigger::Schedule, 1));
                     ClaimOutcome::Run(*run)
                 } else {
                     skipped.push(org_id, mapping_id, fire_at);
@@ -197,6 +200,7 @@ impl Store {
                 .await?;
             tx.execute(&advance, &[&orgs, &ids, &next]).await?;
         }
+        usage.count_in(&tx).await?;
         tx.commit().await?;
         Ok(DueBatch {
             looked_at: rows.len(),
@@ -249,12 +253,14 @@ impl Store {
         }
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        tx.execute(
-            "DELETE FROM sync_runs r USING unnest($1::uuid[], $2::uuid[]) AS u(o, id)
-             WHERE r.org_id = u.o AND r.id = u.id AND r.status = 'pending'",
-            &[&run_orgs, &runs],
-        )
-        .await?;
+        let discarded = tx
+            .query(
+                "DELETE FROM sync_runs r USING unnest($1::uuid[], $2::uuid[]) AS u(o, id)
+                 WHERE r.org_id = u.o AND r.id = u.id AND r.status = 'pending'
+                 RETURNING r.mapping_id, r.trigger, (r.created_at AT TIME ZONE 'UTC')::date, r.org_id",
+                &[&run_orgs, &runs],
+            )
+            .await?;
         tx.execute(
             "DELETE FROM schedule_fires f USING unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS u(o, m, t)
              WHERE f.org_id = u.o AND f.mapping_id = u.m AND f.fire_at = u.t AND f.status = 'claimed'",
@@ -268,6 +274,12 @@ impl Store {
             &[&cols.orgs, &cols.mappings, &cols.times],
         )
         .await?;
+        // The discarded runs leave the usage they were counted in, in key order (see `usage`).
+        let mut discarded: Vec<_> = discarded.iter().collect();
+        discarded.sort_by_key(|r| (r.get::<_, Uuid>(3), r.get::<_, Uuid>(0)));
+        for r in discarded {
+            crate::syncs::uncount_run(&tx, r.get(3), r).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

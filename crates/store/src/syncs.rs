@@ -1,9 +1,10 @@
 //! Sync runs: creation (one active per mapping), coordinator progress, finalisation and the cursor.
 
 use chrono::{DateTime, Utc};
-use fluxcascade_core::{final_status, Counts, Cursor, RecordError, SyncStatus};
+use fluxcascade_core::{final_status, Counts, Cursor, RecordError, SyncStatus, SyncTrigger};
 use uuid::Uuid;
 
+use crate::usage::{self, Usage};
 use crate::{Store, StoreError};
 
 #[derive(Debug, Clone)]
@@ -110,7 +111,8 @@ pub struct SyncFilter {
 }
 
 impl Store {
-    /// Creates a pending run. `Conflict` when the mapping already has a pending or running sync.
+    /// Creates a pending run and counts it in the org's usage. `Conflict` when the mapping already
+    /// has a pending or running sync.
     #[tracing::instrument(level = "debug", name = "store.create_sync", skip_all, fields(otel.kind = "client", db.system = "postgresql", db.operation.name = "create_sync", org_id = %org_id, mapping_id = %mapping_id))]
     pub async fn create_sync(
         &self,
@@ -119,9 +121,11 @@ impl Store {
         trigger: &str,
         mode: &str,
     ) -> Result<SyncRow, StoreError> {
-        let res = self
-            .client()
-            .await?
+        let kind = SyncTrigger::parse(trigger)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown sync trigger {trigger:?}")))?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let res = tx
             .query_one(
                 &format!(
                     "INSERT INTO sync_runs (id, org_id, mapping_id, status, trigger, mode)
@@ -130,24 +134,36 @@ impl Store {
                 &[&Uuid::now_v7(), &org_id, &mapping_id, &trigger, &mode],
             )
             .await;
-        match res {
-            Ok(row) => Ok(row_to_sync(&row)),
-            Err(e) if StoreError::is_unique_violation(&e) => Err(StoreError::Conflict(
-                "a sync of this mapping is already pending or running".into(),
-            )),
-            Err(e) => Err(e.into()),
-        }
+        let row = match res {
+            Ok(row) => row_to_sync(&row),
+            Err(e) if StoreError::is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(
+                    "a sync of this mapping is already pending or running".into(),
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        usage::count_in(&tx, org_id, mapping_id, None, &Usage::runs(kind, 1)).await?;
+        tx.commit().await?;
+        Ok(row)
     }
 
-    /// Removes a pending run whose job could not be enqueued (the API answered 503).
+    /// Removes a pending run whose job could not be enqueued (the API answered 503), and takes it
+    /// back out of the usage of the day it was counted in.
     pub async fn discard_pending_sync(&self, org_id: Uuid, id: Uuid) -> Result<(), StoreError> {
-        self.client()
-            .await?
-            .execute(
-                "DELETE FROM sync_runs WHERE org_id = $1 AND id = $2 AND status = 'pending'",
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let row = tx
+            .query_opt(
+                "DELETE FROM sync_runs WHERE org_id = $1 AND id = $2 AND status = 'pending'
+                 RETURNING mapping_id, trigger, (created_at AT TIME ZONE 'UTC')::date",
                 &[&org_id, &id],
             )
             .await?;
+        if let Some(r) = row {
+            uncount_run(&tx, org_id, &r).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -521,4 +537,27 @@ pub(crate) async fn fail_run_in(
         crate::webhooks::emit_sync_event(tx, org_id, sync_id).await?;
     }
     Ok(n == 1)
+}
+
+/// Takes a deleted pending run (`mapping_id, trigger, UTC day of created_at`, as `DELETE …
+/// RETURNING` gave them) back out of the usage it was counted in when it was created.
+pub(crate) async fn uncount_run(
+    tx: &deadpool_postgres::Transaction<'_>,
+    org_id: Uuid,
+    deleted: &tokio_postgres::Row,
+) -> Result<(), StoreError> {
+    let trigger: String = deleted.get(1);
+    let Some(kind) = SyncTrigger::parse(&trigger) else {
+        return Err(StoreError::Corrupt(format!(
+            "unknown sync trigger {trigger:?}"
+        )));
+    };
+    usage::count_in(
+        tx,
+        org_id,
+        deleted.get(0),
+        Some(deleted.get(2)),
+        &Usage::runs(kind, -1),
+    )
+    .await
 }

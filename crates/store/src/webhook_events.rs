@@ -8,9 +8,10 @@
 use std::collections::BTreeMap;
 
 use deadpool_postgres::Transaction;
-use fluxcascade_core::MappingSpec;
+use fluxcascade_core::{MappingSpec, SyncTrigger};
 use uuid::Uuid;
 
+use crate::usage::{self, Tally, Usage, ORG_WIDE};
 use crate::{Store, StoreError};
 
 /// A connection as a webhook receiver needs it (found by id, across orgs).
@@ -206,6 +207,7 @@ impl Store {
         let tx = client.transaction().await?;
         let mut out = WebhookOutcome::default();
         let mut per_mapping: BTreeMap<Uuid, Ids> = BTreeMap::new();
+        let mut usage = Tally::default();
         let conns: Vec<Uuid> = events.iter().map(|e| e.connection_id).collect();
         let event_ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
         let orgs: Vec<Uuid> = events.iter().map(|e| e.org_id).collect();
@@ -228,6 +230,7 @@ impl Store {
                 continue;
             }
             out.fresh += 1;
+            usage.add(e.org_id, ORG_WIDE, &Usage::webhook_events(1));
             for (mapping_id, side) in &e.routes {
                 let ids = per_mapping.entry(*mapping_id).or_default();
                 ids.org_id = e.org_id;
@@ -243,7 +246,15 @@ impl Store {
         }
         for (mapping_id, mut ids) in per_mapping {
             take_deferred(&tx, mapping_id, &mut ids).await?;
-            match give_to_run(&tx, job_id, mapping_id, &ids).await? {
+            let given = give_to_run(&tx, job_id, mapping_id, &ids).await?;
+            if let Given::Created(_) = given {
+                usage.add(
+                    ids.org_id,
+                    mapping_id,
+                    &Usage::runs(SyncTrigger::Webhook, 1),
+                );
+            }
+            match given {
                 Given::Created(sync_id) | Given::Stale(sync_id) => out.publish.push(RunToPublish {
                     sync_id,
                     org_id: ids.org_id,
@@ -256,6 +267,7 @@ impl Store {
                 }
             }
         }
+        usage.count_in(&tx).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -300,7 +312,12 @@ impl Store {
             return Ok(None);
         }
         let sync_id = match give_to_run(&tx, job_id, mapping_id, &ids).await? {
-            Given::Created(id) | Given::Stale(id) => Some(id),
+            Given::Created(id) => {
+                let run = Usage::runs(SyncTrigger::Webhook, 1);
+                usage::count_in(&tx, org_id, mapping_id, None, &run).await?;
+                Some(id)
+            }
+            Given::Stale(id) => Some(id),
             Given::Extended => None,
             Given::Busy => return Ok(None), // rolled back: the ids stay deferred
         };
@@ -324,17 +341,19 @@ impl Store {
         let row = tx
             .query_opt(
                 "DELETE FROM sync_runs WHERE org_id = $1 AND id = $2 AND status = 'pending'
-                 RETURNING mapping_id, webhook_source_ids, webhook_target_ids",
+                 RETURNING mapping_id, trigger, (created_at AT TIME ZONE 'UTC')::date,
+                    webhook_source_ids, webhook_target_ids",
                 &[&org_id, &sync_id],
             )
             .await?;
         if let Some(r) = row {
             let ids = Ids {
                 org_id,
-                source: r.get::<_, Option<Vec<String>>>(1).unwrap_or_default(),
-                target: r.get::<_, Option<Vec<String>>>(2).unwrap_or_default(),
+                source: r.get::<_, Option<Vec<String>>>(3).unwrap_or_default(),
+                target: r.get::<_, Option<Vec<String>>>(4).unwrap_or_default(),
             };
             defer(&tx, r.get(0), &ids).await?;
+            crate::syncs::uncount_run(&tx, org_id, &r).await?;
         }
         tx.commit().await?;
         Ok(())

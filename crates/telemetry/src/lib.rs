@@ -13,6 +13,7 @@ pub mod redact;
 mod tracing_setup;
 
 pub use health::{HealthServer, ReadinessCheck};
-pub use metrics::{metrics, status_class, Metrics, MetricsError};
+pub use metrics::labels::{self, status_class, JobOutcome, ReapAction};
+pub use metrics::{metrics, Metrics, MetricsError};
 pub use otel::OTLP_ENDPOINT_ENV;
 pub use tracing_setup::{init_tracing, LogFormat, LOG_FORMAT_ENV};

@@ -6,7 +6,7 @@ use fluxcascade_core::{Counts, Cursor, Direction, Record};
 use fluxcascade_proto::v1::{BatchJob, JobEnvelope};
 use fluxcascade_queue::JobError;
 use fluxcascade_store::links::{BatchCommit, LinkRow, LinkWrite};
-use fluxcascade_store::BatchCaps;
+use fluxcascade_store::{BatchCaps, Store, StoreError};
 use fluxcascade_telemetry::metrics;
 use prost::Message;
 use std::time::Duration;
@@ -165,22 +165,7 @@ impl WorkerHandler {
             self.write_batch(key, records).await
         };
         let commit = outcome?;
-        let m = metrics();
-        m.records_synced
-            .with_label_values(&["created"])
-            .inc_by(commit.counts.created);
-        m.records_synced
-            .with_label_values(&["updated"])
-            .inc_by(commit.counts.updated);
-        m.records_synced
-            .with_label_values(&["skipped"])
-            .inc_by(commit.counts.skipped);
-        m.records_synced
-            .with_label_values(&["failed"])
-            .inc_by(commit.counts.failed);
-        let fresh = self
-            .store
-            .commit_batch(&commit)
+        let fresh = commit_counted(&self.store, &commit)
             .await
             .map_err(|e| classify::store(&e))?;
         if fresh {
@@ -381,4 +366,18 @@ impl WorkerHandler {
 
 pub(crate) fn max_cursor(records: &[Record]) -> Option<Cursor> {
     records.iter().map(Cursor::of).max()
+}
+
+/// Commits a batch and counts its records (`fluxcascade_records_synced_total`) once: a
+/// duplicate job finds the batch committed (`false`) and counts nothing.
+pub(crate) async fn commit_counted(
+    store: &Store,
+    commit: &BatchCommit,
+) -> Result<bool, StoreError> {
+    let fresh = store.commit_batch(commit).await?;
+    if fresh {
+        let c = &commit.counts;
+        metrics().observe_records(c.created, c.updated, c.skipped, c.failed);
+    }
+    Ok(fresh)
 }

@@ -27,6 +27,13 @@ pub fn provider(e: &ProviderError) -> JobError {
 }
 
 pub fn store(e: &StoreError) -> JobError {
+    if let StoreError::UnknownKey(_) = e {
+        // This process lacks the master key the credentials are sealed under: retrying here
+        // cannot help. The message names the key id (never key material).
+        return JobError::Permanent {
+            message: e.to_string(),
+        };
+    }
     if e.is_transient() {
         // The database is unreachable or its pool exhausted: retried for as long as it takes.
         JobError::Infrastructure {

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use fluxcascade_core::{Cursor, Direction, Record};
+use fluxcascade_core::{Cursor, Direction, Record, SyncStatus};
 use fluxcascade_proto::v1::{BatchJob, JobEnvelope, JobKind, SyncJob};
 use fluxcascade_providers::{ListQuery, Provider};
 use fluxcascade_queue::{JobError, Reason};
@@ -122,10 +122,14 @@ impl WorkerHandler {
     ) -> Result<(), JobError> {
         let reason = classify::reason(e);
         warn!(job_id = %env.job_id, %sync_id, error = %Reason::new(&reason), "run cannot proceed; failing it");
-        self.store
+        let failed = self
+            .store
             .fail_sync(org_id, sync_id, &reason)
             .await
             .map_err(|e| classify::store(&e))?;
+        if failed {
+            count_finished(SyncStatus::Failed);
+        }
         crate::deliveries::publish_for_subject(&self.store, &self.publisher, sync_id).await;
         self.after_run_finished(org_id, sync_id).await;
         Err(JobError::Permanent { message: reason })
@@ -364,6 +368,7 @@ impl WorkerHandler {
     pub(crate) async fn finalize(&self, org_id: Uuid, sync_id: Uuid) {
         match self.store.try_finalize_sync(org_id, sync_id).await {
             Ok(Some(status)) => {
+                count_finished(status);
                 info!(%sync_id, status = status.as_str(), "sync finished");
                 crate::deliveries::publish_for_subject(&self.store, &self.publisher, sync_id).await;
                 self.after_run_finished(org_id, sync_id).await;
@@ -374,6 +379,14 @@ impl WorkerHandler {
             }
         }
     }
+}
+
+/// `fluxcascade_runs_finished_total{status}`: counted by whoever's transaction ended the run.
+pub(crate) fn count_finished(status: SyncStatus) {
+    fluxcascade_telemetry::metrics()
+        .runs_finished
+        .with_label_values(&[status.as_str()])
+        .inc();
 }
 
 #[cfg(test)]

@@ -1,13 +1,10 @@
 //! The worker's `JobHandler`: dispatches jobs by kind and holds what the handlers share.
 
-use std::time::Instant;
-
 use fluxcascade_core::engine::CompiledMapping;
 use fluxcascade_proto::v1::{JobEnvelope, JobKind};
 use fluxcascade_queue::{JobError, JobHandler, Publisher, RetryPolicy};
 use fluxcascade_store::mappings::MappingRow;
 use fluxcascade_store::{BatchCaps, Store};
-use fluxcascade_telemetry::metrics;
 use uuid::Uuid;
 
 use crate::adapters::Adapters;
@@ -110,26 +107,15 @@ impl WorkerHandler {
 #[async_trait::async_trait]
 impl JobHandler for WorkerHandler {
     async fn handle(&self, job: &JobEnvelope) -> Result<(), JobError> {
-        let started = Instant::now();
+        // The queue's consumer times the job and counts its outcome (`observe_job`).
         let kind = JobKind::try_from(job.kind).unwrap_or(JobKind::Unspecified);
-        let label = match kind {
-            JobKind::Sync => "sync",
-            JobKind::Batch => "batch",
-            JobKind::Webhook => "webhook",
-            _ => "other",
-        };
-        let result = match kind {
+        match kind {
             JobKind::Sync => self.handle_sync(job).await,
             JobKind::Batch => self.handle_batch(job).await,
             JobKind::Webhook => self.handle_webhook(job).await,
             other => Err(JobError::Permanent {
                 message: format!("this worker does not handle {other:?} jobs"),
             }),
-        };
-        metrics()
-            .job_duration
-            .with_label_values(&[label])
-            .observe(started.elapsed().as_secs_f64());
-        result
+        }
     }
 }

@@ -13,6 +13,8 @@ mod deliveries;
 mod handler;
 mod health;
 mod matching;
+#[cfg(test)]
+mod metrics_tests;
 mod plan;
 mod project;
 mod reconcile;

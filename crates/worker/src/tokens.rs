@@ -146,6 +146,7 @@ impl StoreTokenSource {
                 Ok(())
             }
             Err(ProviderError::Auth(msg)) => {
+                count_refresh_failure(self.kind, "rejected");
                 warn!(connection_id = %self.connection_id, error = %msg, "refresh token rejected; connection expired");
                 let message = format!(
                     "the provider rejected the refresh token ({msg}); reconnect the account"
@@ -159,11 +160,21 @@ impl StoreTokenSource {
                 Err(ProviderError::Auth(message))
             }
             Err(e) => {
+                count_refresh_failure(self.kind, "error");
                 let _ = locked.lock.release().await;
                 Err(e)
             }
         }
     }
+}
+
+/// `fluxcascade_token_refresh_failures_total{provider, reason}`: `rejected` (the connection
+/// is now expired) or `error` (the provider or the network failed; the job retries).
+fn count_refresh_failure(kind: ProviderKind, reason: &'static str) {
+    fluxcascade_telemetry::metrics()
+        .token_refresh_failures
+        .with_label_values(&[kind.as_str(), reason])
+        .inc();
 }
 
 #[async_trait::async_trait]

@@ -13,6 +13,7 @@ pub mod oauth;
 pub mod org;
 pub mod preview;
 pub mod syncs;
+pub mod usage;
 pub mod webhooks;
 
 use axum::extract::{FromRequestParts, Path};

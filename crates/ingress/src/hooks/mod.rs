@@ -86,7 +86,14 @@ pub(crate) async fn enqueue(
     events: Vec<HookEvent>,
     deadline: Duration,
 ) -> Result<(), ApiError> {
+    let received = |outcome: &str| {
+        fluxcascade_telemetry::metrics()
+            .webhooks_received
+            .with_label_values(&[provider, outcome])
+            .inc();
+    };
     if events.is_empty() {
+        received("empty");
         return Ok(());
     }
     let org = org_id.map(|o| o.to_string()).unwrap_or_default();
@@ -100,14 +107,17 @@ pub(crate) async fn enqueue(
     match tokio::time::timeout(deadline, submitted).await {
         Ok(Ok(job_id)) => {
             tracing::debug!(provider, job_id = %job_id, events = count, "webhook enqueued");
+            received("accepted");
             Ok(())
         }
         Ok(Err(e)) => {
             tracing::warn!(error = %e, provider, "could not enqueue webhook job");
+            received("unavailable");
             Err(unavailable())
         }
         Err(_) => {
             tracing::warn!(provider, ?deadline, "webhook job not confirmed in time");
+            received("unavailable");
             Err(unavailable())
         }
     }

@@ -99,9 +99,18 @@ async fn take_webhook_jobs(app: &App) -> Vec<(JobEnvelope, WebhookJob, Value)> {
 #[tokio::test]
 async fn hubspot_valid_delivery_is_200_after_one_webhook_job_is_queued() {
     let app = App::start().await;
+    let accepted = || {
+        fluxcascade_telemetry::metrics()
+            .webhooks_received
+            .with_label_values(&["hubspot", "accepted"])
+            .get()
+    };
+    let before = accepted();
     let body = hubspot_body(7);
     let (s, v) = post_hubspot(&app, SECRET, &body, &body, now_ms()).await;
     assert_eq!(s, StatusCode::OK, "{v}");
+    // Other tests share the registry: the count only grows.
+    assert!(accepted() > before, "the delivery is counted accepted");
     let jobs = take_webhook_jobs(&app).await;
     assert_eq!(jobs.len(), 1);
     let (env, job, events) = &jobs[0];
@@ -169,9 +178,20 @@ async fn hubspot_malformed_is_400_and_oversized_is_413() {
 async fn hubspot_with_the_broker_down_is_503() {
     let app = App::start_with(Some("amqp://guest:guest@127.0.0.1:1/%2f")).await;
     let body = hubspot_body(9);
+    let unavailable = || {
+        fluxcascade_telemetry::metrics()
+            .webhooks_received
+            .with_label_values(&["hubspot", "unavailable"])
+            .get()
+    };
+    let before = unavailable();
     let (s, v) = post_hubspot(&app, SECRET, &body, &body, now_ms()).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
     assert_eq!(v["error"]["code"], "unavailable");
+    assert!(
+        unavailable() > before,
+        "the refused delivery is counted unavailable"
+    );
 }
 
 #[tokio::test]

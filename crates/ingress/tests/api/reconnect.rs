@@ -18,12 +18,14 @@ async fn sealed(app: &App, id: &str) -> (String, Vec<u8>, Option<Vec<u8>>) {
     let id: uuid::Uuid = id.parse().expect("id");
     let row = c
         .query_one(
-            "SELECT key_id, access_token, refresh_token FROM connections WHERE id = $1",
+            "SELECT access_token, refresh_token FROM connections WHERE id = $1",
             &[&id],
         )
         .await
         .expect("row");
-    (row.get(0), row.get(1), row.get(2))
+    let access: Vec<u8> = row.get(0);
+    let key_id = fluxcascade_store::SealedToken::key_id_of(&access).expect("key id");
+    (key_id, access, row.get(1))
 }
 
 async fn put_tokens(app: &App, key: &str, id: &str, body: Value) -> (StatusCode, Value) {

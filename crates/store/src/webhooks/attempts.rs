@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::secret_aad;
-use crate::{MasterKey, SealedToken, Store, StoreError};
+use crate::{MasterKey, Store, StoreError};
 
 impl Store {
     /// Takes a pending delivery for one attempt: a lease (`attempting_until`, [`LEASE_SECONDS`])
@@ -25,7 +25,7 @@ impl Store {
                  FROM webhooks w
                  WHERE w.id = d.webhook_id AND d.org_id = $1 AND d.id = $2 AND d.status = 'pending'
                    AND (d.attempting_until IS NULL OR d.attempting_until < now())
-                 RETURNING d.event_id, d.event_type, d.body, d.attempts, w.url, w.key_id, w.secret, w.id",
+                 RETURNING d.event_id, d.event_type, d.body, d.attempts, w.url, w.secret, w.id",
                 &[&org_id, &id, &LEASE_SECONDS],
             )
             .await?;
@@ -42,15 +42,12 @@ impl Store {
                 Claim::Done
             });
         };
-        let sealed = SealedToken {
-            key_id: row.get(5),
-            bytes: row.get(6),
-        };
+        let sealed: Vec<u8> = row.get(5);
         Ok(Claim::Attempt(DeliveryAttempt {
             store: self.clone(),
             org_id,
             delivery_id: id,
-            secret: key.open(&secret_aad(row.get(7)), &sealed)?,
+            secret: key.open_stored(&secret_aad(row.get(6)), &sealed)?,
             event_id: row.get(0),
             event_type: row.get(1),
             body: row.get(2),

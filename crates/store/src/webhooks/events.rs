@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::usage::{self, Usage, ORG_WIDE};
 use crate::StoreError;
 
 /// How many per-record errors a `sync.*` event carries (as `GET /v1/syncs/{id}` does).
@@ -69,6 +70,16 @@ pub(super) async fn insert_deliveries<C: GenericClient>(
         .await?;
         ids.push(id);
     }
+    let deliveries = Usage::deliveries(ids.len() as i64);
+    usage::count_in_shard(
+        c,
+        org_id,
+        ORG_WIDE,
+        None,
+        usage::CONNECTION_SHARD,
+        &deliveries,
+    )
+    .await?;
     tracing::info!(%org_id, %event_id, event_type, deliveries = ids.len(), "webhook event recorded");
     Ok(ids)
 }

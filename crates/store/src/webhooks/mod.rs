@@ -77,7 +77,7 @@ fn row_to_webhook(r: &tokio_postgres::Row) -> WebhookRow {
     }
 }
 
-pub(super) fn secret_aad(id: Uuid) -> String {
+pub(crate) fn secret_aad(id: Uuid) -> String {
     format!("{id}:webhook")
 }
 
@@ -100,16 +100,16 @@ impl Store {
     ) -> Result<(WebhookRow, String), StoreError> {
         let id = Uuid::now_v7();
         let secret = new_secret()?;
-        let sealed = key.seal(&secret_aad(id), &secret)?;
+        let sealed = key.seal_stored(&secret_aad(id), &secret)?;
         let row = self
             .client()
             .await?
             .query_one(
                 &format!(
-                    "INSERT INTO webhooks (id, org_id, url, events, key_id, secret)
-                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+                    "INSERT INTO webhooks (id, org_id, url, events, secret)
+                     VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
                 ),
-                &[&id, &org_id, &url, &events, &sealed.key_id, &sealed.bytes],
+                &[&id, &org_id, &url, &events, &sealed],
             )
             .await?;
         Ok((row_to_webhook(&row), secret))

@@ -9,14 +9,13 @@ mod attempt;
 pub mod signing;
 
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fluxcascade_proto::v1::{DeliveryJob, JobEnvelope, JobKind};
 use fluxcascade_providers::egress::WebhookUrls;
 use fluxcascade_queue::{ConsumerOptions, JobError, JobHandler, Publisher, QueueConfig};
 use fluxcascade_store::webhooks::{Claim, UnpublishedDelivery};
 use fluxcascade_store::{MasterKey, Store, StoreError};
-use fluxcascade_telemetry::metrics;
 use prost::Message;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -237,7 +236,7 @@ impl DeliveryWorker {
 
 fn store_error(e: &StoreError) -> JobError {
     match e {
-        StoreError::Crypto(_) => JobError::permanent(e.to_string()),
+        StoreError::Crypto(_) | StoreError::UnknownKey(_) => JobError::permanent(e.to_string()),
         _ => JobError::Transient {
             message: e.to_string(),
             retry_after: e.is_transient().then_some(Duration::from_secs(1)),
@@ -248,17 +247,12 @@ fn store_error(e: &StoreError) -> JobError {
 #[async_trait::async_trait]
 impl JobHandler for DeliveryWorker {
     async fn handle(&self, job: &JobEnvelope) -> Result<(), JobError> {
-        let started = Instant::now();
-        let result = match JobKind::try_from(job.kind).unwrap_or(JobKind::Unspecified) {
+        // The queue's consumer times the job and counts its outcome (`observe_job`).
+        match JobKind::try_from(job.kind).unwrap_or(JobKind::Unspecified) {
             JobKind::Delivery => self.deliver(job).await,
             other => Err(JobError::permanent(format!(
                 "the delivery consumer does not handle {other:?} jobs"
             ))),
-        };
-        metrics()
-            .job_duration
-            .with_label_values(&["delivery"])
-            .observe(started.elapsed().as_secs_f64());
-        result
+        }
     }
 }
