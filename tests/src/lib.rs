@@ -570,6 +570,51 @@ pub fn hubspot_signature(secret: &str, uri: &str, body: &str, ts: &str) -> Strin
     ))
 }
 
+impl TestEnv {
+    /// Fresh Jobber tokens for the sandbox's default account, through Jobber's OAuth (authorize →
+    /// code → token exchange), as a user (re)connecting the app would get them: the token
+    /// response, with `access_token` and `refresh_token`.
+    pub async fn fresh_jobber_tokens(&self) -> anyhow::Result<Value> {
+        let redirect = "http://127.0.0.1:1/cb";
+        let resp = self
+            .http
+            .get(format!("{}/jobber/api/oauth/authorize", self.sandbox_url))
+            .query(&[
+                ("client_id", "sandbox-client"),
+                ("redirect_uri", redirect),
+                ("response_type", "code"),
+                ("state", "s"),
+            ])
+            .send()
+            .await?;
+        let target = redirect_target(&resp, "sandbox consent")?;
+        let code = url::Url::parse(&target)?
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .context("no code")?;
+        let token: Value = self
+            .http
+            .post(format!("{}/jobber/api/oauth/token", self.sandbox_url))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("client_id", "sandbox-client"),
+                ("client_secret", "sandbox-secret"),
+                ("redirect_uri", redirect),
+                ("code", code.as_str()),
+            ])
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        if token["access_token"].as_str().is_none() {
+            bail!("no access token: {token}");
+        }
+        Ok(token)
+    }
+}
+
 /// The `Location` of a redirect answer.
 pub fn redirect_target(resp: &reqwest::Response, what: &str) -> anyhow::Result<String> {
     resp.headers()

@@ -47,48 +47,6 @@ async fn wait_dead_letters(
     }
 }
 
-/// Fresh Jobber tokens for the sandbox's default account, through Jobber's OAuth (authorize →
-/// code → token exchange), as the user reconnecting the app would get them.
-async fn fresh_jobber_tokens(env: &TestEnv) -> anyhow::Result<Value> {
-    let redirect = "http://127.0.0.1:1/cb";
-    let resp = env
-        .http
-        .get(format!("{}/jobber/api/oauth/authorize", env.sandbox_url))
-        .query(&[
-            ("client_id", "sandbox-client"),
-            ("redirect_uri", redirect),
-            ("response_type", "code"),
-            ("state", "s"),
-        ])
-        .send()
-        .await?;
-    let target = fluxcascade_tests::redirect_target(&resp, "sandbox consent")?;
-    let code = url::Url::parse(&target)?
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .context("no code")?;
-    let token: Value = env
-        .http
-        .post(format!("{}/jobber/api/oauth/token", env.sandbox_url))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", "sandbox-client"),
-            ("client_secret", "sandbox-secret"),
-            ("redirect_uri", redirect),
-            ("code", code.as_str()),
-        ])
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    if token["access_token"].as_str().is_none() {
-        bail!("no access token: {token}");
-    }
-    Ok(token)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_job_is_dead_lettered_with_its_reason() -> anyhow::Result<()> {
     let env = TestEnv::start("dead_letters_poison", 1).await?;
@@ -164,7 +122,7 @@ async fn a_revoked_grant_fails_the_run_and_a_reconnect_and_replay_completes_it(
     assert_eq!(connection["status"], "expired", "{connection}");
 
     // The user connects Jobber again: the same connection gets the new grant's tokens.
-    let tokens = fresh_jobber_tokens(&env).await?;
+    let tokens = env.fresh_jobber_tokens().await?;
     let mut body = json!({"accessToken": tokens["access_token"]});
     if let Some(refresh) = tokens["refresh_token"].as_str() {
         body["refreshToken"] = json!(refresh);

@@ -90,42 +90,10 @@ impl Fixtures {
     }
 }
 
-/// Fresh Jobber tokens for the sandbox's default account, through the sandbox's OAuth, so the
-/// sweep knows the provider tokens it imports (and can look for them in every answer).
+/// A known access and refresh token of the sandbox's Jobber account, so the sweep can look for
+/// them in every answer.
 async fn jobber_tokens(env: &TestEnv) -> anyhow::Result<(String, String)> {
-    let redirect = "http://127.0.0.1:1/cb";
-    let resp = env
-        .http
-        .get(format!("{}/jobber/api/oauth/authorize", env.sandbox_url))
-        .query(&[
-            ("client_id", "sandbox-client"),
-            ("redirect_uri", redirect),
-            ("response_type", "code"),
-            ("state", "s"),
-        ])
-        .send()
-        .await?;
-    let target = fluxcascade_tests::redirect_target(&resp, "sandbox consent")?;
-    let code = url::Url::parse(&target)?
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .context("no code")?;
-    let token: Value = env
-        .http
-        .post(format!("{}/jobber/api/oauth/token", env.sandbox_url))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", "sandbox-client"),
-            ("client_secret", "sandbox-secret"),
-            ("redirect_uri", redirect),
-            ("code", code.as_str()),
-        ])
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let token = env.fresh_jobber_tokens().await?;
     match (
         token["access_token"].as_str(),
         token["refresh_token"].as_str(),
