@@ -11,6 +11,10 @@ pub struct Record {
     #[serde(rename = "updatedAt")]
     pub updated_at: DateTime<Utc>,
     pub fields: serde_json::Value,
+    /// A tombstone: the record was deleted (or archived) at `updated_at`; `fields` may be empty.
+    /// Read from provider delete hooks and from incremental reads that expose deletions.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }
 
 /// Compound incremental cursor: provider timestamps are not unique, so the id

@@ -18,6 +18,52 @@ pub struct ListQuery {
     pub fields: Vec<String>,
 }
 
+/// Stop a scanning `find_by` after this many pages.
+pub const MAX_SCAN_PAGES: usize = 500;
+
+/// `find_by` for an API with no search by field: reads the object page by page (at most
+/// [`MAX_SCAN_PAGES`]) and keeps the records whose `field` (a top-level name) equals one of
+/// `values`, trimmed and case-folded.
+pub async fn scan_find_by<P: Provider + ?Sized>(
+    provider: &P,
+    object: &str,
+    field: &str,
+    values: &[String],
+    fields: &[String],
+) -> Result<Vec<Record>, ProviderError> {
+    let fold = |s: &str| s.trim().to_lowercase();
+    let wanted: std::collections::HashSet<String> = values.iter().map(|v| fold(v)).collect();
+    let mut fields = fields.to_vec();
+    if !fields.is_empty() && !fields.iter().any(|f| f == field) {
+        fields.push(field.to_string());
+    }
+    let mut query = ListQuery {
+        since: None,
+        page: None,
+        page_size: 200,
+        fields,
+    };
+    let mut out = Vec::new();
+    for _ in 0..MAX_SCAN_PAGES {
+        let page = provider.list(object, &query).await?;
+        for rec in page.records {
+            let hit = match rec.fields.get(field) {
+                Some(serde_json::Value::String(s)) => wanted.contains(&fold(s)),
+                Some(serde_json::Value::Number(n)) => wanted.contains(&n.to_string()),
+                _ => false,
+            };
+            if hit {
+                out.push(rec);
+            }
+        }
+        match page.next_page {
+            Some(next) => query.page = Some(next),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
 #[derive(Debug, Clone)]
 pub struct Page {
     pub records: Vec<Record>,
@@ -51,8 +97,53 @@ pub enum WriteResult {
 pub trait Provider: Send + Sync {
     /// Read one page of an object, full or incremental.
     async fn list(&self, object: &str, query: &ListQuery) -> Result<Page, ProviderError>;
-    /// Read records by id (missing ids are simply absent from the result).
-    async fn get_many(&self, object: &str, ids: &[String]) -> Result<Vec<Record>, ProviderError>;
+    /// Read records by id (missing ids are simply absent from the result), with the
+    /// provider-native `fields` asked for (empty: the adapter's defaults), exactly as `list` does.
+    async fn get_many(
+        &self,
+        object: &str,
+        ids: &[String],
+        fields: &[String],
+    ) -> Result<Vec<Record>, ProviderError>;
+    /// Records of `object` whose provider-native `field` equals one of `values`, compared as the
+    /// provider's own search compares (HubSpot search `IN`, Salesforce SOQL `IN`, Pipedrive
+    /// search, Jobber filter), each with `fields` (empty: the defaults). At most
+    /// [`Provider::max_find`] values per call. The default scans the object page by page and is
+    /// only for objects whose API has no search by that field; an adapter says where it scans.
+    async fn find_by(
+        &self,
+        object: &str,
+        field: &str,
+        values: &[String],
+        fields: &[String],
+    ) -> Result<Vec<Record>, ProviderError> {
+        scan_find_by(self, object, field, values, fields).await
+    }
+    /// The most values one `find_by` call takes.
+    fn max_find(&self, _object: &str) -> usize {
+        100
+    }
+    /// Whether `archive` can remove records of `object` (archive, or delete where the provider has
+    /// no archive).
+    fn can_archive(&self, _object: &str) -> bool {
+        false
+    }
+    /// Archive (or delete, where the provider has no archive) records by id. Results are in id
+    /// order; an id already gone is `Ok` (a tombstone: `deleted: true`). An object that cannot be
+    /// archived fails each record with code `archive_unsupported`.
+    async fn archive(
+        &self,
+        _object: &str,
+        ids: &[String],
+    ) -> Result<Vec<WriteResult>, ProviderError> {
+        Ok(ids
+            .iter()
+            .map(|_| WriteResult::Failed {
+                code: "archive_unsupported".into(),
+                message: "this provider object cannot be archived or deleted".into(),
+            })
+            .collect())
+    }
     /// Write a batch; at most `max_batch(object)` ops. Results are in op order.
     async fn write(&self, object: &str, ops: &[WriteOp])
         -> Result<Vec<WriteResult>, ProviderError>;

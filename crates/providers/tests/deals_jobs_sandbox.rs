@@ -91,7 +91,7 @@ async fn deals_carry_their_contact_ids_in_full_incremental_and_by_id_reads() {
     assert_associations(&changed, &expected);
 
     let ids: Vec<String> = expected.keys().cloned().collect();
-    let by_id = p.get_many("deals", &ids).await.expect("get_many");
+    let by_id = p.get_many("deals", &ids, &[]).await.expect("get_many");
     assert_associations(&by_id, &expected);
 
     // Contacts are read as before: no associations block.
@@ -237,7 +237,7 @@ async fn a_job_is_created_on_a_property_of_its_client() {
     assert!(listed
         .iter()
         .all(|j| j.fields["clientId"] == json!(client_id)));
-    let got = p.get_many("jobs", &ids).await.expect("get_many");
+    let got = p.get_many("jobs", &ids, &[]).await.expect("get_many");
     assert_eq!(got.len(), 2);
     assert!(got.iter().all(|j| j.fields["clientId"] == json!(client_id)));
 }

@@ -183,7 +183,7 @@ async fn batch_update_and_get_many_round_trip() {
         .map(|r| r.id.clone())
         .chain(["999999".to_owned()])
         .collect();
-    let read = p.get_many("contacts", &ids).await.expect("get_many");
+    let read = p.get_many("contacts", &ids, &[]).await.expect("get_many");
     assert_eq!(read.len(), 5);
     assert!(read
         .iter()

@@ -151,7 +151,7 @@ async fn create_on_a_client_then_update_round_trips() {
     assert_eq!(edited.fields["address"]["street1"], "12 Harbour Rd");
 
     let read = p
-        .get_many("properties", std::slice::from_ref(&created.id))
+        .get_many("properties", std::slice::from_ref(&created.id), &[])
         .await
         .expect("get_many");
     assert_eq!(read.len(), 1);
@@ -215,7 +215,7 @@ async fn get_many_reads_a_full_batch_in_one_request() {
     ids.push(base64::engine::general_purpose::STANDARD.encode("gid://Jobber/Property/1"));
     let p = sb.provider(ProviderKind::Jobber).await;
     let before = sb.request_count("jobber", "graphql").await;
-    let read = p.get_many("properties", &ids).await.expect("get_many");
+    let read = p.get_many("properties", &ids, &[]).await.expect("get_many");
     let requests = sb.request_count("jobber", "graphql").await - before;
     assert_eq!(requests, 2, "56 ids are two batches of at most 50");
     assert_eq!(read.len(), 55, "the unknown id is absent");

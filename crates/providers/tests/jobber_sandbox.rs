@@ -195,6 +195,7 @@ async fn create_then_edit_round_trips_through_jobber() {
                 created.id.clone(),
                 "Z2lkOi8vSm9iYmVyL0NsaWVudC85OTk5OTk=".into(),
             ],
+            &[],
         )
         .await
         .expect("get_many");

@@ -215,7 +215,7 @@ async fn get_many_returns_the_existing_ids() {
     let p = pipedrive(&sb).await;
     let mut ids: Vec<String> = (1..=120).map(|i| i.to_string()).collect();
     ids.extend(["999999".to_owned(), "not-a-number".to_owned()]);
-    let got = p.get_many("persons", &ids).await.expect("get_many");
+    let got = p.get_many("persons", &ids, &[]).await.expect("get_many");
     let got_ids: HashSet<String> = got.iter().map(|r| r.id.clone()).collect();
     let want: HashSet<String> = (1..=120).map(|i| i.to_string()).collect();
     assert_eq!(got_ids, want);

@@ -203,6 +203,7 @@ async fn create_and_update_roundtrip_through_collections() {
         .get_many(
             "Contact",
             &[created.id.clone(), "003000000000000AAA".into()],
+            &[],
         )
         .await
         .expect("get_many");

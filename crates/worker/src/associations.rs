@@ -115,6 +115,7 @@ mod tests {
             id: "d1".into(),
             updated_at: Utc::now(),
             fields,
+            deleted: false,
         };
         assert_eq!(
             associated_ids(

@@ -257,7 +257,7 @@ impl WorkerHandler {
         let current_targets: HashMap<String, Record> = if policy.is_some() && !linked.is_empty() {
             let found = target
                 .provider
-                .get_many(object, &linked)
+                .get_many(object, &linked, &[])
                 .await
                 .map_err(|e| classify::provider(&e))?;
             found.into_iter().map(|r| (r.id.clone(), r)).collect()

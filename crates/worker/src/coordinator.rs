@@ -399,6 +399,7 @@ mod tests {
             id: id.into(),
             updated_at: Utc.timestamp_opt(secs, 0).unwrap(),
             fields: serde_json::json!({}),
+            deleted: false,
         }
     }
 

@@ -57,7 +57,7 @@ impl WorkerHandler {
         let current_sources: HashMap<String, Record> = if bidirectional && !linked.is_empty() {
             let found = source
                 .provider
-                .get_many(object, &linked)
+                .get_many(object, &linked, &[])
                 .await
                 .map_err(|e| classify::provider(&e))?;
             found.into_iter().map(|r| (r.id.clone(), r)).collect()

@@ -360,6 +360,7 @@ impl Provider for HubspotClient {
         &self,
         object_name: &str,
         ids: &[String],
+        _fields: &[String],
     ) -> Result<Vec<Record>, ProviderError> {
         let obj = object(object_name)?;
         let props = properties_for(obj, &[]);

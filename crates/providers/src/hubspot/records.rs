@@ -147,6 +147,7 @@ pub fn parse_object(obj: &HubspotObject, v: &Value) -> Result<Record, ProviderEr
         id,
         updated_at,
         fields,
+        deleted: false,
     })
 }
 

@@ -310,7 +310,12 @@ impl Provider for JobberClient {
         Ok(Page { records, next_page })
     }
 
-    async fn get_many(&self, object: &str, ids: &[String]) -> Result<Vec<Record>, ProviderError> {
+    async fn get_many(
+        &self,
+        object: &str,
+        ids: &[String],
+        _fields: &[String],
+    ) -> Result<Vec<Record>, ProviderError> {
         let kind = jobber_object(object)?;
         if kind == JobberObject::Properties {
             return self.get_properties(ids).await;

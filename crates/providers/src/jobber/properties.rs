@@ -63,6 +63,7 @@ pub fn parse_property(node: &Value, stamp: DateTime<Utc>) -> Result<Record, Prov
         id: id.to_owned(),
         updated_at: stamp,
         fields: json!({ "address": address, "clientId": client_id }),
+        deleted: false,
     })
 }
 

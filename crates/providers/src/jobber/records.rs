@@ -69,6 +69,7 @@ pub fn parse_node(node: &Value) -> Result<Record, ProviderError> {
         id,
         updated_at,
         fields: Value::Object(fields),
+        deleted: false,
     })
 }
 

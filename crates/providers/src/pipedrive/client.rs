@@ -280,6 +280,7 @@ impl Provider for PipedriveClient {
         &self,
         object_name: &str,
         ids: &[String],
+        _fields: &[String],
     ) -> Result<Vec<Record>, ProviderError> {
         let obj = object(object_name)?;
         let numeric: Vec<&String> = ids.iter().filter(|id| id.parse::<u64>().is_ok()).collect();

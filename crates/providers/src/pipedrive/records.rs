@@ -132,6 +132,7 @@ pub fn parse_record(obj: &PipedriveObject, v: &Value) -> Result<Record, Provider
         id,
         updated_at,
         fields: v.clone(),
+        deleted: false,
     })
 }
 

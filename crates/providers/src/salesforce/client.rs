@@ -296,6 +296,7 @@ impl Provider for SalesforceClient {
         &self,
         object_name: &str,
         ids: &[String],
+        _fields: &[String],
     ) -> Result<Vec<Record>, ProviderError> {
         let obj = object(object_name)?;
         if ids.is_empty() {
@@ -375,6 +376,7 @@ impl Provider for SalesforceClient {
                             id,
                             updated_at: chrono::Utc::now(),
                             fields,
+                            deleted: false,
                         })
                     }
                 },

@@ -203,6 +203,7 @@ pub fn parse_record(obj: &SalesforceObject, v: &Value) -> Result<Record, Provide
         id,
         updated_at,
         fields: Value::Object(fields),
+        deleted: false,
     })
 }
 

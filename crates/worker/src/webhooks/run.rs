@@ -65,7 +65,7 @@ impl WorkerHandler {
         for part in ids.chunks(chunk) {
             let found = adapter
                 .provider
-                .get_many(object, part)
+                .get_many(object, part, &[])
                 .await
                 .map_err(|e| classify::provider(&e))?;
             records.extend(found);
