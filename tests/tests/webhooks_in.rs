@@ -402,3 +402,81 @@ async fn a_salesforce_contact_change_reaches_hubspot_through_an_outbound_message
     assert_eq!(env.sandbox_records("hubspot", "contacts").await?.len(), 1);
     Ok(())
 }
+
+/// POSTs a Jobber webhook delivery signed as Jobber signs it (base64 HMAC-SHA256 of the raw body
+/// with the app's client secret), computed here independently of the sandbox.
+async fn post_jobber_hook(env: &TestEnv, body: &str) -> anyhow::Result<reqwest::StatusCode> {
+    use base64::Engine;
+    let key = ring::hmac::Key::new(
+        ring::hmac::HMAC_SHA256,
+        fluxcascade_providers::SANDBOX_CLIENT_SECRET.as_bytes(),
+    );
+    let signature =
+        base64::engine::general_purpose::STANDARD.encode(ring::hmac::sign(&key, body.as_bytes()));
+    Ok(env
+        .http
+        .post(format!("{}/hooks/jobber", env.api_url))
+        .header("content-type", "application/json")
+        .header("x-jobber-hmac-sha256", signature)
+        .body(body.to_string())
+        .send()
+        .await?
+        .status())
+}
+
+/// Jobber sends no event id and whole-second `occurredAt`s: a second change of a client within
+/// the same second arrives as the very same bytes as the first. It must still reach HubSpot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_jobber_changes_in_the_same_second_both_reach_hubspot() -> anyhow::Result<()> {
+    let env = TestEnv::start("webhooks_in_jobber_same_second", 1).await?;
+    let hubspot = env.connect("hubspot").await?;
+    let jobber = env.connect("jobber").await?;
+    let account = external_account_id(&env, &jobber).await?;
+    env.create_mapping(json!({
+        "name": "clients to contacts",
+        "source": {"connectionId": jobber, "object": "clients"},
+        "target": {"connectionId": hubspot, "object": "contacts"},
+        "fieldPairs": [
+            {"sourceField": "firstName", "targetField": "firstname"},
+            {"sourceField": "lastName", "targetField": "lastname", "required": true}
+        ]
+    }))
+    .await?;
+    let client = sandbox_post(
+        &env,
+        "jobber/clients",
+        json!({"firstName": "Grace", "lastName": "Hopper"}),
+    )
+    .await?;
+    let client_id = client["id"].as_str().context("client id")?;
+    let delivery = json!({"data": {"webHookEvent": {
+        "topic": "CLIENT_UPDATE", "appId": "app", "accountId": account,
+        "itemId": client_id, "occurredAt": "2026-12-03T10:00:00Z"}}})
+    .to_string();
+
+    assert_eq!(post_jobber_hook(&env, &delivery).await?, 200);
+    eventually("the first change in HubSpot", || async {
+        let contacts = env.sandbox_records("hubspot", "contacts").await?;
+        Ok(contacts
+            .into_iter()
+            .find(|c| fields(c)["firstname"] == "Grace"))
+    })
+    .await?;
+    sandbox_patch(
+        &env,
+        &format!("jobber/clients/{client_id}"),
+        json!({"firstName": "Amazing Grace"}),
+    )
+    .await?;
+    // The second change's delivery: byte for byte the first one.
+    assert_eq!(post_jobber_hook(&env, &delivery).await?, 200);
+    eventually("the second change in HubSpot", || async {
+        let contacts = env.sandbox_records("hubspot", "contacts").await?;
+        Ok(contacts
+            .into_iter()
+            .find(|c| fields(c)["firstname"] == "Amazing Grace"))
+    })
+    .await?;
+    assert_eq!(env.sandbox_records("hubspot", "contacts").await?.len(), 1);
+    Ok(())
+}

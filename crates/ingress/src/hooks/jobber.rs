@@ -1,9 +1,12 @@
 //! `POST /hooks/jobber`: `{data:{webHookEvent:{topic, appId, accountId, itemId, occurredAt}}}`,
 //! signed with `X-Jobber-Hmac-SHA256`; Jobber wants the answer within 1 s.
 //!
-//! Jobber's payload has no event id: the dedupe key is `topic:itemId:occurredAt`, which is also
-//! what a redelivery repeats. Two changes of one item within the same second share it; the second
-//! is then only synced by the next scheduled or manual run (webhook runs never move the cursor).
+//! Jobber's payload has no event id, and `occurredAt` is whole seconds: two real changes of one
+//! item within one second send byte-identical bodies, exactly like a redelivery. Telling them apart
+//! is impossible, so no Jobber delivery is ever dropped as a duplicate: each gets its own event id
+//! (`topic:itemId:occurredAt:` + a UUID v7 drawn on receipt). A redelivery costs one more read of
+//! the record, which the link hash turns into a skip; deliveries that arrive while the mapping's
+//! webhook run is pending join that run (coalesced), so a burst is read once.
 
 use std::time::Duration;
 
@@ -72,8 +75,9 @@ pub fn parse(body: &[u8]) -> Result<Vec<HookEvent>, ApiError> {
     let Some((object, action)) = object_and_action(&topic) else {
         return Ok(Vec::new()); // a topic we do not sync (invoices, quotes, app events)
     };
+    let nonce = uuid::Uuid::now_v7();
     Ok(vec![HookEvent {
-        id: format!("{topic}:{item}:{occurred}"),
+        id: format!("{topic}:{item}:{occurred}:{nonce}"),
         account,
         object: object.to_string(),
         record_id: item,
@@ -104,11 +108,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_client_update_is_one_event_keyed_by_topic_item_and_time() {
+    fn a_client_update_is_one_event_never_equal_to_an_identical_delivery() {
         let body = br#"{"data":{"webHookEvent":{"topic":"CLIENT_UPDATE","appId":"a","accountId":"QWNj","itemId":"Q2xp","occurredAt":"2026-01-01T00:00:00Z"}}}"#;
         let e = parse(body).unwrap();
         assert_eq!(e.len(), 1);
-        assert_eq!(e[0].id, "CLIENT_UPDATE:Q2xp:2026-01-01T00:00:00Z");
+        assert!(
+            e[0].id
+                .starts_with("CLIENT_UPDATE:Q2xp:2026-01-01T00:00:00Z:"),
+            "{}",
+            e[0].id
+        );
+        // The same bytes again (a redelivery, or a second change in the same second) is a new event.
+        assert_ne!(parse(body).unwrap()[0].id, e[0].id);
         assert_eq!(
             (e[0].object.as_str(), e[0].action, e[0].account.as_str()),
             ("clients", "update", "QWNj")
