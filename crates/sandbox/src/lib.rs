@@ -39,6 +39,7 @@ mod fake;
 mod gate;
 mod hubspot;
 mod jobber;
+mod normalize;
 mod oauth;
 mod pipedrive;
 mod salesforce;
@@ -88,9 +89,12 @@ impl Sandbox {
 
     /// Serves until the process ends.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let app = router(self.state);
+        let app = tower::ServiceExt::<axum::extract::Request>::map_request(
+            router(self.state),
+            normalize::salesforce_trailing_slash,
+        );
         tracing::info!(addr = %self.addr, "sandbox listening");
-        axum::serve(self.listener, app).await?;
+        axum::serve(self.listener, axum::ServiceExt::into_make_service(app)).await?;
         Ok(())
     }
 }

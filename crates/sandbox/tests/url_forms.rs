@@ -1,0 +1,119 @@
+//! The URL forms each provider's real API accepts, sent with a raw HTTP client: Salesforce
+//! resource paths with and without a trailing slash, and a client that keeps only the origin
+//! (scheme, host, port) of `instance_url`, as simple-salesforce and jsforce do.
+
+mod common;
+
+use common::{start, TestSandbox};
+use serde_json::{json, Value};
+
+/// authorize → code → token for Salesforce; the token response.
+async fn sf_connect(t: &TestSandbox) -> Value {
+    let code = t
+        .authorize_code(
+            "/salesforce/services/oauth2/authorize",
+            &[("response_type", "code"), ("state", "s1")],
+        )
+        .await;
+    let r = t
+        .http
+        .post(t.url("/salesforce/services/oauth2/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", "sandbox-client"),
+            ("client_secret", "sandbox-secret"),
+            ("redirect_uri", "http://localhost/cb"),
+            ("code", code.as_str()),
+        ])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(r.status(), 200);
+    r.json().await.expect("token json")
+}
+
+/// (status, body) of a Salesforce call to `url`.
+async fn call(
+    t: &TestSandbox,
+    token: &str,
+    method: &str,
+    url: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = t
+        .http
+        .request(method.parse().expect("method"), url)
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.expect("send");
+    let status = r.status().as_u16();
+    let text = r.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[tokio::test]
+async fn salesforce_resource_paths_accept_a_trailing_slash_as_salesforce_does() {
+    let t = start().await;
+    let tok = sf_connect(&t).await;
+    let token = tok["access_token"].as_str().expect("token").to_owned();
+    let base = tok["instance_url"]
+        .as_str()
+        .expect("instance_url")
+        .trim_end_matches('/')
+        .to_owned();
+    let data = format!("{base}/services/data/v59.0");
+
+    let (s, created) = call(
+        &t,
+        &token,
+        "POST",
+        &format!("{data}/sobjects/Contact/"),
+        Some(json!({"LastName": "Slash"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+
+    // Accepted: with and without the trailing slash.
+    for path in [
+        format!("/sobjects/Contact/{id}/"),
+        format!("/sobjects/Contact/{id}"),
+        "/query/?q=SELECT+Id+FROM+Contact".to_owned(),
+        "/query?q=SELECT+Id+FROM+Contact".to_owned(),
+    ] {
+        let (s, body) = call(&t, &token, "GET", &format!("{data}{path}"), None).await;
+        assert_eq!(s, 200, "{path}: {body}");
+    }
+    let (s, body) = call(
+        &t,
+        &token,
+        "PATCH",
+        &format!("{data}/sobjects/Contact/{id}/"),
+        Some(json!({"FirstName": "Tr"})),
+    )
+    .await;
+    assert_eq!(s, 204, "PATCH with a trailing slash: {body}");
+
+    // Refused as Salesforce refuses them: empty segments and unknown resources.
+    for path in [
+        "/sobjects/Contact//".to_owned(),
+        format!("/sobjects//Contact/{id}"),
+    ] {
+        let (s, body) = call(&t, &token, "GET", &format!("{data}{path}"), None).await;
+        assert_eq!(s, 404, "{path}: {body}");
+    }
+    let (s, body) = call(
+        &t,
+        &token,
+        "POST",
+        &format!("{data}/sobjects/NoSuchThing/"),
+        Some(json!({"LastName": "X"})),
+    )
+    .await;
+    assert_eq!(s, 404, "unknown sObject: {body}");
+}
