@@ -21,6 +21,10 @@
 //!   `get_many` batches 50 `property(id)` aliases per request; see [`jobber::properties`].
 //! - HubSpot `deals` carry their associated contact ids as `associations.contacts: ["<id>"]`
 //!   in `fields` (list, incremental read and `get_many`); `associations` is never written.
+//! - `get_many` reads the fields named like `list` does: HubSpot asks for exactly those
+//!   `properties` (plus the modified-time one), Salesforce adds them to its default field list
+//!   (a custom `Foo__c` comes back), Pipedrive v2 always answers whole objects (custom fields
+//!   included) and Jobber's selection is fixed (every field the adapter maps).
 
 pub mod budget;
 pub mod config;

@@ -360,10 +360,10 @@ impl Provider for HubspotClient {
         &self,
         object_name: &str,
         ids: &[String],
-        _fields: &[String],
+        fields: &[String],
     ) -> Result<Vec<Record>, ProviderError> {
         let obj = object(object_name)?;
-        let props = properties_for(obj, &[]);
+        let props = properties_for(obj, fields);
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(MAX_BATCH) {
             let inputs: Vec<Value> = chunk.iter().map(|id| json!({ "id": id })).collect();

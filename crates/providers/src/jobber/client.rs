@@ -310,6 +310,8 @@ impl Provider for JobberClient {
         Ok(Page { records, next_page })
     }
 
+    /// The selection is fixed (`queries.rs`, validated against Jobber's schema): every field
+    /// the adapter maps comes back whatever `fields` names, as in `list`.
     async fn get_many(
         &self,
         object: &str,

@@ -276,6 +276,8 @@ impl Provider for PipedriveClient {
     }
 
     /// `GET /api/v2/{object}?ids=...` in chunks of 100; ids that are not numbers cannot exist.
+    /// v2 answers whole objects (custom fields included), so every named field is there and
+    /// `fields` narrows nothing, as in `list`.
     async fn get_many(
         &self,
         object_name: &str,

@@ -296,13 +296,13 @@ impl Provider for SalesforceClient {
         &self,
         object_name: &str,
         ids: &[String],
-        _fields: &[String],
+        fields: &[String],
     ) -> Result<Vec<Record>, ProviderError> {
         let obj = object(object_name)?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let fields = fields_for(obj, &[])?;
+        let fields = fields_for(obj, fields)?;
         self.retrieve(obj, ids, &fields).await
     }
 

@@ -92,6 +92,8 @@ const CONTACT: &[FieldSpec] = &[
     f("MailingCountry", Text, 80),
     f("Description", Text, 32_000),
     f("LeadSource", Text, 255),
+    // A custom field, as orgs add them (`__c`): outside every adapter default.
+    f("Loyalty_Tier__c", Text, 255),
 ];
 
 const ACCOUNT: &[FieldSpec] = &[
