@@ -15,38 +15,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::Router;
-use common::{start, start_with, TestSandbox};
+use common::{salesforce_tokens, start, start_with, TestSandbox};
 use serde_json::{json, Value};
 
 const DATA: &str = "/salesforce/services/data/v60.0";
 
-/// authorize → code → token for Salesforce; the token response.
-async fn connect(t: &TestSandbox) -> Value {
-    let code = t
-        .authorize_code(
-            "/salesforce/services/oauth2/authorize",
-            &[("response_type", "code"), ("state", "s1")],
-        )
-        .await;
-    let r = t
-        .http
-        .post(t.url("/salesforce/services/oauth2/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", "sandbox-client"),
-            ("client_secret", "sandbox-secret"),
-            ("redirect_uri", "http://localhost/cb"),
-            ("code", code.as_str()),
-        ])
-        .send()
-        .await
-        .expect("token");
-    assert_eq!(r.status(), 200);
-    r.json().await.expect("token json")
-}
-
 async fn token(t: &TestSandbox) -> String {
-    connect(t).await["access_token"]
+    salesforce_tokens(t).await["access_token"]
         .as_str()
         .expect("access_token")
         .to_owned()
@@ -359,7 +334,7 @@ async fn expired_or_missing_session_gets_401_invalid_session_id() {
         json!([{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
     );
 
-    let fresh = connect(&t).await;
+    let fresh = salesforce_tokens(&t).await;
     let tok = fresh["access_token"].as_str().expect("token");
     let identity = fresh["id"].as_str().expect("identity url");
     let (s, _, me) = sf(
@@ -484,7 +459,7 @@ fn between<'a>(s: &'a str, open: &str, close: &str) -> Option<&'a str> {
 async fn control_plane_changes_send_outbound_messages_with_the_org_id() {
     let t = start().await;
     let (url, got) = listener().await;
-    let org = connect(&t).await["id"]
+    let org = salesforce_tokens(&t).await["id"]
         .as_str()
         .and_then(|id| id.rsplit('/').nth(1).map(str::to_owned))
         .expect("org id");

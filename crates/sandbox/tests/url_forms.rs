@@ -4,33 +4,8 @@
 
 mod common;
 
-use common::{start, TestSandbox};
+use common::{salesforce_tokens, start, TestSandbox};
 use serde_json::{json, Value};
-
-/// authorize → code → token for Salesforce; the token response.
-async fn sf_connect(t: &TestSandbox) -> Value {
-    let code = t
-        .authorize_code(
-            "/salesforce/services/oauth2/authorize",
-            &[("response_type", "code"), ("state", "s1")],
-        )
-        .await;
-    let r = t
-        .http
-        .post(t.url("/salesforce/services/oauth2/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", "sandbox-client"),
-            ("client_secret", "sandbox-secret"),
-            ("redirect_uri", "http://localhost/cb"),
-            ("code", code.as_str()),
-        ])
-        .send()
-        .await
-        .expect("token");
-    assert_eq!(r.status(), 200);
-    r.json().await.expect("token json")
-}
 
 /// (status, body) of a Salesforce call to `url`.
 async fn call(
@@ -59,7 +34,7 @@ async fn call(
 #[tokio::test]
 async fn salesforce_resource_paths_accept_a_trailing_slash_as_salesforce_does() {
     let t = start().await;
-    let tok = sf_connect(&t).await;
+    let tok = salesforce_tokens(&t).await;
     let token = tok["access_token"].as_str().expect("token").to_owned();
     let base = tok["instance_url"]
         .as_str()

@@ -176,3 +176,28 @@ impl TestSandbox {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 }
+
+/// authorize → code → token for Salesforce; the token response.
+pub async fn salesforce_tokens(t: &TestSandbox) -> Value {
+    let code = t
+        .authorize_code(
+            "/salesforce/services/oauth2/authorize",
+            &[("response_type", "code"), ("state", "s1")],
+        )
+        .await;
+    let r = t
+        .http
+        .post(t.url("/salesforce/services/oauth2/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", "sandbox-client"),
+            ("client_secret", "sandbox-secret"),
+            ("redirect_uri", "http://localhost/cb"),
+            ("code", code.as_str()),
+        ])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(r.status(), 200);
+    r.json().await.expect("token json")
+}
