@@ -12,6 +12,8 @@ pub mod members;
 pub mod oauth;
 pub mod org;
 pub mod preview;
+pub mod preview_native;
+pub mod preview_sample;
 pub mod syncs;
 pub mod usage;
 pub mod webhooks;

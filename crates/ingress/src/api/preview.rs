@@ -3,7 +3,10 @@
 //! The mapping is validated exactly like `POST /v1/mappings` (details prefixed `mapping.`), then its
 //! field pairs are compiled once and applied to each record with
 //! [`CompiledMapping::apply`], the function the worker uses to build what it writes. Nothing is
-//! stored, nothing is enqueued and no provider is called; Members may call it (it is a read).
+//! stored and nothing is enqueued. Records may be pasted in the provider's native shape
+//! ([`preview_native`](super::preview_native)) or, with `"sample": {"count": N}`, read from the
+//! connection ([`preview_sample`](super::preview_sample), the only variant that calls a provider,
+//! read only). Members may call it (it is a read).
 
 use axum::extract::State;
 use axum::Json;
@@ -12,6 +15,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::api::mappings;
+use crate::api::preview_native::{id_text, native};
+use crate::api::preview_sample::{self, SampleRequest};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::json::ApiJson;
@@ -24,8 +29,13 @@ pub const MAX_PREVIEW_RECORDS: usize = 100;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PreviewRequest {
     pub mapping: MappingSpec,
-    /// Each `{"id"?, "fields": {...}}` or a bare object of fields (see [`parse_records`]).
+    /// Each `{"id"?, "fields": {...}}` or the record in its provider's native shape (see
+    /// [`parse_records`]). Ignored when `sample` is given.
+    #[serde(default)]
     pub records: Vec<Value>,
+    /// Read this many records from the connection instead (1..=20; calls the provider).
+    #[serde(default)]
+    pub sample: Option<SampleRequest>,
 }
 
 /// One sample record: its id (if it has one) and its provider-native fields.
@@ -62,11 +72,14 @@ pub struct PreviewResponse {
     pub target: WriteTarget,
 }
 
-/// Reads the sample records. A record is the wrapped shape `{"id"?, "fields": {...}}` when it has
-/// a `fields` key and no keys other than `id` and `fields`; any other object is a bare object of
-/// fields (whose `id`, if a string or number, names the record). Every problem is reported, each
-/// naming `records`, `records[i]`, `records[i].id` or `records[i].fields`.
-pub fn parse_records(records: &[Value]) -> Result<Vec<SampleRecord>, Vec<ErrorDetail>> {
+/// Reads the sample records of a `kind` endpoint. A record is the wrapped shape
+/// `{"id"?, "fields": {...}}` when it has a `fields` key and no keys other than `id` and
+/// `fields`; any other object must be `kind`'s native shape ([`native`]). Every problem is
+/// reported, each naming `records`, `records[i]`, `records[i].id` or `records[i].fields`.
+pub fn parse_records(
+    kind: ProviderKind,
+    records: &[Value],
+) -> Result<Vec<SampleRecord>, Vec<ErrorDetail>> {
     if records.len() > MAX_PREVIEW_RECORDS {
         return Err(vec![ErrorDetail::new(
             "records",
@@ -79,7 +92,7 @@ pub fn parse_records(records: &[Value]) -> Result<Vec<SampleRecord>, Vec<ErrorDe
     let mut out = Vec::with_capacity(records.len());
     let mut issues = Vec::new();
     for (i, record) in records.iter().enumerate() {
-        match parse_record(i, record) {
+        match parse_record(kind, i, record) {
             Ok(r) => out.push(r),
             Err(mut e) => issues.append(&mut e),
         }
@@ -91,7 +104,11 @@ pub fn parse_records(records: &[Value]) -> Result<Vec<SampleRecord>, Vec<ErrorDe
     }
 }
 
-fn parse_record(i: usize, record: &Value) -> Result<SampleRecord, Vec<ErrorDetail>> {
+fn parse_record(
+    kind: ProviderKind,
+    i: usize,
+    record: &Value,
+) -> Result<SampleRecord, Vec<ErrorDetail>> {
     let Value::Object(map) = record else {
         return Err(vec![ErrorDetail::new(
             format!("records[{i}]"),
@@ -99,10 +116,9 @@ fn parse_record(i: usize, record: &Value) -> Result<SampleRecord, Vec<ErrorDetai
         )]);
     };
     if !is_wrapped(map) {
-        return Ok(SampleRecord {
-            id: map.get("id").and_then(id_text),
-            fields: record.clone(),
-        });
+        return native(kind, i, map)
+            .map(|(id, fields)| SampleRecord { id, fields })
+            .map_err(|e| vec![e]);
     }
     let mut issues = Vec::new();
     let id = match map.get("id") {
@@ -134,15 +150,6 @@ fn parse_record(i: usize, record: &Value) -> Result<SampleRecord, Vec<ErrorDetai
 
 fn is_wrapped(map: &Map<String, Value>) -> bool {
     map.contains_key("fields") && map.keys().all(|k| k == "id" || k == "fields")
-}
-
-/// A record id given as a string or a number (Pipedrive ids are numbers).
-fn id_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
 }
 
 /// The engine a preview applies for `direction`.
@@ -206,15 +213,18 @@ pub fn preview_records_within(
 }
 
 /// `POST /v1/mappings/preview`: 200 with one item per record; 422 for an invalid mapping
-/// (details name `mapping.…`), more than [`MAX_PREVIEW_RECORDS`] records or a malformed record.
-/// Writes nothing, publishes nothing, calls no provider.
+/// (details name `mapping.…`), more than [`MAX_PREVIEW_RECORDS`] records, a record in neither
+/// the wrapped nor the provider's native shape (`records[i]`) or a `sample.count` outside 1..=20.
+/// Writes nothing, publishes nothing; only `sample` calls the provider (one read, 409/502 when it
+/// fails).
 #[utoipa::path(post, path = "/v1/mappings/preview", tag = "mappings",
     request_body = PreviewRequest,
     responses(
         (status = 200, body = PreviewResponse),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
-        (status = 503, body = ErrorBody),
+        (status = 502, body = ErrorBody), (status = 503, body = ErrorBody),
     ),
     extensions(("x-min-role" = json!("member"))))]
 pub async fn preview(
@@ -222,15 +232,25 @@ pub async fn preview(
     caller: Caller,
     ApiJson(body): ApiJson<PreviewRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let records = parse_records(&body.records);
     let spec = &body.mapping;
+    let count = body.sample.as_ref().map(preview_sample::check_count);
     let checked = mappings::check(&state, caller.org_id(), spec, "mapping.").await?;
-    let ((source, target), records) = match (checked, records) {
-        (Ok(p), Ok(records)) => (p, records),
-        (p, r) => {
-            let details = p.err().into_iter().chain(r.err()).flatten().collect();
+    let (source, target) = match (checked, count.clone()) {
+        (Ok(p), None | Some(Ok(_))) => p,
+        (p, c) => {
+            let details = p
+                .err()
+                .into_iter()
+                .flatten()
+                .chain(c.and_then(Result::err))
+                .collect();
             return Err(ApiError::invalid(details));
         }
+    };
+    // The records are read from (or pasted for) the endpoint the direction reads.
+    let (read_kind, read_endpoint) = match spec.direction {
+        Direction::TargetToSource => (target, &spec.target),
+        Direction::SourceToTarget | Direction::Bidirectional => (source, &spec.source),
     };
     let forward = CompiledMapping::compile(&spec.field_pairs).map_err(|issues| {
         ApiError::invalid(
@@ -240,6 +260,20 @@ pub async fn preview(
                 .collect(),
         )
     })?;
+    let records = match count {
+        Some(Ok(n)) => {
+            preview_sample::read(
+                &state,
+                caller.org_id(),
+                &read_endpoint.connection_id,
+                &read_endpoint.object,
+                n,
+                preview_sample::fields_read(&spec.field_pairs),
+            )
+            .await?
+        }
+        _ => parse_records(read_kind, &body.records).map_err(ApiError::invalid)?,
+    };
     let engine = engine_for(spec.direction, &forward);
     let (provider, endpoint) = match spec.direction {
         Direction::TargetToSource => (source, &spec.source),
