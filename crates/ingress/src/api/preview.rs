@@ -30,9 +30,9 @@ pub const MAX_PREVIEW_RECORDS: usize = 100;
 pub struct PreviewRequest {
     pub mapping: MappingSpec,
     /// Each `{"id"?, "fields": {...}}` or the record in its provider's native shape (see
-    /// [`parse_records`]). Ignored when `sample` is given.
+    /// [`parse_records`]). Required unless `sample` is given (then ignored).
     #[serde(default)]
-    pub records: Vec<Value>,
+    pub records: Option<Vec<Value>>,
     /// Read this many records from the connection instead (1..=20; calls the provider).
     #[serde(default)]
     pub sample: Option<SampleRequest>,
@@ -272,7 +272,15 @@ pub async fn preview(
             )
             .await?
         }
-        _ => parse_records(read_kind, &body.records).map_err(ApiError::invalid)?,
+        _ => {
+            let Some(records) = &body.records else {
+                return Err(ApiError::invalid(vec![ErrorDetail::new(
+                    "records",
+                    "required: the records to preview, or \"sample\": {\"count\": N} to read N from the connection",
+                )]));
+            };
+            parse_records(read_kind, records).map_err(ApiError::invalid)?
+        }
     };
     let engine = engine_for(spec.direction, &forward);
     let (provider, endpoint) = match spec.direction {

@@ -31,7 +31,7 @@ async fn preview_maps_each_record_and_writes_nothing() {
         "mapping": mapping(&hub, &jobber),
         "records": [
             {"id": "101", "fields": {"firstname": "ada", "lastname": "Lovelace", "email": "Ada@Example.COM"}},
-            {"firstname": "grace", "email": "GRACE@NAVY.MIL"},
+            {"properties": {"firstname": "grace", "email": "GRACE@NAVY.MIL"}},
             {"id": "103", "fields": {"firstname": "Alan", "lastname": "Turing"}}
         ]
     });
@@ -126,7 +126,7 @@ async fn preview_validates_the_mapping_and_the_records() {
     let jobber = app.connection(&app.owner, "jobber").await;
     let other = app.other_org().await;
     let foreign = app.connection(&other, "jobber").await;
-    let record = json!({"firstname": "ada", "lastname": "L"});
+    let record = json!({"fields": {"firstname": "ada", "lastname": "L"}});
 
     let mut bad = mapping(&hub, &jobber);
     bad["fieldPairs"][0]["transform"] = json!("rot13");
@@ -201,6 +201,19 @@ async fn preview_validates_the_mapping_and_the_records() {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(error_fields(&v), ["records[0]", "records[1].fields"], "{v}");
+
+    // A bare HubSpot record is neither `{fields}` nor HubSpot's `{id, properties}`: refused by
+    // name rather than read as a record whose every mapped field is missing.
+    let (s, v) = app
+        .call(
+            Method::POST,
+            PREVIEW,
+            Some(&app.owner),
+            Some(json!({"mapping": mapping(&hub, &jobber), "records": [{"firstname": "ada"}]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(error_fields(&v), ["records[0]"], "{v}");
 
     let mut shape = mapping(&hub, &jobber);
     shape["fieldPairs"][0] = json!({"sourceField": "x"});
