@@ -138,6 +138,61 @@ async fn a_hubspot_contact_change_reaches_jobber_through_the_webhook() -> anyhow
     Ok(())
 }
 
+/// `company` is a real HubSpot contact property outside the ones HubSpot returns when none are
+/// named: a webhook run must ask for it by name, as a scheduled run does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_change_of_a_non_default_hubspot_property_reaches_jobber() -> anyhow::Result<()> {
+    let env = TestEnv::start("webhooks_in_hubspot_fields", 1).await?;
+    env.sandbox_config(json!({"webhookUrl": env.api_url}))
+        .await?;
+    let hubspot = env.connect("hubspot").await?;
+    let jobber = env.connect("jobber").await?;
+    external_account_id(&env, &hubspot).await?;
+    let mapping = env
+        .create_mapping(json!({
+            "name": "contacts to clients with company",
+            "source": {"connectionId": hubspot, "object": "contacts"},
+            "target": {"connectionId": jobber, "object": "clients"},
+            "fieldPairs": [
+                {"sourceField": "lastname", "targetField": "lastName", "required": true},
+                {"sourceField": "company", "targetField": "companyName"}
+            ]
+        }))
+        .await?;
+    let contact = sandbox_post(
+        &env,
+        "hubspot/contacts",
+        json!({"properties": {"lastname": "Hopper", "company": "Navy"}}),
+    )
+    .await?;
+    let contact_id = contact["id"].as_str().context("contact id")?.to_string();
+    let client = eventually("the new contact's client in Jobber", || async {
+        let clients = env.sandbox_records("jobber", "clients").await?;
+        Ok(clients
+            .into_iter()
+            .find(|c| fields(c)["lastName"] == "Hopper"))
+    })
+    .await?;
+    assert_eq!(fields(&client)["companyName"], "Navy", "{client}");
+
+    sandbox_patch(
+        &env,
+        &format!("hubspot/contacts/{contact_id}"),
+        json!({"properties": {"company": "Remington Rand"}}),
+    )
+    .await?;
+    eventually("the changed company in Jobber", || async {
+        let clients = env.sandbox_records("jobber", "clients").await?;
+        Ok(clients.into_iter().find(|c| {
+            fields(c)["lastName"] == "Hopper" && fields(c)["companyName"] == "Remington Rand"
+        }))
+    })
+    .await?;
+    assert_only_webhook_runs(&env, &mapping).await?;
+    assert_eq!(env.sandbox_records("jobber", "clients").await?.len(), 1);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_jobber_client_change_reaches_hubspot_through_the_webhook() -> anyhow::Result<()> {
     let env = TestEnv::start("webhooks_in_jobber", 1).await?;
@@ -371,19 +426,21 @@ async fn a_salesforce_contact_change_reaches_hubspot_through_an_outbound_message
             "fieldPairs": [
                 {"sourceField": "FirstName", "targetField": "firstname"},
                 {"sourceField": "LastName", "targetField": "lastname", "required": true},
-                {"sourceField": "Email", "targetField": "email"}
+                {"sourceField": "Email", "targetField": "email"},
+                {"sourceField": "Loyalty_Tier__c", "targetField": "loyalty_tier"}
             ]
         }))
         .await?;
     let contact = sandbox_post(
         &env,
         "salesforce/Contact",
-        json!({"FirstName": "Dorothy", "LastName": "Vaughan", "Email": "dv@example.test"}),
+        json!({"FirstName": "Dorothy", "LastName": "Vaughan", "Email": "dv@example.test",
+               "Loyalty_Tier__c": "Silver"}),
     )
     .await?;
     let id = contact["Id"].as_str().context("Contact Id")?.to_string();
     contact_where(&env, "the new Contact in HubSpot", |f| {
-        f["lastname"] == "Vaughan" && f["firstname"] == "Dorothy"
+        f["lastname"] == "Vaughan" && f["firstname"] == "Dorothy" && f["loyalty_tier"] == "Silver"
     })
     .await?;
     // SystemModstamp has whole seconds: keep the edit apart from the create.
@@ -391,12 +448,15 @@ async fn a_salesforce_contact_change_reaches_hubspot_through_an_outbound_message
     sandbox_patch(
         &env,
         &format!("salesforce/Contact/{id}"),
-        json!({"FirstName": "Dot"}),
+        json!({"FirstName": "Dot", "Loyalty_Tier__c": "Gold"}),
     )
     .await?;
-    contact_where(&env, "the changed first name in HubSpot", |f| {
-        f["lastname"] == "Vaughan" && f["firstname"] == "Dot"
-    })
+    // Loyalty_Tier__c is a custom field: the webhook run names it in its field list.
+    contact_where(
+        &env,
+        "the changed first name and custom field in HubSpot",
+        |f| f["lastname"] == "Vaughan" && f["firstname"] == "Dot" && f["loyalty_tier"] == "Gold",
+    )
     .await?;
     assert_only_webhook_runs(&env, &mapping).await?;
     assert_eq!(env.sandbox_records("hubspot", "contacts").await?.len(), 1);

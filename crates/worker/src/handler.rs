@@ -26,7 +26,7 @@ pub struct WorkerHandler {
 /// A mapping ready to apply: the core engine plus what the I/O side needs from it.
 pub(crate) struct Compiled {
     pub engine: CompiledMapping,
-    /// Top-level source fields to ask the provider for.
+    /// Top-level source fields to ask the provider for (the pairs' and the match rule's).
     pub source_fields: Vec<String>,
     pub target_fields: Vec<String>,
     pub projection: Projection,
@@ -83,8 +83,20 @@ impl WorkerHandler {
                 ),
             }
         })?;
+        let mut source_fields = engine.source_paths();
+        // A match rule's source field is read too, though no pair maps it.
+        if let Some(rule) = &mapping.spec.match_rule {
+            let top = rule
+                .source_field
+                .split(['.', '['])
+                .next()
+                .unwrap_or_default();
+            if !top.is_empty() && !source_fields.iter().any(|f| f == top) {
+                source_fields.push(top.to_owned());
+            }
+        }
         Ok(Compiled {
-            source_fields: engine.source_paths(),
+            source_fields,
             target_fields: engine.target_paths(),
             projection: Projection::new(&engine.target_field_paths()),
             engine,

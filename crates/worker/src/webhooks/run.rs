@@ -40,18 +40,22 @@ impl WorkerHandler {
         }
         let reverse = run.leg == "reverse" || source_ids.is_empty();
         let last_leg = reverse || target_ids.is_empty();
-        // get_many reads whole records (the adapters' default fields plus what they need).
-        let (connection, object, ids) = if reverse {
+        // get_many reads the fields the mapping needs, as a cursor run's `list` does (a property
+        // outside the adapter's defaults is asked for by name).
+        let compiled = self.compile(mapping)?;
+        let (connection, object, ids, fields) = if reverse {
             (
                 mapping.target_connection(),
                 &mapping.spec.target.object,
                 target_ids,
+                compiled.target_fields,
             )
         } else {
             (
                 mapping.source_connection(),
                 &mapping.spec.source.object,
                 source_ids,
+                compiled.source_fields,
             )
         };
         let connection = connection.map_err(|e| classify::store(&e))?;
@@ -65,7 +69,7 @@ impl WorkerHandler {
         for part in ids.chunks(chunk) {
             let found = adapter
                 .provider
-                .get_many(object, part, &[])
+                .get_many(object, part, &fields)
                 .await
                 .map_err(|e| classify::provider(&e))?;
             records.extend(found);
