@@ -55,6 +55,10 @@ enum Command {
     Sandbox {
         #[arg(long, default_value = "127.0.0.1:9100")]
         listen: String,
+        /// Where the Salesforce instance API listens (the origin token responses name as
+        /// `instance_url`); default: an ephemeral port on the `--listen` address.
+        #[arg(long)]
+        salesforce_listen: Option<String>,
     },
     /// Apply database migrations (creates the database if missing).
     Migrate,
@@ -209,10 +213,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let shutdown = signals::shutdown_token();
             scheduler.run_until_stopped(shutdown).await
         }
-        Command::Sandbox { listen } => {
+        Command::Sandbox {
+            listen,
+            salesforce_listen,
+        } => {
             fluxcascade_telemetry::init_tracing("sandbox");
-            let sandbox = fluxcascade_sandbox::Sandbox::bind(&listen).await?;
+            let sandbox = match salesforce_listen {
+                Some(instance) => {
+                    fluxcascade_sandbox::Sandbox::bind_with_instance(&listen, &instance).await?
+                }
+                None => fluxcascade_sandbox::Sandbox::bind(&listen).await?,
+            };
             println!("sandbox listening on {}", sandbox.base_url());
+            println!(
+                "salesforce instance api on {}",
+                sandbox.salesforce_instance_url()
+            );
             let shutdown = signals::shutdown_token();
             tokio::select! {
                 r = sandbox.run_until_stopped() => r,

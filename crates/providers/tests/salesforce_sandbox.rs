@@ -25,8 +25,11 @@ async fn salesforce(sb: &common::TestSandbox) -> Arc<dyn Provider> {
     let instance_url = t.instance_url.clone();
     assert_eq!(
         instance_url.as_deref(),
-        Some(sb.url("/salesforce").as_str())
+        Some(sb.salesforce_instance.as_str()),
+        "instance_url is an origin (no path), as a real org's is"
     );
+    let parsed = url::Url::parse(instance_url.as_deref().unwrap_or_default()).expect("a URL");
+    assert_eq!(parsed.path(), "/", "no path: {parsed}");
     let mut ctx = ConnectionContext::simple(
         Arc::new(fluxcascade_providers::StaticToken(t.access_token)),
         reqwest::Client::new(),

@@ -48,6 +48,7 @@ mod stats;
 mod webhook;
 mod webhook_emit;
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 
 use axum::Router;
@@ -56,28 +57,53 @@ use tokio::net::TcpListener;
 pub use config::SandboxConfig;
 use state::{SandboxState, SharedState};
 
-/// A bound, not yet serving, sandbox server.
+/// A bound, not yet serving, sandbox server: the main listener (every provider under its prefix,
+/// and the control plane) and the Salesforce instance listener, which serves the instance API at
+/// its root as a real org's `instance_url` (an origin: scheme, host, port, no path) does.
 pub struct Sandbox {
     listener: TcpListener,
+    instance_listener: TcpListener,
     addr: SocketAddr,
+    instance_addr: SocketAddr,
     state: SharedState,
 }
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sandbox").field("addr", &self.addr).finish()
+        f.debug_struct("Sandbox")
+            .field("addr", &self.addr)
+            .field("instance_addr", &self.instance_addr)
+            .finish()
     }
 }
 
 impl Sandbox {
-    /// Binds (use "127.0.0.1:0" for an ephemeral port).
+    /// Binds `addr` (use "127.0.0.1:0" for an ephemeral port) and the Salesforce instance
+    /// listener on an ephemeral port of the same address.
     pub async fn bind(addr: &str) -> anyhow::Result<Sandbox> {
         let listener = TcpListener::bind(addr).await?;
+        let ip = listener.local_addr()?.ip();
+        let instance = TcpListener::bind(SocketAddr::new(ip, 0)).await?;
+        Self::from_listeners(listener, instance)
+    }
+
+    /// Binds `addr` and the Salesforce instance listener on `instance_addr` (fixed ports for a
+    /// deployment whose other services reach the sandbox by name).
+    pub async fn bind_with_instance(addr: &str, instance_addr: &str) -> anyhow::Result<Sandbox> {
+        let listener = TcpListener::bind(addr).await?;
+        let instance = TcpListener::bind(instance_addr).await?;
+        Self::from_listeners(listener, instance)
+    }
+
+    fn from_listeners(listener: TcpListener, instance: TcpListener) -> anyhow::Result<Sandbox> {
         let addr = listener.local_addr()?;
-        let state = SandboxState::start(format!("http://{addr}"));
+        let instance_addr = instance.local_addr()?;
+        let state = SandboxState::start(format!("http://{addr}"), instance_addr.port());
         Ok(Sandbox {
             listener,
+            instance_listener: instance,
             addr,
+            instance_addr,
             state,
         })
     }
@@ -87,16 +113,35 @@ impl Sandbox {
         format!("http://{}", self.addr)
     }
 
-    /// Serves until the process ends.
+    /// The Salesforce instance origin, `http://127.0.0.1:PORT` (no path).
+    pub fn salesforce_instance_url(&self) -> String {
+        format!("http://{}", self.instance_addr)
+    }
+
+    /// Serves both listeners until the process ends (or one of them fails).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let app = tower::ServiceExt::<axum::extract::Request>::map_request(
-            router(self.state),
+            router(self.state.clone()),
             normalize::salesforce_trailing_slash,
         );
-        tracing::info!(addr = %self.addr, "sandbox listening");
-        axum::serve(self.listener, axum::ServiceExt::into_make_service(app)).await?;
+        let instance = tower::ServiceExt::<axum::extract::Request>::map_request(
+            salesforce_instance_router(self.state),
+            normalize::salesforce_trailing_slash,
+        );
+        tracing::info!(addr = %self.addr, instance = %self.instance_addr, "sandbox listening");
+        let main = axum::serve(self.listener, axum::ServiceExt::into_make_service(app));
+        let instance = axum::serve(
+            self.instance_listener,
+            axum::ServiceExt::into_make_service(instance),
+        );
+        tokio::try_join!(main.into_future(), instance.into_future())?;
         Ok(())
     }
+}
+
+/// The Salesforce instance API at the root (`/services/data/…`, `/services/oauth2/userinfo`).
+fn salesforce_instance_router(state: SharedState) -> Router {
+    salesforce::router(state.clone()).with_state(state)
 }
 
 fn router(state: SharedState) -> Router {

@@ -367,7 +367,7 @@ async fn token(
             let org = salesforce_org_id(&account);
             let mut body = json!({
                 "access_token": access,
-                "instance_url": format!("{}/salesforce", state.base_url),
+                "instance_url": salesforce_instance_url(&state, &headers),
                 "id": format!("{}/salesforce/id/{org}/005{}", state.base_url, &org[3..]),
                 "token_type": "Bearer",
                 "issued_at": now_ms().to_string(),
@@ -391,6 +391,26 @@ pub async fn hubspot_token(
     body: Bytes,
 ) -> Response {
     token(state, Provider::Hubspot, headers, body).await
+}
+
+/// A real org's `instance_url` is an origin (scheme, host, port; no path): here the instance
+/// listener's port on the host the client called (its `Host` header), so a client that reached
+/// the sandbox by a service name gets an instance URL it can reach too.
+fn salesforce_instance_url(state: &crate::state::SandboxState, headers: &HeaderMap) -> String {
+    let called = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| format!("http://{h}").parse::<axum::http::Uri>().ok())
+        .and_then(|u| u.host().map(str::to_owned));
+    let host = called.unwrap_or_else(|| {
+        state
+            .base_url
+            .parse::<axum::http::Uri>()
+            .ok()
+            .and_then(|u| u.host().map(str::to_owned))
+            .unwrap_or_else(|| "127.0.0.1".to_owned())
+    });
+    format!("http://{host}:{}", state.salesforce_instance_port)
 }
 
 /// `POST /jobber/api/oauth/token`

@@ -99,6 +99,9 @@ impl<A> AccountRegistry<A> {
 pub struct SandboxState {
     config: RwLock<Arc<SandboxConfig>>,
     pub base_url: String,
+    /// Port of the listener that serves the Salesforce instance API at its root; a token
+    /// response's `instance_url` is this port on the host the client called (an origin).
+    pub salesforce_instance_port: u16,
     pub hubspot: AccountRegistry<HubspotAccount>,
     pub jobber: AccountRegistry<JobberAccount>,
     pub pipedrive: AccountRegistry<PipedriveAccount>,
@@ -112,19 +115,24 @@ pub type SharedState = Arc<SandboxState>;
 
 impl SandboxState {
     /// Builds the state and spawns the webhook delivery task (needs a Tokio runtime).
-    pub fn start(base_url: String) -> SharedState {
+    pub fn start(base_url: String, salesforce_instance_port: u16) -> SharedState {
         Arc::new_cyclic(|weak| {
             let (webhooks, task) = WebhookDispatcher::start(weak.clone());
             tokio::spawn(task);
-            SandboxState::new(base_url, webhooks)
+            SandboxState::new(base_url, salesforce_instance_port, webhooks)
         })
     }
 
-    fn new(base_url: String, webhooks: WebhookDispatcher) -> SandboxState {
+    fn new(
+        base_url: String,
+        salesforce_instance_port: u16,
+        webhooks: WebhookDispatcher,
+    ) -> SandboxState {
         SandboxState {
             webhooks,
             config: RwLock::new(Arc::new(SandboxConfig::default())),
             base_url,
+            salesforce_instance_port,
             hubspot: AccountRegistry::new(10_000_001, HubspotAccount::new),
             jobber: AccountRegistry::new(200_001, JobberAccount::new),
             pipedrive: AccountRegistry::new(7_000_001, PipedriveAccount::new),

@@ -92,3 +92,57 @@ async fn salesforce_resource_paths_accept_a_trailing_slash_as_salesforce_does() 
     .await;
     assert_eq!(s, 404, "unknown sObject: {body}");
 }
+
+#[tokio::test]
+async fn a_client_that_keeps_only_the_origin_of_instance_url_reaches_the_api() {
+    let t = start().await;
+    let tok = salesforce_tokens(&t).await;
+    let token = tok["access_token"].as_str().expect("token").to_owned();
+    let instance = tok["instance_url"].as_str().expect("instance_url");
+    let parsed = url::Url::parse(instance).expect("instance_url is a URL");
+    assert_eq!(
+        parsed.path(),
+        "/",
+        "a real org's instance_url has no path: {instance}"
+    );
+    // simple-salesforce and jsforce keep the host (and port) and build their own paths.
+    let host = parsed.host_str().expect("host");
+    let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let origin = format!("{}://{host}{port}", parsed.scheme());
+
+    let (s, created) = call(
+        &t,
+        &token,
+        "POST",
+        &format!("{origin}/services/data/v59.0/sobjects/Contact"),
+        Some(json!({"LastName": "Origin"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{created}");
+    let (s, found) = call(
+        &t,
+        &token,
+        "GET",
+        &format!("{origin}/services/data/v59.0/query/?q=SELECT+Id,LastName+FROM+Contact"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{found}");
+    assert_eq!(found["totalSize"], 1, "{found}");
+    let (s, me) = call(
+        &t,
+        &token,
+        "GET",
+        &format!("{origin}/services/oauth2/userinfo"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        s, 200,
+        "the identity endpoint lives on the instance too: {me}"
+    );
+
+    // The control plane and the other providers are not on the instance listener.
+    let (s, _) = call(&t, &token, "GET", &format!("{origin}/_sandbox/stats"), None).await;
+    assert_eq!(s, 404);
+}

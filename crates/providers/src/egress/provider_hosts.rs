@@ -100,13 +100,19 @@ pub fn check_instance_url(
 
 /// A stored instance URL re-checked before an adapter uses it: the API base (no trailing
 /// slash), or a permanent error naming the host (never the URL, which could carry a secret).
+/// Salesforce's `instance_url` is an origin: only its scheme, host and port are kept, as
+/// Salesforce's own client libraries do (a path there is not Salesforce's, and is dropped).
 pub(crate) fn instance_base(
     kind: ProviderKind,
     raw: &str,
     mode: ProviderMode,
 ) -> Result<String, crate::ProviderError> {
-    check_instance_url(kind, raw, mode).map_err(|e| refused(kind, "connection's", raw, &e))?;
-    Ok(raw.trim().trim_end_matches('/').to_owned())
+    let url =
+        check_instance_url(kind, raw, mode).map_err(|e| refused(kind, "connection's", raw, &e))?;
+    Ok(match kind {
+        ProviderKind::Salesforce => url.origin().ascii_serialization(),
+        _ => raw.trim().trim_end_matches('/').to_owned(),
+    })
 }
 
 /// The permanent error for a refused instance URL: names the host, never the URL (whose user
@@ -228,6 +234,28 @@ mod tests {
         ));
         let long = format!("https://acme.my.salesforce.com/{}", "a".repeat(MAX_URL_LEN));
         assert!(matches!(check(&long), Err(EgressError::TooLong { .. })));
+    }
+
+    #[test]
+    fn a_salesforce_instance_url_is_used_as_its_origin_only() {
+        assert_eq!(
+            instance_base(Salesforce, "https://acme.my.salesforce.com/", Production).unwrap(),
+            "https://acme.my.salesforce.com"
+        );
+        assert_eq!(
+            instance_base(Salesforce, "https://acme.my.salesforce.com/x/y", Production).unwrap(),
+            "https://acme.my.salesforce.com",
+            "a path is not Salesforce's and is dropped, as Salesforce's clients drop it"
+        );
+        assert_eq!(
+            instance_base(Salesforce, "http://127.0.0.1:9101", Sandbox).unwrap(),
+            "http://127.0.0.1:9101"
+        );
+        assert_eq!(
+            instance_base(Pipedrive, "http://127.0.0.1:9100/pipedrive/", Sandbox).unwrap(),
+            "http://127.0.0.1:9100/pipedrive",
+            "Pipedrive's api_domain keeps its path (the sandbox serves Pipedrive under a prefix)"
+        );
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub const REDIRECT_URI: &str = "http://localhost/cb";
 
 pub struct TestSandbox {
     pub base: String,
+    /// The Salesforce instance origin (its own listener), as token responses name it.
+    pub salesforce_instance: String,
     pub config: ProvidersConfig,
     /// Follows no redirects (the OAuth authorize step answers 302).
     pub http: reqwest::Client,
@@ -25,6 +27,7 @@ pub struct TestSandbox {
 pub async fn start() -> TestSandbox {
     let sb = Sandbox::bind("127.0.0.1:0").await.expect("bind sandbox");
     let base = sb.base_url();
+    let salesforce_instance = sb.salesforce_instance_url();
     tokio::spawn(sb.run_until_stopped());
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -33,6 +36,7 @@ pub async fn start() -> TestSandbox {
     let t = TestSandbox {
         config: ProvidersConfig::sandbox(&base),
         base,
+        salesforce_instance,
         http,
     };
     t.configure(json!({"rateLimits": {"enabled": false}})).await;
