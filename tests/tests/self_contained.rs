@@ -83,7 +83,11 @@ fn problems_in(file: &Path, root: &Path) -> Vec<String> {
 
 /// Problems in `text`, read as the content of `file`.
 fn problems_in_text(text: &str, file: &Path, root: &Path) -> Vec<String> {
-    let shown = file.strip_prefix(root).unwrap_or(file).display().to_string();
+    let shown = file
+        .strip_prefix(root)
+        .unwrap_or(file)
+        .display()
+        .to_string();
     let mut found = Vec::new();
     for (n, line) in text.lines().enumerate() {
         for outside in OUTSIDE {
@@ -138,11 +142,15 @@ fn no_tracked_file_reads_outside_the_clone() {
 fn the_scan_catches_a_path_that_leaves_the_clone() {
     let root = repo_root();
     let probe = root.join("crates/providers/tests/probe.rs");
-    let leaving = "let s = read(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/../../../x/schema.graphql\"));";
+    let leaving =
+        "let s = read(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/../../../x/schema.graphql\"));";
     let naming = "let s = read(\"../shared/reference/jobber/schema.graphql\");";
     let inside = "let s = read(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/../../target\"));\n\
                   let t = include_str!(\"fixtures/jobber/schema.graphql\");";
     assert_eq!(problems_in_text(leaving, &probe, &root).len(), 1);
     assert_eq!(problems_in_text(naming, &probe, &root).len(), 1);
-    assert_eq!(problems_in_text(inside, &probe, &root), Vec::<String>::new());
+    assert_eq!(
+        problems_in_text(inside, &probe, &root),
+        Vec::<String>::new()
+    );
 }

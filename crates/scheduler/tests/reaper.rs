@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use fluxcascade_core::MappingSpec;
+use fluxcascade_core::{MappingSpec, SyncMode, SyncTrigger};
 use fluxcascade_proto::v1::{JobEnvelope, SyncJob};
 use fluxcascade_proto::Message;
 use fluxcascade_queue::{JobKind, Publisher, QueueConfig, Topology};
@@ -102,7 +102,7 @@ impl World {
 
     async fn run(&self, mapping_id: Uuid) -> Uuid {
         self.store
-            .create_sync(self.org_id, mapping_id, "manual", "full")
+            .create_sync(self.org_id, mapping_id, SyncTrigger::Manual, SyncMode::Full)
             .await
             .expect("run")
             .id

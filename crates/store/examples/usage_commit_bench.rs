@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use fluxcascade_core::{Counts, MappingSpec};
+use fluxcascade_core::{Counts, MappingSpec, SyncMode, SyncTrigger};
 use fluxcascade_store::connections::NewConnection;
 use fluxcascade_store::links::{BatchCommit, LinkWrite};
 use fluxcascade_store::{MasterKey, Store};
@@ -55,7 +55,7 @@ async fn main() {
         .unwrap();
         let m = store.create_mapping(org, &spec).await.unwrap().id;
         let run = store
-            .create_sync(org, m, "manual", "full")
+            .create_sync(org, m, SyncTrigger::Manual, SyncMode::Full)
             .await
             .unwrap()
             .id;

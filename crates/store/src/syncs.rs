@@ -1,7 +1,9 @@
 //! Sync runs: creation (one active per mapping), coordinator progress, finalisation and the cursor.
 
 use chrono::{DateTime, Utc};
-use fluxcascade_core::{final_status, Counts, Cursor, RecordError, SyncStatus, SyncTrigger};
+use fluxcascade_core::{
+    final_status, Counts, Cursor, RecordError, RunLeg, SyncMode, SyncStatus, SyncTrigger,
+};
 use uuid::Uuid;
 
 use crate::usage::{self, Usage};
@@ -28,16 +30,16 @@ pub struct RunState {
     pub sync_id: Uuid,
     pub org_id: Uuid,
     pub mapping_id: Uuid,
-    pub status: String,
-    pub mode: String,
+    pub status: SyncStatus,
+    pub mode: SyncMode,
     pub created_at: DateTime<Utc>,
     pub page_token: Option<String>,
     pub batches_published: i32,
     pub coordinator_done: bool,
     /// Read records strictly after this cursor (None: from the beginning).
     pub from: Option<Cursor>,
-    /// The leg the coordinator is in: `forward` (source → target) or `reverse` (target → source).
-    pub leg: String,
+    /// The leg the coordinator is in.
+    pub leg: RunLeg,
     /// The reverse leg reads target records strictly after this cursor.
     pub reverse_from: Option<Cursor>,
     /// A webhook run: the changed (source, target) record ids it syncs instead of a cursor read.
@@ -95,7 +97,7 @@ fn row_to_sync(r: &tokio_postgres::Row) -> SyncRow {
 pub struct Checkpoint<'a> {
     pub sync_id: Uuid,
     pub epoch: i32,
-    pub leg: &'a str,
+    pub leg: RunLeg,
     pub page_token: Option<&'a str>,
     pub batches_published: i32,
     pub done: bool,
@@ -118,11 +120,10 @@ impl Store {
         &self,
         org_id: Uuid,
         mapping_id: Uuid,
-        trigger: &str,
-        mode: &str,
+        kind: SyncTrigger,
+        mode: SyncMode,
     ) -> Result<SyncRow, StoreError> {
-        let kind = SyncTrigger::parse(trigger)
-            .ok_or_else(|| StoreError::Corrupt(format!("unknown sync trigger {trigger:?}")))?;
+        let (trigger, mode) = (kind.as_str(), mode.as_str());
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let res = tx
@@ -270,15 +271,15 @@ impl Store {
             )
             .await?;
         let row = client.query_opt(&select, &[&org_id, &sync_id]).await?;
-        Ok(row.map(|r| {
+        row.map(|r| {
             let from_at: Option<DateTime<Utc>> = r.get(9);
             let from_id: Option<String> = r.get(10);
-            RunState {
+            Ok(RunState {
                 sync_id: r.get(0),
                 org_id: r.get(1),
                 mapping_id: r.get(2),
-                status: r.get(3),
-                mode: r.get(4),
+                status: stored(r.get(3), SyncStatus::parse, "status")?,
+                mode: stored(r.get(4), SyncMode::parse, "mode")?,
                 created_at: r.get(5),
                 page_token: r.get(6),
                 batches_published: r.get(7),
@@ -287,7 +288,7 @@ impl Store {
                     (Some(updated_at), Some(id)) => Some(Cursor { updated_at, id }),
                     _ => None,
                 },
-                leg: r.get(11),
+                leg: stored(r.get(11), RunLeg::parse, "leg")?,
                 reverse_from: match (
                     r.get::<_, Option<DateTime<Utc>>>(12),
                     r.get::<_, Option<String>>(13),
@@ -303,8 +304,9 @@ impl Store {
                     (s, t) => Some((s.unwrap_or_default(), t.unwrap_or_default())),
                 },
                 epoch: r.get(16),
-            }
-        }))
+            })
+        })
+        .transpose()
     }
 
     /// Records coordinator progress after a batch job was confirmed by the broker, and renews the
@@ -328,7 +330,7 @@ impl Store {
                 &stmt,
                 &[
                     &checkpoint.sync_id,
-                    &checkpoint.leg,
+                    &checkpoint.leg.as_str(),
                     &checkpoint.page_token,
                     &checkpoint.batches_published,
                     &checkpoint.done,
@@ -560,4 +562,9 @@ pub(crate) async fn uncount_run(
         &Usage::runs(kind, -1),
     )
     .await
+}
+
+/// A stored enum column parsed, or `Corrupt` naming the column and the value.
+fn stored<T>(value: &str, parse: fn(&str) -> Option<T>, column: &str) -> Result<T, StoreError> {
+    parse(value).ok_or_else(|| StoreError::Corrupt(format!("sync_runs.{column} = {value:?}")))
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::{Days, Utc};
-use fluxcascade_core::{Counts, MappingSpec, SyncStatus, SyncTrigger};
+use fluxcascade_core::{Counts, MappingSpec, RunLeg, SyncMode, SyncStatus, SyncTrigger};
 use fluxcascade_store::connections::NewConnection;
 use fluxcascade_store::links::BatchCommit;
 use fluxcascade_store::schedules::{ClaimOutcome, ScheduleStep};
@@ -153,7 +153,12 @@ async fn a_batch_counts_once_however_often_it_is_committed() {
     let db = Db::new().await;
     let run = db
         .store
-        .create_sync(db.org_id, db.mapping_id, "manual", "full")
+        .create_sync(
+            db.org_id,
+            db.mapping_id,
+            SyncTrigger::Manual,
+            SyncMode::Full,
+        )
         .await
         .unwrap();
     db.store
@@ -217,7 +222,12 @@ async fn a_run_given_back_is_not_counted_and_a_redelivered_webhook_event_counts_
     let db = Db::new().await;
     let run = db
         .store
-        .create_sync(db.org_id, db.mapping_id, "manual", "incremental")
+        .create_sync(
+            db.org_id,
+            db.mapping_id,
+            SyncTrigger::Manual,
+            SyncMode::Incremental,
+        )
         .await
         .unwrap();
     assert_eq!(db.total().await.runs_manual, 1);
@@ -294,7 +304,12 @@ async fn every_outbound_delivery_written_is_counted() {
     }
     let run = db
         .store
-        .create_sync(db.org_id, db.mapping_id, "manual", "full")
+        .create_sync(
+            db.org_id,
+            db.mapping_id,
+            SyncTrigger::Manual,
+            SyncMode::Full,
+        )
         .await
         .unwrap();
     let state = db
@@ -306,7 +321,7 @@ async fn every_outbound_delivery_written_is_counted() {
     let done = Checkpoint {
         sync_id: run.id,
         epoch: state.epoch,
-        leg: "forward",
+        leg: RunLeg::Forward,
         page_token: None,
         batches_published: 1,
         done: true,
@@ -383,7 +398,7 @@ async fn scheduled_runs_count_when_claimed_and_leave_when_released() {
     assert_eq!(db.total().await, Usage::default());
     // The next tick claims them again; a manual run meanwhile makes b's fire `skipped`.
     db.store
-        .create_sync(db.org_id, b, "manual", "incremental")
+        .create_sync(db.org_id, b, SyncTrigger::Manual, SyncMode::Incremental)
         .await
         .unwrap();
     let again = db.store.claim_due_schedules(now, 10, fire).await.unwrap();

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use fluxcascade_core::{Cursor, Direction, Record, SyncStatus};
+use fluxcascade_core::{Cursor, Direction, Record, RunLeg, SyncMode, SyncStatus};
 use fluxcascade_proto::v1::{BatchJob, JobEnvelope, JobKind, SyncJob};
 use fluxcascade_providers::{ListQuery, Provider};
 use fluxcascade_queue::{JobError, Reason};
@@ -22,10 +22,11 @@ pub(crate) enum Leg {
 }
 
 impl Leg {
-    fn as_str(self) -> &'static str {
+    /// The run's stored leg while this leg is being read.
+    fn stored(self) -> RunLeg {
         match self {
-            Leg::Forward => "forward",
-            Leg::Reverse => "reverse",
+            Leg::Forward => RunLeg::Forward,
+            Leg::Reverse => RunLeg::Reverse,
         }
     }
 }
@@ -150,7 +151,7 @@ impl WorkerHandler {
             warn!(%sync_id, "sync job for an unknown run; dropped");
             return Ok(());
         };
-        if run.status != "running" {
+        if run.status != SyncStatus::Running {
             return Ok(()); // already finished: a duplicate job
         }
         if epoch < run.epoch {
@@ -180,13 +181,13 @@ impl WorkerHandler {
         // forward batch is committed (the last one to commit enqueues this job again), so the
         // reverse leg never works from a snapshot the forward leg is about to overwrite.
         let bidirectional = mapping.spec.direction == Direction::Bidirectional;
-        let leg = match (mapping.spec.direction, run.leg.as_str()) {
-            (_, "forward_done") => {
+        let leg = match (mapping.spec.direction, run.leg) {
+            (_, RunLeg::ForwardDone) => {
                 self.start_reverse_leg(org_id, sync_id, run.mapping_id)
                     .await?;
                 return Ok(());
             }
-            (Direction::TargetToSource, _) | (_, "reverse") => Leg::Reverse,
+            (Direction::TargetToSource, _) | (_, RunLeg::Reverse) => Leg::Reverse,
             _ => Leg::Forward,
         };
         let (connection, object, from, fields) = match leg {
@@ -204,7 +205,11 @@ impl WorkerHandler {
             ),
         };
         let connection = connection.map_err(|e| classify::store(&e))?;
-        let from = if run.mode == "full" { None } else { from };
+        let from = if run.mode == SyncMode::Full {
+            None
+        } else {
+            from
+        };
         let adapter = self
             .adapters
             .get(org_id, connection)
@@ -242,7 +247,7 @@ impl WorkerHandler {
                 return Ok(());
             }
         };
-        info!(%sync_id, batches, leg = leg.as_str(), "sync leg read");
+        info!(%sync_id, batches, leg = leg.stored().as_str(), "sync leg read");
         if last_leg {
             self.finalize(org_id, sync_id).await;
         } else {
@@ -340,7 +345,7 @@ impl WorkerHandler {
                 batch_no += 1;
             }
             let leg_done = page.next_page.is_none();
-            let (leg, token) = (read.leg.as_str(), page.next_page.as_deref());
+            let (leg, token) = (read.leg.stored(), page.next_page.as_deref());
             let current = self
                 .store
                 .checkpoint_sync(&Checkpoint {

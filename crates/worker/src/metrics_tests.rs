@@ -1,7 +1,7 @@
 //! The worker's metrics against a real Postgres: a committed batch counts its records by
 //! outcome once, however often its job is delivered.
 
-use fluxcascade_core::{Counts, MappingSpec};
+use fluxcascade_core::{Counts, MappingSpec, SyncMode, SyncTrigger};
 use fluxcascade_store::links::BatchCommit;
 use fluxcascade_store::MasterKey;
 use fluxcascade_telemetry::metrics;
@@ -33,7 +33,7 @@ async fn a_batch_commit_counts_its_records_by_outcome_once() {
         .expect("mapping");
     let run = db
         .store
-        .create_sync(db.org_id, mapping.id, "manual", "full")
+        .create_sync(db.org_id, mapping.id, SyncTrigger::Manual, SyncMode::Full)
         .await
         .expect("run");
     let commit = BatchCommit {

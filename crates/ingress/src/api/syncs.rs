@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use fluxcascade_core::{Counts, RecordError, SyncMode, SyncStatus};
+use fluxcascade_core::{Counts, RecordError, SyncMode, SyncStatus, SyncTrigger};
 use fluxcascade_proto::v1::{JobEnvelope, JobKind, SyncJob};
 use fluxcascade_store::syncs::{SyncFilter, SyncRow};
 use prost::Message;
@@ -89,13 +89,6 @@ async fn with_errors(state: &AppState, row: SyncRow) -> Result<SyncView, ApiErro
     Ok(SyncView::new(row, errors))
 }
 
-fn mode_str(mode: SyncMode) -> &'static str {
-    match mode {
-        SyncMode::Incremental => "incremental",
-        SyncMode::Full => "full",
-    }
-}
-
 /// Starts a run of a mapping now (Admin, Owner): stored, then enqueued with a broker confirm.
 #[utoipa::path(post, path = "/v1/syncs", tag = "syncs",
     request_body = TriggerSyncBody,
@@ -130,7 +123,7 @@ pub async fn trigger(
     }
     // Store, publish and (on failure) discard run to completion in their own task: a client that
     // hangs up mid-request must not leave a pending run that was never enqueued.
-    let mode = mode_str(body.mode);
+    let mode = body.mode;
     let audit = state.clone();
     // In the request's span, so the run's publish is part of the request's trace.
     let task = tokio::spawn(tracing::Instrument::in_current_span(async move {
@@ -150,11 +143,11 @@ async fn start_run(
     state: &AppState,
     org_id: Uuid,
     mapping_id: Uuid,
-    mode: &str,
+    mode: SyncMode,
 ) -> Result<SyncRow, ApiError> {
     let run = state
         .store
-        .create_sync(org_id, mapping_id, "manual", mode)
+        .create_sync(org_id, mapping_id, SyncTrigger::Manual, mode)
         .await?;
     let job = SyncJob {
         sync_id: run.id.to_string(),
@@ -337,7 +330,7 @@ mod tests {
         let id = Uuid::now_v7();
         let b: TriggerSyncBody =
             crate::json::parse_slice(format!(r#"{{"mappingId":"{id}"}}"#).as_bytes()).unwrap();
-        assert_eq!(mode_str(b.mode), "incremental");
+        assert_eq!(b.mode, SyncMode::Incremental);
         let e = crate::json::parse_slice::<TriggerSyncBody>(
             format!(r#"{{"mappingId":"{id}","mode":"x"}}"#).as_bytes(),
         )

@@ -1,6 +1,7 @@
 //! Dead letters: org-scoped list and get without payloads, replay (reopens the failed run, publishes
 //! a new first attempt with a confirm, once), delete, and 503 with nothing changed when the broker is down.
 
+use fluxcascade_core::{SyncMode, SyncTrigger};
 use fluxcascade_proto::v1::{JobEnvelope, JobKind, SyncJob};
 use fluxcascade_proto::Message;
 use fluxcascade_store::dead_letters::{DeadLetterKind, NewDeadLetter};
@@ -77,7 +78,7 @@ async fn failed_run(app: &App) -> (Uuid, Uuid) {
     let org = app.org_id().await;
     let run = app
         .store
-        .create_sync(org, mapping, "manual", "full")
+        .create_sync(org, mapping, SyncTrigger::Manual, SyncMode::Full)
         .await
         .expect("run");
     assert!(app

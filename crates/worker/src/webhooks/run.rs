@@ -3,7 +3,7 @@
 //! run never moves the mapping's cursor (the store's finalisation skips it for `trigger =
 //! webhook`), so a scheduled run still sees everything after the cursor.
 
-use fluxcascade_core::Direction;
+use fluxcascade_core::{Direction, RunLeg};
 use fluxcascade_proto::v1::{BatchJob, JobEnvelope, JobKind};
 use fluxcascade_queue::JobError;
 use fluxcascade_store::mappings::MappingRow;
@@ -33,12 +33,12 @@ impl WorkerHandler {
         } else {
             Vec::new()
         };
-        if run.leg == "forward_done" {
+        if run.leg == RunLeg::ForwardDone {
             return self
                 .start_reverse_leg(org_id, sync_id, run.mapping_id)
                 .await;
         }
-        let reverse = run.leg == "reverse" || source_ids.is_empty();
+        let reverse = run.leg == RunLeg::Reverse || source_ids.is_empty();
         let last_leg = reverse || target_ids.is_empty();
         // get_many reads the fields the mapping needs, as a cursor run's `list` does (a property
         // outside the adapter's defaults is asked for by name).
@@ -108,8 +108,12 @@ impl WorkerHandler {
                 .await
                 .map_err(|e| classify::publish("publishing batches", &e))?;
         }
-        let leg = if reverse { "reverse" } else { "forward" };
-        info!(%sync_id, records = records.len(), batches = jobs.len(), leg, "webhook run read");
+        let leg = if reverse {
+            RunLeg::Reverse
+        } else {
+            RunLeg::Forward
+        };
+        info!(%sync_id, records = records.len(), batches = jobs.len(), leg = leg.as_str(), "webhook run read");
         let current = self
             .store
             .checkpoint_sync(&Checkpoint {
