@@ -299,3 +299,7 @@ pub(crate) fn plan_page(ctx: &LegCtx, records: &[Record], loaded: &Loaded) -> Pa
     }
     plan
 }
+
+#[cfg(test)]
+#[path = "page_tests.rs"]
+mod tests;
