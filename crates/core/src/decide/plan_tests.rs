@@ -246,12 +246,15 @@ fn plans_by_link_hash_and_conflict() {
     }
 }
 
+/// A side's value and when it last changed.
+type Version = (u8, i64);
+
 /// A bidirectional pair in a model world: each side holds a value (its projection hash is
 /// `h{value}`) and a timestamp; the link is what the last write recorded.
 #[derive(Debug, Clone)]
 struct World {
-    source: Option<(u8, i64)>,
-    target: Option<(u8, i64)>,
+    source: Option<Version>,
+    target: Option<Version>,
     link: Option<LinkState>,
     clock: i64,
     policy: ConflictResolution,
@@ -300,7 +303,7 @@ impl World {
     }
 
     /// (the side `leg` reads, the side it writes).
-    fn sides(&self, leg: Leg) -> (Option<(u8, i64)>, Option<(u8, i64)>) {
+    fn sides(&self, leg: Leg) -> (Option<Version>, Option<Version>) {
         match leg {
             Leg::Forward => (self.source, self.target),
             Leg::Reverse => (self.target, self.source),
@@ -371,18 +374,14 @@ impl World {
                 let t = self.tick();
                 self.target = Some((v, t));
             }
-            Op::Forward => {
-                if self.run(Leg::Forward) {
-                    // Our write comes back on the other leg and is skipped as an echo.
-                    let back = self.plan(Leg::Reverse);
-                    assert_eq!(back, Some(skip(SkipReason::Echo)), "{self:?}");
-                }
+            // Our write comes back on the other leg and is skipped as an echo.
+            Op::Forward if self.run(Leg::Forward) => {
+                let back = self.plan(Leg::Reverse);
+                assert_eq!(back, Some(skip(SkipReason::Echo)), "{self:?}");
             }
-            Op::Reverse => {
-                if self.run(Leg::Reverse) {
-                    let back = self.plan(Leg::Forward);
-                    assert_eq!(back, Some(skip(SkipReason::Echo)), "{self:?}");
-                }
+            Op::Reverse if self.run(Leg::Reverse) => {
+                let back = self.plan(Leg::Forward);
+                assert_eq!(back, Some(skip(SkipReason::Echo)), "{self:?}");
             }
             _ => {}
         }
