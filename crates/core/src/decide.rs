@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 /// What the record link table remembers about a synced pair of records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkState {
+    pub source_id: String,
     pub target_id: String,
     pub source_updated_at: Option<DateTime<Utc>>,
     pub target_updated_at: Option<DateTime<Utc>>,
@@ -98,6 +99,9 @@ pub fn is_conflict(
     changed(link.source_updated_at, source_updated)
         && changed(link.target_updated_at, target_updated)
 }
+
+mod plan;
+pub use plan::{plan, CreateIntent, Incoming, Leg, Other, Plan, PlanInput};
 
 #[cfg(test)]
 #[path = "decide_tests.rs"]

@@ -10,6 +10,7 @@ fn at(h: u32) -> DateTime<Utc> {
 
 fn link(hash: Option<&str>) -> LinkState {
     LinkState {
+        source_id: "S1".into(),
         target_id: "T1".into(),
         source_updated_at: Some(at(10)),
         target_updated_at: Some(at(10)),

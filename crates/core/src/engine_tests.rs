@@ -232,6 +232,7 @@ fn a_written_record_coming_back_is_recognised_as_an_echo() {
     // We write the mapped values to the target and remember their hash.
     let written = forward.apply(&source).unwrap();
     let link = LinkState {
+        source_id: "H1".into(),
         target_id: "J1".into(),
         source_updated_at: None,
         target_updated_at: None,

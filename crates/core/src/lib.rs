@@ -14,7 +14,8 @@ pub mod transform;
 pub mod validate;
 
 pub use decide::{
-    decide_write, is_conflict, is_echo, resolve_conflict, Decision, LinkState, Side, SkipReason,
+    decide_write, is_conflict, is_echo, plan, resolve_conflict, Decision, Leg, LinkState, Plan,
+    PlanInput, Side, SkipReason,
 };
 pub use domain::*;
 pub use engine::{CompiledMapping, MappingError};

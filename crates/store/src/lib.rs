@@ -14,6 +14,7 @@ pub mod error;
 pub mod invites;
 pub mod leases;
 pub mod links;
+pub mod links_reverse;
 pub mod mappings;
 pub mod members;
 pub mod oauth_states;

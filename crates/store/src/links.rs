@@ -286,6 +286,17 @@ impl Store {
             )
             .await?;
         }
+        if c.side == "target" {
+            // Every created, reconciled or failed record of a reverse batch leaves its intent here.
+            let settled: Vec<String> = c
+                .links
+                .iter()
+                .map(|l| l.target_id.clone())
+                .chain(c.errors.iter().map(|e| e.record_id.clone()))
+                .collect();
+            crate::links_reverse::settle_reverse_intents(&tx, c.org_id, c.mapping_id, &settled)
+                .await?;
+        }
         if !c.errors.is_empty() {
             let ids: Vec<&str> = c.errors.iter().map(|e| e.record_id.as_str()).collect();
             let codes: Vec<&str> = c.errors.iter().map(|e| e.code.as_str()).collect();

@@ -1,11 +1,11 @@
-//! The batch job: maps one page of source records and writes it to the target, idempotently.
+//! The batch job: one page of either leg, written once (locks, caps, lease), then committed and
+//! counted; the page itself is `page.rs`.
 
-use std::collections::HashMap;
-
-use fluxcascade_core::{Counts, Cursor, Direction, Record};
+use fluxcascade_core::decide::Leg;
+use fluxcascade_core::{Cursor, Record};
 use fluxcascade_proto::v1::{BatchJob, JobEnvelope};
 use fluxcascade_queue::JobError;
-use fluxcascade_store::links::{BatchCommit, LinkRow, LinkWrite};
+use fluxcascade_store::links::BatchCommit;
 use fluxcascade_store::{BatchCaps, Store, StoreError};
 use fluxcascade_telemetry::metrics;
 use prost::Message;
@@ -13,12 +13,8 @@ use std::time::Duration;
 use tracing::info;
 use uuid::Uuid;
 
-use crate::associations;
 use crate::classify;
 use crate::handler::{parse_uuid, WorkerHandler};
-use crate::matching;
-use crate::plan::{plan, Planned};
-use crate::writes::{self, Outcome};
 
 /// Which batch of which run a job is, and which way its records flow.
 #[derive(Debug, Clone, Copy)]
@@ -32,11 +28,11 @@ pub(crate) struct BatchKey {
 }
 
 impl BatchKey {
-    pub fn side(&self) -> &'static str {
+    pub fn leg(&self) -> Leg {
         if self.reverse {
-            "target"
+            Leg::Reverse
         } else {
-            "source"
+            Leg::Forward
         }
     }
 }
@@ -159,12 +155,8 @@ impl WorkerHandler {
         {
             return Ok(());
         }
-        let outcome = if key.reverse {
-            self.write_reverse_batch(key, records).await
-        } else {
-            self.write_batch(key, records).await
-        };
-        let commit = outcome?;
+        let ctx = self.leg_ctx(*key).await?;
+        let commit = self.write_page(&ctx, records).await?;
         let fresh = commit_counted(&self.store, &commit)
             .await
             .map_err(|e| classify::store(&e))?;
@@ -173,194 +165,6 @@ impl WorkerHandler {
                   skipped = commit.counts.skipped, failed = commit.counts.failed, "batch committed");
         }
         Ok(())
-    }
-
-    async fn write_batch(
-        &self,
-        key: &BatchKey,
-        records: &[Record],
-    ) -> Result<BatchCommit, JobError> {
-        let BatchKey {
-            org_id,
-            sync_id,
-            mapping_id,
-            batch_no,
-            ..
-        } = *key;
-        let mapping = self
-            .store
-            .get_mapping(org_id, mapping_id)
-            .await
-            .map_err(|e| classify::store(&e))?
-            .ok_or_else(|| JobError::Permanent {
-                message: "the mapping was deleted".into(),
-            })?;
-        let compiled = self.compile(&mapping)?;
-        let target_conn = mapping
-            .target_connection()
-            .map_err(|e| classify::store(&e))?;
-        let target = self
-            .adapters
-            .get(org_id, target_conn)
-            .await
-            .map_err(|e| classify::adapter(&e))?;
-        let object = mapping.spec.target.object.as_str();
-
-        let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
-        let mut links = self
-            .store
-            .load_links(org_id, mapping_id, &ids)
-            .await
-            .map_err(|e| classify::store(&e))?;
-        let reconciled = self
-            .reconcile_intents(&compiled, target.provider.as_ref(), object, &mut links)
-            .await?;
-
-        let mut counts = Counts {
-            read: records.len() as u64,
-            ..Counts::default()
-        };
-        // Match rule: unlinked records look for an existing twin in the target before creating.
-        if let Some(rule) = &mapping.spec.match_rule {
-            let unlinked: Vec<&Record> = records
-                .iter()
-                .filter(|r| !links.contains_key(&r.id))
-                .collect();
-            if !unlinked.is_empty() {
-                let twins = matching::find_twins(
-                    target.provider.as_ref(),
-                    object,
-                    rule,
-                    &unlinked,
-                    &compiled.target_fields,
-                )
-                .await?;
-                for (source_id, twin) in twins {
-                    links.insert(
-                        source_id.clone(),
-                        LinkRow {
-                            source_id,
-                            target_id: Some(twin.id),
-                            source_updated_at: None,
-                            target_updated_at: Some(twin.updated_at),
-                            hash: String::new(), // never written by us: the next decision updates it
-                            pending_since: None,
-                        },
-                    );
-                }
-            }
-        }
-        // Bidirectional: the target's current version of linked records, to detect conflicts.
-        let policy = (mapping.spec.direction == Direction::Bidirectional)
-            .then_some(mapping.spec.conflict_resolution);
-        let linked: Vec<String> = links.values().filter_map(|l| l.target_id.clone()).collect();
-        let current_targets: HashMap<String, Record> = if policy.is_some() && !linked.is_empty() {
-            let found = target
-                .provider
-                .get_many(object, &linked, &[])
-                .await
-                .map_err(|e| classify::provider(&e))?;
-            found.into_iter().map(|r| (r.id.clone(), r)).collect()
-        } else {
-            HashMap::new()
-        };
-        let extras = if mapping.spec.associations.is_empty() {
-            HashMap::new()
-        } else {
-            associations::resolve(
-                &self.store,
-                org_id,
-                &mapping.spec.source.object,
-                &mapping.spec.associations,
-                records,
-            )
-            .await?
-        };
-        let mut errors = Vec::new();
-        let mut planned_writes = Vec::new();
-        for record in records {
-            let link = links.get(&record.id);
-            let conflict =
-                policy.and_then(|p| Some((p, current_targets.get(link?.target_id.as_deref()?)?)));
-            match plan(&compiled, record, link, conflict, extras.get(&record.id)) {
-                Planned::Write(w) => planned_writes.push(w),
-                Planned::Skipped => counts.skipped += 1,
-                Planned::Failed(e) => {
-                    counts.failed += 1;
-                    errors.push(e);
-                }
-            }
-        }
-        let intents: Vec<(String, String)> = planned_writes
-            .iter()
-            .filter(|w| w.create)
-            .map(|w| (w.record.id.clone(), w.hash.clone()))
-            .collect();
-        self.store
-            .write_create_intents(org_id, mapping_id, &intents)
-            .await
-            .map_err(|e| classify::store(&e))?;
-
-        // Reconciled creates are linked even if the record is now skipped as unchanged.
-        let mut link_writes: HashMap<String, LinkWrite> = HashMap::new();
-        for record in records.iter().filter(|r| reconciled.contains(&r.id)) {
-            if let Some(LinkRow {
-                target_id: Some(t),
-                target_updated_at,
-                hash,
-                ..
-            }) = links.get(&record.id)
-            {
-                link_writes.insert(
-                    record.id.clone(),
-                    LinkWrite {
-                        source_id: record.id.clone(),
-                        target_id: t.clone(),
-                        source_updated_at: Some(record.updated_at),
-                        target_updated_at: *target_updated_at,
-                        hash: hash.clone(),
-                    },
-                );
-            }
-        }
-        let mut dropped_intents = Vec::new();
-        let outcomes = writes::execute(target.provider.as_ref(), object, &planned_writes).await?;
-        for (w, outcome) in planned_writes.iter().zip(outcomes) {
-            writes::count(&mut counts, w, &outcome);
-            match outcome {
-                Outcome::Written(written) => {
-                    link_writes.insert(
-                        w.record.id.clone(),
-                        LinkWrite {
-                            source_id: w.record.id.clone(),
-                            target_id: written.id,
-                            source_updated_at: Some(w.record.updated_at),
-                            target_updated_at: Some(written.updated_at),
-                            hash: w.hash.clone(),
-                        },
-                    );
-                }
-                Outcome::Failed(e) => {
-                    if w.create {
-                        dropped_intents.push(w.record.id.clone());
-                    }
-                    errors.push(e);
-                }
-            }
-        }
-        Ok(BatchCommit {
-            org_id,
-            sync_id,
-            mapping_id,
-            batch_no,
-            side: key.side(),
-            worker: self.name.clone(),
-            counts,
-            max_cursor: max_cursor(records),
-            links: link_writes.into_values().collect(),
-            dropped_intents,
-            errors,
-        })
     }
 }
 

@@ -12,9 +12,11 @@ mod dead_letters;
 mod deliveries;
 mod handler;
 mod health;
+mod leg;
 mod matching;
 #[cfg(test)]
 mod metrics_tests;
+mod page;
 mod plan;
 mod project;
 mod reconcile;

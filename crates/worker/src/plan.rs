@@ -1,88 +1,136 @@
-//! The per-record decision of the forward leg: map (core), then create, update or skip by the
-//! record's link; on bidirectional mappings a conflicting target change is settled by the policy.
+//! The per-record step of both legs: the record's values in the link's projection (mapped first
+//! on the forward leg), then `fluxcascade_core::decide::plan`, then the write that plan asks for.
 
-use fluxcascade_core::decide::{
-    decide_write, is_conflict, resolve_conflict, Decision, LinkState, Side,
-};
-use fluxcascade_core::{ConflictResolution, Record, RecordError};
+use std::collections::HashMap;
+
+use fluxcascade_core::decide::{plan, Incoming, Leg, LinkState, Other, Plan, PlanInput};
+use fluxcascade_core::{Record, RecordError};
 use fluxcascade_providers::WriteOp;
-use fluxcascade_store::links::LinkRow;
+use serde_json::Value;
 
 use crate::associations;
-use crate::handler::Compiled;
+use crate::leg::LegCtx;
 use crate::writes::PlannedWrite;
 
-/// What one source record turns into.
+/// What one record read turns into.
 pub(crate) enum Planned {
     Write(PlannedWrite),
     Skipped,
     Failed(RecordError),
 }
 
-/// The decision for one record: map it (core), then create, update or skip by its link. On a
-/// bidirectional mapping, `conflict` carries the policy and the target's current record: if the
-/// target also changed since the last sync (and not by our own write), the policy decides.
-pub(crate) fn plan(
-    compiled: &Compiled,
+/// A record's values as the decision and the write need them.
+struct Prepared {
+    /// Hash in the link's (target-side) projection.
+    hash: String,
+    /// The values to write on the other side (an error if they cannot be mapped).
+    values: Result<Value, RecordError>,
+}
+
+fn record_error(record: &Record, code: String, message: String) -> RecordError {
+    RecordError {
+        record_id: record.id.clone(),
+        code,
+        message,
+    }
+}
+
+/// Forward: map (plus association values), hash the mapped values. Reverse: hash the target
+/// record itself; map it back only if it is written.
+fn prepare(
+    ctx: &LegCtx,
     record: &Record,
-    link: Option<&LinkRow>,
-    conflict: Option<(ConflictResolution, &Record)>,
     extra: Option<&associations::Extra>,
-) -> Planned {
-    let mut mapped = match compiled.engine.apply(&record.fields) {
-        Ok(v) => v,
-        Err(e) => {
-            return Planned::Failed(RecordError {
-                record_id: record.id.clone(),
-                code: e.code,
-                message: e.message,
+) -> Result<Prepared, RecordError> {
+    let compiled = &ctx.compiled;
+    match &ctx.reversed {
+        None => {
+            let mut mapped = compiled
+                .engine
+                .apply(&record.fields)
+                .map_err(|e| record_error(record, e.code, e.message))?;
+            match extra {
+                Some(Ok(values)) => {
+                    for (path, value) in values {
+                        path.set(&mut mapped, value.clone());
+                    }
+                }
+                Some(Err(e)) => return Err(e.clone()),
+                None => {}
+            }
+            Ok(Prepared {
+                hash: compiled.projection.hash(&mapped),
+                values: Ok(mapped),
             })
         }
+        Some(reversed) => Ok(Prepared {
+            hash: compiled.projection.hash(&record.fields),
+            values: reversed
+                .apply(&record.fields)
+                .map_err(|e| record_error(record, e.code, e.message)),
+        }),
+    }
+}
+
+/// The other side's current version of a linked record, in the link's projection.
+pub(crate) fn other_hash(ctx: &LegCtx, other: &Record) -> Option<String> {
+    match ctx.leg {
+        Leg::Forward => Some(ctx.compiled.projection.hash(&other.fields)),
+        Leg::Reverse => ctx
+            .compiled
+            .engine
+            .apply(&other.fields)
+            .ok()
+            .map(|v| ctx.compiled.projection.hash(&v)),
+    }
+}
+
+/// The decision and the write for one record, given its link and (bidirectional) the other
+/// side's current records by id.
+pub(crate) fn plan_record(
+    ctx: &LegCtx,
+    record: &Record,
+    link: Option<&LinkState>,
+    others: &HashMap<String, Record>,
+    extra: Option<&associations::Extra>,
+) -> Planned {
+    let prepared = match prepare(ctx, record, extra) {
+        Ok(p) => p,
+        Err(e) => return Planned::Failed(e),
     };
-    match extra {
-        Some(Ok(values)) => {
-            for (path, value) in values {
-                path.set(&mut mapped, value.clone());
-            }
-        }
-        Some(Err(e)) => return Planned::Failed(e.clone()),
-        None => {}
-    }
-    let hash = compiled.projection.hash(&mapped);
-    let state = link.and_then(|l| {
-        l.target_id.as_ref().map(|t| LinkState {
-            target_id: t.clone(),
-            source_updated_at: l.source_updated_at,
-            target_updated_at: l.target_updated_at,
-            hash: Some(l.hash.clone()),
-        })
+    let other_id = link.map(|l| match ctx.leg {
+        Leg::Forward => &l.target_id,
+        Leg::Reverse => &l.source_id,
     });
-    let decision = decide_write(state.as_ref(), &hash);
-    if let (Decision::Update { .. }, Some(link), Some((policy, target_now))) =
-        (&decision, &state, conflict)
-    {
-        let target_changed = is_conflict(link, record.updated_at, target_now.updated_at)
-            && compiled.projection.hash(&target_now.fields)
-                != link.hash.clone().unwrap_or_default();
-        if target_changed
-            && resolve_conflict(policy, record.updated_at, target_now.updated_at) == Side::Target
-        {
-            return Planned::Skipped; // the reverse leg carries the target's version over
-        }
-    }
-    let create = matches!(decision, Decision::Create);
-    let op = match decision {
-        Decision::Create => WriteOp::Create { fields: mapped },
-        Decision::Update { target_id } => WriteOp::Update {
-            id: target_id,
-            fields: mapped,
+    let other = other_id.and_then(|id| others.get(id));
+    let other_hash = other.and_then(|o| other_hash(ctx, o));
+    let input = PlanInput {
+        leg: ctx.leg,
+        incoming: Incoming {
+            id: &record.id,
+            hash: &prepared.hash,
+            updated_at: record.updated_at,
         },
-        Decision::Skip { .. } => return Planned::Skipped,
+        link,
+        policy: ctx.policy,
+        other: other.map(|o| Other {
+            hash: other_hash.as_deref(),
+            updated_at: o.updated_at,
+        }),
+    };
+    let values = match (plan(&input), prepared.values) {
+        (Plan::Skip { .. }, _) => return Planned::Skipped,
+        (_, Err(e)) => return Planned::Failed(e),
+        (decision, Ok(values)) => (decision, values),
+    };
+    let (create, op) = match values {
+        (Plan::Update { id }, fields) => (false, WriteOp::Update { id, fields }),
+        (_, fields) => (true, WriteOp::Create { fields }),
     };
     Planned::Write(PlannedWrite {
         record: record.clone(),
         op,
-        hash,
+        hash: prepared.hash,
         create,
     })
 }

@@ -14,9 +14,9 @@ use crate::classify;
 use crate::handler::{Compiled, WorkerHandler};
 
 /// Re-read this far before the oldest in-flight create when reconciling.
-const RECONCILE_LOOKBACK_SECONDS: i64 = 5;
+pub(crate) const RECONCILE_LOOKBACK_SECONDS: i64 = 5;
 /// Give up reconciling after this many target pages (then the records are created again).
-const RECONCILE_MAX_PAGES: usize = 400;
+pub(crate) const RECONCILE_MAX_PAGES: usize = 400;
 
 impl WorkerHandler {
     /// Creates that were in flight when a previous attempt died: find what they created in the

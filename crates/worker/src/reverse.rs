@@ -1,163 +1,104 @@
-//! The reverse leg of a batch: target records written back to the source (target_to_source and
-//! bidirectional mappings), with echo suppression and conflict resolution.
+//! Create intents of the reverse leg (target records created on the source): what a crashed
+//! attempt may have created on the source is found and linked instead of being created again.
+//!
+//! Link hashes always live in the target-side projection, so a reverse intent stores the hash the
+//! created source record shows once mapped forward again (`LegCtx`'s mapping), and a retry lists
+//! the source for records changed since the intent whose mapped values hash the same.
 
 use std::collections::HashMap;
 
-use fluxcascade_core::decide::{resolve_conflict, Side};
-use fluxcascade_core::{Counts, Direction, Record, RecordError};
-use fluxcascade_providers::WriteOp;
+use chrono::Duration;
+use fluxcascade_core::{Cursor, Record};
+use fluxcascade_providers::ListQuery;
 use fluxcascade_queue::JobError;
-use fluxcascade_store::links::{BatchCommit, LinkWrite};
+use tracing::info;
 
-use crate::batch::{max_cursor, BatchKey};
 use crate::classify;
 use crate::handler::WorkerHandler;
-use crate::writes::{self, Outcome, PlannedWrite};
+use crate::leg::LegCtx;
+use crate::reconcile::{RECONCILE_LOOKBACK_SECONDS, RECONCILE_MAX_PAGES};
 
 impl WorkerHandler {
-    /// Maps target records through the reversed mapping and writes them to the source.
-    ///
-    /// Link hashes always live in the target-side projection: a target record whose projection
-    /// equals the link's hash is unchanged since the last sync, or our own forward write coming
-    /// back (an echo), and is skipped. Creates on this leg write no intents: a worker killed
-    /// between the provider's create and the commit can duplicate that record on the source.
-    pub(crate) async fn write_reverse_batch(
+    /// For the unlinked target records of a reverse page that have an intent: the source record
+    /// an earlier attempt created for each (changed since the intent, same hash, not linked to
+    /// anything else), by target id. Intents with no such record were never created.
+    pub(crate) async fn reconcile_reverse(
         &self,
-        key: &BatchKey,
-        records: &[Record],
-    ) -> Result<BatchCommit, JobError> {
-        let mapping = self
+        ctx: &LegCtx,
+        unlinked: &[&Record],
+    ) -> Result<HashMap<String, Record>, JobError> {
+        let (org_id, mapping_id) = (ctx.key.org_id, ctx.key.mapping_id);
+        let ids: Vec<String> = unlinked.iter().map(|r| r.id.clone()).collect();
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let intents = self
             .store
-            .get_mapping(key.org_id, key.mapping_id)
-            .await
-            .map_err(|e| classify::store(&e))?
-            .ok_or_else(|| JobError::Permanent {
-                message: "the mapping was deleted".into(),
-            })?;
-        let compiled = self.compile(&mapping)?;
-        let reversed = compiled.engine.reversed();
-        let source_conn = mapping
-            .source_connection()
-            .map_err(|e| classify::store(&e))?;
-        let source = self
-            .adapters
-            .get(key.org_id, source_conn)
-            .await
-            .map_err(|e| classify::adapter(&e))?;
-        let object = mapping.spec.source.object.as_str();
-
-        let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
-        let links = self
-            .store
-            .load_links_by_target(key.org_id, key.mapping_id, &ids)
+            .load_reverse_intents(org_id, mapping_id, &ids)
             .await
             .map_err(|e| classify::store(&e))?;
-        let bidirectional = mapping.spec.direction == Direction::Bidirectional;
-        let linked: Vec<String> = links.values().map(|l| l.source_id.clone()).collect();
-        let current_sources: HashMap<String, Record> = if bidirectional && !linked.is_empty() {
-            let found = source
-                .provider
-                .get_many(object, &linked, &[])
+        let Some(oldest) = intents.values().map(|i| i.pending_since).min() else {
+            return Ok(HashMap::new());
+        };
+        let since = oldest - Duration::seconds(RECONCILE_LOOKBACK_SECONDS);
+        let mut by_hash: HashMap<&str, Vec<&str>> = HashMap::new();
+        for intent in intents.values() {
+            by_hash
+                .entry(intent.match_hash.as_str())
+                .or_default()
+                .push(intent.target_id.as_str());
+        }
+        let mut query = ListQuery {
+            since: Some(Cursor {
+                updated_at: since,
+                id: String::new(),
+            }),
+            page: None,
+            page_size: 200,
+            fields: ctx.compiled.source_fields.clone(),
+        };
+        let provider = ctx.adapter.provider.as_ref();
+        let mut found: HashMap<String, Record> = HashMap::new();
+        for _ in 0..RECONCILE_MAX_PAGES {
+            let page = provider
+                .list(&ctx.object, &query)
                 .await
                 .map_err(|e| classify::provider(&e))?;
-            found.into_iter().map(|r| (r.id.clone(), r)).collect()
-        } else {
-            HashMap::new()
-        };
-
-        let mut counts = Counts {
-            read: records.len() as u64,
-            ..Counts::default()
-        };
-        let mut errors = Vec::new();
-        let mut planned = Vec::new();
-        for record in records {
-            let hash = compiled.projection.hash(&record.fields);
-            let link = links.get(&record.id);
-            if link.is_some_and(|l| l.hash == hash) {
-                counts.skipped += 1; // unchanged, or our own write coming back
-                continue;
-            }
-            let mapped = match reversed.apply(&record.fields) {
-                Ok(v) => v,
-                Err(e) => {
-                    counts.failed += 1;
-                    errors.push(RecordError {
-                        record_id: record.id.clone(),
-                        code: e.code,
-                        message: e.message,
-                    });
-                    continue;
-                }
-            };
-            if let Some(link) = link {
-                // Changed on both sides since the last sync: the policy decides.
-                if let Some(src) = current_sources.get(&link.source_id) {
-                    let source_changed = link.source_updated_at.is_none_or(|t| src.updated_at > t)
-                        && compiled
-                            .engine
-                            .apply(&src.fields)
-                            .map(|v| compiled.projection.hash(&v))
-                            .ok()
-                            .as_ref()
-                            != Some(&link.hash);
-                    if source_changed
-                        && resolve_conflict(
-                            mapping.spec.conflict_resolution,
-                            src.updated_at,
-                            record.updated_at,
-                        ) == Side::Source
-                    {
-                        counts.skipped += 1;
-                        continue;
+            let candidates: Vec<(Record, String)> = page
+                .records
+                .into_iter()
+                .filter(|r| r.updated_at >= since)
+                .filter_map(|r| {
+                    let mapped = ctx.compiled.engine.apply(&r.fields).ok()?;
+                    let hash = ctx.compiled.projection.hash(&mapped);
+                    by_hash.contains_key(hash.as_str()).then_some((r, hash))
+                })
+                .collect();
+            if !candidates.is_empty() {
+                let candidate_ids: Vec<String> =
+                    candidates.iter().map(|c| c.0.id.clone()).collect();
+                let linked = self
+                    .store
+                    .linked_sources(org_id, mapping_id, &candidate_ids)
+                    .await
+                    .map_err(|e| classify::store(&e))?;
+                for (record, hash) in candidates {
+                    if linked.contains(&record.id) {
+                        continue; // the twin of some other record already
+                    }
+                    let target = by_hash.get_mut(hash.as_str()).and_then(Vec::pop);
+                    if let Some(target) = target {
+                        found.insert(target.to_string(), record);
                     }
                 }
             }
-            let (op, create) = match link {
-                Some(l) => (
-                    WriteOp::Update {
-                        id: l.source_id.clone(),
-                        fields: mapped,
-                    },
-                    false,
-                ),
-                None => (WriteOp::Create { fields: mapped }, true),
-            };
-            planned.push(PlannedWrite {
-                record: record.clone(),
-                op,
-                hash,
-                create,
-            });
-        }
-
-        let outcomes = writes::execute(source.provider.as_ref(), object, &planned).await?;
-        let mut link_writes = Vec::new();
-        for (w, outcome) in planned.iter().zip(outcomes) {
-            writes::count(&mut counts, w, &outcome);
-            match outcome {
-                Outcome::Written(written) => link_writes.push(LinkWrite {
-                    source_id: written.id,
-                    target_id: w.record.id.clone(),
-                    source_updated_at: Some(written.updated_at),
-                    target_updated_at: Some(w.record.updated_at),
-                    hash: w.hash.clone(),
-                }),
-                Outcome::Failed(e) => errors.push(e),
+            if found.len() == intents.len() || page.next_page.is_none() {
+                break;
             }
+            query.page = page.next_page;
         }
-        Ok(BatchCommit {
-            org_id: key.org_id,
-            sync_id: key.sync_id,
-            mapping_id: key.mapping_id,
-            batch_no: key.batch_no,
-            side: key.side(),
-            worker: self.name.clone(),
-            counts,
-            max_cursor: max_cursor(records),
-            links: link_writes,
-            dropped_intents: Vec::new(),
-            errors,
-        })
+        info!(%org_id, %mapping_id, pending = intents.len(), found = found.len(),
+              "reconciled in-flight reverse creates");
+        Ok(found)
     }
 }
