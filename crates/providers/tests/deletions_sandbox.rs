@@ -163,3 +163,28 @@ async fn jobber_clients_archive_and_archived_clients_are_tombstones() {
         "`list` marks no tombstones"
     );
 }
+
+#[tokio::test]
+async fn pipedrive_archive_deletes_and_an_id_already_gone_is_a_tombstone() {
+    let sb = common::start().await;
+    sb.seed("pipedrive", "persons", 2).await;
+    let p = sb.provider(ProviderKind::Pipedrive).await;
+    assert!(p.can_archive("persons") && p.can_archive("deals"));
+    let results = p
+        .archive("persons", &["1".into(), "424242".into()])
+        .await
+        .expect("archive");
+    for (r, id) in results.iter().zip(["1", "424242"]) {
+        assert!(
+            matches!(r, WriteResult::Ok(rec) if rec.deleted && rec.id == id),
+            "{r:?}"
+        );
+    }
+    let left: Vec<String> = sb
+        .stored("pipedrive", "persons")
+        .await
+        .iter()
+        .map(|r| r["id"].to_string())
+        .collect();
+    assert_eq!(left, ["2"], "person 1 is deleted");
+}
