@@ -188,3 +188,24 @@ async fn pipedrive_archive_deletes_and_an_id_already_gone_is_a_tombstone() {
         .collect();
     assert_eq!(left, ["2"], "person 1 is deleted");
 }
+
+#[tokio::test]
+async fn salesforce_archive_deletes_and_an_id_already_gone_is_a_tombstone() {
+    let sb = common::start().await;
+    sb.seed("salesforce", "Contact", 2).await;
+    let p = sb.provider(ProviderKind::Salesforce).await;
+    assert!(p.can_archive("Contact") && p.can_archive("Opportunity"));
+    let stored = sb.stored("salesforce", "Contact").await;
+    let first = stored[0]["Id"].as_str().expect("Id").to_owned();
+    let results = p
+        .archive("Contact", &[first.clone(), first.clone()])
+        .await
+        .expect("archive");
+    for r in &results {
+        assert!(
+            matches!(r, WriteResult::Ok(rec) if rec.deleted && rec.id == first),
+            "{r:?}"
+        );
+    }
+    assert_eq!(sb.stored("salesforce", "Contact").await.len(), 1);
+}
