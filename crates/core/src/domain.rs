@@ -142,6 +142,39 @@ pub struct MappingSpec {
     /// Associations resolved through another mapping's links (guide "Deals to Jobs").
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub associations: Vec<AssociationRule>,
+    /// What a deletion on one side does to its linked twin (default `ignore`).
+    #[serde(default)]
+    pub on_delete: OnDelete,
+}
+
+/// What a record deleted (or archived) on one side does to its linked twin on the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum OnDelete {
+    /// Nothing happens; the link stays (the twin is kept and still linked).
+    #[default]
+    Ignore,
+    /// The twin is archived (or deleted where the provider has no archive) and the link removed.
+    Archive,
+    /// The twin is kept and the link removed, so the pair is no longer synced.
+    Unlink,
+}
+
+impl OnDelete {
+    pub const ALL: [OnDelete; 3] = [OnDelete::Ignore, OnDelete::Archive, OnDelete::Unlink];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnDelete::Ignore => "ignore",
+            OnDelete::Archive => "archive",
+            OnDelete::Unlink => "unlink",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OnDelete> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
 }
 
 /// A target field filled from an associated record's twin: the source record's associated ids
@@ -238,6 +271,10 @@ pub struct Counts {
     pub updated: u64,
     pub skipped: u64,
     pub failed: u64,
+    /// Records whose deletion was applied (twin archived or link removed); absent in rows and
+    /// jobs written before deletions were synced, hence the default.
+    #[serde(default)]
+    pub deleted: u64,
 }
 
 impl Counts {
@@ -247,6 +284,7 @@ impl Counts {
         self.updated += other.updated;
         self.skipped += other.skipped;
         self.failed += other.failed;
+        self.deleted += other.deleted;
     }
 }
 
@@ -266,7 +304,7 @@ pub fn final_status(counts: &Counts, aborted: bool) -> SyncStatus {
     if aborted {
         return SyncStatus::Failed;
     }
-    let succeeded = counts.created + counts.updated + counts.skipped;
+    let succeeded = counts.created + counts.updated + counts.skipped + counts.deleted;
     if counts.failed == 0 {
         SyncStatus::Completed
     } else if succeeded == 0 {

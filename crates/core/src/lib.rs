@@ -1,6 +1,7 @@
 //! FluxCascade's domain: records, mappings, transforms and sync decisions, as plain functions with no I/O.
 
 pub mod decide;
+pub mod deletes;
 pub mod domain;
 pub mod duration;
 pub mod engine;
@@ -17,6 +18,7 @@ pub use decide::{
     decide_write, is_conflict, is_echo, plan, resolve_conflict, Decision, Leg, LinkState, Plan,
     PlanInput, Side, SkipReason,
 };
+pub use deletes::{on_delete, DeleteAction};
 pub use domain::*;
 pub use engine::{CompiledMapping, MappingError};
 pub use hash::values_hash;

@@ -173,6 +173,7 @@ fn several_problems_are_all_reported() {
         }),
         enabled: true,
         associations: Vec::new(),
+        on_delete: Default::default(),
     };
     let issues = validate_mapping(&s, ProviderKind::Pipedrive, ProviderKind::Salesforce);
     let f: Vec<&str> = issues.iter().map(|i| i.field.as_str()).collect();

@@ -97,6 +97,17 @@ pub enum WriteResult {
 pub trait Provider: Send + Sync {
     /// Read one page of an object, full or incremental.
     async fn list(&self, object: &str, query: &ListQuery) -> Result<Page, ProviderError>;
+    /// `list`, plus tombstones (`Record { deleted: true }`) for records deleted or archived after
+    /// `query.since` where the provider exposes them; a full read (no `since`) is just `list`.
+    /// Continue a read with the method that started it (page tokens may differ). The default,
+    /// for providers that expose no deletions, is `list`.
+    async fn list_with_tombstones(
+        &self,
+        object: &str,
+        query: &ListQuery,
+    ) -> Result<Page, ProviderError> {
+        self.list(object, query).await
+    }
     /// Read records by id (missing ids are simply absent from the result), with the
     /// provider-native `fields` asked for (empty: the adapter's defaults), exactly as `list` does.
     async fn get_many(

@@ -41,7 +41,12 @@ pub fn router() -> Router<SharedState> {
         .nest("/salesforce", crate::salesforce::control::router())
         .route("/{provider}/{object}/seed", post(seed))
         .route("/{provider}/{object}", post(create).get(list))
-        .route("/{provider}/{object}/{id}", get(get_one).patch(patch))
+        .route(
+            "/{provider}/{object}/{id}",
+            get(get_one)
+                .patch(patch)
+                .delete(crate::control_delete::delete),
+        )
 }
 
 fn user_errors(errs: &[UserError]) -> Response {
@@ -57,7 +62,7 @@ fn user_errors(errs: &[UserError]) -> Response {
 }
 
 /// Which store a control-plane path points at.
-enum Target {
+pub(crate) enum Target {
     Hubspot(HubspotObjectKind),
     JobberClients,
     JobberJobs,
@@ -65,7 +70,7 @@ enum Target {
     Pipedrive(crate::pipedrive::store::PipedriveKind),
 }
 
-fn target(provider: &str, object: &str) -> Result<Target, Response> {
+pub(crate) fn target(provider: &str, object: &str) -> Result<Target, Response> {
     match (Provider::parse(provider), object) {
         (Some(Provider::Hubspot), o) => HubspotObjectKind::parse(o)
             .map(Target::Hubspot)

@@ -32,6 +32,7 @@ mod auth;
 mod clock;
 pub mod config;
 mod control;
+mod control_delete;
 mod control_jobs;
 mod control_oauth;
 mod control_request;

@@ -39,8 +39,7 @@ pub enum WebhookEvent {
         portal_id: u64,
         object: &'static str,
         object_id: u64,
-        /// None for a creation, else (property, new value).
-        property: Option<(String, String)>,
+        change: HubspotChange,
         source: ChangeSource,
     },
     Jobber {
@@ -50,6 +49,17 @@ pub enum WebhookEvent {
         item_kind: &'static str,
         item_id: u64,
     },
+}
+
+/// What happened to a HubSpot object (the `subscriptionType` suffix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HubspotChange {
+    /// `{object}.creation`
+    Creation,
+    /// `{object}.propertyChange` with (property, new value).
+    Property(String, String),
+    /// `{object}.deletion` (the object was archived).
+    Deletion,
 }
 
 /// Queue of events; a background task delivers them.
@@ -128,13 +138,17 @@ async fn run(state: Weak<SandboxState>, mut rx: mpsc::UnboundedReceiver<WebhookE
                     portal_id,
                     object,
                     object_id,
-                    property,
+                    change,
                     source,
                 } => {
                     let singular = object.trim_end_matches('s').replace("companie", "company");
                     let mut ev = json!({
                         "eventId": st.webhooks.event_id(),
-                        "subscriptionId": 1000 + u64::from(property.is_some()),
+                        "subscriptionId": match &change {
+                            HubspotChange::Creation => 1000,
+                            HubspotChange::Property(..) => 1001,
+                            HubspotChange::Deletion => 1002,
+                        },
                         "portalId": portal_id,
                         "appId": APP_ID,
                         "occurredAt": now_ms(),
@@ -143,12 +157,17 @@ async fn run(state: Weak<SandboxState>, mut rx: mpsc::UnboundedReceiver<WebhookE
                         "changeSource": if source == ChangeSource::Integration { "INTEGRATION" } else { "CRM_UI" },
                         "sourceId": if source == ChangeSource::Integration { APP_ID.to_string() } else { "userId:1".to_owned() },
                     });
-                    match property {
-                        None => ev["subscriptionType"] = json!(format!("{singular}.creation")),
-                        Some((name, value)) => {
+                    match change {
+                        HubspotChange::Creation => {
+                            ev["subscriptionType"] = json!(format!("{singular}.creation"))
+                        }
+                        HubspotChange::Property(name, value) => {
                             ev["subscriptionType"] = json!(format!("{singular}.propertyChange"));
                             ev["propertyName"] = json!(name);
                             ev["propertyValue"] = json!(value);
+                        }
+                        HubspotChange::Deletion => {
+                            ev["subscriptionType"] = json!(format!("{singular}.deletion"))
                         }
                     }
                     hubspot.push((portal_id, ev));

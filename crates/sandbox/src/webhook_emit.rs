@@ -1,7 +1,7 @@
 //! Helpers on the sandbox state that turn record writes into queued webhook events.
 
 use crate::state::SandboxState;
-use crate::webhook::{ChangeSource, WebhookEvent};
+use crate::webhook::{ChangeSource, HubspotChange, WebhookEvent};
 
 impl SandboxState {
     /// Whether changes should be announced (a webhook URL is configured).
@@ -26,7 +26,7 @@ impl SandboxState {
                 portal_id,
                 object,
                 object_id,
-                property: None,
+                change: HubspotChange::Creation,
                 source,
             }),
         );
@@ -50,9 +50,49 @@ impl SandboxState {
                 portal_id,
                 object,
                 object_id,
-                property: Some((k.clone(), v.clone())),
+                change: HubspotChange::Property(k.clone(), v.clone()),
                 source,
             }),
+        );
+    }
+
+    /// Announces HubSpot archivals (`{object}.deletion`).
+    pub fn hubspot_deleted(
+        &self,
+        portal_id: u64,
+        object: &'static str,
+        ids: &[u64],
+        source: ChangeSource,
+    ) {
+        if !self.webhooks_on() {
+            return;
+        }
+        self.webhooks.emit(
+            self,
+            ids.iter().map(|&object_id| WebhookEvent::Hubspot {
+                portal_id,
+                object,
+                object_id,
+                change: HubspotChange::Deletion,
+                source,
+            }),
+        );
+    }
+
+    /// Announces a deleted Jobber item (`CLIENT_DESTROY`, `JOB_DESTROY`).
+    pub fn jobber_destroyed(&self, account_id: u64, item_kind: &'static str, item_id: u64) {
+        let topic = match item_kind {
+            "Job" => "JOB_DESTROY",
+            _ => "CLIENT_DESTROY",
+        };
+        self.webhooks.emit(
+            self,
+            [WebhookEvent::Jobber {
+                account_id,
+                topic,
+                item_kind,
+                item_id,
+            }],
         );
     }
 

@@ -23,6 +23,7 @@ pub mod reseal;
 pub mod retention;
 pub mod schedules;
 pub mod syncs;
+pub mod unlink;
 pub mod usage;
 pub mod webhook_events;
 pub mod webhooks;

@@ -219,8 +219,8 @@ impl Store {
         let insert = tx
             .prepare_cached(
                 "INSERT INTO sync_batches (sync_id, batch_no, org_id, worker, read_count, created_count, updated_count,
-                    skipped_count, failed_count, max_updated_at, max_id, side)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
+                    skipped_count, failed_count, max_updated_at, max_id, side, deleted_count)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
             )
             .await?;
         let inserted = tx
@@ -239,6 +239,7 @@ impl Store {
                     &c.max_cursor.as_ref().map(|k| k.updated_at),
                     &c.max_cursor.as_ref().map(|k| k.id.clone()),
                     &c.side,
+                    &(c.counts.deleted as i32),
                 ],
             )
             .await?;

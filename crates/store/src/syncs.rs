@@ -50,7 +50,7 @@ pub struct RunState {
 
 const COLUMNS: &str =
     "id, org_id, mapping_id, status, trigger, mode, created_at, started_at, finished_at,
-    read_count, created_count, updated_count, skipped_count, failed_count, error";
+    read_count, created_count, updated_count, skipped_count, failed_count, error, deleted_count";
 
 /// Live counts come from the batches until the run is final.
 const LIVE_COLUMNS: &str =
@@ -61,12 +61,13 @@ const LIVE_COLUMNS: &str =
     CASE WHEN r.finished_at IS NULL THEN COALESCE(b.updated, 0) ELSE r.updated_count END,
     CASE WHEN r.finished_at IS NULL THEN COALESCE(b.skipped, 0) ELSE r.skipped_count END,
     CASE WHEN r.finished_at IS NULL THEN COALESCE(b.failed, 0) ELSE r.failed_count END,
-    r.error";
+    r.error,
+    CASE WHEN r.finished_at IS NULL THEN COALESCE(b.deleted, 0) ELSE r.deleted_count END";
 
 const LIVE_JOIN: &str = "LEFT JOIN LATERAL (
         SELECT sum(read_count)::bigint AS read, sum(created_count)::bigint AS created,
                sum(updated_count)::bigint AS updated, sum(skipped_count)::bigint AS skipped,
-               sum(failed_count)::bigint AS failed
+               sum(failed_count)::bigint AS failed, sum(deleted_count)::bigint AS deleted
         FROM sync_batches WHERE sync_id = r.id) b ON true";
 
 fn row_to_sync(r: &tokio_postgres::Row) -> SyncRow {
@@ -87,6 +88,7 @@ fn row_to_sync(r: &tokio_postgres::Row) -> SyncRow {
             updated: n(11),
             skipped: n(12),
             failed: n(13),
+            deleted: n(15),
         },
         error: r.get(14),
     }
@@ -431,7 +433,7 @@ impl Store {
             .prepare_cached(
                 "SELECT count(*)::bigint, COALESCE(sum(read_count), 0)::bigint, COALESCE(sum(created_count), 0)::bigint,
                         COALESCE(sum(updated_count), 0)::bigint, COALESCE(sum(skipped_count), 0)::bigint,
-                        COALESCE(sum(failed_count), 0)::bigint
+                        COALESCE(sum(failed_count), 0)::bigint, COALESCE(sum(deleted_count), 0)::bigint
                  FROM sync_batches WHERE sync_id = $1",
             )
             .await?;
@@ -447,12 +449,13 @@ impl Store {
             updated: n(3),
             skipped: n(4),
             failed: n(5),
+            deleted: n(6),
         };
         let status = final_status(&counts, false);
         let finish = tx
             .prepare_cached(
                 "UPDATE sync_runs SET status = $2, finished_at = now(), read_count = $3, created_count = $4,
-                    updated_count = $5, skipped_count = $6, failed_count = $7,
+                    updated_count = $5, skipped_count = $6, failed_count = $7, deleted_count = $8,
                     error = CASE WHEN $2 = 'failed' THEN 'every record failed; see the run''s errors' ELSE NULL END
                  WHERE id = $1",
             )
@@ -467,6 +470,7 @@ impl Store {
                 &(counts.updated as i64),
                 &(counts.skipped as i64),
                 &(counts.failed as i64),
+                &(counts.deleted as i64),
             ],
         )
         .await?;
@@ -526,10 +530,10 @@ pub(crate) async fn fail_run_in(
             "UPDATE sync_runs r SET status = 'failed', finished_at = now(), error = $3, lease_until = NULL,
                 read_count = COALESCE(b.read, 0), created_count = COALESCE(b.created, 0),
                 updated_count = COALESCE(b.updated, 0), skipped_count = COALESCE(b.skipped, 0),
-                failed_count = COALESCE(b.failed, 0)
+                failed_count = COALESCE(b.failed, 0), deleted_count = COALESCE(b.deleted, 0)
              FROM (SELECT sum(read_count)::bigint AS read, sum(created_count)::bigint AS created,
                           sum(updated_count)::bigint AS updated, sum(skipped_count)::bigint AS skipped,
-                          sum(failed_count)::bigint AS failed
+                          sum(failed_count)::bigint AS failed, sum(deleted_count)::bigint AS deleted
                    FROM sync_batches WHERE sync_id = $2) b
              WHERE r.org_id = $1 AND r.id = $2 AND r.status IN ('pending', 'running')",
             &[&org_id, &sync_id, &message],

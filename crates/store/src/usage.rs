@@ -45,7 +45,7 @@ pub struct Usage {
     pub records_read: i64,
     pub records_created: i64,
     pub records_updated: i64,
-    /// Always 0 until deletions are synced; kept so the shape does not change then.
+    /// Tombstones applied (twin archived or link removed).
     pub records_deleted: i64,
     pub records_skipped: i64,
     pub records_failed: i64,
@@ -66,6 +66,7 @@ impl Usage {
             records_updated: n(c.updated),
             records_skipped: n(c.skipped),
             records_failed: n(c.failed),
+            records_deleted: n(c.deleted),
             ..Usage::default()
         }
     }
@@ -336,6 +337,7 @@ mod tests {
             updated: 3,
             skipped: 2,
             failed: 1,
+            deleted: 5,
         });
         assert_eq!(
             (
@@ -347,7 +349,7 @@ mod tests {
             ),
             (10, 4, 3, 2, 1)
         );
-        assert_eq!((u.records_deleted, u.runs_total(), u.deliveries), (0, 0, 0));
+        assert_eq!((u.records_deleted, u.runs_total(), u.deliveries), (5, 0, 0));
     }
 
     #[test]

@@ -145,6 +145,7 @@ fn counts(read: u64, created: u64, updated: u64, skipped: u64, failed: u64) -> C
         updated,
         skipped,
         failed,
+        deleted: 0,
     }
 }
 
@@ -414,5 +415,58 @@ async fn scheduled_runs_count_when_claimed_and_leave_when_released() {
         (1, 1),
         "a skipped fire starts no run"
     );
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn deleted_counts_reach_the_live_run_the_finished_run_and_usage() {
+    let db = Db::new().await;
+    let run = db
+        .store
+        .create_sync(
+            db.org_id,
+            db.mapping_id,
+            fluxcascade_core::SyncTrigger::Manual,
+            fluxcascade_core::SyncMode::Full,
+        )
+        .await
+        .unwrap();
+    let state = db
+        .store
+        .start_sync(db.org_id, run.id, LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    // Three tombstones read: two applied, one failed (its twin could not be archived).
+    let counts = Counts {
+        deleted: 2,
+        ..counts(3, 0, 0, 0, 1)
+    };
+    assert!(db
+        .store
+        .commit_batch(&db.batch(run.id, 0, counts))
+        .await
+        .unwrap());
+    let live = db.store.get_sync(db.org_id, run.id).await.unwrap().unwrap();
+    assert_eq!(live.counts, counts, "a running run sums its batches");
+    let done = Checkpoint {
+        sync_id: run.id,
+        epoch: state.epoch,
+        leg: RunLeg::Forward,
+        page_token: None,
+        batches_published: 1,
+        done: true,
+        lease: LEASE,
+    };
+    assert!(db.store.checkpoint_sync(&done).await.unwrap());
+    let status = db.store.try_finalize_sync(db.org_id, run.id).await.unwrap();
+    assert_eq!(
+        status,
+        Some(SyncStatus::Partial),
+        "applied deletions are successes"
+    );
+    let finished = db.store.get_sync(db.org_id, run.id).await.unwrap().unwrap();
+    assert_eq!(finished.counts, counts, "the finished run keeps them");
+    assert_eq!(db.total().await.records_deleted, 2);
     db.drop_database().await;
 }

@@ -49,6 +49,7 @@ async fn a_batch_commit_counts_its_records_by_outcome_once() {
             updated: 3,
             skipped: 2,
             failed: 1,
+            deleted: 0,
         },
         max_cursor: None,
         links: Vec::new(),

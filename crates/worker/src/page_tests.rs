@@ -157,7 +157,12 @@ impl Fixture {
         let mapping = db.store.create_mapping(db.org_id, &spec).await.unwrap();
         let run = db
             .store
-            .create_sync(db.org_id, mapping.id, "manual", "full")
+            .create_sync(
+                db.org_id,
+                mapping.id,
+                fluxcascade_core::SyncTrigger::Manual,
+                fluxcascade_core::SyncMode::Full,
+            )
             .await
             .unwrap();
         let providers = ProvidersConfig {

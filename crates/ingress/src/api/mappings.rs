@@ -342,4 +342,17 @@ mod tests {
         assert_eq!(e.details[0].field, "name");
         assert!(merge_patch(&spec(), json!([1])).is_err());
     }
+
+    #[test]
+    fn on_delete_defaults_to_ignore_patches_and_names_the_field_when_unknown() {
+        assert_eq!(spec().on_delete, fluxcascade_core::OnDelete::Ignore);
+        let merged = merge_patch(&spec(), json!({"onDelete": "archive"})).unwrap();
+        assert_eq!(merged.on_delete, fluxcascade_core::OnDelete::Archive);
+        assert_eq!(
+            serde_json::to_value(&merged).unwrap()["onDelete"],
+            "archive"
+        );
+        let e = merge_patch(&spec(), json!({"onDelete": "delete"})).unwrap_err();
+        assert_eq!(e.details[0].field, "onDelete");
+    }
 }

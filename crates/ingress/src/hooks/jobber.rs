@@ -130,6 +130,16 @@ mod tests {
     }
 
     #[test]
+    fn a_destroyed_client_is_a_delete_event() {
+        let body = br#"{"data":{"webHookEvent":{"topic":"CLIENT_DESTROY","appId":"a","accountId":"QWNj","itemId":"Q2xp","occurredAt":"2026-01-01T00:00:00Z"}}}"#;
+        let e = parse(body).unwrap();
+        assert_eq!(
+            (e[0].object.as_str(), e[0].record_id.as_str(), e[0].action),
+            ("clients", "Q2xp", "delete")
+        );
+    }
+
+    #[test]
     fn malformed_bodies_are_400() {
         for body in [
             &b"nope"[..],

@@ -143,6 +143,17 @@ mod tests {
     }
 
     #[test]
+    fn a_v2_delete_is_a_delete_event() {
+        let body = br#"{"meta":{"action":"delete","entity":"person","entity_id":"42","id":"ev-2",
+            "company_id":"9","version":"2.0"},"data":null,"previous":{"id":42,"name":"Ada"}}"#;
+        let e = parse(body).unwrap();
+        assert_eq!(
+            (e[0].object.as_str(), e[0].record_id.as_str(), e[0].action),
+            ("persons", "42", "delete")
+        );
+    }
+
+    #[test]
     fn basic_credentials_are_decoded() {
         let v = format!("Basic {}", STANDARD.encode("id:pw:x"));
         assert_eq!(basic_credentials(&v), Some(("id".into(), "pw:x".into())));

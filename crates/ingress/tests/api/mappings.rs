@@ -29,6 +29,14 @@ async fn mappings_are_validated_and_scoped() {
     );
 
     let mut bad = mapping_body(&hub, &jobber);
+    bad["onDelete"] = json!("purge");
+    let (s, v) = app
+        .call(Method::POST, "/v1/mappings", Some(&app.owner), Some(bad))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(error_fields(&v), ["onDelete"]);
+
+    let mut bad = mapping_body(&hub, &jobber);
     bad["fieldPairs"][1]["transform"] = json!("rot13");
     let (s, v) = app
         .call(Method::POST, "/v1/mappings", Some(&app.owner), Some(bad))
@@ -52,6 +60,7 @@ async fn mappings_are_validated_and_scoped() {
     assert_eq!(s, StatusCode::CREATED, "{m}");
     assert_eq!(m["source"]["connectionId"], hub.as_str());
     assert_eq!(m["conflictResolution"], "newest_wins");
+    assert_eq!(m["onDelete"], "ignore", "the default deletion policy");
     assert_eq!(m["direction"], "source_to_target");
     assert_eq!(m["enabled"], true);
     assert!(m["createdAt"].is_string() && m["updatedAt"].is_string());

@@ -57,7 +57,7 @@ async fn triggering_a_sync_enqueues_a_job() {
     assert_eq!(sync["mappingId"], mapping.as_str());
     assert_eq!(
         sync["counts"],
-        json!({"read": 0, "created": 0, "updated": 0, "skipped": 0, "failed": 0})
+        json!({"read": 0, "created": 0, "updated": 0, "skipped": 0, "failed": 0, "deleted": 0})
     );
     assert_eq!(
         app.sync_queue_depth().await,
@@ -274,6 +274,7 @@ async fn record_errors_show_on_the_run_and_page() {
             updated: 0,
             skipped: 0,
             failed: 3,
+            deleted: 0,
         },
         max_cursor: None,
         links: Vec::new(),
@@ -295,7 +296,7 @@ async fn record_errors_show_on_the_run_and_page() {
     assert!(run["startedAt"].is_string());
     assert_eq!(
         run["counts"],
-        json!({"read": 5, "created": 2, "updated": 0, "skipped": 0, "failed": 3})
+        json!({"read": 5, "created": 2, "updated": 0, "skipped": 0, "failed": 3, "deleted": 0})
     );
     assert_eq!(
         run["errors"][0],

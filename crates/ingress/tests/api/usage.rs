@@ -85,6 +85,7 @@ async fn usage_shows_the_orgs_runs_and_records_per_day_and_mapping() {
             updated: 2,
             skipped: 1,
             failed: 1,
+            deleted: 0,
         },
         max_cursor: None,
         links: Vec::new(),

@@ -11,6 +11,7 @@ use futures::stream::{self, StreamExt};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
+use super::archive::ArchivedToken;
 use super::assoc::{
     associated_types, attach, batch_read_body, parse_batch_read, parse_v4_list, strip, v3_blocks,
 };
@@ -66,7 +67,7 @@ impl ProviderPolicy for HubspotPolicy {
 
 /// One HubSpot account (portal), reached with the tokens of one connection.
 pub struct HubspotClient {
-    api: ApiClient,
+    pub(super) api: ApiClient,
     base: String,
 }
 
@@ -91,7 +92,7 @@ impl HubspotClient {
         self
     }
 
-    fn url(&self, obj: &HubspotObject, rest: &str) -> String {
+    pub(super) fn url(&self, obj: &HubspotObject, rest: &str) -> String {
         format!("{}/crm/v3/objects/{}{rest}", self.base, obj.name)
     }
 
@@ -251,13 +252,27 @@ impl HubspotClient {
         Ok(out)
     }
 
+    /// An incremental read: the search from the cursor; with `tombstones`, first the objects
+    /// archived since the cursor (see `archive.rs`).
     async fn list_changed(
         &self,
         obj: &HubspotObject,
         query: &ListQuery,
+        tombstones: bool,
     ) -> Result<Page, ProviderError> {
         let token = match (&query.page, &query.since) {
+            (Some(page), _) if ArchivedToken::is_archived_token(page) => {
+                return self.list_archived(obj, &ArchivedToken::decode(page)?).await
+            }
             (Some(page), _) => SearchToken::decode(page)?,
+            // Tombstones first (archived since the cursor), then the search from the same anchor.
+            (None, Some(since)) if tombstones => {
+                let token = ArchivedToken {
+                    since: (since.updated_at - LOOK_BACK).timestamp_millis(),
+                    after: None,
+                };
+                return self.list_archived(obj, &token).await;
+            }
             (None, Some(since)) => SearchToken {
                 anchor: (since.updated_at - LOOK_BACK).timestamp_millis(),
                 after: None,
@@ -275,6 +290,24 @@ impl HubspotClient {
             records,
             next_page: next.map(|t| t.encode()),
         })
+    }
+
+    /// A full or incremental read (see `list` and `list_with_tombstones`).
+    async fn read(
+        &self,
+        object_name: &str,
+        query: &ListQuery,
+        tombstones: bool,
+    ) -> Result<Page, ProviderError> {
+        let obj = object(object_name)?;
+        let continues_search = query.page.as_deref().is_some_and(|p| {
+            SearchToken::is_search_token(p) || ArchivedToken::is_archived_token(p)
+        });
+        if query.since.is_some() || continues_search {
+            self.list_changed(obj, query, tombstones).await
+        } else {
+            self.list_full(obj, query).await
+        }
     }
 
     /// One `batch/create` call of at most 100 inputs.
@@ -344,16 +377,15 @@ fn whole_chunk_failed(e: ProviderError, n: usize) -> Result<Vec<WriteResult>, Pr
 #[async_trait]
 impl Provider for HubspotClient {
     async fn list(&self, object_name: &str, query: &ListQuery) -> Result<Page, ProviderError> {
-        let obj = object(object_name)?;
-        let continues_search = query
-            .page
-            .as_deref()
-            .is_some_and(SearchToken::is_search_token);
-        if query.since.is_some() || continues_search {
-            self.list_changed(obj, query).await
-        } else {
-            self.list_full(obj, query).await
-        }
+        self.read(object_name, query, false).await
+    }
+
+    async fn list_with_tombstones(
+        &self,
+        object_name: &str,
+        query: &ListQuery,
+    ) -> Result<Page, ProviderError> {
+        self.read(object_name, query, true).await
     }
 
     async fn get_many(
@@ -424,6 +456,20 @@ impl Provider for HubspotClient {
 
     fn max_batch(&self, _object: &str) -> usize {
         MAX_BATCH
+    }
+
+    /// Every HubSpot CRM object can be archived.
+    fn can_archive(&self, object_name: &str) -> bool {
+        object(object_name).is_ok()
+    }
+
+    async fn archive(
+        &self,
+        object_name: &str,
+        ids: &[String],
+    ) -> Result<Vec<WriteResult>, ProviderError> {
+        let obj = object(object_name)?;
+        self.archive_ids(obj, ids).await
     }
 }
 

@@ -1,8 +1,9 @@
 //! HubSpot CRM v3 adapter: client (the `Provider`), OAuth, wire-format mapping and batch writes.
 
+pub mod archive;
 pub mod assoc;
 pub mod auth;
-mod batch;
+pub(crate) mod batch;
 mod client;
 pub mod records;
 #[cfg(test)]

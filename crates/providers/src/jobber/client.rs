@@ -372,6 +372,44 @@ impl Provider for JobberClient {
         MAX_BATCH
     }
 
+    /// Clients can be archived (`clientArchive`); jobs and properties are not, here.
+    fn can_archive(&self, object: &str) -> bool {
+        matches!(jobber_object(object), Ok(JobberObject::Clients))
+    }
+
+    async fn archive(
+        &self,
+        object: &str,
+        ids: &[String],
+    ) -> Result<Vec<WriteResult>, ProviderError> {
+        if jobber_object(object)? != JobberObject::Clients {
+            return Ok(ids
+                .iter()
+                .map(|_| {
+                    super::records::failed(
+                        "archive_unsupported",
+                        format!("Jobber {object} cannot be archived"),
+                    )
+                })
+                .collect());
+        }
+        self.archive_clients(ids).await
+    }
+
+    /// Archived clients are tombstones (Jobber lists them with `isArchived: true`; a deleted
+    /// client is gone and only its `CLIENT_DESTROY` webhook tells).
+    async fn list_with_tombstones(
+        &self,
+        object: &str,
+        query: &ListQuery,
+    ) -> Result<Page, ProviderError> {
+        let mut page = self.list(object, query).await?;
+        if jobber_object(object)? == JobberObject::Clients {
+            super::archive::mark_archived(&mut page.records);
+        }
+        Ok(page)
+    }
+
     /// Jobber's `updatedAt` is an ISO 8601 date-time with whole seconds.
     fn timestamp_resolution(&self, _object: &str) -> std::time::Duration {
         std::time::Duration::from_secs(1)

@@ -1,5 +1,6 @@
 //! Jobber GraphQL adapter: client (the `Provider`), OAuth, documents and wire-format mapping.
 
+mod archive;
 pub mod auth;
 mod client;
 pub mod jobs;

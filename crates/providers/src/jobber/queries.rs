@@ -102,12 +102,20 @@ pub const EDIT_JOB: &str = concat!(
 );
 
 /// Every document above, by name, for the schema test.
+/// Archive one client (Jobber's deletion that keeps the record: `isArchived` becomes true).
+pub const ARCHIVE_CLIENT: &str = concat!(
+    "mutation ArchiveClient($id: EncodedId!) { clientArchive(clientId: $id) { client { ",
+    client_fields!(),
+    " } userErrors { message path } } }"
+);
+
 pub const ALL_DOCUMENTS: &[(&str, &str)] = &[
     ("LIST_CLIENTS", LIST_CLIENTS),
     ("LIST_CLIENTS_SINCE", LIST_CLIENTS_SINCE),
     ("GET_CLIENT", GET_CLIENT),
     ("CREATE_CLIENT", CREATE_CLIENT),
     ("EDIT_CLIENT", EDIT_CLIENT),
+    ("ARCHIVE_CLIENT", ARCHIVE_CLIENT),
     ("LIST_JOBS", LIST_JOBS),
     ("GET_JOB", GET_JOB),
     ("CLIENT_PROPERTIES", CLIENT_PROPERTIES),

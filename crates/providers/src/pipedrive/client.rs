@@ -125,7 +125,7 @@ impl PipedriveClient {
         self
     }
 
-    fn url(&self, obj: &PipedriveObject, rest: &str) -> String {
+    pub(super) fn url(&self, obj: &PipedriveObject, rest: &str) -> String {
         format!("{}/api/v2/{}{rest}", self.base, obj.name)
     }
 
@@ -202,7 +202,7 @@ impl PipedriveClient {
 }
 
 /// A path segment with reserved characters escaped.
-fn segment(id: &str) -> String {
+pub(super) fn segment(id: &str) -> String {
     url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
 }
 
@@ -215,7 +215,7 @@ fn failed(code: &str, message: String) -> WriteResult {
 
 /// A permanent error (a 4xx other than 401/429) fails the record with its HTTP status as the
 /// code; anything retryable or an auth failure fails the whole call.
-fn rejected(e: ProviderError) -> Result<WriteResult, ProviderError> {
+pub(super) fn rejected(e: ProviderError) -> Result<WriteResult, ProviderError> {
     match e {
         ProviderError::Permanent(message) => {
             let code = message
@@ -325,6 +325,20 @@ impl Provider for PipedriveClient {
 
     fn max_batch(&self, _object: &str) -> usize {
         MAX_BATCH
+    }
+
+    /// Pipedrive has no archive: `archive` deletes (kept 30 days with `is_deleted`).
+    fn can_archive(&self, object_name: &str) -> bool {
+        object(object_name).is_ok()
+    }
+
+    async fn archive(
+        &self,
+        object_name: &str,
+        ids: &[String],
+    ) -> Result<Vec<WriteResult>, ProviderError> {
+        let obj = object(object_name)?;
+        self.delete_ids(obj, ids).await
     }
 
     /// `update_time` has whole-second precision.

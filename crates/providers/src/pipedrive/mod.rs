@@ -1,5 +1,6 @@
 //! Pipedrive: persons, organizations and deals over API v2 (cursor paging, `updated_since`).
 
+mod archive;
 pub mod auth;
 mod client;
 pub mod records;

@@ -127,11 +127,11 @@ impl SalesforceClient {
         self
     }
 
-    fn data_url(&self, rest: &str) -> String {
+    pub(super) fn data_url(&self, rest: &str) -> String {
         format!("{}/services/data/{API_VERSION}{rest}", self.base)
     }
 
-    async fn send(
+    pub(super) async fn send(
         &self,
         method: Method,
         url: String,
@@ -387,6 +387,20 @@ impl Provider for SalesforceClient {
                 },
             })
             .collect())
+    }
+
+    /// Salesforce has no archive here: `archive` deletes (the recycle bin keeps the record).
+    fn can_archive(&self, object_name: &str) -> bool {
+        object(object_name).is_ok()
+    }
+
+    async fn archive(
+        &self,
+        object_name: &str,
+        ids: &[String],
+    ) -> Result<Vec<WriteResult>, ProviderError> {
+        let obj = object(object_name)?;
+        self.delete_ids(obj, ids).await
     }
 
     fn max_batch(&self, _object: &str) -> usize {

@@ -14,6 +14,7 @@
 //! - Writes use sObject Collections (≤200, `allOrNone: false`) and read the written records
 //!   back; a collection refused as a whole with a 4xx fails each of its records (`REJECTED`).
 
+mod archive;
 pub mod auth;
 mod client;
 pub mod records;

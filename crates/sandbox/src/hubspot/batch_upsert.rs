@@ -121,15 +121,23 @@ pub async fn archive(
         Err(r) => return r,
     };
     let mut store = account.store(req.kind);
-    let mut n = 0;
+    let mut archived = Vec::new();
     for input in inputs(&req) {
         if let Ok(id) = input_id(input).parse::<u64>() {
             if store.archive(id).is_some() {
-                n += 1;
+                archived.push(id);
             }
         }
     }
     drop(store);
-    state.stats.record_writes("hubspot", req.kind.as_str(), n);
+    state
+        .stats
+        .record_writes("hubspot", req.kind.as_str(), archived.len() as u64);
+    state.hubspot_deleted(
+        account.portal_id,
+        req.kind.as_str(),
+        &archived,
+        ChangeSource::Integration,
+    );
     StatusCode::NO_CONTENT.into_response()
 }

@@ -120,6 +120,9 @@ pub async fn list(
             link.push_str("&properties=");
             link.push_str(&props.join(","));
         }
+        if first(&pairs, "archived") == Some("true") {
+            link.push_str("&archived=true");
+        }
         body["paging"] = json!({"next": {"after": next.to_string(), "link": link}});
     }
     Json(body).into_response()
@@ -264,6 +267,12 @@ pub async fn archive(
     if let Ok(num) = id.parse::<u64>() {
         if account.store(kind).archive(num).is_some() {
             state.stats.record_writes("hubspot", kind.as_str(), 1);
+            state.hubspot_deleted(
+                account.portal_id,
+                kind.as_str(),
+                &[num],
+                ChangeSource::Integration,
+            );
         }
     }
     // HubSpot answers 204 even for ids that do not exist.

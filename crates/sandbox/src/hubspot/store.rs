@@ -105,6 +105,8 @@ pub struct HubspotRecord {
     pub created_ms: i64,
     pub updated_ms: i64,
     pub archived: bool,
+    /// When it was archived (`archivedAt`); also its modified time from then on.
+    pub archived_ms: Option<i64>,
     pub properties: HashMap<String, String>,
 }
 
@@ -201,6 +203,7 @@ impl HubspotObjectStore {
                 created_ms: at_ms,
                 updated_ms: at_ms,
                 archived: false,
+                archived_ms: None,
                 properties,
             },
         );
@@ -232,6 +235,7 @@ impl HubspotObjectStore {
     pub fn archive(&mut self, id: u64) -> Option<()> {
         let rec = self.records.get_mut(&id).filter(|r| !r.archived)?;
         rec.archived = true;
+        rec.archived_ms = Some(now_ms().max(rec.updated_ms));
         self.by_updated.remove(&(rec.updated_ms, id));
         Some(())
     }
@@ -286,6 +290,9 @@ impl HubspotObjectStore {
         obj.insert("createdAt".into(), iso_millis(rec.created_ms).into());
         obj.insert("updatedAt".into(), iso_millis(rec.updated_ms).into());
         obj.insert("archived".into(), rec.archived.into());
+        if let Some(at) = rec.archived_ms {
+            obj.insert("archivedAt".into(), iso_millis(at).into());
+        }
         Value::Object(obj)
     }
 
@@ -299,13 +306,17 @@ impl HubspotObjectStore {
         for name in self.kind.always_properties() {
             props.insert(name.to_owned(), self.property(rec, name).into());
         }
-        serde_json::json!({
+        let mut out = serde_json::json!({
             "id": rec.id.to_string(),
             "createdAt": iso_millis(rec.created_ms),
             "updatedAt": iso_millis(rec.updated_ms),
             "archived": rec.archived,
             "properties": props,
-        })
+        });
+        if let Some(at) = rec.archived_ms {
+            out["archivedAt"] = iso_millis(at).into();
+        }
+        out
     }
 }
 

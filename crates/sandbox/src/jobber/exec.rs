@@ -292,6 +292,12 @@ fn execute_mutation(account: &JobberAccount, fields: &[Field]) -> ExecResult {
             &dummy_errors,
             &f.selection,
         ),
+        "clientArchive" => client_payload(
+            "ClientArchivePayload",
+            Some(&dummy),
+            &dummy_errors,
+            &f.selection,
+        ),
         "jobCreate" | "jobEdit" => work_exec::job_payload(
             None,
             &dummy_errors,
@@ -410,6 +416,25 @@ fn execute_mutation(account: &JobberAccount, fields: &[Field]) -> ExecResult {
                     client_payload("ClientEditPayload", Some(&current), &errs, &f.selection)
                 }
             }
+        }
+        "clientArchive" => {
+            let id = f.arg("clientId").and_then(Value::as_str).ok_or_else(|| {
+                GraphqlError::new("Field 'clientArchive' is missing required arguments: clientId")
+            })?;
+            let Some(mut c) = decode_id("Client", id).and_then(|n| store.get(n)).cloned() else {
+                let errs = [UserError {
+                    message: "Client not found".into(),
+                    path: vec!["clientId".into()],
+                }];
+                return client_payload("ClientArchivePayload", None, &errs, &f.selection);
+            };
+            let cid = c.id;
+            if !c.is_archived {
+                c.is_archived = true;
+                store.replace(c);
+                changed.push(("Client", cid, false));
+            }
+            client_payload("ClientArchivePayload", store.get(cid), &[], &f.selection)
         }
         _ => Err(undefined_field("Mutation", f)),
     });

@@ -174,6 +174,13 @@ impl JobberClientStore {
         Some(())
     }
 
+    /// Deletes a client for good (Jobber's "delete client"); the removed client, if it existed.
+    pub fn remove(&mut self, id: u64) -> Option<JobberClient> {
+        let old = self.clients.remove(&id)?;
+        self.by_updated.remove(&(old.updated_ms, id));
+        Some(old)
+    }
+
     /// Clients in id order with id > `after`.
     pub fn iter_by_id(&self, after: Option<u64>) -> impl Iterator<Item = &JobberClient> {
         let start = after.map_or(Bound::Unbounded, Bound::Excluded);

@@ -28,7 +28,7 @@ pub fn router() -> Router<SharedState> {
         )
         .route("/{object}/seed", post(seed))
         .route("/{object}", post(create).get(list))
-        .route("/{object}/{id}", get(get_one).patch(patch))
+        .route("/{object}/{id}", get(get_one).patch(patch).delete(delete))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -259,6 +259,25 @@ async fn patch(
         .outbound
         .notify(&state.base_url, &account, kind, &rec_id, changed);
     Json(out).into_response()
+}
+
+/// `DELETE /_sandbox/salesforce/{object}/{id}`: a user deletes the record (recycle bin); 204.
+/// Salesforce sends no outbound message for a deletion.
+async fn delete(
+    State(state): State<SharedState>,
+    Path((object, id)): Path<(String, String)>,
+    Query(q): Query<ControlQuery>,
+) -> Response {
+    let kind = match object_of(&object) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let account = state.salesforce.get_or_create(q.account());
+    if account.store(kind).delete(&id) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        err(StatusCode::NOT_FOUND, format!("no record {id}"))
+    }
 }
 
 async fn list(

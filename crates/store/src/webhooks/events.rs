@@ -94,7 +94,8 @@ pub(crate) async fn emit_sync_event<C: GenericClient>(
     let Some(run) = c
         .query_opt(
             "SELECT id, mapping_id, status, trigger, mode, created_at, started_at, finished_at,
-                    read_count, created_count, updated_count, skipped_count, failed_count, error
+                    read_count, created_count, updated_count, skipped_count, failed_count, error,
+                    deleted_count
              FROM sync_runs WHERE org_id = $1 AND id = $2",
             &[&org_id, &sync_id],
         )
@@ -135,7 +136,8 @@ pub(crate) async fn emit_sync_event<C: GenericClient>(
         "createdAt": run.get::<_, DateTime<Utc>>(5),
         "startedAt": run.get::<_, Option<DateTime<Utc>>>(6),
         "finishedAt": run.get::<_, Option<DateTime<Utc>>>(7),
-        "counts": {"read": n(8), "created": n(9), "updated": n(10), "skipped": n(11), "failed": n(12)},
+        "counts": {"read": n(8), "created": n(9), "updated": n(10), "skipped": n(11), "failed": n(12),
+                   "deleted": n(14)},
         "error": run.get::<_, Option<String>>(13),
         "errors": errors,
     });

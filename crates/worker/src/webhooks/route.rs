@@ -26,6 +26,14 @@ pub(crate) struct HookEvent {
     pub action: String,
 }
 
+impl HookEvent {
+    /// The record is gone at the provider (HubSpot `*.deletion`, Jobber `*_DESTROY`, Pipedrive
+    /// `delete`): the ingress writes these as action `delete`.
+    pub fn is_deletion(&self) -> bool {
+        self.action == "delete"
+    }
+}
+
 /// A connection and the indices of the events that are for it.
 pub(crate) struct ForConnection {
     pub id: Uuid,
@@ -131,7 +139,7 @@ pub(crate) fn routes_for(
     connection_id: Uuid,
     event: &HookEvent,
 ) -> Vec<(Uuid, &'static str)> {
-    if event.action == "delete" {
+    if event.is_deletion() {
         return Vec::new();
     }
     let conn = connection_id.to_string();
@@ -201,6 +209,11 @@ mod tests {
         );
         assert!(routes_for(&all, hs, &event("deals", "update")).is_empty());
         assert!(routes_for(&all, hs, &event("contacts", "delete")).is_empty());
+        let wire: HookEvent = serde_json::from_value(json!({"id": "5", "account": "62515",
+            "object": "contacts", "recordId": "105", "action": "delete"}))
+        .unwrap();
+        assert!(wire.is_deletion());
+        assert!(!event("contacts", "update").is_deletion());
     }
 
     #[test]
