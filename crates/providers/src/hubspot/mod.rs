@@ -4,6 +4,7 @@ pub mod assoc;
 pub mod auth;
 mod batch;
 mod client;
+mod find;
 pub mod records;
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,7 @@
 
 pub mod auth;
 mod client;
+mod find;
 pub mod jobs;
 pub mod properties;
 pub mod queries;

@@ -2,6 +2,7 @@
 
 pub mod auth;
 mod client;
+mod find;
 pub mod records;
 #[cfg(test)]
 mod tests;
