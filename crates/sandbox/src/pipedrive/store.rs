@@ -122,7 +122,6 @@ impl PipedriveStore {
         self.index.clear();
     }
 
-
     /// Records that are not deleted.
     pub fn len(&self) -> usize {
         self.records.values().filter(|r| !r.deleted).count()
