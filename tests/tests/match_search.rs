@@ -44,15 +44,19 @@ async fn matching_against_a_100k_target_costs_requests_per_source_record_not_per
         let email = format!("source{i}@match.test");
         env.http
             .post(format!("{}/_sandbox/jobber/clients", env.sandbox_url))
-            .json(&json!({"firstName": "Src", "lastName": format!("Client {i}"),
-                          "emails": [{"address": email, "primary": true}]}))
+            .json(
+                &json!({"firstName": "Src", "lastName": format!("Client {i}"),
+                          "emails": [{"address": email, "primary": true}]}),
+            )
             .send()
             .await?
             .error_for_status()?;
         if (i as usize) < TWINS {
             env.http
                 .post(format!("{}/_sandbox/hubspot/contacts", env.sandbox_url))
-                .json(&json!({"email": email.to_uppercase(), "firstname": "Old", "lastname": "Name"}))
+                .json(
+                    &json!({"email": email.to_uppercase(), "firstname": "Old", "lastname": "Name"}),
+                )
                 .send()
                 .await?
                 .error_for_status()?;
@@ -80,7 +84,10 @@ async fn matching_against_a_100k_target_costs_requests_per_source_record_not_per
     assert_eq!(s["counts"]["updated"], TWINS as u64, "{s}");
     assert_eq!(s["counts"]["created"], SOURCE_SIZE - TWINS as u64, "{s}");
     let (after, lists_after) = hubspot_requests(&env).await?;
-    assert_eq!(lists_after, lists_before, "the target was never listed (scanned)");
+    assert_eq!(
+        lists_after, lists_before,
+        "the target was never listed (scanned)"
+    );
     let per_100 = (after - before) as f64 * 100.0 / SOURCE_SIZE as f64;
     // Searches of ≤100 values and batch writes of ≤100 records: a handful per 100 source
     // records. A scan would read 100,000 / 100 = 1,000 pages per batch.

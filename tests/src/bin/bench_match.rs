@@ -35,8 +35,10 @@ async fn main() -> anyhow::Result<()> {
         let email = format!("bench{i}@match.test");
         env.http
             .post(format!("{}/_sandbox/jobber/clients", env.sandbox_url))
-            .json(&json!({"firstName": "Bench", "lastName": format!("Client {i}"),
-                          "emails": [{"address": email, "primary": true}]}))
+            .json(
+                &json!({"firstName": "Bench", "lastName": format!("Client {i}"),
+                          "emails": [{"address": email, "primary": true}]}),
+            )
             .send()
             .await?
             .error_for_status()?;
