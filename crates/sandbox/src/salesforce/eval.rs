@@ -81,7 +81,7 @@ impl InList {
                 };
                 self.keys.contains(&key)
             }
-            Scalar::Null => self.values.iter().any(|x| *x == Scalar::Null),
+            Scalar::Null => self.values.contains(&Scalar::Null),
             _ => self
                 .values
                 .iter()
