@@ -134,6 +134,12 @@ pub trait Provider: Send + Sync {
     fn max_find(&self, _object: &str) -> usize {
         100
     }
+    /// Whether `find_by` on `field` (a record field path as the worker's match rules name it:
+    /// `email`, `Email`, `emails[0].value`) uses a provider search rather than a scan. The
+    /// worker only calls `find_by` where this is true and otherwise scans once per batch.
+    fn can_search_by(&self, _object: &str, _field: &str) -> bool {
+        false
+    }
     /// Whether `archive` can remove records of `object` (archive, or delete where the provider has
     /// no archive).
     fn can_archive(&self, _object: &str) -> bool {

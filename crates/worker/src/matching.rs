@@ -24,8 +24,11 @@ pub(crate) fn match_key(v: &serde_json::Value) -> Option<String> {
 }
 
 /// Finds, for each unlinked source record, a target record whose `targetField` equals the
-/// source's `sourceField`. Scans the target (the Provider trait has no search by field yet), so
-/// it runs once per batch and only when some record of the batch is unlinked.
+/// source's `sourceField`. A target field the provider can search
+/// (`Provider::can_search_by`) is looked up with `Provider::find_by`, in `max_find` chunks of
+/// the batch's distinct values, so the cost follows the batch, not the size of the target;
+/// otherwise (no search API, or a nested path the API cannot search) the target is scanned
+/// once. Runs once per batch and only when some record of the batch is unlinked.
 pub(crate) async fn find_twins(
     target: &dyn Provider,
     object: &str,
@@ -47,6 +50,19 @@ pub(crate) async fn find_twins(
     }
     let mut found = HashMap::new();
     if wanted.is_empty() {
+        return Ok(found);
+    }
+    if target.can_search_by(object, &rule.target_field) {
+        search(
+            target,
+            object,
+            &rule.target_field,
+            &target_path,
+            wanted,
+            target_fields,
+            &mut found,
+        )
+        .await?;
         return Ok(found);
     }
     let mut fields = target_fields.to_vec();
@@ -86,6 +102,42 @@ pub(crate) async fn find_twins(
         query.page = page.next_page;
     }
     Ok(found)
+}
+
+/// `find_by` on a top-level field, `max_find` values per call; each source gets the first
+/// target record (in the provider's order) whose field has its key.
+async fn search(
+    target: &dyn Provider,
+    object: &str,
+    field: &str,
+    target_path: &FieldPath,
+    mut wanted: HashMap<String, Vec<String>>,
+    target_fields: &[String],
+    found: &mut HashMap<String, Record>,
+) -> Result<(), JobError> {
+    let mut fields = target_fields.to_vec();
+    if !fields.iter().any(|f| f == field) {
+        fields.push(field.to_owned());
+    }
+    let mut keys: Vec<String> = wanted.keys().cloned().collect();
+    keys.sort();
+    for chunk in keys.chunks(target.max_find(object).max(1)) {
+        let records = target
+            .find_by(object, field, chunk, &fields)
+            .await
+            .map_err(|e| classify::provider(&e))?;
+        for rec in records {
+            let Some(key) = target_path.get(&rec.fields).and_then(match_key) else {
+                continue;
+            };
+            if let Some(sources) = wanted.remove(&key) {
+                for s in sources {
+                    found.insert(s, rec.clone());
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

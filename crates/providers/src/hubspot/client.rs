@@ -18,6 +18,7 @@ use super::assoc::{
 use super::batch::{
     create_body, match_created, match_updated, read_results, update_body, REJECTED,
 };
+use super::find;
 use super::records::{
     next_after, next_search_token, object, parse_results, properties_for, search_body,
     to_properties, HubspotObject, SearchToken, MAX_BATCH, MAX_SEARCH_LIMIT,
@@ -470,6 +471,46 @@ impl Provider for HubspotClient {
     ) -> Result<Vec<WriteResult>, ProviderError> {
         let obj = object(object_name)?;
         self.archive_ids(obj, ids).await
+    }
+
+    /// One `IN` search per 100 values (lowercased, as HubSpot's `IN` on text requires),
+    /// following `after` within the 10,000-result window.
+    async fn find_by(
+        &self,
+        object_name: &str,
+        field: &str,
+        values: &[String],
+        fields: &[String],
+    ) -> Result<Vec<Record>, ProviderError> {
+        let obj = object(object_name)?;
+        let mut props = properties_for(obj, fields);
+        if !props.iter().any(|p| p == field) {
+            props.push(field.to_owned());
+        }
+        let mut out = Vec::new();
+        for chunk in find::normalize(values).chunks(find::MAX_FIND) {
+            let mut after: Option<String> = None;
+            loop {
+                let body = find::find_body(field, chunk, &props, after.as_deref());
+                let (_, resp) = self.post(self.url(obj, "/search"), &body).await?;
+                out.extend(parse_results(obj, &resp)?);
+                match next_after(&resp) {
+                    Some(next) if find::within_cap(&next) => after = Some(next),
+                    _ => break,
+                }
+            }
+        }
+        self.add_associations(obj, &mut out).await?;
+        Ok(out)
+    }
+
+    fn max_find(&self, _object: &str) -> usize {
+        find::MAX_FIND
+    }
+
+    /// HubSpot properties are flat: any plain property name is searchable.
+    fn can_search_by(&self, object_name: &str, field: &str) -> bool {
+        object(object_name).is_ok() && find::is_property_name(field)
     }
 }
 

@@ -5,6 +5,7 @@ pub mod assoc;
 pub mod auth;
 pub(crate) mod batch;
 mod client;
+mod find;
 pub mod records;
 #[cfg(test)]
 mod tests;

@@ -11,8 +11,10 @@ use futures::stream::{self, StreamExt};
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use super::find;
 use super::queries::{
     CREATE_CLIENT, EDIT_CLIENT, GET_CLIENT, GET_JOB, LIST_CLIENTS, LIST_CLIENTS_SINCE, LIST_JOBS,
+    SEARCH_CLIENTS,
 };
 use super::records::{
     client_create_input, client_edit_input, data_field, edit_needs_current, parse_connection,
@@ -408,6 +410,50 @@ impl Provider for JobberClient {
             super::archive::mark_archived(&mut page.records);
         }
         Ok(page)
+    }
+
+    /// Clients: one `searchTerm` query per value, keeping exact matches (see `find.rs`);
+    /// jobs, properties and other client fields have no search and are scanned.
+    async fn find_by(
+        &self,
+        object: &str,
+        field: &str,
+        values: &[String],
+        fields: &[String],
+    ) -> Result<Vec<Record>, ProviderError> {
+        if jobber_object(object)? != JobberObject::Clients || !find::searchable(field) {
+            return crate::types::scan_find_by(self, object, field, values, fields).await;
+        }
+        let mut out: Vec<Record> = Vec::new();
+        let mut terms: Vec<String> = values.iter().map(|v| v.trim().to_lowercase()).collect();
+        terms.sort();
+        terms.dedup();
+        for term in terms.iter().filter(|t| !t.is_empty()) {
+            let mut after: Option<String> = None;
+            for _ in 0..find::MAX_SEARCH_PAGES {
+                let vars = json!({ "first": MAX_PAGE, "after": after, "term": term });
+                let body = self.graphql(SEARCH_CLIENTS, vars).await?;
+                let (records, next) = parse_connection(data_field(&body, "clients")?)?;
+                for r in records {
+                    if find::equals(&r, field, term) && !out.iter().any(|o| o.id == r.id) {
+                        out.push(r);
+                    }
+                }
+                match next {
+                    Some(n) => after = Some(n),
+                    None => break,
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn max_find(&self, _object: &str) -> usize {
+        find::MAX_FIND
+    }
+
+    fn can_search_by(&self, object: &str, field: &str) -> bool {
+        jobber_object(object).is_ok_and(|k| k == JobberObject::Clients) && find::searchable(field)
     }
 
     /// Jobber's `updatedAt` is an ISO 8601 date-time with whole seconds.

@@ -28,6 +28,14 @@ pub const LIST_CLIENTS_SINCE: &str = concat!(
     " } pageInfo { endCursor hasNextPage } } }"
 );
 
+/// Clients matching a free-text `searchTerm` (Jobber has no filter by email or name), one page.
+pub const SEARCH_CLIENTS: &str = concat!(
+    "query SearchClients($first: Int!, $after: String, $term: String!) { ",
+    "clients(first: $first, after: $after, searchTerm: $term) { nodes { ",
+    client_fields!(),
+    " } pageInfo { endCursor hasNextPage } } }"
+);
+
 /// One client by id.
 pub const GET_CLIENT: &str = concat!(
     "query GetClient($id: EncodedId!) { client(id: $id) { ",
@@ -112,6 +120,7 @@ pub const ARCHIVE_CLIENT: &str = concat!(
 pub const ALL_DOCUMENTS: &[(&str, &str)] = &[
     ("LIST_CLIENTS", LIST_CLIENTS),
     ("LIST_CLIENTS_SINCE", LIST_CLIENTS_SINCE),
+    ("SEARCH_CLIENTS", SEARCH_CLIENTS),
     ("GET_CLIENT", GET_CLIENT),
     ("CREATE_CLIENT", CREATE_CLIENT),
     ("EDIT_CLIENT", EDIT_CLIENT),

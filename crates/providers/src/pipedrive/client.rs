@@ -14,6 +14,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+use super::find;
 use super::records::{
     needs_current_name, object, parse_list, parse_record, write_body, PipedriveObject, MAX_IDS,
     MAX_LIMIT,
@@ -339,6 +340,66 @@ impl Provider for PipedriveClient {
     ) -> Result<Vec<WriteResult>, ProviderError> {
         let obj = object(object_name)?;
         self.delete_ids(obj, ids).await
+    }
+
+    /// One exact-match search per value (see `find.rs`), then the hits' full records.
+    async fn find_by(
+        &self,
+        object_name: &str,
+        field: &str,
+        values: &[String],
+        fields: &[String],
+    ) -> Result<Vec<Record>, ProviderError> {
+        let obj = object(object_name)?;
+        let Some(search_field) = find::search_field(obj.name, field) else {
+            return crate::types::scan_find_by(self, object_name, field, values, fields).await;
+        };
+        let mut ids: Vec<String> = Vec::new();
+        for term in find::normalize(values) {
+            let mut cursor: Option<String> = None;
+            for _ in 0..find::MAX_SEARCH_PAGES {
+                let mut params = vec![
+                    ("term", term.as_str()),
+                    ("fields", search_field),
+                    ("exact_match", "true"),
+                    ("limit", find::SEARCH_LIMIT),
+                ];
+                if let Some(c) = &cursor {
+                    params.push(("cursor", c.as_str()));
+                }
+                let url = with_query(&self.url(obj, "/search"), &params);
+                let body = self.call(Method::GET, url, None).await?;
+                let items = body["data"]["items"]
+                    .as_array()
+                    .map_or(&[][..], Vec::as_slice);
+                for it in items {
+                    let id = match &it["item"]["id"] {
+                        Value::Number(n) => n.to_string(),
+                        Value::String(s) => s.clone(),
+                        _ => continue,
+                    };
+                    if !ids.contains(&id) {
+                        ids.push(id);
+                    }
+                }
+                cursor = body["additional_data"]["next_cursor"]
+                    .as_str()
+                    .map(str::to_owned);
+                if cursor.is_none() {
+                    break;
+                }
+            }
+        }
+        self.get_many(object_name, &ids, fields).await
+    }
+
+    fn max_find(&self, _object: &str) -> usize {
+        find::MAX_FIND
+    }
+
+    /// Names, emails, phones and custom fields (see `find::search_field`).
+    fn can_search_by(&self, object_name: &str, field: &str) -> bool {
+        object(object_name).is_ok_and(|o| find::search_field(o.name, field).is_some())
     }
 
     /// `update_time` has whole-second precision.

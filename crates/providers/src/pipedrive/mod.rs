@@ -3,6 +3,7 @@
 mod archive;
 pub mod auth;
 mod client;
+mod find;
 pub mod records;
 #[cfg(test)]
 mod tests;

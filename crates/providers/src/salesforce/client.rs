@@ -12,6 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Map, Value};
 use tracing::warn;
 
+use super::find;
 use super::records::{
     batch_header, fields_for, next_token, object, parse_record, parse_records, soql, writable,
     PageToken, SalesforceObject, API_VERSION, MAX_RETRIEVE, MAX_WRITE,
@@ -405,6 +406,61 @@ impl Provider for SalesforceClient {
 
     fn max_batch(&self, _object: &str) -> usize {
         MAX_WRITE
+    }
+
+    /// SOQL `IN` queries (see `find.rs`), each followed through `nextRecordsUrl`.
+    async fn find_by(
+        &self,
+        object_name: &str,
+        field: &str,
+        values: &[String],
+        fields: &[String],
+    ) -> Result<Vec<Record>, ProviderError> {
+        let obj = object(object_name)?;
+        find::check_field(field)?;
+        let values = find::normalize(values);
+        if values.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut wanted = fields.to_vec();
+        wanted.push(field.to_owned());
+        let fields = fields_for(obj, &wanted)?;
+        let url_of = |run: &[String]| self.query_url(&find::find_soql(obj, &fields, field, run));
+        let mut out = Vec::new();
+        for chunk in values.chunks(find::MAX_FIND) {
+            for (_, url) in find::split_to_fit(chunk, &url_of)? {
+                let mut page = match self.query_page(obj, url, 2000).await {
+                    Err(ProviderError::Permanent(m)) if find::is_literal_type_error(&m) => {
+                        warn!(
+                            object = obj.name,
+                            field, "Salesforce field is not text; find_by scans"
+                        );
+                        let v: Vec<String> = values.clone();
+                        return crate::types::scan_find_by(self, object_name, field, &v, &wanted)
+                            .await;
+                    }
+                    other => other?,
+                };
+                loop {
+                    out.append(&mut page.records);
+                    let Some(token) = page.next_page else { break };
+                    let token = PageToken::decode(&token)?;
+                    page = self
+                        .query_page(obj, format!("{}{}", self.base, token.locator), 2000)
+                        .await?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn max_find(&self, _object: &str) -> usize {
+        find::MAX_FIND
+    }
+
+    /// Any SOQL field name (relationship paths like `Account.Name` included).
+    fn can_search_by(&self, object_name: &str, field: &str) -> bool {
+        object(object_name).is_ok() && find::check_field(field).is_ok()
     }
 
     /// SystemModstamp has whole-second precision.

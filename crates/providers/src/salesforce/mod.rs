@@ -13,10 +13,14 @@
 //!   the daily total, 5 s for the concurrency limit, 60 s otherwise.
 //! - Writes use sObject Collections (≤200, `allOrNone: false`) and read the written records
 //!   back; a collection refused as a whole with a 4xx fails each of its records (`REJECTED`).
+//! - `find_by` is SOQL `WHERE Field IN (…)` (200 values a call, split so the query URL stays
+//!   under Salesforce's 16,384-byte URI limit); a field Salesforce will not compare with quoted
+//!   text (numbers, dates) falls back to scanning the object.
 
 mod archive;
 pub mod auth;
 mod client;
+mod find;
 pub mod records;
 #[cfg(test)]
 mod tests;

@@ -133,7 +133,7 @@ pub fn soql_datetime(t: DateTime<Utc>) -> String {
 }
 
 /// A SOQL string literal.
-fn soql_string(s: &str) -> String {
+pub fn soql_string(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 

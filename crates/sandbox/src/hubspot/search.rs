@@ -1,6 +1,10 @@
 //! HubSpot CRM search: filterGroups/filters, sorts, offset paging capped at 10,000 results.
+//! Limits as documented (since 2024-08): at most 5 filterGroups, 10 filters per group, 25 filters
+//! in all, 100 values per `IN`/`NOT_IN`, `limit` ≤ 200. `IN` on a text property matches the
+//! stored value lowercased, so (as HubSpot documents) the values must be given in lowercase.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -18,6 +22,14 @@ use crate::clock::parse_ms_or_iso;
 /// HubSpot never pages a search past this many results.
 pub const MAX_SEARCH_RESULTS: usize = 10_000;
 const MAX_LIMIT: usize = 200;
+/// Most filterGroups in one search.
+pub const MAX_FILTER_GROUPS: usize = 5;
+/// Most filters in one group.
+pub const MAX_FILTERS_PER_GROUP: usize = 10;
+/// Most filters over all groups.
+pub const MAX_FILTERS: usize = 25;
+/// Most values of one `IN` / `NOT_IN` filter.
+pub const MAX_IN_VALUES: usize = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Op {
@@ -67,6 +79,8 @@ struct Filter {
     value: Option<Operand>,
     high: Option<Operand>,
     values: Vec<Operand>,
+    /// `values`' texts, for the `IN`/`NOT_IN` lookup.
+    set: HashSet<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -109,6 +123,13 @@ fn parse_filter(f: &Value) -> Result<Filter, String> {
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Operand::new).collect())
         .unwrap_or_default();
+    if matches!(op, Op::In | Op::NotIn) && values.len() > MAX_IN_VALUES {
+        return Err(format!(
+            "filter on {property} with operator {op_text} has {} values; at most {MAX_IN_VALUES} are allowed",
+            values.len()
+        ));
+    }
+    let set = values.iter().map(|o| o.text.clone()).collect();
     let needs_value = !matches!(
         op,
         Op::HasProperty | Op::NotHasProperty | Op::In | Op::NotIn
@@ -127,6 +148,7 @@ fn parse_filter(f: &Value) -> Result<Filter, String> {
         value,
         high,
         values,
+        set,
     })
 }
 
@@ -191,8 +213,8 @@ fn matches(store: &HubspotObjectStore, rec: &HubspotRecord, f: &Filter) -> bool 
     match (f.op, &f.value) {
         (Op::HasProperty, _) => has(),
         (Op::NotHasProperty, _) => !has(),
-        (Op::In, _) => f.values.iter().any(|o| cmp(o) == Some(Ordering::Equal)),
-        (Op::NotIn, _) => !f.values.iter().any(|o| cmp(o) == Some(Ordering::Equal)),
+        (Op::In, _) => in_list(store, rec, f),
+        (Op::NotIn, _) => !in_list(store, rec, f),
         (_, None) => false,
         (Op::Eq, Some(o)) => cmp(o) == Some(Ordering::Equal),
         (Op::Neq, Some(o)) => cmp(o) != Some(Ordering::Equal),
@@ -209,6 +231,22 @@ fn matches(store: &HubspotObjectStore, rec: &HubspotRecord, f: &Filter) -> bool 
         (Op::ContainsToken, Some(o)) => contains(o),
         (Op::NotContainsToken, Some(o)) => !contains(o),
     }
+}
+
+/// `IN`: text compares the stored value lowercased with the values as given (so uppercase
+/// values never match, as in HubSpot); numbers and dates compare by value.
+fn in_list(store: &HubspotObjectStore, rec: &HubspotRecord, f: &Filter) -> bool {
+    let Some(value) = store.property(rec, &f.property) else {
+        return false;
+    };
+    if f.set.contains(value.to_lowercase().as_str()) {
+        return true;
+    }
+    let numeric = value.trim().parse::<f64>().is_ok();
+    (numeric || store.date_property_ms(rec, &f.property).is_some())
+        && f.values
+            .iter()
+            .any(|o| compare(store, rec, &f.property, o) == Some(Ordering::Equal))
 }
 
 fn sort_cmp(
@@ -245,6 +283,35 @@ fn sort_cmp(
     }
 }
 
+/// HubSpot's limits on the number of filter groups and filters.
+fn check_filter_counts(groups: &[Value]) -> Result<(), String> {
+    if groups.len() > MAX_FILTER_GROUPS {
+        return Err(format!(
+            "filterGroups has {} groups; at most {MAX_FILTER_GROUPS} are allowed",
+            groups.len()
+        ));
+    }
+    let mut total = 0;
+    for g in groups {
+        let n = g
+            .get("filters")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        if n > MAX_FILTERS_PER_GROUP {
+            return Err(format!(
+                "a filterGroup has {n} filters; at most {MAX_FILTERS_PER_GROUP} are allowed per group"
+            ));
+        }
+        total += n;
+    }
+    if total > MAX_FILTERS {
+        return Err(format!(
+            "the search has {total} filters; at most {MAX_FILTERS} are allowed in all filterGroups"
+        ));
+    }
+    Ok(())
+}
+
 /// `POST /crm/v3/objects/{type}/search`
 pub async fn search(
     Extension(account): Extension<Arc<HubspotAccount>>,
@@ -260,11 +327,14 @@ pub async fn search(
         Err(r) => return r,
     };
     let mut groups: Vec<Vec<Filter>> = Vec::new();
-    for g in body
+    let raw_groups = body
         .get("filterGroups")
         .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice)
-    {
+        .map_or(&[][..], Vec::as_slice);
+    if let Err(e) = check_filter_counts(raw_groups) {
+        return validation(e);
+    }
+    for g in raw_groups {
         let mut filters = Vec::new();
         for f in g
             .get("filters")

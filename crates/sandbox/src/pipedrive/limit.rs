@@ -1,5 +1,6 @@
 //! Pipedrive's two limits: a rolling 2-second burst window per access token, and a daily token
-//! budget per company where each request costs tokens by kind (list 10, get 1, write 5, ...).
+//! budget per company where each request costs tokens by kind (list 10, get 1, write 5,
+//! search 20, ...).
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -37,6 +38,8 @@ pub enum Cost {
     Write,
     Delete,
     Webhooks,
+    /// v2 search endpoints.
+    Search,
 }
 
 impl Cost {
@@ -47,6 +50,7 @@ impl Cost {
             Cost::Write => 5,
             Cost::Delete => 3,
             Cost::Webhooks => 5,
+            Cost::Search => 20,
         }
     }
 }

@@ -8,9 +8,11 @@
 //! webhooks call 5. Deleted records vanish from lists and answer 404.
 
 pub mod control;
+pub mod index;
 pub mod input;
 pub mod limit;
 pub mod objects;
+pub mod search;
 pub mod store;
 pub mod users;
 pub mod webhooks;
@@ -109,6 +111,7 @@ fn gate_error(status: StatusCode, error: &str) -> Response {
 pub fn router(state: SharedState) -> Router<SharedState> {
     Router::new()
         .route("/api/v2/{object}", get(objects::list).post(objects::create))
+        .route("/api/v2/{object}/search", get(search::search))
         .route(
             "/api/v2/{object}/{id}",
             get(objects::get_one)
@@ -149,6 +152,9 @@ fn cost_of(req: &Request) -> Cost {
     }
     if path.contains("/api/v1/") {
         return Cost::Webhooks;
+    }
+    if path.trim_end_matches('/').ends_with("/search") {
+        return Cost::Search;
     }
     let with_id = path
         .trim_end_matches('/')

@@ -7,6 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Map, Value};
 
+use super::index::SearchIndex;
 use crate::clock::iso_seconds;
 
 /// The entity types the sandbox serves.
@@ -101,6 +102,8 @@ pub struct PipedriveStore {
     kind: PipedriveKind,
     records: BTreeMap<u64, PipedriveRecord>,
     next_id: u64,
+    /// Exact-match search index over live records.
+    pub index: SearchIndex,
 }
 
 impl PipedriveStore {
@@ -109,12 +112,14 @@ impl PipedriveStore {
             kind,
             records: BTreeMap::new(),
             next_id: 1,
+            index: SearchIndex::default(),
         }
     }
 
     pub fn clear(&mut self) {
         self.records.clear();
         self.next_id = 1;
+        self.index.clear();
     }
 
     /// Records that are not deleted.
@@ -135,6 +140,7 @@ impl PipedriveStore {
     pub fn insert(&mut self, fields: Map<String, Value>, now_s: i64) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
+        self.index.add(id, &fields);
         self.records.insert(
             id,
             PipedriveRecord {
@@ -152,6 +158,7 @@ impl PipedriveStore {
     /// `None` when there is no such live record. The update time moves even when nothing did.
     pub fn update(&mut self, id: u64, changes: Map<String, Value>, now_s: i64) -> Option<Value> {
         let r = self.records.get_mut(&id).filter(|r| !r.deleted)?;
+        self.index.remove(id, &r.fields);
         let mut previous = Map::new();
         for (k, v) in changes {
             let old = r.fields.get(&k).cloned().unwrap_or(Value::Null);
@@ -161,6 +168,7 @@ impl PipedriveStore {
             }
         }
         r.update_s = now_s.max(r.update_s);
+        self.index.add(id, &r.fields);
         Some(Value::Object(previous))
     }
 
@@ -168,6 +176,7 @@ impl PipedriveStore {
     pub fn delete(&mut self, id: u64, now_s: i64) -> Option<Value> {
         let before = self.get(id).map(|r| self.render(r))?;
         if let Some(r) = self.records.get_mut(&id) {
+            self.index.remove(id, &r.fields);
             r.deleted = true;
             r.update_s = now_s.max(r.update_s);
         }

@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 
 use super::schema::{FieldSpec, FieldType};
-use super::soql::{Cond, Op, OrderKey, Scalar};
+use super::soql::{Cond, InList, Op, OrderKey, Scalar};
 use super::store::SfRecord;
 
 /// A record's field as a comparable value.
@@ -44,6 +44,7 @@ impl Cond {
             Cond::And(cs) => cs.iter().all(|c| c.matches(rec)),
             Cond::Or(cs) => cs.iter().any(|c| c.matches(rec)),
             Cond::Not(c) => !c.matches(rec),
+            Cond::In(list) => list.contains(rec) != list.negated,
             Cond::Cmp(field, op, lit) => {
                 let v = scalar(rec, field);
                 match (&v, lit) {
@@ -63,6 +64,28 @@ impl Cond {
                     }
                 }
             }
+        }
+    }
+}
+
+impl InList {
+    /// Whether the record's field equals one of the values (text by key, others by value;
+    /// null equals only a null in the list).
+    fn contains(&self, rec: &SfRecord) -> bool {
+        let v = scalar(rec, self.field);
+        match &v {
+            Scalar::Text(t) => {
+                let key = match self.field.ty {
+                    FieldType::Id | FieldType::Reference(_) => t.clone(),
+                    _ => t.to_lowercase(),
+                };
+                self.keys.contains(&key)
+            }
+            Scalar::Null => self.values.contains(&Scalar::Null),
+            _ => self
+                .values
+                .iter()
+                .any(|x| *x != Scalar::Null && compare(self.field, &v, x) == Ordering::Equal),
         }
     }
 }
@@ -122,6 +145,30 @@ mod tests {
         assert!(!c.matches(&rec(2, "003000000000002AAA", t, "a")));
         assert!(c.matches(&rec(3, "003000000000003AAA", t, "a")));
         assert!(c.matches(&rec(4, "003000000000000AAA", t + 1000, "a")));
+    }
+
+    #[test]
+    fn in_lists_match_case_insensitively_and_not_in_negates() {
+        let q = parse("SELECT Id FROM Contact WHERE LastName IN ('SMITH', 'o\\'neil')").unwrap();
+        let c = q.filter.unwrap();
+        assert!(c.matches(&rec(1, "003A", 0, "smith")));
+        assert!(c.matches(&rec(2, "003B", 0, "O'Neil")));
+        assert!(!c.matches(&rec(3, "003C", 0, "jones")));
+        let q = parse("SELECT Id FROM Contact WHERE LastName NOT IN ('smith')").unwrap();
+        let c = q.filter.unwrap();
+        assert!(!c.matches(&rec(1, "003A", 0, "Smith")));
+        assert!(c.matches(&rec(2, "003B", 0, "jones")));
+        let long = format!(
+            "SELECT Id FROM Contact WHERE LastName = '{}'",
+            "x".repeat(100_000)
+        );
+        assert_eq!(parse(&long).unwrap_err().code, "MALFORMED_QUERY");
+        assert_eq!(
+            parse("SELECT Id FROM Contact WHERE LastName IN 'a'")
+                .unwrap_err()
+                .code,
+            "MALFORMED_QUERY"
+        );
     }
 
     #[test]

@@ -21,6 +21,9 @@ use super::{soql, AccountExt, SalesforceAccount};
 use crate::auth::random_token;
 use crate::state::lock;
 
+/// Salesforce refuses a REST URI longer than this with 414 (SOQL by GET carries the query
+/// in the URI, so a long `IN` list must be split by the caller).
+pub const MAX_URI_BYTES: usize = 16_384;
 /// Records per batch unless `Sforce-Query-Options: batchSize=` says otherwise.
 pub const DEFAULT_BATCH: usize = 2000;
 /// The smallest batch Salesforce honours.
@@ -155,9 +158,18 @@ fn page(
 pub async fn query(
     axum::Extension(account): AccountExt,
     Path(version): Path<String>,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
+    let uri_len = uri.to_string().len();
+    if uri_len > MAX_URI_BYTES {
+        return sf_error(
+            StatusCode::URI_TOO_LONG,
+            "URI_TOO_LONG",
+            format!("the request URI is {uri_len} bytes; at most {MAX_URI_BYTES} are allowed"),
+        );
+    }
     let Some(q) = params.get("q") else {
         return sf_error(
             StatusCode::BAD_REQUEST,

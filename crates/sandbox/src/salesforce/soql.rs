@@ -1,8 +1,11 @@
 //! A subset of SOQL: `SELECT f, … FROM Object [WHERE …] [ORDER BY f [ASC|DESC] [NULLS
 //! FIRST|LAST], …] [LIMIT n] [OFFSET n]`, where conditions compare a field with a literal
-//! (`= != <> < <= > >=`), combined with AND/OR/NOT and parentheses. As in Salesforce, mixing
+//! (`= != <> < <= > >=`) or a list (`IN (…)`, `NOT IN (…)`), combined with AND/OR/NOT and
+//! parentheses; a statement is at most 100,000 characters. As in Salesforce, mixing
 //! AND and OR without parentheses is a MALFORMED_QUERY, datetime literals are unquoted and text
 //! literals single-quoted.
+
+use std::collections::HashSet;
 
 use chrono::DateTime;
 
@@ -34,7 +37,20 @@ pub enum Cond {
     Or(Vec<Cond>),
     Not(Box<Cond>),
     Cmp(&'static FieldSpec, Op, Scalar),
+    /// `field [NOT] IN (…)`: text keys (lowercased unless the field is an id) for the lookup.
+    In(InList),
 }
+
+#[derive(Debug)]
+pub struct InList {
+    pub field: &'static FieldSpec,
+    pub negated: bool,
+    pub values: Vec<Scalar>,
+    pub keys: HashSet<String>,
+}
+
+/// The longest SOQL statement Salesforce accepts.
+pub const MAX_SOQL_LEN: usize = 100_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -166,6 +182,13 @@ impl Parser<'_> {
             return Ok(c);
         }
         let field = self.field()?;
+        let negated = is_kw(self.peek(), "NOT") && is_kw(self.toks.get(self.pos + 1), "IN");
+        if negated {
+            self.pos += 1;
+        }
+        if self.eat_kw("IN") {
+            return self.in_list(field, negated);
+        }
         let op = match self.next() {
             Some(Tok::Op(op)) => op,
             other => {
@@ -177,6 +200,44 @@ impl Parser<'_> {
         };
         let value = literal(field, self.next(), op)?;
         Ok(Cond::Cmp(field, op, value))
+    }
+}
+
+impl Parser<'_> {
+    /// `( literal, … )` after `IN`.
+    fn in_list(&mut self, field: &'static FieldSpec, negated: bool) -> Result<Cond, SfError> {
+        if self.next() != Some(Tok::Open) {
+            return Err(malformed("expecting '(' after IN"));
+        }
+        let mut values = Vec::new();
+        loop {
+            values.push(literal(field, self.next(), Op::Eq)?);
+            match self.next() {
+                Some(Tok::Comma) => continue,
+                Some(Tok::Close) => break,
+                other => {
+                    return Err(malformed(format!(
+                        "unexpected token: '{}'",
+                        describe(other.as_ref())
+                    )))
+                }
+            }
+        }
+        let case_sensitive = matches!(field.ty, FieldType::Id | FieldType::Reference(_));
+        let keys = values
+            .iter()
+            .filter_map(|v| match v {
+                Scalar::Text(t) if case_sensitive => Some(t.clone()),
+                Scalar::Text(t) => Some(t.to_lowercase()),
+                _ => None,
+            })
+            .collect();
+        Ok(Cond::In(InList {
+            field,
+            negated,
+            values,
+            keys,
+        }))
     }
 }
 
@@ -266,6 +327,11 @@ fn literal(field: &FieldSpec, tok: Option<Tok>, op: Op) -> Result<Scalar, SfErro
 
 /// Parses and schema-checks a query.
 pub fn parse(q: &str) -> Result<Soql, SfError> {
+    if q.chars().count() > MAX_SOQL_LEN {
+        return Err(malformed(format!(
+            "SOQL statements cannot be longer than {MAX_SOQL_LEN} characters"
+        )));
+    }
     let toks = tokenize(q)?;
     let from = toks
         .iter()
