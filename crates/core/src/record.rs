@@ -17,6 +17,18 @@ pub struct Record {
     pub deleted: bool,
 }
 
+impl Record {
+    /// A tombstone: `id` was deleted (or archived) at `at`, with no fields.
+    pub fn tombstone(id: String, at: DateTime<Utc>) -> Record {
+        Record {
+            id,
+            updated_at: at,
+            fields: serde_json::Value::Object(serde_json::Map::new()),
+            deleted: true,
+        }
+    }
+}
+
 /// Compound incremental cursor: provider timestamps are not unique, so the id
 /// breaks ties. Reads resume strictly after `(updated_at, id)` minus a small
 /// look-back window applied by the adapter.

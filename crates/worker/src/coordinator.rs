@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use fluxcascade_core::{Cursor, Direction, Record, RunLeg, SyncMode, SyncStatus};
+use fluxcascade_core::{Cursor, Direction, OnDelete, Record, RunLeg, SyncMode, SyncStatus};
 use fluxcascade_proto::v1::{BatchJob, JobEnvelope, JobKind, SyncJob};
 use fluxcascade_providers::{ListQuery, Provider};
 use fluxcascade_queue::{JobError, Reason};
@@ -41,6 +41,8 @@ struct LegRead {
     until: chrono::DateTime<chrono::Utc>,
     /// The coordinator epoch this job works under (fenced at every checkpoint).
     epoch: i32,
+    /// The mapping acts on deletions: read with tombstones (`Provider::list_with_tombstones`).
+    tombstones: bool,
 }
 
 /// How reading a leg ended.
@@ -228,6 +230,7 @@ impl WorkerHandler {
             last_leg,
             until,
             epoch,
+            tombstones: mapping.spec.on_delete != OnDelete::Ignore,
         };
         let batches = match self
             .read_leg(
@@ -311,10 +314,12 @@ impl WorkerHandler {
         };
         let mut seen: HashSet<String> = HashSet::new();
         loop {
-            let page = provider
-                .list(object, &query)
-                .await
-                .map_err(|e| classify::provider(&e))?;
+            let page = if read.tombstones {
+                provider.list_with_tombstones(object, &query).await
+            } else {
+                provider.list(object, &query).await
+            }
+            .map_err(|e| classify::provider(&e))?;
             let records: Vec<Record> = page
                 .records
                 .into_iter()

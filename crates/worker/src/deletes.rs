@@ -1,10 +1,10 @@
 //! Applying deletion decisions (`fluxcascade_core::on_delete`) for the tombstones of one batch:
 //! archive the twins through the adapter, then remove the links of every deletion applied.
 //!
-//! Not wired into the write path yet. The batch writer calls [`apply_deletes`] with the
-//! tombstones it read (`Record { deleted: true }`) and their actions, adds
-//! `outcome.applied.len()` to `Counts.deleted`, `outcome.ignored.len()` to `skipped`, and the
-//! errors to the batch's errors; then it commits the batch as usual.
+//! The write path (`page.rs`) calls [`apply_deletes`] with the tombstones a page read
+//! (`Record { deleted: true }`) and their actions, adds `outcome.applied.len()` to
+//! `Counts.deleted`, `outcome.ignored.len()` to `skipped`, and the errors to the batch's
+//! errors; then it commits the batch as usual.
 //!
 //! Order and retries: the twin is archived before its link goes, so a crash in between leaves the
 //! link and the retried batch archives again (archiving an archived or missing record is `Ok`).

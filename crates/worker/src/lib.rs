@@ -9,7 +9,6 @@ mod caps_tests;
 mod classify;
 mod coordinator;
 mod dead_letters;
-#[allow(dead_code)] // not called until the write path applies deletions (see the module doc)
 mod deletes;
 mod deliveries;
 mod handler;

@@ -5,14 +5,16 @@
 use std::collections::HashMap;
 
 use fluxcascade_core::decide::{Leg, LinkState};
-use fluxcascade_core::{Counts, Record, RecordError};
+use fluxcascade_core::{on_delete, Counts, DeleteAction, Record, RecordError};
 use fluxcascade_providers::WriteOp;
 use fluxcascade_queue::JobError;
 use fluxcascade_store::links::{BatchCommit, LinkRow, LinkWrite};
+use fluxcascade_store::unlink::LinkSide;
 
 use crate::associations::{self, Extra};
 use crate::batch::max_cursor;
 use crate::classify;
+use crate::deletes::apply_deletes;
 use crate::handler::WorkerHandler;
 use crate::leg::LegCtx;
 use crate::matching;
@@ -40,6 +42,17 @@ pub(crate) struct PagePlan {
     pub writes: Vec<PlannedWrite>,
 }
 
+/// A stored link's fields as the decision sees them (`target_id` left empty).
+fn link_fields(row: &LinkRow) -> LinkState {
+    LinkState {
+        source_id: row.source_id.clone(),
+        target_id: String::new(),
+        source_updated_at: row.source_updated_at,
+        target_updated_at: row.target_updated_at,
+        hash: Some(row.hash.clone()),
+    }
+}
+
 /// A stored link (with a twin) as the decision sees it.
 fn link_state(row: &LinkRow) -> Option<LinkState> {
     Some(LinkState {
@@ -58,12 +71,80 @@ impl WorkerHandler {
         ctx: &LegCtx,
         records: &[Record],
     ) -> Result<BatchCommit, JobError> {
-        let loaded = self.load_page(ctx, records).await?;
-        let plan = plan_page(ctx, records, &loaded);
+        // Tombstones never reach the plan (a deleted record is never created or matched): they
+        // get the mapping's `onDelete` action instead.
+        let (tombstones, live): (Vec<Record>, Vec<Record>) =
+            records.iter().cloned().partition(|r| r.deleted);
+        let loaded = self.load_page(ctx, &live).await?;
+        let mut plan = plan_page(ctx, &live, &loaded);
+        if !tombstones.is_empty() {
+            self.apply_tombstones(ctx, &tombstones, &mut plan).await?;
+        }
         self.write_intents(ctx, &plan.writes).await?;
         let outcomes =
             writes::execute(ctx.adapter.provider.as_ref(), &ctx.object, &plan.writes).await?;
         Ok(self.page_commit(ctx, records, loaded.reconciled, plan, outcomes))
+    }
+
+    /// The tombstones of a page: each one's `onDelete` action from its link (the twin is the
+    /// record on the side this leg writes), applied through the written side's adapter, and
+    /// counted: `deleted` when applied, `skipped` when there is nothing to do.
+    async fn apply_tombstones(
+        &self,
+        ctx: &LegCtx,
+        tombstones: &[Record],
+        plan: &mut PagePlan,
+    ) -> Result<(), JobError> {
+        let (org_id, mapping_id) = (ctx.key.org_id, ctx.key.mapping_id);
+        let ids: Vec<String> = tombstones.iter().map(|r| r.id.clone()).collect();
+        let (rows, side) = match ctx.leg {
+            Leg::Forward => (
+                self.store.load_links(org_id, mapping_id, &ids).await,
+                LinkSide::Source,
+            ),
+            Leg::Reverse => (
+                self.store
+                    .load_links_by_target(org_id, mapping_id, &ids)
+                    .await,
+                LinkSide::Target,
+            ),
+        };
+        let rows = rows.map_err(|e| classify::store(&e))?;
+        let actions: Vec<(String, DeleteAction)> = ids
+            .into_iter()
+            .map(|id| {
+                // The twin is the other side's record: the target on the forward leg, the source
+                // on the reverse leg. An intent (no twin yet) only loses its link.
+                let twin = rows.get(&id).map(|row| match ctx.leg {
+                    Leg::Forward => LinkState {
+                        target_id: row.target_id.clone().unwrap_or_default(),
+                        ..link_fields(row)
+                    },
+                    Leg::Reverse => LinkState {
+                        target_id: row.source_id.clone(),
+                        ..link_fields(row)
+                    },
+                });
+                let action = on_delete(ctx.mapping.spec.on_delete, twin.as_ref());
+                (id, action)
+            })
+            .collect();
+        let provider = ctx.adapter.provider.as_ref();
+        let outcome = apply_deletes(
+            &self.store,
+            provider,
+            (org_id, mapping_id),
+            side,
+            &ctx.object,
+            &actions,
+        )
+        .await?;
+        plan.counts.read += tombstones.len() as u64;
+        plan.counts.deleted += outcome.applied.len() as u64;
+        plan.counts.skipped += outcome.ignored.len() as u64;
+        plan.counts.failed += outcome.errors.len() as u64;
+        plan.errors.extend(outcome.errors);
+        Ok(())
     }
 
     async fn load_page(&self, ctx: &LegCtx, records: &[Record]) -> Result<Loaded, JobError> {
@@ -81,10 +162,16 @@ impl WorkerHandler {
                 })
                 .collect();
             if !ids.is_empty() {
+                // The written side's fields the mapping reads (a HubSpot property outside the
+                // defaults would otherwise look unchanged by the other side).
+                let fields = match ctx.leg {
+                    Leg::Forward => &ctx.compiled.target_fields,
+                    Leg::Reverse => &ctx.compiled.source_fields,
+                };
                 let found = ctx
                     .adapter
                     .provider
-                    .get_many(&ctx.object, &ids, &[])
+                    .get_many(&ctx.object, &ids, fields)
                     .await
                     .map_err(|e| classify::provider(&e))?;
                 loaded.others = found.into_iter().map(|r| (r.id.clone(), r)).collect();

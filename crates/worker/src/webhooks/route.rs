@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use fluxcascade_core::Direction;
+use fluxcascade_core::{Direction, OnDelete};
 use fluxcascade_queue::JobError;
 use fluxcascade_store::webhook_events::{HookMapping, RoutedEvent};
 use fluxcascade_store::Store;
@@ -133,18 +133,17 @@ pub(crate) async fn route(
 
 /// The `(mapping, side)` pairs an event goes to: mappings whose source is the connection and
 /// object (read forward), or — for target_to_source and bidirectional — whose target is
-/// (read in the reverse leg). Deletions go nowhere: they are ignored.
+/// (read in the reverse leg). Deletions go only to mappings that act on them (`onDelete` other
+/// than `ignore`): the run finds the record gone and applies the policy.
 pub(crate) fn routes_for(
     mappings: &[HookMapping],
     connection_id: Uuid,
     event: &HookEvent,
 ) -> Vec<(Uuid, &'static str)> {
-    if event.is_deletion() {
-        return Vec::new();
-    }
     let conn = connection_id.to_string();
     let mut routes = Vec::new();
-    for m in mappings.iter().filter(|m| m.spec.enabled) {
+    let acts = |m: &&HookMapping| !event.is_deletion() || m.spec.on_delete != OnDelete::Ignore;
+    for m in mappings.iter().filter(|m| m.spec.enabled).filter(acts) {
         let s = &m.spec;
         let forward = s.direction != Direction::TargetToSource;
         let reverse = s.direction != Direction::SourceToTarget;
@@ -208,7 +207,18 @@ mod tests {
             vec![(both.id, "target"), (reverse.id, "target")]
         );
         assert!(routes_for(&all, hs, &event("deals", "update")).is_empty());
-        assert!(routes_for(&all, hs, &event("contacts", "delete")).is_empty());
+        assert!(
+            routes_for(&all, hs, &event("contacts", "delete")).is_empty(),
+            "no mapping acts on deletions (onDelete defaults to ignore)"
+        );
+        let mut archiving = mapping(hs, jb, "source_to_target", true);
+        archiving.spec.on_delete = OnDelete::Archive;
+        let with_archive = [forward.clone(), archiving.clone()];
+        assert_eq!(
+            routes_for(&with_archive, hs, &event("contacts", "delete")),
+            vec![(archiving.id, "source")],
+            "a deletion goes to the mappings that act on it"
+        );
         let wire: HookEvent = serde_json::from_value(json!({"id": "5", "account": "62515",
             "object": "contacts", "recordId": "105", "action": "delete"}))
         .unwrap();

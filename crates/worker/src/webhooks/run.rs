@@ -3,7 +3,9 @@
 //! run never moves the mapping's cursor (the store's finalisation skips it for `trigger =
 //! webhook`), so a scheduled run still sees everything after the cursor.
 
-use fluxcascade_core::{Direction, RunLeg};
+use std::collections::HashSet;
+
+use fluxcascade_core::{Direction, OnDelete, Record, RunLeg};
 use fluxcascade_proto::v1::{BatchJob, JobEnvelope, JobKind};
 use fluxcascade_queue::JobError;
 use fluxcascade_store::mappings::MappingRow;
@@ -73,6 +75,17 @@ impl WorkerHandler {
                 .await
                 .map_err(|e| classify::provider(&e))?;
             records.extend(found);
+        }
+        if mapping.spec.on_delete != OnDelete::Ignore {
+            // An id the provider no longer returns was deleted (or archived): a tombstone, which
+            // the write path turns into the mapping's `onDelete` action.
+            let found: HashSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
+            let gone: Vec<Record> = ids
+                .iter()
+                .filter(|id| !found.contains(id.as_str()))
+                .map(|id| Record::tombstone(id.clone(), chrono::Utc::now()))
+                .collect();
+            records.extend(gone);
         }
         // Numbered from where the leg starts, so a redelivered coordinator republishes the same
         // batch numbers (committed batches are skipped by their key).
