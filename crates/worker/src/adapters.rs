@@ -15,6 +15,7 @@ use fluxcascade_store::{MasterKey, Store, StoreError};
 use uuid::Uuid;
 
 use crate::budget::StoreBudget;
+use crate::deliveries::RelaySignal;
 use crate::tokens::StoreTokenSource;
 
 #[derive(Clone)]
@@ -29,6 +30,8 @@ pub struct Adapters {
     config: ProvidersConfig,
     budgets: RateBudgets,
     http: reqwest::Client,
+    /// Handed to each token source, which wakes the outbox relay after recording an expiry.
+    relay: RelaySignal,
     cache: Mutex<HashMap<Uuid, (ConnectionVersion, Adapter)>>,
 }
 
@@ -49,8 +52,10 @@ impl Adapters {
         config: ProvidersConfig,
         budgets: RateBudgets,
         http: reqwest::Client,
+        relay: RelaySignal,
     ) -> Adapters {
         Adapters {
+            relay,
             store,
             key,
             config,
@@ -98,15 +103,18 @@ impl Adapters {
             ProviderError::Permanent(format!("unknown provider {}", creds.provider))
         })?;
         let instance_url = creds.instance_url.clone();
-        let tokens = Arc::new(StoreTokenSource::new(
-            self.store.clone(),
-            self.key.clone(),
-            org_id,
-            kind,
-            self.config.clone(),
-            self.http.clone(),
-            creds,
-        ));
+        let tokens = Arc::new(
+            StoreTokenSource::new(
+                self.store.clone(),
+                self.key.clone(),
+                org_id,
+                kind,
+                self.config.clone(),
+                self.http.clone(),
+                creds,
+            )
+            .waking(self.relay.clone()),
+        );
         let ctx = ConnectionContext {
             tokens,
             budget: Arc::new(StoreBudget::new(

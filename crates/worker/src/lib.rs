@@ -98,12 +98,16 @@ impl Worker {
             std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into()),
             std::process::id()
         );
+        // The worker's collaborators share one relay signal: a token source that records an
+        // expiry wakes this worker's outbox relay (no process-wide state).
+        let relay = deliveries::RelaySignal::default();
         let deliveries = Arc::new(deliveries::DeliveryWorker::new(
             store.clone(),
             publisher.clone(),
             Arc::clone(&master_key),
             config.max_attempts,
             &config.webhook_urls,
+            relay.clone(),
         )?);
         let adapters = adapters::Adapters::new(
             store.clone(),
@@ -111,6 +115,7 @@ impl Worker {
             config.providers.clone(),
             config.rate_budgets.clone(),
             http,
+            relay,
         );
         let handler = Arc::new(
             WorkerHandler::new(

@@ -178,6 +178,7 @@ impl Fixture {
             providers,
             RateBudgets::documented(),
             reqwest::Client::new(),
+            crate::deliveries::RelaySignal::default(),
         );
         // Never connected: the write path publishes nothing.
         let publisher =

@@ -11,6 +11,8 @@ use tokio::sync::Mutex;
 use tracing::{info, warn};
 use uuid::Uuid;
 
+use crate::deliveries::RelaySignal;
+
 /// Refresh this long before the provider's expiry (or at half the token's lifetime, for
 /// tokens that live less than two of these).
 const REFRESH_MARGIN_SECONDS: i64 = 60;
@@ -40,6 +42,8 @@ fn margin_for(expires_at: Option<DateTime<Utc>>) -> Duration {
 }
 
 pub struct StoreTokenSource {
+    /// Wakes the outbox relay after an expiry event was recorded.
+    relay: RelaySignal,
     store: Store,
     key: Arc<MasterKey>,
     org_id: Uuid,
@@ -59,6 +63,13 @@ fn fresh(expires_at: Option<DateTime<Utc>>, margin: Duration) -> bool {
 }
 
 impl StoreTokenSource {
+    /// Wakes `relay` (the worker's outbox relay) after recording an expiry; without it the
+    /// relay finds the event on its next interval.
+    pub fn waking(mut self, relay: RelaySignal) -> StoreTokenSource {
+        self.relay = relay;
+        self
+    }
+
     pub fn new(
         store: Store,
         key: Arc<MasterKey>,
@@ -69,6 +80,7 @@ impl StoreTokenSource {
         creds: Credentials,
     ) -> StoreTokenSource {
         StoreTokenSource {
+            relay: RelaySignal::default(),
             store,
             key,
             org_id,
@@ -156,7 +168,7 @@ impl StoreTokenSource {
                     .mark_expired(&message)
                     .await
                     .map_err(store_err)?;
-                crate::deliveries::nudge_relay();
+                self.relay.nudge();
                 Err(ProviderError::Auth(message))
             }
             Err(e) => {

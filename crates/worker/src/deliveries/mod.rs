@@ -8,7 +8,7 @@
 mod attempt;
 pub mod signing;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use fluxcascade_proto::v1::{DeliveryJob, JobEnvelope, JobKind};
@@ -32,15 +32,20 @@ const CLAIM_SECONDS: f64 = 60.0;
 /// Deliveries claimed per relay query.
 const CLAIM_BATCH: i64 = 100;
 
-/// Wakes this process's relay at once (after an event was recorded by code that holds no
-/// publisher, e.g. the token source marking a connection expired).
-pub(crate) fn nudge_relay() {
-    relay_signal().notify_one();
-}
+/// Wakes a worker's relay at once, after an event was recorded by code that holds no publisher
+/// (the token source marking a connection expired). One per worker, handed to whoever records
+/// such events ([`crate::Worker::build`]); clones share it.
+#[derive(Debug, Clone, Default)]
+pub struct RelaySignal(Arc<Notify>);
 
-fn relay_signal() -> &'static Notify {
-    static SIGNAL: OnceLock<Notify> = OnceLock::new();
-    SIGNAL.get_or_init(Notify::new)
+impl RelaySignal {
+    pub fn nudge(&self) {
+        self.0.notify_one();
+    }
+
+    async fn nudged(&self) {
+        self.0.notified().await;
+    }
 }
 
 /// Publishes the delivery jobs of the events just recorded about `subject` (a sync run or a
@@ -95,7 +100,12 @@ async fn publish_claimed(
 /// deliveries whose job was never confirmed — the publish after the event's commit was lost
 /// (broker down, process killed) or never made. Any number of workers run it; claims keep them
 /// from publishing the same delivery twice.
-async fn relay(store: Store, publisher: Publisher, shutdown: CancellationToken) {
+async fn relay(
+    store: Store,
+    publisher: Publisher,
+    signal: RelaySignal,
+    shutdown: CancellationToken,
+) {
     loop {
         match store
             .claim_unpublished_deliveries(None, CLAIM_BATCH, CLAIM_SECONDS)
@@ -118,7 +128,7 @@ async fn relay(store: Store, publisher: Publisher, shutdown: CancellationToken) 
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(RELAY_INTERVAL) => {}
-            _ = relay_signal().notified() => {}
+            _ = signal.nudged() => {}
         }
     }
 }
@@ -131,6 +141,7 @@ pub struct DeliveryWorker {
     http: reqwest::Client,
     urls: WebhookUrls,
     max_attempts: u32,
+    signal: RelaySignal,
 }
 
 impl DeliveryWorker {
@@ -140,6 +151,7 @@ impl DeliveryWorker {
         key: Arc<MasterKey>,
         max_attempts: u32,
         urls: &WebhookUrls,
+        signal: RelaySignal,
     ) -> anyhow::Result<DeliveryWorker> {
         Ok(DeliveryWorker {
             store,
@@ -148,6 +160,7 @@ impl DeliveryWorker {
             http: attempt::client(urls)?,
             urls: urls.clone(),
             max_attempts,
+            signal,
         })
     }
 
@@ -163,6 +176,7 @@ impl DeliveryWorker {
         let relay = tokio::spawn(relay(
             self.store.clone(),
             self.publisher.clone(),
+            self.signal.clone(),
             shutdown.clone(),
         ));
         let options = ConsumerOptions {
