@@ -9,7 +9,7 @@ pub mod v1 {
 }
 
 pub use prost::{DecodeError, Message};
-pub use v1::{BatchJob, JobEnvelope, JobKind, SyncJob};
+pub use v1::{BatchJob, HookAction, HookEvent, JobEnvelope, JobKind, SyncJob};
 
 impl JobKind {
     /// Every kind a job can have (all but `Unspecified`).
@@ -34,6 +34,54 @@ impl JobKind {
     /// Parses a short name produced by [`JobKind::name`]; `None` for anything else.
     pub fn from_name(name: &str) -> Option<JobKind> {
         JobKind::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+}
+
+impl v1::HookAction {
+    /// Every action an event can carry (all but `Unspecified`).
+    pub const ALL: [v1::HookAction; 3] = [
+        v1::HookAction::Create,
+        v1::HookAction::Update,
+        v1::HookAction::Delete,
+    ];
+
+    /// `create`, `update`, `delete` (`unspecified` for an event that names none).
+    pub fn name(self) -> &'static str {
+        match self {
+            v1::HookAction::Unspecified => "unspecified",
+            v1::HookAction::Create => "create",
+            v1::HookAction::Update => "update",
+            v1::HookAction::Delete => "delete",
+        }
+    }
+
+    /// Parses a name produced by [`v1::HookAction::name`]; `None` for anything else.
+    pub fn from_name(name: &str) -> Option<v1::HookAction> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
+impl v1::HookEvent {
+    pub fn new(
+        id: String,
+        account: String,
+        object: String,
+        record_id: String,
+        action: v1::HookAction,
+    ) -> v1::HookEvent {
+        v1::HookEvent {
+            id,
+            account,
+            object,
+            record_id,
+            action: action as i32,
+        }
+    }
+
+    /// The record is gone at the provider (HubSpot `*.deletion`, Jobber `*_DESTROY`, Pipedrive
+    /// `delete`).
+    pub fn is_deletion(&self) -> bool {
+        self.action() == v1::HookAction::Delete
     }
 }
 
@@ -82,6 +130,40 @@ fn now_unix_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_webhook_job_carries_its_hook_events_as_messages() {
+        let job = v1::WebhookJob {
+            provider: "hubspot".into(),
+            connection_id: String::new(),
+            events_json: Vec::new(),
+            received_at_unix_ms: 1,
+            events: vec![
+                HookEvent::new(
+                    "1".into(),
+                    "62515".into(),
+                    "contacts".into(),
+                    "101".into(),
+                    HookAction::Update,
+                ),
+                HookEvent::new(
+                    "2".into(),
+                    "62515".into(),
+                    "contacts".into(),
+                    "102".into(),
+                    HookAction::Delete,
+                ),
+            ],
+        };
+        let back = v1::WebhookJob::decode(job.encode_to_vec().as_slice()).unwrap();
+        assert_eq!(back, job);
+        assert!(!back.events[0].is_deletion());
+        assert!(back.events[1].is_deletion());
+        for action in HookAction::ALL {
+            assert_eq!(HookAction::from_name(action.name()), Some(action));
+        }
+        assert_eq!(HookAction::from_name("destroy"), None);
+    }
 
     #[test]
     fn envelope_roundtrips_through_bytes() {

@@ -110,20 +110,15 @@ async fn publish_batch(publisher: &Publisher, batch: Vec<Pending>) {
     let mut traces = Vec::with_capacity(groups.len());
     let mut waiters = Vec::with_capacity(groups.len());
     for ((provider, org, connection), pending) in groups {
-        let events: Vec<&HookEvent> = pending.iter().flat_map(|p| p.events.iter()).collect();
-        let events_json = match serde_json::to_vec(&events) {
-            Ok(v) => v,
-            Err(e) => {
-                for p in pending {
-                    let _ = p.done.send(Err(format!("encoding webhook events: {e}")));
-                }
-                continue;
-            }
-        };
+        let events: Vec<HookEvent> = pending
+            .iter()
+            .flat_map(|p| p.events.iter().cloned())
+            .collect();
         let job = WebhookJob {
             provider,
             connection_id: connection,
-            events_json,
+            events_json: Vec::new(),
+            events,
             received_at_unix_ms: chrono::Utc::now().timestamp_millis(),
         };
         jobs.push(JobEnvelope::new(JobKind::Webhook, org, job.encode_to_vec()));

@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use fluxcascade_core::ProviderKind;
 use serde_json::Value;
 
-use super::{enqueue, raw_body, unauthorized, verify, HookEvent, CONFIRM_DEADLINE};
+use super::{enqueue, raw_body, unauthorized, verify, HookAction, HookEvent, CONFIRM_DEADLINE};
 use crate::error::{ApiError, ErrorBody};
 use crate::AppState;
 
@@ -101,13 +101,7 @@ pub fn parse(body: &[u8]) -> Result<Vec<HookEvent>, ApiError> {
         let Some((object, action)) = object_and_action(&kind) else {
             continue; // a subscription type we do not sync (e.g. an association change)
         };
-        events.push(HookEvent {
-            id,
-            account: portal,
-            object,
-            record_id: object_id,
-            action,
-        });
+        events.push(HookEvent::new(id, portal, object, object_id, action));
     }
     Ok(events)
 }
@@ -124,7 +118,7 @@ fn is_own_write(item: &Value) -> bool {
 }
 
 /// `contact.propertyChange` → (`contacts`, update).
-fn object_and_action(kind: &str) -> Option<(String, &'static str)> {
+fn object_and_action(kind: &str) -> Option<(String, HookAction)> {
     let (singular, change) = kind.split_once('.')?;
     let object = match singular {
         "contact" => "contacts",
@@ -136,9 +130,9 @@ fn object_and_action(kind: &str) -> Option<(String, &'static str)> {
         _ => return None,
     };
     let action = match change {
-        "creation" | "restore" => "create",
-        "propertyChange" | "merge" => "update",
-        "deletion" | "privacyDeletion" => "delete",
+        "creation" | "restore" => HookAction::Create,
+        "propertyChange" | "merge" => HookAction::Update,
+        "deletion" | "privacyDeletion" => HookAction::Delete,
         _ => return None,
     };
     Some((object.to_string(), action))
@@ -163,7 +157,7 @@ mod tests {
         let events = parse(body).unwrap();
         let got: Vec<(&str, &str, &str)> = events
             .iter()
-            .map(|e| (e.id.as_str(), e.object.as_str(), e.action))
+            .map(|e| (e.id.as_str(), e.object.as_str(), e.action().name()))
             .collect();
         assert_eq!(
             got,

@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use fluxcascade_core::ProviderKind;
 use serde_json::Value;
 
-use super::{enqueue, raw_body, unauthorized, verify, HookEvent};
+use super::{enqueue, raw_body, unauthorized, verify, HookAction, HookEvent};
 use crate::error::{ApiError, ErrorBody};
 use crate::AppState;
 
@@ -76,17 +76,17 @@ pub fn parse(body: &[u8]) -> Result<Vec<HookEvent>, ApiError> {
         return Ok(Vec::new()); // a topic we do not sync (invoices, quotes, app events)
     };
     let nonce = uuid::Uuid::now_v7();
-    Ok(vec![HookEvent {
-        id: format!("{topic}:{item}:{occurred}:{nonce}"),
+    Ok(vec![HookEvent::new(
+        format!("{topic}:{item}:{occurred}:{nonce}"),
         account,
-        object: object.to_string(),
-        record_id: item,
+        object.to_string(),
+        item,
         action,
-    }])
+    )])
 }
 
 /// `CLIENT_UPDATE` → (`clients`, update).
-fn object_and_action(topic: &str) -> Option<(&'static str, &'static str)> {
+fn object_and_action(topic: &str) -> Option<(&'static str, HookAction)> {
     let (kind, change) = topic.rsplit_once('_')?;
     let object = match kind {
         "CLIENT" => "clients",
@@ -95,9 +95,9 @@ fn object_and_action(topic: &str) -> Option<(&'static str, &'static str)> {
         _ => return None,
     };
     let action = match change {
-        "CREATE" => "create",
-        "UPDATE" => "update",
-        "DESTROY" | "DELETE" => "delete",
+        "CREATE" => HookAction::Create,
+        "UPDATE" => HookAction::Update,
+        "DESTROY" | "DELETE" => HookAction::Delete,
         _ => return None,
     };
     Some((object, action))
@@ -121,7 +121,11 @@ mod tests {
         // The same bytes again (a redelivery, or a second change in the same second) is a new event.
         assert_ne!(parse(body).unwrap()[0].id, e[0].id);
         assert_eq!(
-            (e[0].object.as_str(), e[0].action, e[0].account.as_str()),
+            (
+                e[0].object.as_str(),
+                e[0].action().name(),
+                e[0].account.as_str()
+            ),
             ("clients", "update", "QWNj")
         );
         let invoice =
@@ -134,7 +138,11 @@ mod tests {
         let body = br#"{"data":{"webHookEvent":{"topic":"CLIENT_DESTROY","appId":"a","accountId":"QWNj","itemId":"Q2xp","occurredAt":"2026-01-01T00:00:00Z"}}}"#;
         let e = parse(body).unwrap();
         assert_eq!(
-            (e[0].object.as_str(), e[0].record_id.as_str(), e[0].action),
+            (
+                e[0].object.as_str(),
+                e[0].record_id.as_str(),
+                e[0].action().name()
+            ),
             ("clients", "Q2xp", "delete")
         );
     }

@@ -28,7 +28,6 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
-use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -37,20 +36,9 @@ use crate::AppState;
 
 pub use setup::{on_connection_created, HookSetup};
 
-/// One provider event, as the worker's webhook router reads it (`WebhookJob.events_json`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HookEvent {
-    /// The provider's event id (the dedupe key with the connection).
-    pub id: String,
-    /// The provider account (HubSpot portal id, Jobber account id, Salesforce org id, Pipedrive company id).
-    pub account: String,
-    /// Our object name (`contacts`, `clients`, `persons`, `Contact`, ...).
-    pub object: String,
-    pub record_id: String,
-    /// `create`, `update` or `delete`.
-    pub action: &'static str,
-}
+/// One provider event as the worker reads it: the `HookEvent` message of `proto/` (one
+/// definition for both sides), carried in `WebhookJob.events`.
+pub use fluxcascade_proto::v1::{HookAction, HookEvent};
 
 /// The webhook routes (merged into the documented API router, under its body limit).
 pub fn router() -> OpenApiRouter<AppState> {

@@ -9,7 +9,7 @@ use base64::Engine;
 use fluxcascade_core::ProviderKind;
 use serde_json::Value;
 
-use super::{enqueue, raw_body, secrets, HookEvent, CONFIRM_DEADLINE};
+use super::{enqueue, raw_body, secrets, HookAction, HookEvent, CONFIRM_DEADLINE};
 use crate::error::{ApiError, ErrorBody};
 use crate::AppState;
 
@@ -103,18 +103,18 @@ pub fn parse(body: &[u8]) -> Result<Vec<HookEvent>, ApiError> {
         _ => return Ok(Vec::new()),
     };
     let action = match action.as_str() {
-        "create" | "added" => "create",
-        "change" | "updated" => "update",
-        "delete" | "deleted" => "delete",
+        "create" | "added" => HookAction::Create,
+        "change" | "updated" => HookAction::Update,
+        "delete" | "deleted" => HookAction::Delete,
         _ => return Ok(Vec::new()),
     };
-    Ok(vec![HookEvent {
+    Ok(vec![HookEvent::new(
         id,
-        account: text("company_id").unwrap_or_default(),
-        object: object.to_string(),
-        record_id: entity_id,
+        text("company_id").unwrap_or_default(),
+        object.to_string(),
+        entity_id,
         action,
-    }])
+    )])
 }
 
 #[cfg(test)]
@@ -131,7 +131,7 @@ mod tests {
                 e[0].id.as_str(),
                 e[0].object.as_str(),
                 e[0].record_id.as_str(),
-                e[0].action
+                e[0].action().name()
             ),
             ("ev-1", "persons", "42", "update")
         );
@@ -148,7 +148,11 @@ mod tests {
             "company_id":"9","version":"2.0"},"data":null,"previous":{"id":42,"name":"Ada"}}"#;
         let e = parse(body).unwrap();
         assert_eq!(
-            (e[0].object.as_str(), e[0].record_id.as_str(), e[0].action),
+            (
+                e[0].object.as_str(),
+                e[0].record_id.as_str(),
+                e[0].action().name()
+            ),
             ("persons", "42", "delete")
         );
     }

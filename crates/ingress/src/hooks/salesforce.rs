@@ -11,7 +11,7 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 use serde::Deserialize;
 
-use super::{enqueue, raw_body, secrets, unauthorized, HookEvent, CONFIRM_DEADLINE};
+use super::{enqueue, raw_body, secrets, unauthorized, HookAction, HookEvent, CONFIRM_DEADLINE};
 use crate::error::{ApiError, ErrorBody};
 use crate::AppState;
 
@@ -68,12 +68,14 @@ pub async fn receive(
     let events: Vec<HookEvent> = message
         .notifications
         .into_iter()
-        .map(|n| HookEvent {
-            id: n.id,
-            account: message.organization_id.clone(),
-            object: n.object,
-            record_id: n.record_id,
-            action: "update",
+        .map(|n| {
+            HookEvent::new(
+                n.id,
+                message.organization_id.clone(),
+                n.object,
+                n.record_id,
+                HookAction::Update,
+            )
         })
         .collect();
     enqueue(

@@ -24,17 +24,12 @@ use uuid::Uuid;
 use crate::classify;
 use crate::handler::{parse_uuid, WorkerHandler};
 
-pub(crate) use route::HookEvent;
-
 impl WorkerHandler {
     pub(crate) async fn handle_webhook(&self, env: &JobEnvelope) -> Result<(), JobError> {
         let job = WebhookJob::decode(env.payload.as_slice()).map_err(|e| JobError::Permanent {
             message: format!("undecodable webhook job: {e}"),
         })?;
-        let events: Vec<HookEvent> =
-            serde_json::from_slice(&job.events_json).map_err(|e| JobError::Permanent {
-                message: format!("undecodable webhook events: {e}"),
-            })?;
+        let events = route::events_of(&job)?;
         if env.attempt > 1 {
             // An earlier attempt may have committed runs and died before publishing them.
             let pending = self

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use fluxcascade_core::{Direction, OnDelete};
+use fluxcascade_proto::v1::{HookAction, WebhookJob};
 use fluxcascade_queue::JobError;
 use fluxcascade_store::webhook_events::{HookMapping, RoutedEvent};
 use fluxcascade_store::Store;
@@ -14,24 +15,45 @@ use uuid::Uuid;
 
 use crate::classify;
 
-/// One event as the ingress wrote it (`WebhookJob.events_json`).
-#[derive(Debug, Clone, Deserialize)]
+pub(crate) use fluxcascade_proto::v1::HookEvent;
+
+/// A job's events as written before they were messages (`WebhookJob.events_json`).
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct HookEvent {
-    pub id: String,
+struct LegacyHookEvent {
+    id: String,
     #[serde(default)]
-    pub account: String,
-    pub object: String,
-    pub record_id: String,
-    pub action: String,
+    account: String,
+    object: String,
+    record_id: String,
+    action: String,
 }
 
-impl HookEvent {
-    /// The record is gone at the provider (HubSpot `*.deletion`, Jobber `*_DESTROY`, Pipedrive
-    /// `delete`): the ingress writes these as action `delete`.
-    pub fn is_deletion(&self) -> bool {
-        self.action == "delete"
+/// The hook events of a job: its `events`, or — a job queued by an older ingress — its
+/// `events_json`. An action this worker does not know is refused (the job is dead-lettered).
+pub(crate) fn events_of(job: &WebhookJob) -> Result<Vec<HookEvent>, JobError> {
+    if !job.events.is_empty() || job.events_json.is_empty() {
+        return Ok(job.events.clone());
     }
+    let legacy: Vec<LegacyHookEvent> =
+        serde_json::from_slice(&job.events_json).map_err(|e| JobError::Permanent {
+            message: format!("undecodable webhook events: {e}"),
+        })?;
+    legacy
+        .into_iter()
+        .map(|e| {
+            let action = HookAction::from_name(&e.action).ok_or_else(|| JobError::Permanent {
+                message: format!("unknown webhook event action {:?}", e.action),
+            })?;
+            Ok(HookEvent::new(
+                e.id,
+                e.account,
+                e.object,
+                e.record_id,
+                action,
+            ))
+        })
+        .collect()
 }
 
 /// A connection and the indices of the events that are for it.
@@ -181,13 +203,8 @@ mod tests {
     }
 
     fn event(object: &str, action: &str) -> HookEvent {
-        HookEvent {
-            id: "1".into(),
-            account: "a".into(),
-            object: object.into(),
-            record_id: "r".into(),
-            action: action.into(),
-        }
+        let action = HookAction::from_name(action).expect("an action");
+        HookEvent::new("1".into(), "a".into(), object.into(), "r".into(), action)
     }
 
     #[test]
@@ -219,11 +236,41 @@ mod tests {
             vec![(archiving.id, "source")],
             "a deletion goes to the mappings that act on it"
         );
-        let wire: HookEvent = serde_json::from_value(json!({"id": "5", "account": "62515",
-            "object": "contacts", "recordId": "105", "action": "delete"}))
-        .unwrap();
-        assert!(wire.is_deletion());
+        assert!(event("contacts", "delete").is_deletion());
         assert!(!event("contacts", "update").is_deletion());
+    }
+
+    #[test]
+    fn a_job_queued_by_an_older_ingress_still_reads_its_json_events() {
+        let legacy = WebhookJob {
+            provider: "hubspot".into(),
+            connection_id: String::new(),
+            events_json: serde_json::to_vec(&json!([{"id": "5", "account": "62515",
+                "object": "contacts", "recordId": "105", "action": "delete"}]))
+            .unwrap(),
+            received_at_unix_ms: 0,
+            events: Vec::new(),
+        };
+        let events = events_of(&legacy).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].record_id, "105");
+        assert!(events[0].is_deletion());
+        let unknown = WebhookJob {
+            events_json: serde_json::to_vec(&json!([{"id": "5", "object": "contacts",
+                "recordId": "105", "action": "explode"}]))
+            .unwrap(),
+            ..legacy.clone()
+        };
+        assert!(matches!(
+            events_of(&unknown),
+            Err(JobError::Permanent { .. })
+        ));
+        let current = WebhookJob {
+            events_json: Vec::new(),
+            events: vec![event("contacts", "update")],
+            ..legacy
+        };
+        assert_eq!(events_of(&current).unwrap(), current.events);
     }
 
     #[test]
