@@ -318,7 +318,7 @@ impl CredentialLock {
                 &[&self.org_id, &self.id, &message],
             )
             .await?;
-        crate::webhooks::emit_connection_expired(client, self.org_id, self.id).await?;
+        crate::deliveries::emit_connection_expired(client, self.org_id, self.id).await?;
         client.batch_execute("COMMIT").await?;
         self.client.take();
         Ok(())

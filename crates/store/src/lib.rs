@@ -10,7 +10,9 @@ pub mod connections;
 pub mod connections_reconnect;
 pub mod crypto;
 pub mod dead_letters;
+pub mod deliveries;
 pub mod error;
+pub mod hook_events;
 pub mod invites;
 pub mod leases;
 pub mod links;
@@ -25,8 +27,6 @@ pub mod schedules;
 pub mod syncs;
 pub mod unlink;
 pub mod usage;
-pub mod webhook_events;
-pub mod webhooks;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 

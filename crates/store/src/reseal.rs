@@ -13,7 +13,7 @@
 use uuid::Uuid;
 
 use crate::connections::{access_aad, refresh_aad};
-use crate::webhooks::secret_aad;
+use crate::deliveries::secret_aad;
 use crate::{MasterKey, SealedToken, Store, StoreError};
 
 /// How often a row whose swap missed (written concurrently) is read and tried again.

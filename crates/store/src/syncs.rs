@@ -490,7 +490,7 @@ impl Store {
             )
             .await?;
         }
-        crate::webhooks::emit_sync_event(&tx, org_id, sync_id).await?;
+        crate::deliveries::emit_sync_event(&tx, org_id, sync_id).await?;
         tx.commit().await?;
         Ok(Some(status))
     }
@@ -540,7 +540,7 @@ pub(crate) async fn fail_run_in(
         )
         .await?;
     if n == 1 {
-        crate::webhooks::emit_sync_event(tx, org_id, sync_id).await?;
+        crate::deliveries::emit_sync_event(tx, org_id, sync_id).await?;
     }
     Ok(n == 1)
 }

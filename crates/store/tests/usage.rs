@@ -7,11 +7,11 @@ use std::time::Duration;
 use chrono::{Days, Utc};
 use fluxcascade_core::{Counts, MappingSpec, RunLeg, SyncMode, SyncStatus, SyncTrigger};
 use fluxcascade_store::connections::NewConnection;
+use fluxcascade_store::hook_events::RoutedEvent;
 use fluxcascade_store::links::BatchCommit;
 use fluxcascade_store::schedules::{ClaimOutcome, ScheduleStep};
 use fluxcascade_store::syncs::Checkpoint;
 use fluxcascade_store::usage::{Usage, UsageReport};
-use fluxcascade_store::webhook_events::RoutedEvent;
 use fluxcascade_store::{MasterKey, Store};
 use uuid::Uuid;
 
@@ -250,7 +250,7 @@ async fn a_run_given_back_is_not_counted_and_a_redelivered_webhook_event_counts_
     let delivery = [event("e1", "r1"), event("e2", "r2"), event("e1", "r1")];
     let out = db
         .store
-        .record_webhook_events("job-1", &delivery)
+        .record_hook_events("job-1", &delivery)
         .await
         .unwrap();
     assert_eq!((out.fresh, out.duplicates, out.publish.len()), (2, 1, 1));
@@ -263,7 +263,7 @@ async fn a_run_given_back_is_not_counted_and_a_redelivered_webhook_event_counts_
     // The provider redelivers the same events: nothing more is used.
     let again = db
         .store
-        .record_webhook_events("job-2", &delivery)
+        .record_hook_events("job-2", &delivery)
         .await
         .unwrap();
     assert_eq!((again.fresh, again.duplicates), (0, 3));

@@ -13,6 +13,7 @@ mod deletes;
 mod deliveries;
 mod handler;
 mod health;
+mod hooks;
 mod leg;
 mod matching;
 #[cfg(test)]
@@ -25,7 +26,6 @@ mod reverse;
 #[cfg(test)]
 mod testdb;
 mod tokens;
-mod webhooks;
 mod writes;
 
 use std::sync::Arc;

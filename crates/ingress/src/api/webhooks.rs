@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use fluxcascade_providers::egress::WebhookUrls;
-use fluxcascade_store::webhooks::{AttemptRow, DeliveryRow, WebhookRow, EVENT_TYPES};
+use fluxcascade_store::deliveries::{AttemptRow, DeliveryRow, WebhookRow, EVENT_TYPES};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 

@@ -2,7 +2,7 @@
 //! read of the connection per delivery (a cached prepared statement), nothing kept in memory, so a
 //! deleted connection or a new secret is refused at once on every ingress replica.
 
-use fluxcascade_store::webhook_events::HookConnection;
+use fluxcascade_store::hook_events::HookConnection;
 use uuid::Uuid;
 
 use super::{unauthorized, verify};

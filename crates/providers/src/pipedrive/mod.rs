@@ -4,10 +4,10 @@ mod archive;
 pub mod auth;
 mod client;
 mod find;
+mod hooks;
 pub mod records;
 #[cfg(test)]
 mod tests;
-mod webhooks;
 
 pub use auth::PipedriveAuth;
 pub use client::{PipedriveClient, MAX_BATCH, WRITE_CONCURRENCY};

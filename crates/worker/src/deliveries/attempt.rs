@@ -12,7 +12,7 @@ use fluxcascade_providers::egress::{
     classify_failure, read_capped, webhook_client, EgressError, FailureClass, WebhookUrls,
     DELIVERY_BODY_LIMIT,
 };
-use fluxcascade_store::webhooks::{AttemptOutcome, DeliveryAttempt};
+use fluxcascade_store::deliveries::{AttemptOutcome, DeliveryAttempt};
 use tracing::Instrument;
 
 use super::signing;

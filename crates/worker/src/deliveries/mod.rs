@@ -14,7 +14,7 @@ use std::time::Duration;
 use fluxcascade_proto::v1::{DeliveryJob, JobEnvelope, JobKind};
 use fluxcascade_providers::egress::WebhookUrls;
 use fluxcascade_queue::{ConsumerOptions, JobError, JobHandler, Publisher, QueueConfig};
-use fluxcascade_store::webhooks::{Claim, UnpublishedDelivery};
+use fluxcascade_store::deliveries::{Claim, UnpublishedDelivery};
 use fluxcascade_store::{MasterKey, Store, StoreError};
 use prost::Message;
 use tokio::sync::Notify;

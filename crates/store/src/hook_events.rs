@@ -197,8 +197,8 @@ impl Store {
     /// for each mapping gives the fresh events' ids (and any deferred ids) to its pending webhook
     /// run, or to a new pending run `trigger = webhook` created by `job_id`, or — while a run of the
     /// mapping is going — defers them. The caller publishes `publish` after the commit.
-    #[tracing::instrument(level = "debug", name = "store.record_webhook_events", skip_all, fields(otel.kind = "client", db.system = "postgresql", db.operation.name = "record_webhook_events", events = events.len()))]
-    pub async fn record_webhook_events(
+    #[tracing::instrument(level = "debug", name = "store.record_hook_events", skip_all, fields(otel.kind = "client", db.system = "postgresql", db.operation.name = "record_hook_events", events = events.len()))]
+    pub async fn record_hook_events(
         &self,
         job_id: &str,
         events: &[RoutedEvent],

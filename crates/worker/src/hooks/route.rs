@@ -8,7 +8,7 @@ use base64::Engine;
 use fluxcascade_core::{Direction, OnDelete};
 use fluxcascade_proto::v1::{HookAction, WebhookJob};
 use fluxcascade_queue::JobError;
-use fluxcascade_store::webhook_events::{HookMapping, RoutedEvent};
+use fluxcascade_store::hook_events::{HookMapping, RoutedEvent};
 use fluxcascade_store::Store;
 use serde::Deserialize;
 use uuid::Uuid;

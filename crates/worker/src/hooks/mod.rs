@@ -16,7 +16,7 @@ mod run;
 
 use fluxcascade_proto::v1::{JobEnvelope, JobKind, SyncJob, WebhookJob};
 use fluxcascade_queue::{JobError, Reason};
-use fluxcascade_store::webhook_events::RunToPublish;
+use fluxcascade_store::hook_events::RunToPublish;
 use prost::Message;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
@@ -53,7 +53,7 @@ impl WorkerHandler {
         }
         let outcome = self
             .store
-            .record_webhook_events(&env.job_id, &routed)
+            .record_hook_events(&env.job_id, &routed)
             .await
             .map_err(|e| classify::store(&e))?;
         info!(provider = %job.provider, fresh = outcome.fresh, duplicates = outcome.duplicates,
