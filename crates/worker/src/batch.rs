@@ -47,7 +47,8 @@ impl WorkerHandler {
         self.run_batch(env, self.batch_caps).await
     }
 
-    /// Runs a batch if it gets one of the slots `caps` allows (else `Deferred` by [`CAP_WAIT`]).
+    /// Runs a batch job if it gets one of the slots `caps` allows (else `Deferred` by
+    /// [`CAP_WAIT`]). Its last attempt fails the run.
     pub(crate) async fn run_batch(
         &self,
         env: &JobEnvelope,
@@ -58,15 +59,44 @@ impl WorkerHandler {
         })?;
         let org_id = parse_uuid(&env.org_id, "org_id")?;
         let sync_id = parse_uuid(&job.sync_id, "sync_id")?;
-        let mapping_id = parse_uuid(&job.mapping_id, "mapping_id")?;
-        let batch_no = i32::try_from(job.batch_no).map_err(|_| JobError::Permanent {
-            message: "batch number out of range".into(),
-        })?;
+        let key = BatchKey {
+            org_id,
+            sync_id,
+            mapping_id: parse_uuid(&job.mapping_id, "mapping_id")?,
+            batch_no: i32::try_from(job.batch_no).map_err(|_| JobError::Permanent {
+                message: "batch number out of range".into(),
+            })?,
+            reverse: job.reverse,
+        };
         let records: Vec<Record> =
             serde_json::from_slice(&job.records_json).map_err(|e| JobError::Permanent {
                 message: format!("undecodable batch records: {e}"),
             })?;
+        match self.run_page(key, &records, caps).await {
+            Err(e) if self.is_final_attempt(env, &e) => {
+                self.give_up_run(env, org_id, sync_id, &e).await
+            }
+            result => result,
+        }
+    }
 
+    /// Writes one page of a run unless it is committed already: under the batch's lock and one
+    /// of the slots `caps` allows, keeping the run leased; then hands off (reverse leg, finalise).
+    /// The caller owns the attempts: a batch job, or a webhook run's coordinator job writing its
+    /// only page in place (the records never cross the queue, and its attempts are its own).
+    pub(crate) async fn run_page(
+        &self,
+        key: BatchKey,
+        records: &[Record],
+        caps: BatchCaps,
+    ) -> Result<(), JobError> {
+        let BatchKey {
+            org_id,
+            sync_id,
+            mapping_id,
+            batch_no,
+            reverse,
+        } = key;
         if self
             .store
             .batch_done(sync_id, batch_no)
@@ -74,9 +104,7 @@ impl WorkerHandler {
             .map_err(|e| classify::store(&e))?
         {
             // A duplicate of a committed batch (or a retry after the hand-off below failed).
-            return self
-                .after_batch(org_id, sync_id, mapping_id, job.reverse)
-                .await;
+            return self.after_batch(org_id, sync_id, mapping_id, reverse).await;
         }
         let Some(lock) = self
             .store
@@ -92,7 +120,7 @@ impl WorkerHandler {
         // Fairness: one org (or one busy connection) never holds more than its share of the
         // fleet; a batch over the cap gives its worker slot back and comes back shortly.
         let Some(lock) = lock
-            .take_batch_slots(org_id, mapping_id, job.reverse, caps)
+            .take_batch_slots(org_id, mapping_id, reverse, caps)
             .await
             .map_err(|e| classify::store(&e))?
         else {
@@ -101,32 +129,18 @@ impl WorkerHandler {
                 wait: CAP_WAIT,
             });
         };
-        let key = BatchKey {
-            org_id,
-            sync_id,
-            mapping_id,
-            batch_no,
-            reverse: job.reverse,
-        };
         // Working on the run keeps it leased, so the reaper leaves it alone.
         if let Err(e) = self.store.renew_run_lease(sync_id, self.run_lease).await {
             lock.release().await;
             return Err(classify::store(&e));
         }
-        let result = self.process_batch(&key, &records).await;
+        let result = self.process_batch(&key, records).await;
         lock.release().await;
-        match result {
-            Ok(()) => {}
-            Err(e) if self.is_final_attempt(env, &e) => {
-                return self.give_up_run(env, org_id, sync_id, &e).await;
-            }
-            Err(e) => {
-                self.hold_lease_while_deferred(sync_id, &e).await;
-                return Err(e);
-            }
+        if let Err(e) = result {
+            self.hold_lease_while_deferred(sync_id, &e).await;
+            return Err(e);
         }
-        self.after_batch(org_id, sync_id, mapping_id, job.reverse)
-            .await
+        self.after_batch(org_id, sync_id, mapping_id, reverse).await
     }
 
     /// After a committed batch: a bidirectional run's last forward batch enqueues the reverse leg;

@@ -14,6 +14,7 @@ use fluxcascade_store::BatchCaps;
 use prost::Message;
 use tracing::info;
 
+use crate::batch::BatchKey;
 use crate::classify;
 use crate::handler::WorkerHandler;
 use fluxcascade_store::syncs::Checkpoint;
@@ -91,31 +92,42 @@ impl WorkerHandler {
         // batch numbers (committed batches are skipped by their key).
         let mut batch_no = run.batches_published;
         let page = usize::try_from(self.page_size).unwrap_or(100).max(1);
-        let mut jobs = Vec::new();
-        for part in records.chunks(page) {
-            let batch = BatchJob {
-                sync_id: sync_id.to_string(),
-                mapping_id: run.mapping_id.to_string(),
-                batch_no: u32::try_from(batch_no).unwrap_or_default(),
-                records_json: serde_json::to_vec(part).map_err(|e| JobError::Permanent {
-                    message: format!("encoding records: {e}"),
-                })?,
+        let pages: Vec<&[Record]> = records.chunks(page).collect();
+        let batches = pages.len();
+        if let [only] = pages.as_slice() {
+            // The usual webhook run is one page: written here, saving a queue hop (the records
+            // are not encoded, and this coordinator job's attempts are the ones that count). A
+            // failure fails this job, whose retry redoes it (a batch commits once). It is not
+            // held to the org's bulk batch cap: webhook jobs have their own consumer and slots
+            // (FLUXCASCADE_WEBHOOK_CONCURRENCY), so a bulk import never delays a change.
+            let key = BatchKey {
+                org_id,
+                sync_id,
+                mapping_id: run.mapping_id,
+                batch_no,
                 reverse,
             };
-            jobs.push(JobEnvelope::new(
-                JobKind::Batch,
-                org_id.to_string(),
-                batch.encode_to_vec(),
-            ));
+            self.run_page(key, only, BatchCaps::OFF).await?;
             batch_no += 1;
-        }
-        if let [only] = jobs.as_slice() {
-            // The usual webhook run is one batch: written here, saving a queue hop. A failure
-            // fails this coordinator job, whose retry redoes it (a batch commits once). It is
-            // not held to the org's bulk batch cap: webhook jobs have their own consumer and
-            // slots (FLUXCASCADE_WEBHOOK_CONCURRENCY), so a bulk import never delays a change.
-            self.run_batch(only, BatchCaps::OFF).await?;
         } else {
+            let mut jobs = Vec::with_capacity(batches);
+            for part in pages {
+                let batch = BatchJob {
+                    sync_id: sync_id.to_string(),
+                    mapping_id: run.mapping_id.to_string(),
+                    batch_no: u32::try_from(batch_no).unwrap_or_default(),
+                    records_json: serde_json::to_vec(part).map_err(|e| JobError::Permanent {
+                        message: format!("encoding records: {e}"),
+                    })?,
+                    reverse,
+                };
+                jobs.push(JobEnvelope::new(
+                    JobKind::Batch,
+                    org_id.to_string(),
+                    batch.encode_to_vec(),
+                ));
+                batch_no += 1;
+            }
             self.publisher
                 .publish_many(&jobs)
                 .await
@@ -126,7 +138,7 @@ impl WorkerHandler {
         } else {
             RunLeg::Forward
         };
-        info!(%sync_id, records = records.len(), batches = jobs.len(), leg = leg.as_str(), "webhook run read");
+        info!(%sync_id, records = records.len(), batches, leg = leg.as_str(), "webhook run read");
         let current = self
             .store
             .checkpoint_sync(&Checkpoint {
