@@ -8,15 +8,40 @@ pub(crate) struct TestDb {
     pub store: Store,
     pub org_id: Uuid,
     pub connection_id: Uuid,
+    /// Dropped with the test (a finished test leaves no database behind).
+    name: String,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = std::mem::take(&mut self.name);
+        // Own runtime on a plain thread: Drop runs inside the test's runtime.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                let admin = "postgres://postgres@127.0.0.1:5432/postgres";
+                if let Ok((c, conn)) = tokio_postgres::connect(admin, tokio_postgres::NoTls).await {
+                    tokio::spawn(conn);
+                    let _ = c
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
 }
 
 impl TestDb {
     pub async fn new() -> TestDb {
         let short = Uuid::new_v4().simple().to_string();
-        let url = format!(
-            "postgres://postgres@127.0.0.1:5432/fluxcascade_worker_test_{}",
-            &short[..12]
-        );
+        let name = format!("fluxcascade_worker_test_{}", &short[..12]);
+        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
         fluxcascade_store::ensure_database(&url)
             .await
             .expect("create database");
@@ -32,6 +57,7 @@ impl TestDb {
             store,
             org_id,
             connection_id,
+            name,
         }
     }
 
