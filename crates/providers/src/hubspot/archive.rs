@@ -13,7 +13,7 @@ use chrono::Utc;
 use fluxcascade_core::Record;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::client::HubspotClient;
 use super::records::{next_after, parse_time, HubspotObject, SearchToken, MAX_BATCH};
@@ -107,12 +107,7 @@ pub fn tombstones(
             )));
         };
         if at.timestamp_millis() >= since_ms {
-            out.push(Record {
-                id,
-                updated_at: at,
-                fields: Value::Object(Map::new()),
-                deleted: true,
-            });
+            out.push(Record::tombstone(id, at));
         }
     }
     Ok(out)
@@ -178,14 +173,11 @@ impl HubspotClient {
             match sent {
                 Ok(_) => {
                     let now = Utc::now();
-                    out.extend(chunk.iter().map(|id| {
-                        WriteResult::Ok(Record {
-                            id: id.clone(),
-                            updated_at: now,
-                            fields: Value::Object(Map::new()),
-                            deleted: true,
-                        })
-                    }));
+                    out.extend(
+                        chunk
+                            .iter()
+                            .map(|id| WriteResult::Ok(Record::tombstone(id.clone(), now))),
+                    );
                 }
                 Err(ProviderError::Permanent(message)) => {
                     out.extend(chunk.iter().map(|_| WriteResult::Failed {

@@ -50,12 +50,9 @@ impl JobberClient {
                 WriteResult::Ok(rec)
             }
             // Already gone (deleted in Jobber): nothing left to archive, as the trait asks.
-            Err(message) if is_not_found(&message) => WriteResult::Ok(Record {
-                id: id.to_owned(),
-                updated_at: chrono::Utc::now(),
-                fields: Value::Object(Default::default()),
-                deleted: true,
-            }),
+            Err(message) if is_not_found(&message) => {
+                WriteResult::Ok(Record::tombstone(id.to_owned(), chrono::Utc::now()))
+            }
             Err(message) => WriteResult::Failed {
                 code: REJECTED.to_owned(),
                 message,

@@ -6,7 +6,6 @@ use fluxcascade_core::Record;
 use futures::future::{BoxFuture, FutureExt};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use reqwest::Method;
-use serde_json::{Map, Value};
 
 use super::client::{rejected, segment, PipedriveClient, WRITE_CONCURRENCY};
 use super::records::PipedriveObject;
@@ -14,12 +13,7 @@ use crate::{ProviderError, WriteResult};
 
 /// A tombstone for a record deleted (or already gone) now.
 fn tombstone(id: &str) -> WriteResult {
-    WriteResult::Ok(Record {
-        id: id.to_owned(),
-        updated_at: Utc::now(),
-        fields: Value::Object(Map::new()),
-        deleted: true,
-    })
+    WriteResult::Ok(Record::tombstone(id.to_owned(), Utc::now()))
 }
 
 /// Whether a permanent error is Pipedrive's 404 (the record does not exist or is deleted).

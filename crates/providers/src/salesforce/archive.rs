@@ -6,7 +6,6 @@ use fluxcascade_core::Record;
 use futures::future::{BoxFuture, FutureExt};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use reqwest::Method;
-use serde_json::{Map, Value};
 
 use super::client::SalesforceClient;
 use super::records::SalesforceObject;
@@ -16,12 +15,7 @@ use crate::{ProviderError, WriteResult};
 const DELETE_CONCURRENCY: usize = 4;
 
 fn tombstone(id: &str) -> WriteResult {
-    WriteResult::Ok(Record {
-        id: id.to_owned(),
-        updated_at: Utc::now(),
-        fields: Value::Object(Map::new()),
-        deleted: true,
-    })
+    WriteResult::Ok(Record::tombstone(id.to_owned(), Utc::now()))
 }
 
 /// A 404 (`ENTITY_IS_DELETED`, `NOT_FOUND`): the record is already gone.
