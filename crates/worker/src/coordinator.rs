@@ -176,7 +176,7 @@ impl WorkerHandler {
         let compiled = self.compile(&mapping)?;
         if let Some(ids) = run.webhook_ids.clone() {
             return self
-                .coordinate_webhook_run(&run, &mapping, ids, epoch)
+                .coordinate_webhook_run(&run, &mapping, &compiled, ids, epoch)
                 .await;
         }
         // One leg per coordinator job. A bidirectional run reads its reverse leg only once every

@@ -2,6 +2,7 @@
 //! current records) → plan (per record, `plan.rs`) → write (intents first, then the provider) →
 //! the commit the store applies in one transaction.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use fluxcascade_core::decide::{Leg, LinkState};
@@ -73,8 +74,12 @@ impl WorkerHandler {
     ) -> Result<BatchCommit, JobError> {
         // Tombstones never reach the plan (a deleted record is never created or matched): they
         // get the mapping's `onDelete` action instead.
-        let (tombstones, live): (Vec<Record>, Vec<Record>) =
-            records.iter().cloned().partition(|r| r.deleted);
+        let tombstones: Vec<&Record> = records.iter().filter(|r| r.deleted).collect();
+        let live: Cow<[Record]> = if tombstones.is_empty() {
+            Cow::Borrowed(records) // the usual page: nothing copied
+        } else {
+            Cow::Owned(records.iter().filter(|r| !r.deleted).cloned().collect())
+        };
         let loaded = self.load_page(ctx, &live).await?;
         let mut plan = plan_page(ctx, &live, &loaded);
         if !tombstones.is_empty() {
@@ -92,7 +97,7 @@ impl WorkerHandler {
     async fn apply_tombstones(
         &self,
         ctx: &LegCtx,
-        tombstones: &[Record],
+        tombstones: &[&Record],
         plan: &mut PagePlan,
     ) -> Result<(), JobError> {
         let (org_id, mapping_id) = (ctx.key.org_id, ctx.key.mapping_id);

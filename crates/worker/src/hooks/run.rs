@@ -16,7 +16,7 @@ use tracing::info;
 
 use crate::batch::BatchKey;
 use crate::classify;
-use crate::handler::WorkerHandler;
+use crate::handler::{Compiled, WorkerHandler};
 use fluxcascade_store::syncs::Checkpoint;
 
 impl WorkerHandler {
@@ -26,6 +26,7 @@ impl WorkerHandler {
         &self,
         run: &RunState,
         mapping: &MappingRow,
+        compiled: &Compiled,
         (source_ids, target_ids): (Vec<String>, Vec<String>),
         epoch: i32,
     ) -> Result<(), JobError> {
@@ -45,20 +46,19 @@ impl WorkerHandler {
         let last_leg = reverse || target_ids.is_empty();
         // get_many reads the fields the mapping needs, as a cursor run's `list` does (a property
         // outside the adapter's defaults is asked for by name).
-        let compiled = self.compile(mapping)?;
         let (connection, object, ids, fields) = if reverse {
             (
                 mapping.target_connection(),
                 &mapping.spec.target.object,
                 target_ids,
-                compiled.target_fields,
+                &compiled.target_fields,
             )
         } else {
             (
                 mapping.source_connection(),
                 &mapping.spec.source.object,
                 source_ids,
-                compiled.source_fields,
+                &compiled.source_fields,
             )
         };
         let connection = connection.map_err(|e| classify::store(&e))?;
@@ -72,7 +72,7 @@ impl WorkerHandler {
         for part in ids.chunks(chunk) {
             let found = adapter
                 .provider
-                .get_many(object, part, &fields)
+                .get_many(object, part, fields)
                 .await
                 .map_err(|e| classify::provider(&e))?;
             records.extend(found);
