@@ -14,7 +14,7 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
 pub use options::Options;
-pub use procs::{bin_path, Proc};
+pub use procs::{bin_path, write_bench_json, Proc};
 pub use proxy::FaultProxy;
 
 pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";

@@ -22,6 +22,20 @@ pub fn bin_path() -> PathBuf {
     dir.join("fluxcascade")
 }
 
+/// Writes a benchmark's figures to `target/bench/<name>.json` beside the binary and says so.
+pub fn write_bench_json(name: &str, figures: &serde_json::Value) -> anyhow::Result<()> {
+    let dir = bin_path()
+        .parent()
+        .and_then(Path::parent)
+        .map(|t| t.join("bench"))
+        .context("no target dir above the binary")?;
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(figures)?)?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
 /// `target/e2e-logs/<test>/` beside the binary.
 pub fn log_dir(test: &str) -> PathBuf {
     let dir = bin_path()

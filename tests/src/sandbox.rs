@@ -76,6 +76,13 @@ impl TestEnv {
             .sum())
     }
 
+    /// Requests the sandbox answered for `provider` so far (`requestsByProvider`).
+    pub async fn sandbox_requests(&self, provider: &str) -> anyhow::Result<u64> {
+        Ok(self.sandbox_stats().await?["requestsByProvider"][provider]
+            .as_u64()
+            .unwrap_or(0))
+    }
+
     pub async fn sandbox_stats(&self) -> anyhow::Result<Value> {
         Ok(self
             .http

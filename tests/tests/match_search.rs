@@ -14,14 +14,7 @@ const TWINS: usize = 20;
 
 /// `(all HubSpot requests, HubSpot contact list pages)` counted by the sandbox so far.
 async fn hubspot_requests(env: &TestEnv) -> anyhow::Result<(u64, u64)> {
-    let stats: Value = env
-        .http
-        .get(format!("{}/_sandbox/stats", env.sandbox_url))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let stats = env.sandbox_stats().await?;
     let rows = stats["requests"].as_array().cloned().unwrap_or_default();
     let hubspot = rows.iter().filter(|r| r["provider"] == "hubspot");
     let count = |r: &Value| r["count"].as_u64().unwrap_or(0);

@@ -6,21 +6,9 @@
 use std::time::{Duration, Instant};
 
 use fluxcascade_tests::TestEnv;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const CHANGED: u64 = 10;
-
-async fn hubspot_requests(env: &TestEnv) -> anyhow::Result<u64> {
-    let stats: Value = env
-        .http
-        .get(format!("{}/_sandbox/stats", env.sandbox_url))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    Ok(stats["requestsByProvider"]["hubspot"].as_u64().unwrap_or(0))
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
@@ -51,7 +39,7 @@ async fn main() -> anyhow::Result<()> {
             .error_for_status()?;
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let before = hubspot_requests(&env).await?;
+    let before = env.sandbox_requests("hubspot").await?;
     let started = Instant::now();
     let inc = env
         .wait_sync(
@@ -64,7 +52,7 @@ async fn main() -> anyhow::Result<()> {
         inc["status"] == "completed",
         "the incremental run ended {inc}"
     );
-    let requests = hubspot_requests(&env).await? - before;
+    let requests = env.sandbox_requests("hubspot").await? - before;
     let read = inc["counts"]["read"].as_u64().unwrap_or(0);
     println!("| incremental run of a {size}-contact HubSpot source, {CHANGED} changed | value |");
     println!("|---|---|");
@@ -84,16 +72,6 @@ async fn main() -> anyhow::Result<()> {
         "incrementalHubspotRequests": requests,
         "counts": inc["counts"],
     });
-    let dir = fluxcascade_tests::bin_path()
-        .parent()
-        .and_then(|p| p.parent())
-        .map(|t| t.join("bench"))
-        .expect("target dir");
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(
-        dir.join("incremental.json"),
-        serde_json::to_string_pretty(&out)?,
-    )?;
-    println!("wrote {}", dir.join("incremental.json").display());
+    fluxcascade_tests::write_bench_json("incremental", &out)?;
     Ok(())
 }

@@ -7,21 +7,9 @@
 use std::time::{Duration, Instant};
 
 use fluxcascade_tests::TestEnv;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const TARGET_SIZE: u64 = 100_000;
-
-async fn hubspot_requests(env: &TestEnv) -> anyhow::Result<u64> {
-    let stats: Value = env
-        .http
-        .get(format!("{}/_sandbox/stats", env.sandbox_url))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    Ok(stats["requestsByProvider"]["hubspot"].as_u64().unwrap_or(0))
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
@@ -68,13 +56,13 @@ async fn main() -> anyhow::Result<()> {
             ]
         }))
         .await?;
-    let before = hubspot_requests(&env).await?;
+    let before = env.sandbox_requests("hubspot").await?;
     let started = Instant::now();
     let sync_id = env.trigger_sync(&mapping, "full").await?;
     let done = env.wait_sync(&sync_id, Duration::from_secs(1800)).await?;
     let secs = started.elapsed().as_secs_f64();
     anyhow::ensure!(done["status"] == "completed", "bench sync ended {done}");
-    let requests = hubspot_requests(&env).await? - before;
+    let requests = env.sandbox_requests("hubspot").await? - before;
     let rps = source as f64 / secs;
     let per_100 = requests as f64 * 100.0 / source as f64;
     println!("| match against a {TARGET_SIZE}-record target | value |");
@@ -89,13 +77,6 @@ async fn main() -> anyhow::Result<()> {
         "hubspotRequestsPer100": per_100,
         "counts": done["counts"],
     });
-    let dir = fluxcascade_tests::bin_path()
-        .parent()
-        .and_then(|p| p.parent())
-        .map(|t| t.join("bench"))
-        .expect("target dir");
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("match.json"), serde_json::to_string_pretty(&out)?)?;
-    println!("wrote {}", dir.join("match.json").display());
+    fluxcascade_tests::write_bench_json("match", &out)?;
     Ok(())
 }

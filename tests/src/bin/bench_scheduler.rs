@@ -394,17 +394,7 @@ async fn main() -> anyhow::Result<()> {
         "insert_seconds": inserted.as_secs_f64(),
         "claim_plan": plan, "claim_plan_uses_index": plan_uses_index,
     });
-    let dir = fluxcascade_tests::bin_path()
-        .parent()
-        .and_then(|p| p.parent())
-        .map(|t| t.join("bench"))
-        .expect("target dir");
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(
-        dir.join("scheduler.json"),
-        serde_json::to_string_pretty(&out)?,
-    )?;
-    println!("wrote {}", dir.join("scheduler.json").display());
+    fluxcascade_tests::write_bench_json("scheduler", &out)?;
     // Dropping the environment deletes its database and its queues (the published jobs with them).
     drop(db);
     drop(env);

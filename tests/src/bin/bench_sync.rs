@@ -121,13 +121,6 @@ async fn main() -> anyhow::Result<()> {
         "scaling": scaling.iter().map(|(w, r)| json!({"workers": w, "records_per_second": r, "speedup": r / base,
             "latency_ms": 50, "records": scale_records, "concurrency": scale_concurrency})).collect::<Vec<_>>(),
     });
-    let dir = fluxcascade_tests::bin_path()
-        .parent()
-        .and_then(|p| p.parent())
-        .map(|t| t.join("bench"))
-        .expect("target dir");
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("sync.json"), serde_json::to_string_pretty(&out)?)?;
-    println!("wrote {}", dir.join("sync.json").display());
+    fluxcascade_tests::write_bench_json("sync", &out)?;
     Ok(())
 }
