@@ -94,6 +94,11 @@ pub async fn run_consumer(
     Ok(())
 }
 
+/// How long a goodbye to the broker (basic.cancel, connection.close) may take. Past it the
+/// consumer goes on without the reply: a link that broke half-way (the socket open, nothing
+/// answering) must not keep a worker from shutting down or reconnecting.
+const BROKER_GOODBYE: Duration = Duration::from_secs(3);
+
 type DeliveryStream = Pin<Box<dyn Stream<Item = Result<Delivery, String>> + Send + Sync>>;
 
 enum SessionEnd {
@@ -124,7 +129,11 @@ impl Session {
             match Session::setup(&connection, config, options, &policy.delays).await {
                 Ok(parts) => parts,
                 Err(error) => {
-                    let _ = connection.close(200, "consumer setup failed").await;
+                    let _ = tokio::time::timeout(
+                        BROKER_GOODBYE,
+                        connection.close(200, "consumer setup failed"),
+                    )
+                    .await;
                     return Err(error);
                 }
             };
@@ -228,23 +237,32 @@ impl Session {
     }
 
     /// basic.cancel every consumer: no new deliveries, in-flight ones can still be acked.
+    /// Each cancel waits at most [`BROKER_GOODBYE`] for the broker's reply.
     async fn stop_consuming(&self) {
         for tag in &self.consumer_tags {
-            if let Err(error) = self
+            let cancel = self
                 .consume_channel
-                .basic_cancel(tag, BasicCancelOptions::default())
-                .await
-            {
-                warn!(error = %error, consumer_tag = %tag, "basic.cancel failed");
+                .basic_cancel(tag, BasicCancelOptions::default());
+            match tokio::time::timeout(BROKER_GOODBYE, cancel).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    warn!(error = %error, consumer_tag = %tag, "basic.cancel failed");
+                }
+                Err(_) => warn!(consumer_tag = %tag, "basic.cancel got no reply in time"),
             }
         }
     }
 
-    /// Closes the connection; unacked messages go back to their queues.
+    /// Closes the connection; unacked messages go back to their queues. Waits at most
+    /// [`BROKER_GOODBYE`] for the broker's close-ok: a half-open link never answers, and dropping
+    /// the connection closes the socket all the same.
     async fn close(&self) {
         if self.connection.status().connected() {
-            if let Err(error) = self.connection.close(200, "consumer closing").await {
-                warn!(error = %error, "closing the broker connection failed");
+            let close = self.connection.close(200, "consumer closing");
+            match tokio::time::timeout(BROKER_GOODBYE, close).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => warn!(error = %error, "closing the broker connection failed"),
+                Err(_) => warn!("the broker did not answer our connection close in time"),
             }
         }
     }

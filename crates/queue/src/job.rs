@@ -315,11 +315,23 @@ async fn settle_after_republish(
     TaskOutcome::BrokerFailed
 }
 
+/// How long an ack may wait to be written. An ack has no reply; one that cannot even be
+/// written within this is on a link that broke under it, and the broker redelivers the job once
+/// that connection is gone. Without the bound, such a task would hold up the consumer's drain.
+const ACK_WRITE: Duration = Duration::from_secs(5);
+
 async fn ack(delivery: &Delivery, job_id: &str) -> TaskOutcome {
-    match delivery.acker.ack(BasicAckOptions::default()).await {
-        Ok(()) => TaskOutcome::Settled,
-        Err(error) => {
+    match tokio::time::timeout(ACK_WRITE, delivery.acker.ack(BasicAckOptions::default())).await {
+        Ok(Ok(())) => TaskOutcome::Settled,
+        Ok(Err(error)) => {
             warn!(error = %error, job_id, "ack failed; the broker will redeliver");
+            TaskOutcome::BrokerFailed
+        }
+        Err(_) => {
+            warn!(
+                job_id,
+                "ack could not be written in time; the broker will redeliver"
+            );
             TaskOutcome::BrokerFailed
         }
     }
