@@ -209,3 +209,63 @@ async fn salesforce_archive_deletes_and_an_id_already_gone_is_a_tombstone() {
     }
     assert_eq!(sb.stored("salesforce", "Contact").await.len(), 1);
 }
+
+#[tokio::test]
+async fn salesforce_incremental_reads_with_tombstones_go_through_query_all() {
+    let sb = common::start().await;
+    sb.seed("salesforce", "Contact", 4).await;
+    let p = sb.provider(ProviderKind::Salesforce).await;
+    let stored = sb.stored("salesforce", "Contact").await;
+    let ids: Vec<String> = stored
+        .iter()
+        .map(|r| r["Id"].as_str().expect("Id").to_owned())
+        .collect();
+    // Deleted before the cursor: never a tombstone of this read.
+    control_delete(&sb, &format!("salesforce/Contact/{}", ids[0])).await;
+    let since = cursor_after_seed().await;
+    p.archive("Contact", &ids[1..2]).await.expect("archive");
+    control_delete(&sb, &format!("salesforce/Contact/{}", ids[2])).await;
+    sb.patch(
+        "salesforce",
+        "Contact",
+        &ids[3],
+        serde_json::json!({"FirstName": "Live"}),
+    )
+    .await;
+
+    let query = ListQuery {
+        since: Some(since),
+        page_size: 200,
+        ..Default::default()
+    };
+    let plain = common::read_all(p.as_ref(), "Contact", query.clone())
+        .await
+        .0;
+    assert_eq!(
+        plain
+            .iter()
+            .map(|r| (r.id.as_str(), r.deleted))
+            .collect::<Vec<_>>(),
+        [(ids[3].as_str(), false)],
+        "`list` reads only live records"
+    );
+    let changed = read_all_with_tombstones(p.as_ref(), "Contact", query).await;
+    let tombstones: HashSet<&str> = changed
+        .iter()
+        .filter(|r| r.deleted)
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(
+        tombstones,
+        HashSet::from([ids[1].as_str(), ids[2].as_str()]),
+        "deleted since the cursor"
+    );
+    let live: Vec<&Record> = changed.iter().filter(|r| !r.deleted).collect();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].id, ids[3]);
+    assert_eq!(live[0].fields["FirstName"], "Live");
+    assert!(
+        sb.request_count("salesforce", "/queryAll").await > 0,
+        "read through queryAll"
+    );
+}

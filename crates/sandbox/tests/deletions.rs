@@ -294,3 +294,61 @@ async fn salesforce_control_delete_sends_the_record_to_the_recycle_bin() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body[0]["errorCode"], "ENTITY_IS_DELETED", "{body}");
 }
+
+/// `queryAll` returns the recycle bin's records with `IsDeleted = true` and a `SystemModstamp`
+/// of the deletion, so an incremental read sees deletions; `query` does not.
+#[tokio::test]
+async fn salesforce_query_all_returns_deleted_records_with_is_deleted() {
+    let t = start().await;
+    t.seed("salesforce", "Contact", 3).await;
+    let tokens = salesforce_tokens(&t).await;
+    let tok = tokens["access_token"].as_str().unwrap();
+    let body: Value = t
+        .http
+        .get(t.url("/_sandbox/salesforce/Contact"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = body["data"][1]["Id"].as_str().unwrap().to_owned();
+    let before = body["data"][1]["SystemModstamp"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        control_delete(&t, &format!("salesforce/Contact/{id}")).await,
+        204
+    );
+    let run = |resource: &'static str, q: &'static str| {
+        let url = t.url(&format!("/salesforce/services/data/v60.0/{resource}"));
+        let req = t.http.get(url).query(&[("q", q)]).bearer_auth(tok);
+        async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), 200, "{resource}");
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let q = "SELECT Id, IsDeleted, SystemModstamp FROM Contact ORDER BY SystemModstamp, Id";
+    let live = run("query", q).await;
+    assert_eq!(live["totalSize"], 2, "{live}");
+    assert!(live["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["Id"] != id.as_str() && r["IsDeleted"] == false));
+    let all = run("queryAll", q).await;
+    assert_eq!(all["totalSize"], 3, "{all}");
+    let gone = all["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["Id"] == id.as_str())
+        .expect("the deleted contact");
+    assert_eq!(gone["IsDeleted"], true);
+    assert!(gone["SystemModstamp"].as_str().unwrap() > before.as_str());
+    let only_deleted = run("queryAll/", "SELECT Id FROM Contact WHERE IsDeleted = true").await;
+    assert_eq!(only_deleted["totalSize"], 1, "{only_deleted}");
+}

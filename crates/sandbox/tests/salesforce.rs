@@ -282,6 +282,23 @@ async fn collections_create_and_update_fail_only_the_bad_record() {
     assert!(read[2]["SystemModstamp"]
         .as_str()
         .is_some_and(|s| s.ends_with(".000+0000")));
+    // The same retrieve as a GET with comma-separated `ids` and `fields`, as Salesforce serves it.
+    let (s, _, by_get) = sf(
+        &t,
+        &tok,
+        "GET",
+        &format!(
+            "{DATA}/composite/sobjects/Contact?ids={ada},003000000000000AAA,{hopper}&fields=Id,Phone,LastName"
+        ),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(s, 200, "{by_get}");
+    assert_eq!(by_get[0]["Phone"], "(617) 555-0100");
+    assert!(by_get[1].is_null());
+    assert_eq!(by_get[2]["LastName"], "Hopper");
+    assert!(by_get[2].get("SystemModstamp").is_none(), "{by_get}");
 
     // allOrNone: one bad record rolls back the others.
     let (_, _, rolled) = sf(

@@ -170,8 +170,48 @@ impl SalesforceClient {
         Ok(Page { records, next_page })
     }
 
-    fn query_url(&self, q: &str) -> String {
-        crate::oauth::with_query(&self.data_url("/query"), &[("q", q)])
+    fn query_url(&self, scope: ReadScope, q: &str) -> String {
+        crate::oauth::with_query(&self.data_url(scope.resource()), &[("q", q)])
+    }
+
+    /// One page of `list` or `list_with_tombstones`.
+    async fn read(
+        &self,
+        object_name: &str,
+        query: &ListQuery,
+        scope: ReadScope,
+    ) -> Result<Page, ProviderError> {
+        let obj = object(object_name)?;
+        let mut fields = fields_for(obj, &query.fields)?;
+        if scope == ReadScope::WithDeleted {
+            fields = fields_for(obj, &[fields, vec!["IsDeleted".to_owned()]].concat())?;
+        }
+        let mut page = match &query.page {
+            Some(token) => {
+                let token = PageToken::decode(token)?;
+                let url = format!("{}{}", self.base, token.locator);
+                match self.query_page(obj, url, query.page_size).await {
+                    Err(ProviderError::Permanent(m))
+                        if m.contains("INVALID_QUERY_LOCATOR") && token.resume.is_some() =>
+                    {
+                        warn!(error = %m, "Salesforce query locator expired; restarting after the last record read");
+                        let q = soql(obj, &fields, token.resume.as_ref());
+                        self.query_page(obj, self.query_url(scope, &q), query.page_size)
+                            .await?
+                    }
+                    other => other?,
+                }
+            }
+            None => {
+                let q = soql(obj, &fields, query.since.as_ref());
+                self.query_page(obj, self.query_url(scope, &q), query.page_size)
+                    .await?
+            }
+        };
+        if scope == ReadScope::WithDeleted {
+            page.records = page.records.into_iter().map(tombstone_if_deleted).collect();
+        }
+        Ok(page)
     }
 
     /// Records by id, `fields` of each; ids Salesforce does not know are skipped.
@@ -264,33 +304,54 @@ impl SalesforceClient {
     }
 }
 
+/// Which records a read returns: the live ones (`/query`) or deletions too (`/queryAll`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadScope {
+    Live,
+    WithDeleted,
+}
+
+impl ReadScope {
+    fn resource(self) -> &'static str {
+        match self {
+            ReadScope::Live => "/query",
+            ReadScope::WithDeleted => "/queryAll",
+        }
+    }
+}
+
+/// A record `queryAll` shows with `IsDeleted = true` becomes a tombstone at its deletion time.
+fn tombstone_if_deleted(record: Record) -> Record {
+    if record.fields.get("IsDeleted").and_then(Value::as_bool) == Some(true) {
+        Record::tombstone(record.id, record.updated_at)
+    } else {
+        record
+    }
+}
+
 #[async_trait]
 impl Provider for SalesforceClient {
     /// Full and incremental reads are one SOQL query ordered by `(SystemModstamp, Id)`;
     /// incremental ones start strictly after the cursor. Later pages follow `nextRecordsUrl`;
     /// if its locator has expired, the query restarts after the last record handed out.
     async fn list(&self, object_name: &str, query: &ListQuery) -> Result<Page, ProviderError> {
-        let obj = object(object_name)?;
-        let fields = fields_for(obj, &query.fields)?;
-        if let Some(token) = &query.page {
-            let token = PageToken::decode(token)?;
-            let url = format!("{}{}", self.base, token.locator);
-            match self.query_page(obj, url, query.page_size).await {
-                Err(ProviderError::Permanent(m))
-                    if m.contains("INVALID_QUERY_LOCATOR") && token.resume.is_some() =>
-                {
-                    warn!(error = %m, "Salesforce query locator expired; restarting after the last record read");
-                    let q = soql(obj, &fields, token.resume.as_ref());
-                    return self
-                        .query_page(obj, self.query_url(&q), query.page_size)
-                        .await;
-                }
-                other => return other,
-            }
-        }
-        let q = soql(obj, &fields, query.since.as_ref());
-        self.query_page(obj, self.query_url(&q), query.page_size)
-            .await
+        self.read(object_name, query, ReadScope::Live).await
+    }
+
+    /// An incremental read through `queryAll`, which also returns the recycle bin's records
+    /// (`IsDeleted = true`, stamped at their deletion): those come back as tombstones. A full
+    /// read is `list` (there is nothing to delete on the other side that is not linked).
+    async fn list_with_tombstones(
+        &self,
+        object_name: &str,
+        query: &ListQuery,
+    ) -> Result<Page, ProviderError> {
+        let scope = if query.since.is_some() {
+            ReadScope::WithDeleted
+        } else {
+            ReadScope::Live
+        };
+        self.read(object_name, query, scope).await
     }
 
     async fn get_many(
@@ -425,7 +486,9 @@ impl Provider for SalesforceClient {
         let mut wanted = fields.to_vec();
         wanted.push(field.to_owned());
         let fields = fields_for(obj, &wanted)?;
-        let url_of = |run: &[String]| self.query_url(&find::find_soql(obj, &fields, field, run));
+        let url_of = |run: &[String]| {
+            self.query_url(ReadScope::Live, &find::find_soql(obj, &fields, field, run))
+        };
         let mut out = Vec::new();
         for chunk in values.chunks(find::MAX_FIND) {
             for (_, url) in find::split_to_fit(chunk, &url_of)? {

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -198,10 +198,6 @@ pub async fn retrieve(
     Path((_version, sobject)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let kind = match kind_of(&sobject) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
     let obj = match json_object(&body) {
         Ok(m) => m,
         Err(r) => return r,
@@ -219,6 +215,62 @@ pub async fn retrieve(
             "JSON_PARSER_ERROR",
             "ids and fields are required arrays of strings",
         );
+    };
+    retrieve_records(&account, &sobject, &ids, &names)
+}
+
+/// `GET /composite/sobjects/{SObject}?ids=a,b&fields=X,Y`: the same retrieve with
+/// comma-separated query parameters (bounded by the URI length).
+pub async fn retrieve_by_query(
+    axum::Extension(account): AccountExt,
+    Path((_version, sobject)): Path<(String, String)>,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+    Query(params): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let uri_len = uri.to_string().len();
+    if uri_len > super::query::MAX_URI_BYTES {
+        return sf_error(
+            StatusCode::URI_TOO_LONG,
+            "URI_TOO_LONG",
+            format!(
+                "the request URI is {uri_len} bytes; at most {} are allowed",
+                super::query::MAX_URI_BYTES
+            ),
+        );
+    }
+    let list = |key: &str| -> Vec<String> {
+        params
+            .get(key)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let ids = list("ids");
+    if ids.is_empty() {
+        return sf_error(
+            StatusCode::BAD_REQUEST,
+            "REQUIRED_FIELD_MISSING",
+            "The ids parameter is required",
+        );
+    }
+    retrieve_records(&account, &sobject, &ids, &list("fields"))
+}
+
+/// The records `ids` of `sobject` with the fields `names`, null for ids it does not know.
+fn retrieve_records(
+    account: &SalesforceAccount,
+    sobject: &str,
+    ids: &[String],
+    names: &[String],
+) -> Response {
+    let kind = match kind_of(sobject) {
+        Ok(k) => k,
+        Err(r) => return r,
     };
     if ids.len() > MAX_RETRIEVE_IDS {
         return sf_error(

@@ -273,7 +273,7 @@ async fn delete(
         Err(r) => return r,
     };
     let account = state.salesforce.get_or_create(q.account());
-    if account.store(kind).delete(&id) {
+    if account.store(kind).delete(&id, now_seconds_ms()) {
         StatusCode::NO_CONTENT.into_response()
     } else {
         err(StatusCode::NOT_FOUND, format!("no record {id}"))

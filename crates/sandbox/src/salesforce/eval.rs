@@ -11,7 +11,7 @@ use super::store::SfRecord;
 pub fn scalar(rec: &SfRecord, field: &FieldSpec) -> Scalar {
     match field.name {
         "Id" => Scalar::Text(rec.id.clone()),
-        "IsDeleted" => Scalar::Bool(false),
+        "IsDeleted" => Scalar::Bool(rec.deleted),
         "CreatedDate" => Scalar::Time(rec.created_ms),
         "LastModifiedDate" | "SystemModstamp" => Scalar::Time(rec.modstamp_ms),
         name => match rec.fields.get(name) {
@@ -128,6 +128,7 @@ mod tests {
             created_ms: 0,
             modstamp_ms,
             fields: BTreeMap::from([("LastName", json!(last))]),
+            deleted: false,
         }
     }
 

@@ -174,6 +174,11 @@ pub fn router(state: SharedState) -> Router<SharedState> {
             "/services/data/{version}/query/{locator}",
             get(query::query_more),
         )
+        .route("/services/data/{version}/queryAll", get(query::query_all))
+        .route(
+            "/services/data/{version}/queryAll/{locator}",
+            get(query::query_more),
+        )
         .route(
             "/services/data/{version}/sobjects/{sobject}",
             post(sobjects::create),
@@ -190,7 +195,7 @@ pub fn router(state: SharedState) -> Router<SharedState> {
         )
         .route(
             "/services/data/{version}/composite/sobjects/{sobject}",
-            post(collections::retrieve),
+            post(collections::retrieve).get(collections::retrieve_by_query),
         )
         .route_layer(from_fn_with_state(state.clone(), gate::salesforce_api));
     Router::new()

@@ -1,4 +1,5 @@
 //! `GET /services/data/vXX.X/query?q=` and `GET …/query/{locator}`: SOQL results in batches
+//! (`queryAll` and `queryAll/{locator}` alike, with the recycle bin's records, `IsDeleted` true)
 //! (`Sforce-Query-Options: batchSize=`, 200..2000, default 2000) with `nextRecordsUrl`
 //! query locators. A locator fixes which records, in which order, the query returns when it
 //! runs; each batch renders their values when it is fetched (a record deleted meanwhile is
@@ -33,9 +34,27 @@ pub const MAX_OPEN_CURSORS: usize = 50;
 /// A locator not used for this long is closed.
 pub const CURSOR_IDLE: Duration = Duration::from_secs(15 * 60);
 
+/// Which records a query sees: `query` the live ones, `queryAll` the recycle bin's too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Live,
+    WithRecycled,
+}
+
+impl Scope {
+    /// The REST resource, also in `nextRecordsUrl`.
+    fn resource(self) -> &'static str {
+        match self {
+            Scope::Live => "query",
+            Scope::WithRecycled => "queryAll",
+        }
+    }
+}
+
 /// The result of one query: its records (by store sequence) in order, and the fields to render.
 struct Snapshot {
     kind: SObjectKind,
+    scope: Scope,
     fields: Vec<&'static FieldSpec>,
     seqs: Vec<u64>,
 }
@@ -136,18 +155,22 @@ fn page(
             .get(offset..end)
             .unwrap_or_default()
             .iter()
-            .filter_map(|s| store.by_seq(*s))
+            .filter_map(|s| match records.scope {
+                Scope::Live => store.by_seq(*s),
+                Scope::WithRecycled => store.by_seq_with_recycled(*s),
+            })
             .map(|r| render(records.kind, r, &records.fields))
             .collect()
     };
     let mut body = json!({"totalSize": total, "done": end >= total, "records": slice});
+    let resource = records.scope.resource();
     let mut cursors = lock(&account.cursors);
     if end < total {
         let id = match locator {
             Some(id) => id,
             None => cursors.open(records, batch),
         };
-        body["nextRecordsUrl"] = json!(format!("/services/data/{version}/query/{id}-{end}"));
+        body["nextRecordsUrl"] = json!(format!("/services/data/{version}/{resource}/{id}-{end}"));
     } else if let Some(id) = locator {
         cursors.close(&id);
     }
@@ -161,6 +184,35 @@ pub async fn query(
     axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
+) -> Response {
+    run(Scope::Live, &account, &version, &uri, &params, &headers)
+}
+
+/// `GET /services/data/{version}/queryAll?q=SELECT …`: deleted records too (`IsDeleted`).
+pub async fn query_all(
+    axum::Extension(account): AccountExt,
+    Path(version): Path<String>,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    run(
+        Scope::WithRecycled,
+        &account,
+        &version,
+        &uri,
+        &params,
+        &headers,
+    )
+}
+
+fn run(
+    scope: Scope,
+    account: &SalesforceAccount,
+    version: &str,
+    uri: &axum::http::Uri,
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
 ) -> Response {
     let uri_len = uri.to_string().len();
     if uri_len > MAX_URI_BYTES {
@@ -183,8 +235,11 @@ pub async fn query(
     };
     let seqs: Vec<u64> = {
         let store = account.store(parsed.object);
-        let mut matched: Vec<&SfRecord> = store
-            .all()
+        let candidates: Box<dyn Iterator<Item = &SfRecord>> = match scope {
+            Scope::Live => Box::new(store.all()),
+            Scope::WithRecycled => Box::new(store.all_with_recycled()),
+        };
+        let mut matched: Vec<&SfRecord> = candidates
             .filter(|r| parsed.filter.as_ref().is_none_or(|c| c.matches(r)))
             .collect();
         super::eval::sort(&mut matched, &parsed.order);
@@ -197,11 +252,12 @@ pub async fn query(
     };
     let snapshot = Snapshot {
         kind: parsed.object,
+        scope,
         fields: parsed.fields,
         seqs,
     };
-    let batch = batch_size(&headers).unwrap_or(DEFAULT_BATCH);
-    page(&account, &version, Arc::new(snapshot), 0, batch, None)
+    let batch = batch_size(headers).unwrap_or(DEFAULT_BATCH);
+    page(account, version, Arc::new(snapshot), 0, batch, None)
 }
 
 /// `GET /services/data/{version}/query/{locatorId}-{offset}`

@@ -154,7 +154,7 @@ pub async fn delete(
         Err(r) => return r,
     };
     let mut store = account.store(kind);
-    if store.delete(&id) {
+    if store.delete(&id, super::store::now_seconds_ms()) {
         StatusCode::NO_CONTENT.into_response()
     } else if store.is_deleted(&id) {
         sf_errors(StatusCode::NOT_FOUND, &[unknown_id_error(kind, &id, true)])

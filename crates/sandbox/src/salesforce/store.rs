@@ -17,6 +17,8 @@ pub struct SfRecord {
     /// SystemModstamp (and LastModifiedDate), whole seconds.
     pub modstamp_ms: i64,
     pub fields: BTreeMap<&'static str, Value>,
+    /// In the recycle bin (`IsDeleted`): only `queryAll` still returns it.
+    pub deleted: bool,
 }
 
 /// A per-record error as Salesforce reports it (`statusCode`/`errorCode`, message, fields).
@@ -67,7 +69,7 @@ pub enum WriteMode {
 pub fn field_value(rec: &SfRecord, field: &FieldSpec) -> Value {
     match field.name {
         "Id" => json!(rec.id),
-        "IsDeleted" => json!(false),
+        "IsDeleted" => json!(rec.deleted),
         "CreatedDate" => json!(sf_datetime(rec.created_ms)),
         "LastModifiedDate" | "SystemModstamp" => json!(sf_datetime(rec.modstamp_ms)),
         name => rec.fields.get(name).cloned().unwrap_or(Value::Null),
@@ -251,6 +253,8 @@ pub struct SObjectStore {
     records: BTreeMap<u64, SfRecord>,
     by_id: HashMap<String, u64>,
     deleted: HashSet<String>,
+    /// Deleted records by creation sequence, as `queryAll` sees them (modstamp = deletion time).
+    recycled: BTreeMap<u64, SfRecord>,
     next_seq: u64,
 }
 
@@ -261,6 +265,7 @@ impl SObjectStore {
             records: BTreeMap::new(),
             by_id: HashMap::new(),
             deleted: HashSet::new(),
+            recycled: BTreeMap::new(),
             next_seq: 1,
         }
     }
@@ -273,6 +278,7 @@ impl SObjectStore {
         self.records.clear();
         self.by_id.clear();
         self.deleted.clear();
+        self.recycled.clear();
     }
 
     pub fn all(&self) -> impl Iterator<Item = &SfRecord> {
@@ -285,9 +291,19 @@ impl SObjectStore {
         self.by_id.get(&id).and_then(|s| self.records.get(s))
     }
 
-    /// A record by its creation sequence number.
+    /// Live and recycle-bin records (what `queryAll` reads).
+    pub fn all_with_recycled(&self) -> impl Iterator<Item = &SfRecord> {
+        self.records.values().chain(self.recycled.values())
+    }
+
+    /// A live record by its creation sequence number.
     pub fn by_seq(&self, seq: u64) -> Option<&SfRecord> {
         self.records.get(&seq)
+    }
+
+    /// A live or recycle-bin record by its creation sequence number.
+    pub fn by_seq_with_recycled(&self, seq: u64) -> Option<&SfRecord> {
+        self.records.get(&seq).or_else(|| self.recycled.get(&seq))
     }
 
     pub fn is_deleted(&self, id: &str) -> bool {
@@ -308,6 +324,7 @@ impl SObjectStore {
                 created_ms: modstamp_ms,
                 modstamp_ms,
                 fields,
+                deleted: false,
             },
         );
         self.by_id.insert(id.clone(), seq);
@@ -334,16 +351,19 @@ impl SObjectStore {
         Some(rec)
     }
 
-    pub fn delete(&mut self, id: &str) -> bool {
+    /// Moves the record to the recycle bin at `modstamp_ms` (Salesforce stamps the deletion).
+    pub fn delete(&mut self, id: &str, modstamp_ms: i64) -> bool {
         let Some(id) = to18(id) else { return false };
-        match self.by_id.remove(&id) {
-            Some(seq) => {
-                self.records.remove(&seq);
-                self.deleted.insert(id);
-                true
-            }
-            None => false,
+        let Some(seq) = self.by_id.remove(&id) else {
+            return false;
+        };
+        if let Some(mut rec) = self.records.remove(&seq) {
+            rec.deleted = true;
+            rec.modstamp_ms = modstamp_ms;
+            self.recycled.insert(seq, rec);
         }
+        self.deleted.insert(id);
+        true
     }
 }
 
