@@ -10,7 +10,7 @@ use fluxcascade_store::Store;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::classify;
+use crate::error::WorkerError;
 
 /// What association rules add to one record's mapped fields, or why the record cannot be written.
 pub(crate) type Extra = Result<Vec<(FieldPath, Value)>, RecordError>;
@@ -36,7 +36,7 @@ pub(crate) async fn resolve(
     object: &str,
     rules: &[AssociationRule],
     records: &[Record],
-) -> Result<HashMap<String, Extra>, JobError> {
+) -> Result<HashMap<String, Extra>, WorkerError> {
     let mut out: HashMap<String, Extra> = records
         .iter()
         .map(|r| (r.id.clone(), Ok(Vec::new())))
@@ -48,16 +48,14 @@ pub(crate) async fn resolve(
         ) else {
             return Err(JobError::Permanent {
                 message: format!("invalid association rule {rule:?}"),
-            });
+            }
+            .into());
         };
         let ids: Vec<String> = records
             .iter()
             .flat_map(|r| associated_ids(r, &rule.source))
             .collect();
-        let links = store
-            .load_links(org_id, mapping_id, &ids)
-            .await
-            .map_err(|e| classify::store(&e))?;
+        let links = store.load_links(org_id, mapping_id, &ids).await?;
         for record in records {
             let Some(Ok(extras)) = out.get_mut(&record.id) else {
                 continue;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tracing::info;
 use uuid::Uuid;
 
-use crate::classify;
+use crate::error::WorkerError;
 use crate::handler::{parse_uuid, WorkerHandler};
 
 /// Which batch of which run a job is, and which way its records flow.
@@ -72,7 +72,11 @@ impl WorkerHandler {
             serde_json::from_slice(&job.records_json).map_err(|e| JobError::Permanent {
                 message: format!("undecodable batch records: {e}"),
             })?;
-        match self.run_page(key, &records, caps).await {
+        match self
+            .run_page(key, &records, caps)
+            .await
+            .map_err(JobError::from)
+        {
             Err(e) if self.is_final_attempt(env, &e) => {
                 self.give_up_run(env, org_id, sync_id, &e).await
             }
@@ -89,7 +93,7 @@ impl WorkerHandler {
         key: BatchKey,
         records: &[Record],
         caps: BatchCaps,
-    ) -> Result<(), JobError> {
+    ) -> Result<(), WorkerError> {
         let BatchKey {
             org_id,
             sync_id,
@@ -97,48 +101,40 @@ impl WorkerHandler {
             batch_no,
             reverse,
         } = key;
-        if self
-            .store
-            .batch_done(sync_id, batch_no)
-            .await
-            .map_err(|e| classify::store(&e))?
-        {
+        if self.store.batch_done(sync_id, batch_no).await? {
             // A duplicate of a committed batch (or a retry after the hand-off below failed).
             return self.after_batch(org_id, sync_id, mapping_id, reverse).await;
         }
-        let Some(lock) = self
-            .store
-            .try_lock_batch(sync_id, batch_no)
-            .await
-            .map_err(|e| classify::store(&e))?
-        else {
+        let Some(lock) = self.store.try_lock_batch(sync_id, batch_no).await? else {
             return Err(JobError::Transient {
                 message: "another worker holds this batch".into(),
                 retry_after: Some(Duration::from_secs(1)),
-            });
+            }
+            .into());
         };
         // Fairness: one org (or one busy connection) never holds more than its share of the
         // fleet; a batch over the cap gives its worker slot back and comes back shortly.
         let Some(lock) = lock
             .take_batch_slots(org_id, mapping_id, reverse, caps)
-            .await
-            .map_err(|e| classify::store(&e))?
+            .await?
         else {
             return Err(JobError::Deferred {
                 message: "the org's or connection's concurrent batch cap is reached".into(),
                 wait: CAP_WAIT,
-            });
+            }
+            .into());
         };
         // Working on the run keeps it leased, so the reaper leaves it alone.
         if let Err(e) = self.store.renew_run_lease(sync_id, self.run_lease).await {
             lock.release().await;
-            return Err(classify::store(&e));
+            return Err(e.into());
         }
         let result = self.process_batch(&key, records).await;
         lock.release().await;
         if let Err(e) = result {
+            let e = JobError::from(e);
             self.hold_lease_while_deferred(sync_id, &e).await;
-            return Err(e);
+            return Err(e.into());
         }
         self.after_batch(org_id, sync_id, mapping_id, reverse).await
     }
@@ -151,7 +147,7 @@ impl WorkerHandler {
         sync_id: Uuid,
         mapping_id: Uuid,
         reverse: bool,
-    ) -> Result<(), JobError> {
+    ) -> Result<(), WorkerError> {
         if !reverse {
             self.start_reverse_leg(org_id, sync_id, mapping_id).await?;
         }
@@ -159,21 +155,14 @@ impl WorkerHandler {
         Ok(())
     }
 
-    async fn process_batch(&self, key: &BatchKey, records: &[Record]) -> Result<(), JobError> {
+    async fn process_batch(&self, key: &BatchKey, records: &[Record]) -> Result<(), WorkerError> {
         let (sync_id, batch_no) = (key.sync_id, key.batch_no);
-        if self
-            .store
-            .batch_done(sync_id, batch_no)
-            .await
-            .map_err(|e| classify::store(&e))?
-        {
+        if self.store.batch_done(sync_id, batch_no).await? {
             return Ok(());
         }
         let ctx = self.leg_ctx(*key).await?;
         let commit = self.write_page(&ctx, records).await?;
-        let fresh = commit_counted(&self.store, &commit)
-            .await
-            .map_err(|e| classify::store(&e))?;
+        let fresh = commit_counted(&self.store, &commit).await?;
         if fresh {
             info!(%sync_id, batch_no, created = commit.counts.created, updated = commit.counts.updated,
                   skipped = commit.counts.skipped, failed = commit.counts.failed, "batch committed");

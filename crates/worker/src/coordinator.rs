@@ -12,6 +12,7 @@ use tracing::{debug, info, warn};
 use uuid::Uuid;
 
 use crate::classify;
+use crate::error::WorkerError;
 use crate::handler::{parse_uuid, WorkerHandler};
 
 /// The two legs of a run: source → target, and (bidirectional, target_to_source) target → source.
@@ -87,7 +88,7 @@ impl WorkerHandler {
         let sync_id = parse_uuid(&job.sync_id, "sync_id")?;
         let epoch = i32::try_from(job.epoch).unwrap_or(i32::MAX);
         let result = self.coordinate(org_id, sync_id, epoch).await;
-        match result {
+        match result.map_err(JobError::from) {
             Ok(()) => Ok(()),
             Err(e) if self.is_final_attempt(env, &e) => {
                 self.give_up_run(env, org_id, sync_id, &e).await
@@ -143,12 +144,11 @@ impl WorkerHandler {
         org_id: Uuid,
         sync_id: Uuid,
         epoch: i32,
-    ) -> Result<(), JobError> {
+    ) -> Result<(), WorkerError> {
         let Some(run) = self
             .store
             .start_sync(org_id, sync_id, self.run_lease)
-            .await
-            .map_err(|e| classify::store(&e))?
+            .await?
         else {
             warn!(%sync_id, "sync job for an unknown run; dropped");
             return Ok(());
@@ -168,8 +168,7 @@ impl WorkerHandler {
         let mapping = self
             .store
             .get_mapping(org_id, run.mapping_id)
-            .await
-            .map_err(|e| classify::store(&e))?
+            .await?
             .ok_or_else(|| JobError::Permanent {
                 message: "the mapping was deleted".into(),
             })?;
@@ -206,17 +205,13 @@ impl WorkerHandler {
                 compiled.target_fields.clone(),
             ),
         };
-        let connection = connection.map_err(|e| classify::store(&e))?;
+        let connection = connection?;
         let from = if run.mode == SyncMode::Full {
             None
         } else {
             from
         };
-        let adapter = self
-            .adapters
-            .get(org_id, connection)
-            .await
-            .map_err(|e| classify::adapter(&e))?;
+        let adapter = self.adapters.get(org_id, connection).await?;
         let last_leg = !(bidirectional && leg == Leg::Forward);
         let until = floor_to(
             run.created_at,
@@ -254,10 +249,7 @@ impl WorkerHandler {
         if last_leg {
             self.finalize(org_id, sync_id).await;
         } else {
-            self.store
-                .forward_leg_read(sync_id, batches)
-                .await
-                .map_err(|e| classify::store(&e))?;
+            self.store.forward_leg_read(sync_id, batches).await?;
             self.start_reverse_leg(org_id, sync_id, run.mapping_id)
                 .await?;
         }
@@ -271,13 +263,8 @@ impl WorkerHandler {
         org_id: Uuid,
         sync_id: Uuid,
         mapping_id: Uuid,
-    ) -> Result<(), JobError> {
-        let Some(epoch) = self
-            .store
-            .try_start_reverse_leg(org_id, sync_id)
-            .await
-            .map_err(|e| classify::store(&e))?
-        else {
+    ) -> Result<(), WorkerError> {
+        let Some(epoch) = self.store.try_start_reverse_leg(org_id, sync_id).await? else {
             return Ok(());
         };
         let job = SyncJob {
@@ -288,7 +275,7 @@ impl WorkerHandler {
         let env = JobEnvelope::new(JobKind::Sync, org_id.to_string(), job.encode_to_vec());
         if let Err(e) = self.publisher.publish(&env).await {
             let _ = self.store.reverse_leg_not_started(sync_id).await;
-            return Err(classify::publish("enqueueing the reverse leg", &e));
+            return Err(WorkerError::publish("enqueueing the reverse leg")(e));
         }
         info!(%sync_id, "forward leg committed; reverse leg enqueued");
         Ok(())
@@ -305,7 +292,7 @@ impl WorkerHandler {
         fields: Vec<String>,
         page: Option<String>,
         mut batch_no: i32,
-    ) -> Result<LegEnd, JobError> {
+    ) -> Result<LegEnd, WorkerError> {
         let mut query = ListQuery {
             since: from.clone(),
             page,
@@ -318,8 +305,7 @@ impl WorkerHandler {
                 provider.list_with_tombstones(object, &query).await
             } else {
                 provider.list(object, &query).await
-            }
-            .map_err(|e| classify::provider(&e))?;
+            }?;
             let records: Vec<Record> = page
                 .records
                 .into_iter()
@@ -346,7 +332,7 @@ impl WorkerHandler {
                 self.publisher
                     .publish(&env)
                     .await
-                    .map_err(|e| classify::publish("publishing a batch", &e))?;
+                    .map_err(WorkerError::publish("publishing a batch"))?;
                 batch_no += 1;
             }
             let leg_done = page.next_page.is_none();
@@ -362,8 +348,7 @@ impl WorkerHandler {
                     done: leg_done && read.last_leg,
                     lease: self.run_lease,
                 })
-                .await
-                .map_err(|e| classify::store(&e))?;
+                .await?;
             if !current {
                 return Ok(LegEnd::Superseded);
             }

@@ -13,12 +13,12 @@
 
 use fluxcascade_core::{DeleteAction, RecordError};
 use fluxcascade_providers::{Provider, WriteResult};
-use fluxcascade_queue::JobError;
 use fluxcascade_store::unlink::LinkSide;
 use fluxcascade_store::Store;
 use uuid::Uuid;
 
 use crate::classify;
+use crate::error::WorkerError;
 
 /// What applying a batch's deletions did, by the tombstone's record id.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -81,22 +81,16 @@ pub(crate) async fn apply_deletes(
     side: LinkSide,
     twin_object: &str,
     tombstones: &[(String, DeleteAction)],
-) -> Result<DeleteOutcome, JobError> {
+) -> Result<DeleteOutcome, WorkerError> {
     let (archive, mut unlink, ignored) = split(tombstones);
     let mut errors = Vec::new();
     for chunk in archive.chunks(twin.max_batch(twin_object).max(1)) {
         let ids: Vec<String> = chunk.iter().map(|(_, t)| (*t).to_owned()).collect();
-        let results = twin
-            .archive(twin_object, &ids)
-            .await
-            .map_err(|e| classify::provider(&e))?;
+        let results = twin.archive(twin_object, &ids).await?;
         settle(chunk, results, &mut unlink, &mut errors);
     }
     let ids: Vec<String> = unlink.iter().map(|s| (*s).to_owned()).collect();
-    store
-        .remove_links(org_id, mapping_id, side, &ids)
-        .await
-        .map_err(|e| classify::store(&e))?;
+    store.remove_links(org_id, mapping_id, side, &ids).await?;
     Ok(DeleteOutcome {
         applied: ids,
         ignored,

@@ -8,6 +8,7 @@ use fluxcascade_store::{BatchCaps, Store};
 use uuid::Uuid;
 
 use crate::adapters::Adapters;
+use crate::error::WorkerError;
 use crate::project::Projection;
 
 pub struct WorkerHandler {
@@ -36,10 +37,9 @@ pub(crate) fn now_unix_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-pub(crate) fn parse_uuid(s: &str, what: &str) -> Result<Uuid, JobError> {
-    Uuid::parse_str(s).map_err(|_| JobError::Permanent {
-        message: format!("job has an invalid {what}: {s:?}"),
-    })
+pub(crate) fn parse_uuid(s: &str, what: &str) -> Result<Uuid, WorkerError> {
+    Uuid::parse_str(s)
+        .map_err(|_| WorkerError::bad_job(format!("job has an invalid {what}: {s:?}")))
 }
 
 impl WorkerHandler {
@@ -70,18 +70,16 @@ impl WorkerHandler {
         self
     }
 
-    pub(crate) fn compile(&self, mapping: &MappingRow) -> Result<Compiled, JobError> {
+    pub(crate) fn compile(&self, mapping: &MappingRow) -> Result<Compiled, WorkerError> {
         let engine = CompiledMapping::compile(&mapping.spec.field_pairs).map_err(|issues| {
-            JobError::Permanent {
-                message: format!(
-                    "the mapping is invalid: {}",
-                    issues
-                        .iter()
-                        .map(|i| format!("{}: {}", i.field, i.message))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ),
-            }
+            WorkerError::bad_job(format!(
+                "the mapping is invalid: {}",
+                issues
+                    .iter()
+                    .map(|i| format!("{}: {}", i.field, i.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))
         })?;
         let mut source_fields = engine.source_paths();
         // A match rule's source field is read too, though no pair maps it.
@@ -124,7 +122,7 @@ impl JobHandler for WorkerHandler {
         match kind {
             JobKind::Sync => self.handle_sync(job).await,
             JobKind::Batch => self.handle_batch(job).await,
-            JobKind::Webhook => self.handle_webhook(job).await,
+            JobKind::Webhook => self.handle_webhook(job).await.map_err(JobError::from),
             other => Err(JobError::Permanent {
                 message: format!("this worker does not handle {other:?} jobs"),
             }),

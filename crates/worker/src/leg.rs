@@ -11,7 +11,7 @@ use fluxcascade_store::mappings::MappingRow;
 
 use crate::adapters::Adapter;
 use crate::batch::BatchKey;
-use crate::classify;
+use crate::error::WorkerError;
 use crate::handler::{Compiled, WorkerHandler};
 
 /// Everything a batch job needs besides its records, loaded once per job.
@@ -32,12 +32,11 @@ pub(crate) struct LegCtx {
 
 impl WorkerHandler {
     /// Loads the mapping, compiles it and connects the written side's adapter.
-    pub(crate) async fn leg_ctx(&self, key: BatchKey) -> Result<LegCtx, JobError> {
+    pub(crate) async fn leg_ctx(&self, key: BatchKey) -> Result<LegCtx, WorkerError> {
         let mapping = self
             .store
             .get_mapping(key.org_id, key.mapping_id)
-            .await
-            .map_err(|e| classify::store(&e))?
+            .await?
             .ok_or_else(|| JobError::Permanent {
                 message: "the mapping was deleted".into(),
             })?;
@@ -55,12 +54,8 @@ impl WorkerHandler {
                 Some(compiled.engine.reversed()),
             ),
         };
-        let connection = connection.map_err(|e| classify::store(&e))?;
-        let adapter = self
-            .adapters
-            .get(key.org_id, connection)
-            .await
-            .map_err(|e| classify::adapter(&e))?;
+        let connection = connection?;
+        let adapter = self.adapters.get(key.org_id, connection).await?;
         let policy = (mapping.spec.direction == Direction::Bidirectional)
             .then_some(mapping.spec.conflict_resolution);
         Ok(LegCtx {

@@ -11,6 +11,7 @@ mod coordinator;
 mod dead_letters;
 mod deletes;
 mod deliveries;
+mod error;
 mod handler;
 mod health;
 mod hooks;

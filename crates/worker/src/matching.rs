@@ -6,9 +6,8 @@ use std::collections::HashMap;
 use fluxcascade_core::path::FieldPath;
 use fluxcascade_core::{MatchRule, Record};
 use fluxcascade_providers::{ListQuery, Provider};
-use fluxcascade_queue::JobError;
 
-use crate::classify;
+use crate::error::WorkerError;
 
 /// Stop scanning the target after this many pages (then unmatched records are created).
 const MAX_SCAN_PAGES: usize = 500;
@@ -35,7 +34,7 @@ pub(crate) async fn find_twins(
     rule: &MatchRule,
     unlinked: &[&Record],
     target_fields: &[String],
-) -> Result<HashMap<String, Record>, JobError> {
+) -> Result<HashMap<String, Record>, WorkerError> {
     let (Ok(source_path), Ok(target_path)) = (
         FieldPath::parse(&rule.source_field),
         FieldPath::parse(&rule.target_field),
@@ -82,10 +81,7 @@ pub(crate) async fn find_twins(
         fields,
     };
     for _ in 0..MAX_SCAN_PAGES {
-        let page = target
-            .list(object, &query)
-            .await
-            .map_err(|e| classify::provider(&e))?;
+        let page = target.list(object, &query).await?;
         for rec in page.records {
             let Some(key) = target_path.get(&rec.fields).and_then(match_key) else {
                 continue;
@@ -114,7 +110,7 @@ async fn search(
     mut wanted: HashMap<String, Vec<String>>,
     target_fields: &[String],
     found: &mut HashMap<String, Record>,
-) -> Result<(), JobError> {
+) -> Result<(), WorkerError> {
     let mut fields = target_fields.to_vec();
     if !fields.iter().any(|f| f == field) {
         fields.push(field.to_owned());
@@ -122,10 +118,7 @@ async fn search(
     let mut keys: Vec<String> = wanted.keys().cloned().collect();
     keys.sort();
     for chunk in keys.chunks(target.max_find(object).max(1)) {
-        let records = target
-            .find_by(object, field, chunk, &fields)
-            .await
-            .map_err(|e| classify::provider(&e))?;
+        let records = target.find_by(object, field, chunk, &fields).await?;
         for rec in records {
             let Some(key) = target_path.get(&rec.fields).and_then(match_key) else {
                 continue;

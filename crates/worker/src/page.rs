@@ -8,14 +8,13 @@ use std::collections::HashMap;
 use fluxcascade_core::decide::{Leg, LinkState};
 use fluxcascade_core::{on_delete, Counts, DeleteAction, Record, RecordError};
 use fluxcascade_providers::WriteOp;
-use fluxcascade_queue::JobError;
 use fluxcascade_store::links::{BatchCommit, LinkRow, LinkWrite};
 use fluxcascade_store::unlink::LinkSide;
 
 use crate::associations::{self, Extra};
 use crate::batch::max_cursor;
-use crate::classify;
 use crate::deletes::apply_deletes;
+use crate::error::WorkerError;
 use crate::handler::WorkerHandler;
 use crate::leg::LegCtx;
 use crate::matching;
@@ -71,7 +70,7 @@ impl WorkerHandler {
         &self,
         ctx: &LegCtx,
         records: &[Record],
-    ) -> Result<BatchCommit, JobError> {
+    ) -> Result<BatchCommit, WorkerError> {
         // Tombstones never reach the plan (a deleted record is never created or matched): they
         // get the mapping's `onDelete` action instead.
         let tombstones: Vec<&Record> = records.iter().filter(|r| r.deleted).collect();
@@ -99,7 +98,7 @@ impl WorkerHandler {
         ctx: &LegCtx,
         tombstones: &[&Record],
         plan: &mut PagePlan,
-    ) -> Result<(), JobError> {
+    ) -> Result<(), WorkerError> {
         let (org_id, mapping_id) = (ctx.key.org_id, ctx.key.mapping_id);
         let ids: Vec<String> = tombstones.iter().map(|r| r.id.clone()).collect();
         let (rows, side) = match ctx.leg {
@@ -114,7 +113,7 @@ impl WorkerHandler {
                 LinkSide::Target,
             ),
         };
-        let rows = rows.map_err(|e| classify::store(&e))?;
+        let rows = rows?;
         let actions: Vec<(String, DeleteAction)> = ids
             .into_iter()
             .map(|id| {
@@ -152,7 +151,7 @@ impl WorkerHandler {
         Ok(())
     }
 
-    async fn load_page(&self, ctx: &LegCtx, records: &[Record]) -> Result<Loaded, JobError> {
+    async fn load_page(&self, ctx: &LegCtx, records: &[Record]) -> Result<Loaded, WorkerError> {
         let mut loaded = match ctx.leg {
             Leg::Forward => self.load_forward(ctx, records).await?,
             Leg::Reverse => self.load_reverse(ctx, records).await?,
@@ -177,8 +176,7 @@ impl WorkerHandler {
                     .adapter
                     .provider
                     .get_many(&ctx.object, &ids, fields)
-                    .await
-                    .map_err(|e| classify::provider(&e))?;
+                    .await?;
                 loaded.others = found.into_iter().map(|r| (r.id.clone(), r)).collect();
             }
         }
@@ -186,14 +184,10 @@ impl WorkerHandler {
     }
 
     /// Forward: links by source id, in-flight creates reconciled, match-rule twins, associations.
-    async fn load_forward(&self, ctx: &LegCtx, records: &[Record]) -> Result<Loaded, JobError> {
+    async fn load_forward(&self, ctx: &LegCtx, records: &[Record]) -> Result<Loaded, WorkerError> {
         let (org_id, mapping_id) = (ctx.key.org_id, ctx.key.mapping_id);
         let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
-        let mut rows = self
-            .store
-            .load_links(org_id, mapping_id, &ids)
-            .await
-            .map_err(|e| classify::store(&e))?;
+        let mut rows = self.store.load_links(org_id, mapping_id, &ids).await?;
         let provider = ctx.adapter.provider.as_ref();
         let found = self
             .reconcile_intents(&ctx.compiled, provider, &ctx.object, &mut rows)
@@ -244,14 +238,13 @@ impl WorkerHandler {
     }
 
     /// Reverse: links by target id, and the creates of a crashed attempt found on the source.
-    async fn load_reverse(&self, ctx: &LegCtx, records: &[Record]) -> Result<Loaded, JobError> {
+    async fn load_reverse(&self, ctx: &LegCtx, records: &[Record]) -> Result<Loaded, WorkerError> {
         let (org_id, mapping_id) = (ctx.key.org_id, ctx.key.mapping_id);
         let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
         let rows = self
             .store
             .load_links_by_target(org_id, mapping_id, &ids)
-            .await
-            .map_err(|e| classify::store(&e))?;
+            .await?;
         let mut loaded = Loaded {
             links: rows
                 .iter()
@@ -286,7 +279,11 @@ impl WorkerHandler {
     }
 
     /// Commits, before any create is sent, what each create will be recognised by after a crash.
-    async fn write_intents(&self, ctx: &LegCtx, writes: &[PlannedWrite]) -> Result<(), JobError> {
+    async fn write_intents(
+        &self,
+        ctx: &LegCtx,
+        writes: &[PlannedWrite],
+    ) -> Result<(), WorkerError> {
         let (org_id, mapping_id) = (ctx.key.org_id, ctx.key.mapping_id);
         let creates = writes.iter().filter_map(|w| match &w.op {
             WriteOp::Create { fields } => Some((w, fields)),
@@ -319,7 +316,7 @@ impl WorkerHandler {
                     .await
             }
         };
-        stored.map_err(|e| classify::store(&e))
+        Ok(stored?)
     }
 
     fn page_commit(

@@ -6,11 +6,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use fluxcascade_core::Cursor;
 use fluxcascade_providers::{ListQuery, Provider};
-use fluxcascade_queue::JobError;
 use fluxcascade_store::links::LinkRow;
 use tracing::info;
 
-use crate::classify;
+use crate::error::WorkerError;
 use crate::handler::{Compiled, WorkerHandler};
 
 /// Re-read this far before the oldest in-flight create when reconciling.
@@ -28,7 +27,7 @@ impl WorkerHandler {
         target: &dyn Provider,
         object: &str,
         links: &mut HashMap<String, LinkRow>,
-    ) -> Result<Vec<String>, JobError> {
+    ) -> Result<Vec<String>, WorkerError> {
         let pending: Vec<(String, String, DateTime<Utc>)> = links
             .values()
             .filter(|l| l.target_id.is_none())
@@ -63,10 +62,7 @@ impl WorkerHandler {
         };
         let mut found: Vec<String> = Vec::new();
         for _ in 0..RECONCILE_MAX_PAGES {
-            let page = target
-                .list(object, &query)
-                .await
-                .map_err(|e| classify::provider(&e))?;
+            let page = target.list(object, &query).await?;
             for rec in page.records {
                 if rec.updated_at < since {
                     continue;

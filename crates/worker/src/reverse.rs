@@ -10,10 +10,9 @@ use std::collections::HashMap;
 use chrono::Duration;
 use fluxcascade_core::{Cursor, Record};
 use fluxcascade_providers::ListQuery;
-use fluxcascade_queue::JobError;
 use tracing::info;
 
-use crate::classify;
+use crate::error::WorkerError;
 use crate::handler::WorkerHandler;
 use crate::leg::LegCtx;
 use crate::reconcile::{RECONCILE_LOOKBACK_SECONDS, RECONCILE_MAX_PAGES};
@@ -26,7 +25,7 @@ impl WorkerHandler {
         &self,
         ctx: &LegCtx,
         unlinked: &[&Record],
-    ) -> Result<HashMap<String, Record>, JobError> {
+    ) -> Result<HashMap<String, Record>, WorkerError> {
         let (org_id, mapping_id) = (ctx.key.org_id, ctx.key.mapping_id);
         let ids: Vec<String> = unlinked.iter().map(|r| r.id.clone()).collect();
         if ids.is_empty() {
@@ -35,8 +34,7 @@ impl WorkerHandler {
         let intents = self
             .store
             .load_reverse_intents(org_id, mapping_id, &ids)
-            .await
-            .map_err(|e| classify::store(&e))?;
+            .await?;
         let Some(oldest) = intents.values().map(|i| i.pending_since).min() else {
             return Ok(HashMap::new());
         };
@@ -60,10 +58,7 @@ impl WorkerHandler {
         let provider = ctx.adapter.provider.as_ref();
         let mut found: HashMap<String, Record> = HashMap::new();
         for _ in 0..RECONCILE_MAX_PAGES {
-            let page = provider
-                .list(&ctx.object, &query)
-                .await
-                .map_err(|e| classify::provider(&e))?;
+            let page = provider.list(&ctx.object, &query).await?;
             let candidates: Vec<(Record, String)> = page
                 .records
                 .into_iter()
@@ -80,8 +75,7 @@ impl WorkerHandler {
                 let linked = self
                     .store
                     .linked_sources(org_id, mapping_id, &candidate_ids)
-                    .await
-                    .map_err(|e| classify::store(&e))?;
+                    .await?;
                 for (record, hash) in candidates {
                     if linked.contains(&record.id) {
                         continue; // the twin of some other record already

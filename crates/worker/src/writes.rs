@@ -2,9 +2,9 @@
 
 use fluxcascade_core::{Counts, Record, RecordError};
 use fluxcascade_providers::{Provider, WriteOp, WriteResult};
-use fluxcascade_queue::JobError;
 
 use crate::classify;
+use crate::error::WorkerError;
 
 /// One write decided for one record that was read.
 pub(crate) struct PlannedWrite {
@@ -28,14 +28,11 @@ pub(crate) async fn execute(
     provider: &dyn Provider,
     object: &str,
     writes: &[PlannedWrite],
-) -> Result<Vec<Outcome>, JobError> {
+) -> Result<Vec<Outcome>, WorkerError> {
     let mut outcomes = Vec::with_capacity(writes.len());
     for group in writes.chunks(provider.max_batch(object).max(1)) {
         let ops: Vec<WriteOp> = group.iter().map(|w| w.op.clone()).collect();
-        let results = provider
-            .write(object, &ops)
-            .await
-            .map_err(|e| classify::provider(&e))?;
+        let results = provider.write(object, &ops).await?;
         let mut results = results.into_iter();
         for w in group {
             outcomes.push(match results.next() {

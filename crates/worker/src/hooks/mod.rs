@@ -22,21 +22,18 @@ use tracing::{debug, info, warn};
 use uuid::Uuid;
 
 use crate::classify;
+use crate::error::WorkerError;
 use crate::handler::{parse_uuid, WorkerHandler};
 
 impl WorkerHandler {
-    pub(crate) async fn handle_webhook(&self, env: &JobEnvelope) -> Result<(), JobError> {
+    pub(crate) async fn handle_webhook(&self, env: &JobEnvelope) -> Result<(), WorkerError> {
         let job = WebhookJob::decode(env.payload.as_slice()).map_err(|e| JobError::Permanent {
             message: format!("undecodable webhook job: {e}"),
         })?;
         let events = route::events_of(&job)?;
         if env.attempt > 1 {
             // An earlier attempt may have committed runs and died before publishing them.
-            let pending = self
-                .store
-                .pending_runs_of_job(&env.job_id)
-                .await
-                .map_err(|e| classify::store(&e))?;
+            let pending = self.store.pending_runs_of_job(&env.job_id).await?;
             self.publish_runs(&pending).await?;
         }
         let connections = if job.connection_id.is_empty() {
@@ -51,11 +48,7 @@ impl WorkerHandler {
             debug!(provider = %job.provider, events = events.len(), "webhook for no known connection");
             return Ok(());
         }
-        let outcome = self
-            .store
-            .record_hook_events(&env.job_id, &routed)
-            .await
-            .map_err(|e| classify::store(&e))?;
+        let outcome = self.store.record_hook_events(&env.job_id, &routed).await?;
         info!(provider = %job.provider, fresh = outcome.fresh, duplicates = outcome.duplicates,
               runs = outcome.publish.len(), deferred = outcome.deferred.len(), "webhook routed");
         self.run_now(&outcome.publish).await?;
@@ -89,7 +82,7 @@ impl WorkerHandler {
         };
         let job_id = format!("deferred-{sync_id}");
         if let Err(e) = self.start_deferred(org_id, mapping_id, &job_id).await {
-            warn!(error = %Reason::new(&classify::reason(&e)), %mapping_id, "deferred webhook ids not started; they wait for the next event");
+            warn!(error = %Reason::new(&classify::reason(&JobError::from(e))), %mapping_id, "deferred webhook ids not started; they wait for the next event");
         }
     }
 
@@ -98,12 +91,11 @@ impl WorkerHandler {
         org_id: Uuid,
         mapping_id: Uuid,
         job_id: &str,
-    ) -> Result<(), JobError> {
+    ) -> Result<(), WorkerError> {
         let run = self
             .store
             .start_deferred_run(org_id, mapping_id, job_id)
-            .await
-            .map_err(|e| classify::store(&e))?;
+            .await?;
         if let Some(run) = run {
             self.publish_runs(&[run]).await?;
         }
@@ -115,10 +107,10 @@ impl WorkerHandler {
     /// if the worker dies meanwhile it is redelivered and its retry republishes the runs it
     /// created (pending or running) as sync jobs. A run that fails here is published as an
     /// ordinary sync job, so the queue's retry tiers and final-attempt handling take over.
-    async fn run_now(&self, runs: &[RunToPublish]) -> Result<(), JobError> {
+    async fn run_now(&self, runs: &[RunToPublish]) -> Result<(), WorkerError> {
         for run in runs {
             if let Err(e) = self.coordinate(run.org_id, run.sync_id, 0).await {
-                warn!(error = %Reason::new(&classify::reason(&e)), sync_id = %run.sync_id,
+                warn!(error = %Reason::new(&classify::reason(&JobError::from(e))), sync_id = %run.sync_id,
                       "webhook run failed in place; queued as a sync job for retry");
                 self.publish_runs(std::slice::from_ref(run)).await?;
             }
@@ -128,7 +120,7 @@ impl WorkerHandler {
 
     /// Publishes the runs' sync jobs (confirmed). A run whose job cannot be published gives its ids
     /// back to the deferred list and is removed, so it never blocks its mapping.
-    async fn publish_runs(&self, runs: &[RunToPublish]) -> Result<(), JobError> {
+    async fn publish_runs(&self, runs: &[RunToPublish]) -> Result<(), WorkerError> {
         for run in runs {
             let job = SyncJob {
                 sync_id: run.sync_id.to_string(),
@@ -145,7 +137,7 @@ impl WorkerHandler {
                 {
                     warn!(error = %e, sync_id = %run.sync_id, "could not undo the unqueued webhook run");
                 }
-                return Err(classify::publish("publishing a webhook run", &e));
+                return Err(WorkerError::publish("publishing a webhook run")(e));
             }
             debug!(sync_id = %run.sync_id, mapping_id = %run.mapping_id, "webhook run enqueued");
         }

@@ -7,13 +7,12 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use fluxcascade_core::{Direction, OnDelete};
 use fluxcascade_proto::v1::{HookAction, WebhookJob};
-use fluxcascade_queue::JobError;
 use fluxcascade_store::hook_events::{HookMapping, RoutedEvent};
 use fluxcascade_store::Store;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::classify;
+use crate::error::WorkerError;
 
 pub(crate) use fluxcascade_proto::v1::HookEvent;
 
@@ -31,19 +30,17 @@ struct LegacyHookEvent {
 
 /// The hook events of a job: its `events`, or — a job queued by an older ingress — its
 /// `events_json`. An action this worker does not know is refused (the job is dead-lettered).
-pub(crate) fn events_of(job: &WebhookJob) -> Result<Vec<HookEvent>, JobError> {
+pub(crate) fn events_of(job: &WebhookJob) -> Result<Vec<HookEvent>, WorkerError> {
     if !job.events.is_empty() || job.events_json.is_empty() {
         return Ok(job.events.clone());
     }
-    let legacy: Vec<LegacyHookEvent> =
-        serde_json::from_slice(&job.events_json).map_err(|e| JobError::Permanent {
-            message: format!("undecodable webhook events: {e}"),
-        })?;
+    let legacy: Vec<LegacyHookEvent> = serde_json::from_slice(&job.events_json)
+        .map_err(|e| WorkerError::bad_job(format!("undecodable webhook events: {e}")))?;
     legacy
         .into_iter()
         .map(|e| {
-            let action = HookAction::from_name(&e.action).ok_or_else(|| JobError::Permanent {
-                message: format!("unknown webhook event action {:?}", e.action),
+            let action = HookAction::from_name(&e.action).ok_or_else(|| {
+                WorkerError::bad_job(format!("unknown webhook event action {:?}", e.action))
             })?;
             Ok(HookEvent::new(
                 e.id,
@@ -81,7 +78,7 @@ pub(crate) async fn connections_by_account(
     store: &Store,
     provider: &str,
     events: &[HookEvent],
-) -> Result<Vec<ForConnection>, JobError> {
+) -> Result<Vec<ForConnection>, WorkerError> {
     let mut by_account: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, e) in events.iter().enumerate() {
         by_account.entry(e.account.as_str()).or_default().push(i);
@@ -93,8 +90,7 @@ pub(crate) async fn connections_by_account(
         }
         let found = store
             .connections_for_account(provider, &account_forms(account))
-            .await
-            .map_err(|e| classify::store(&e))?;
+            .await?;
         out.extend(found.into_iter().map(|c| ForConnection {
             id: c.id,
             org_id: c.org_id,
@@ -125,7 +121,7 @@ pub(crate) async fn route(
     store: &Store,
     events: &[HookEvent],
     connections: &[ForConnection],
-) -> Result<Vec<RoutedEvent>, JobError> {
+) -> Result<Vec<RoutedEvent>, WorkerError> {
     let mut by_org: BTreeMap<Uuid, Vec<&ForConnection>> = BTreeMap::new();
     for c in connections {
         by_org.entry(c.org_id).or_default().push(c);
@@ -133,10 +129,7 @@ pub(crate) async fn route(
     let mut out = Vec::new();
     for (org_id, conns) in by_org {
         let ids: Vec<Uuid> = conns.iter().map(|c| c.id).collect();
-        let mappings = store
-            .mappings_touching(org_id, &ids)
-            .await
-            .map_err(|e| classify::store(&e))?;
+        let mappings = store.mappings_touching(org_id, &ids).await?;
         for c in conns {
             for &i in &c.events {
                 let e = &events[i];
@@ -261,10 +254,7 @@ mod tests {
             .unwrap(),
             ..legacy.clone()
         };
-        assert!(matches!(
-            events_of(&unknown),
-            Err(JobError::Permanent { .. })
-        ));
+        assert!(matches!(events_of(&unknown), Err(WorkerError::BadJob(_))));
         let current = WebhookJob {
             events_json: Vec::new(),
             events: vec![event("contacts", "update")],

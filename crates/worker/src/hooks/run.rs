@@ -15,7 +15,7 @@ use prost::Message;
 use tracing::info;
 
 use crate::batch::BatchKey;
-use crate::classify;
+use crate::error::WorkerError;
 use crate::handler::{Compiled, WorkerHandler};
 use fluxcascade_store::syncs::Checkpoint;
 
@@ -29,7 +29,7 @@ impl WorkerHandler {
         compiled: &Compiled,
         (source_ids, target_ids): (Vec<String>, Vec<String>),
         epoch: i32,
-    ) -> Result<(), JobError> {
+    ) -> Result<(), WorkerError> {
         let (org_id, sync_id) = (run.org_id, run.sync_id);
         let reverse_allowed = mapping.spec.direction != Direction::SourceToTarget;
         let target_ids = if reverse_allowed {
@@ -61,20 +61,12 @@ impl WorkerHandler {
                 &compiled.source_fields,
             )
         };
-        let connection = connection.map_err(|e| classify::store(&e))?;
-        let adapter = self
-            .adapters
-            .get(org_id, connection)
-            .await
-            .map_err(|e| classify::adapter(&e))?;
+        let connection = connection?;
+        let adapter = self.adapters.get(org_id, connection).await?;
         let mut records = Vec::new();
         let chunk = adapter.provider.max_batch(object).clamp(1, 100);
         for part in ids.chunks(chunk) {
-            let found = adapter
-                .provider
-                .get_many(object, part, fields)
-                .await
-                .map_err(|e| classify::provider(&e))?;
+            let found = adapter.provider.get_many(object, part, fields).await?;
             records.extend(found);
         }
         if mapping.spec.on_delete != OnDelete::Ignore {
@@ -131,7 +123,7 @@ impl WorkerHandler {
             self.publisher
                 .publish_many(&jobs)
                 .await
-                .map_err(|e| classify::publish("publishing batches", &e))?;
+                .map_err(WorkerError::publish("publishing batches"))?;
         }
         let leg = if reverse {
             RunLeg::Reverse
@@ -150,17 +142,13 @@ impl WorkerHandler {
                 done: last_leg,
                 lease: self.run_lease,
             })
-            .await
-            .map_err(|e| classify::store(&e))?;
+            .await?;
         if !current {
             info!(%sync_id, epoch, "a newer coordinator took over; stopping");
         } else if last_leg {
             self.finalize(org_id, sync_id).await;
         } else {
-            self.store
-                .forward_leg_read(sync_id, batch_no)
-                .await
-                .map_err(|e| classify::store(&e))?;
+            self.store.forward_leg_read(sync_id, batch_no).await?;
             self.start_reverse_leg(org_id, sync_id, run.mapping_id)
                 .await?;
         }
