@@ -109,7 +109,7 @@ pub fn bar_message(view: &RunView) -> String {
     }
 }
 
-/// The line printed (without a terminal) when it differs from the last one: status and wait.
+/// The line printed (without a terminal) when the status or the wait changes.
 pub fn status_line(id: &str, view: &RunView) -> String {
     match &view.waiting {
         Some(w) => format!(
@@ -121,10 +121,28 @@ pub fn status_line(id: &str, view: &RunView) -> String {
     }
 }
 
+/// What a new line (without a terminal) is printed for: the status, and what the run waits for
+/// (not until when: a wait that is extended is the same wait).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeKey {
+    status: SyncStatus,
+    waiting: Option<(String, String)>,
+}
+
+pub fn change_key(view: &RunView) -> ChangeKey {
+    ChangeKey {
+        status: view.status,
+        waiting: view
+            .waiting
+            .as_ref()
+            .map(|w| (w.reason.clone(), w.provider.clone())),
+    }
+}
+
 /// Where progress goes.
 enum Reporter {
     Bar(ProgressBar),
-    Lines { last: Option<String> },
+    Lines { last: Option<ChangeKey> },
 }
 
 impl Reporter {
@@ -159,10 +177,10 @@ impl Reporter {
                 bar.set_message(bar_message(view));
             }
             Reporter::Lines { last } => {
-                let line = status_line(id, view);
-                if last.as_deref() != Some(line.as_str()) {
-                    eprintln!("{line}");
-                    *last = Some(line);
+                let key = change_key(view);
+                if last.as_ref() != Some(&key) {
+                    eprintln!("{}", status_line(id, view));
+                    *last = Some(key);
                 }
             }
         }
@@ -288,5 +306,14 @@ mod tests {
             "waiting": {"reason": "rate_limit", "provider": "jobber", "until": "2026-12-04T14:03:07Z"}}));
         assert!(bar_message(&v).starts_with("waiting on jobber's rate limit until "));
         assert!(status_line("s1", &v).starts_with("sync s1: running (waiting on jobber's"));
+        let mut later = v.clone();
+        later.waiting.as_mut().unwrap().until += chrono::Duration::seconds(5);
+        assert_eq!(
+            change_key(&v),
+            change_key(&later),
+            "an extended wait is no new line"
+        );
+        later.waiting = None;
+        assert_ne!(change_key(&v), change_key(&later));
     }
 }
