@@ -132,6 +132,35 @@ async fn a_user_creates_a_mapping_and_follows_its_run_from_the_command_line() ->
     let id = created["id"].as_str().context("mapping id")?.to_string();
     assert_eq!(created["source"]["object"], "contacts");
 
+    // A preview reads 3 sample contacts and shows what would be written; nothing is.
+    let run = cli(
+        home,
+        &api,
+        &[
+            "mappings",
+            "preview",
+            "-f",
+            good.to_str().unwrap(),
+            "--sample",
+            "3",
+            "--output",
+            "json",
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let preview = run.json()?;
+    assert_eq!(
+        preview["data"].as_array().map(Vec::len),
+        Some(3),
+        "{preview}"
+    );
+    assert!(
+        preview["data"][0]["payload"]["lastName"].is_string(),
+        "{preview}"
+    );
+
     let run = cli(home, &api, &["mappings", "list"], "").await;
     assert!(
         run.stdout.contains(&id) && run.stdout.contains("contacts → clients"),
@@ -203,6 +232,44 @@ async fn a_user_creates_a_mapping_and_follows_its_run_from_the_command_line() ->
     )
     .await;
     assert_eq!(run.json()?["data"], json!([]), "{}", run.stderr);
+
+    // A run whose every record fails (a required field no contact has) exits 1.
+    let mut failing = mapping(&hubspot, &jobber, "lowercase");
+    failing["name"] = json!("always fails (cli)");
+    failing["fieldPairs"][1]["sourceField"] = json!("no_such_property");
+    let failing_file = home.join("failing.json");
+    std::fs::write(&failing_file, failing.to_string())?;
+    let run = cli(
+        home,
+        &api,
+        &[
+            "--output",
+            "json",
+            "mappings",
+            "create",
+            "-f",
+            failing_file.to_str().unwrap(),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let failing_id = run.json()?["id"].as_str().context("id")?.to_string();
+    let run = cli(
+        home,
+        &api,
+        &["syncs", "run", "--mapping", &failing_id, "--follow"],
+        "",
+    )
+    .await;
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("status   failed"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("record errors: fluxcascade syncs errors"),
+        "{}",
+        run.stdout
+    );
 
     // An unknown mapping id: the API's 422 names the field.
     let missing = uuid::Uuid::new_v4().to_string();
