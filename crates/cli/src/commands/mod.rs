@@ -125,9 +125,14 @@ impl PageArgs {
 /// A JSON file (`-`: standard input), at most [`MAX_FILE_BYTES`]; a parse error names the file,
 /// line and column.
 pub fn read_json_file(path: &Path) -> anyhow::Result<Value> {
-    let name = path.display();
+    let stdin = path == Path::new("-");
+    let name = if stdin {
+        "standard input".to_string()
+    } else {
+        path.display().to_string()
+    };
     let mut bytes = Vec::new();
-    if path == Path::new("-") {
+    if stdin {
         std::io::stdin()
             .take(MAX_FILE_BYTES + 1)
             .read_to_end(&mut bytes)

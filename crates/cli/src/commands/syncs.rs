@@ -27,6 +27,7 @@ pub struct SyncsArgs {
 enum SyncsCommand {
     /// Start a run of a mapping now.
     Run {
+        /// The mapping's id.
         #[arg(long)]
         mapping: String,
         /// Read everything, not only what changed since the last run.
@@ -44,6 +45,7 @@ enum SyncsCommand {
     },
     /// List runs, newest first.
     List {
+        /// Only the runs of this mapping.
         #[arg(long)]
         mapping: Option<String>,
         /// pending, running, completed, partial or failed.
