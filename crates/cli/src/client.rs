@@ -58,13 +58,14 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// Worth another try when following a run: the network, a 502/503/504.
+    /// Worth another try when following a run: the network, a 429/502/503/504.
     pub fn is_transient(&self) -> bool {
         match self {
             ClientError::Network { .. } => true,
             ClientError::Api { status, .. } => matches!(
                 *status,
-                StatusCode::BAD_GATEWAY
+                StatusCode::TOO_MANY_REQUESTS
+                    | StatusCode::BAD_GATEWAY
                     | StatusCode::SERVICE_UNAVAILABLE
                     | StatusCode::GATEWAY_TIMEOUT
             ),

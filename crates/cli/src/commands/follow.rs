@@ -247,13 +247,14 @@ async fn poll(client: &ApiClient, id: &str, display: &mut Reporter) -> anyhow::R
                     return Ok(Followed::Finished(raw, view.status));
                 }
             }
-            Err(e) if e.is_transient() => {
-                let since = *failing_since.get_or_insert_with(Instant::now);
-                if since.elapsed() > TRANSIENT_GRACE {
-                    return Err(e.into());
+            Err(e) if e.is_transient() => match failing_since {
+                None => {
+                    failing_since = Some(Instant::now());
+                    display.note(&format!("retrying: {e}"));
                 }
-                display.note(&format!("retrying: {e}"));
-            }
+                Some(since) if since.elapsed() > TRANSIENT_GRACE => return Err(e.into()),
+                Some(_) => {}
+            },
             Err(e) => return Err(e.into()),
         }
     }
