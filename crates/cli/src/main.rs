@@ -1,11 +1,16 @@
-//! The `fluxcascade` binary: one executable for every role (ingress, worker, scheduler, sandbox, migrate) and admin commands.
+//! The `fluxcascade` binary: one executable for every role (ingress, worker, scheduler, sandbox,
+//! migrate), admin commands and the user CLI (`login`, `connections`, `mappings`, `syncs`, …).
 
+mod client;
+mod commands;
 mod config;
+mod credentials;
 mod dead_letters;
 mod demo;
 mod reseal;
 mod signals;
 
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -13,6 +18,7 @@ use clap::{Parser, Subcommand};
 use fluxcascade_store::{MasterKey, Store};
 use tracing::info;
 
+use crate::commands::output::OutputFormat;
 use crate::config::Settings;
 
 /// mimalloc instead of glibc malloc: the hot paths (HTTP handling, JSON, protobuf) allocate a
@@ -27,12 +33,25 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "Keeps CRM records in sync between HubSpot, Jobber, Pipedrive and Salesforce"
 )]
 struct Cli {
+    /// How the user commands print: aligned columns, or the API's JSON for scripts.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    output: OutputFormat,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    #[command(flatten)]
+    Role(RoleCommand),
+    /// The user commands, through the REST API (FLUXCASCADE_API_URL, FLUXCASCADE_API_KEY or `login`).
+    #[command(flatten)]
+    User(commands::UserCommand),
+}
+
+/// The roles and the operator's commands.
+#[derive(Subcommand)]
+enum RoleCommand {
     /// Serve the REST API (and, later, provider webhooks).
     Ingress {
         /// Address to listen on (default FLUXCASCADE_LISTEN or 127.0.0.1:8080).
@@ -67,8 +86,6 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
-    /// An organization's dead letters, through the REST API (FLUXCASCADE_API_URL, FLUXCASCADE_API_KEY).
-    DeadLetters(dead_letters::DeadLettersArgs),
     /// Set up a demo org against a running sandbox and ingress, run a sync, print the outcome.
     Demo(demo::DemoArgs),
 }
@@ -98,11 +115,18 @@ enum AdminCommand {
     },
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?;
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     // Tracing (and the OTLP exporter, which needs the runtime for gRPC) before anything else;
     // the roles' own `init_tracing` calls then do nothing.
     if let Some(role) = traced_role(&cli.command) {
@@ -112,22 +136,36 @@ fn main() -> anyhow::Result<()> {
     let result = runtime.block_on(run(cli));
     // The role's components have stopped: flush the spans they ended.
     fluxcascade_telemetry::otel::shutdown();
-    result
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// The role whose spans a command exports (`service.name` `fluxcascade-<role>`).
 fn traced_role(command: &Command) -> Option<&'static str> {
     match command {
-        Command::Ingress { .. } => Some("ingress"),
-        Command::Worker { .. } => Some("worker"),
-        Command::Scheduler { .. } => Some("scheduler"),
+        Command::Role(RoleCommand::Ingress { .. }) => Some("ingress"),
+        Command::Role(RoleCommand::Worker { .. }) => Some("worker"),
+        Command::Role(RoleCommand::Scheduler { .. }) => Some("scheduler"),
         _ => None,
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Ingress { listen } => {
+        Command::User(command) => commands::run(command, cli.output).await,
+        Command::Role(command) => run_role(command).await.map(|()| ExitCode::SUCCESS),
+    }
+}
+
+/// The roles and admin commands (they print as they always did, whatever `--output` says).
+async fn run_role(command: RoleCommand) -> anyhow::Result<()> {
+    match command {
+        RoleCommand::Ingress { listen } => {
             fluxcascade_telemetry::init_tracing("ingress");
             let settings = Settings::from_env()?;
             // A request waits briefly for a pooled connection, then gets 503 + Retry-After.
@@ -162,7 +200,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let shutdown = signals::shutdown_token();
             ingress.run_until_stopped(shutdown).await
         }
-        Command::Worker { listen } => {
+        RoleCommand::Worker { listen } => {
             fluxcascade_telemetry::init_tracing("worker");
             let settings = Settings::from_env()?;
             let store = connect_store(&settings).await?;
@@ -189,7 +227,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let shutdown = signals::shutdown_token();
             worker.run_until_stopped(shutdown).await
         }
-        Command::Scheduler { listen } => {
+        RoleCommand::Scheduler { listen } => {
             fluxcascade_telemetry::init_tracing("scheduler");
             let settings = Settings::from_env()?;
             let store = connect_store(&settings).await?;
@@ -213,7 +251,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let shutdown = signals::shutdown_token();
             scheduler.run_until_stopped(shutdown).await
         }
-        Command::Sandbox {
+        RoleCommand::Sandbox {
             listen,
             salesforce_listen,
         } => {
@@ -235,7 +273,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 _ = shutdown.cancelled() => Ok(()),
             }
         }
-        Command::Migrate => {
+        RoleCommand::Migrate => {
             fluxcascade_telemetry::init_tracing("migrate");
             let settings = Settings::from_env()?;
             fluxcascade_store::ensure_database(settings.database_url.expose()).await?;
@@ -244,7 +282,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Admin {
+        RoleCommand::Admin {
             command: AdminCommand::CreateOrg { name, owner },
         } => {
             let settings = Settings::from_env()?;
@@ -254,13 +292,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("api_key={key}");
             Ok(())
         }
-        Command::Admin {
+        RoleCommand::Admin {
             command: AdminCommand::GenKey,
         } => {
             println!("{}", MasterKey::generate_base64());
             Ok(())
         }
-        Command::Admin {
+        RoleCommand::Admin {
             command: AdminCommand::Reseal { batch },
         } => {
             fluxcascade_telemetry::init_tracing("reseal");
@@ -269,15 +307,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = connect_store(&settings).await?;
             reseal::run(&store, &key, batch).await
         }
-        Command::Admin {
+        RoleCommand::Admin {
             command: AdminCommand::DeadLetters { command },
         } => {
             let settings = Settings::from_env()?;
             let store = connect_store(&settings).await?;
             dead_letters::run_admin(command, &store).await
         }
-        Command::DeadLetters(args) => dead_letters::run(args).await,
-        Command::Demo(args) => demo::run(args).await,
+        RoleCommand::Demo(args) => demo::run(args).await,
     }
 }
 
