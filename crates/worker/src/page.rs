@@ -392,3 +392,7 @@ pub(crate) fn plan_page(ctx: &LegCtx, records: &[Record], loaded: &Loaded) -> Pa
 #[cfg(test)]
 #[path = "page_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "page_sandbox_tests.rs"]
+mod sandbox_tests;

@@ -1,6 +1,7 @@
 //! The write path of both legs in process: the real `WorkerHandler` and Postgres (its own test
 //! database) around an in-memory provider, covering create, update, unchanged and echo skips,
-//! both conflict outcomes, and reverse creates behind intents surviving a crash.
+//! both conflict outcomes, and reverse creates behind intents surviving a crash (the same path
+//! against the sandbox over HTTP is in `page_sandbox_tests.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,7 +28,7 @@ use crate::testdb::TestDb;
 
 /// Both objects of the mapping in memory: `contacts` (source) and `clients` (target).
 #[derive(Default)]
-struct Mem {
+pub(super) struct Mem {
     records: Mutex<BTreeMap<(String, String), Record>>,
     last: Mutex<Option<DateTime<Utc>>>,
     writes: Mutex<u64>,
@@ -129,17 +130,37 @@ impl Provider for Mem {
     }
 }
 
-struct Fixture {
-    db: TestDb,
-    handler: WorkerHandler,
+/// A worker's write path in process: its own database, a bidirectional `contacts` → `clients`
+/// mapping, and the adapters each leg writes through.
+pub(super) struct Fixture {
+    pub db: TestDb,
+    pub handler: WorkerHandler,
     mem: Arc<Mem>,
+    /// What the forward leg writes to (the target) and the reverse leg (the source).
+    writes: [Adapter; 2],
     mapping_id: Uuid,
     sync_id: Uuid,
     batch_no: i32,
 }
 
 impl Fixture {
+    /// Both sides in memory.
     async fn new() -> Fixture {
+        let mem = Arc::new(Mem::default());
+        let side = |kind| Adapter {
+            kind,
+            provider: mem.clone(),
+        };
+        let writes = [side(ProviderKind::Jobber), side(ProviderKind::Hubspot)];
+        let pairs = json!([
+            {"sourceField": "firstname", "targetField": "firstName"},
+            {"sourceField": "email", "targetField": "email", "transform": "lowercase"}
+        ]);
+        Fixture::with_writes(pairs, writes, mem).await
+    }
+
+    /// The forward leg writes through `writes[0]`, the reverse leg through `writes[1]`.
+    pub(super) async fn with_writes(pairs: Value, writes: [Adapter; 2], mem: Arc<Mem>) -> Fixture {
         let db = TestDb::new().await;
         let key = Arc::new(MasterKey::from_base64(&MasterKey::generate_base64()).unwrap());
         let target = TestDb::connection(&db.store, db.org_id, &key).await;
@@ -148,10 +169,7 @@ impl Fixture {
             "source": {"connectionId": db.connection_id.to_string(), "object": "contacts"},
             "target": {"connectionId": target.to_string(), "object": "clients"},
             "direction": "bidirectional",
-            "fieldPairs": [
-                {"sourceField": "firstname", "targetField": "firstName"},
-                {"sourceField": "email", "targetField": "email", "transform": "lowercase"}
-            ]
+            "fieldPairs": pairs
         }))
         .expect("spec");
         let mapping = db.store.create_mapping(db.org_id, &spec).await.unwrap();
@@ -199,15 +217,16 @@ impl Fixture {
         Fixture {
             db,
             handler,
-            mem: Arc::new(Mem::default()),
+            mem,
+            writes,
             mapping_id: mapping.id,
             sync_id: run.id,
             batch_no: 0,
         }
     }
 
-    /// The context of a job of `leg` whose writes go to the in-memory provider.
-    async fn ctx(&mut self, leg: Leg, policy: ConflictResolution) -> LegCtx {
+    /// The context of a job of `leg`, writing through that leg's adapter.
+    pub(super) async fn ctx(&mut self, leg: Leg, policy: ConflictResolution) -> LegCtx {
         let mapping = self
             .db
             .store
@@ -233,9 +252,9 @@ impl Fixture {
             mapping,
             compiled,
             reversed,
-            adapter: Adapter {
-                kind: ProviderKind::Jobber,
-                provider: self.mem.clone(),
+            adapter: match leg {
+                Leg::Forward => self.writes[0].clone(),
+                Leg::Reverse => self.writes[1].clone(),
             },
             object: object.into(),
             policy: Some(policy),
@@ -272,7 +291,7 @@ impl Fixture {
     }
 }
 
-fn counts(c: &BatchCommit) -> (u64, u64, u64, u64) {
+pub(super) fn counts(c: &BatchCommit) -> (u64, u64, u64, u64) {
     (
         c.counts.created,
         c.counts.updated,
@@ -281,7 +300,7 @@ fn counts(c: &BatchCommit) -> (u64, u64, u64, u64) {
     )
 }
 
-const NEWEST: ConflictResolution = ConflictResolution::NewestWins;
+pub(super) const NEWEST: ConflictResolution = ConflictResolution::NewestWins;
 
 #[tokio::test]
 async fn forward_creates_then_skips_the_unchanged_and_updates_the_changed() {
