@@ -1,7 +1,6 @@
 //! The REST API client of the user commands: base URL, bearer key, bounded JSON answers, and an
 //! error that carries the API's `code`, `message` and the fields at fault.
 
-use std::fmt;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -12,24 +11,8 @@ use serde_json::Value;
 pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 /// The API key: never shown by `Debug` or `Display`.
-#[derive(Clone)]
-pub struct ApiKey(String);
-
-impl ApiKey {
-    pub fn new(key: impl Into<String>) -> ApiKey {
-        ApiKey(key.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey([redacted])")
-    }
-}
+/// An API key: the workspace's one secret type (redacted in `Debug`, read with `expose`).
+pub type ApiKey = fluxcascade_providers::Secret;
 
 /// One field the API named in a 4xx answer.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -5,27 +5,12 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use fluxcascade_core::ProviderKind;
 use fluxcascade_providers::egress::WebhookUrls;
+use fluxcascade_providers::Secret;
 use fluxcascade_providers::{
     ProviderApp, ProvidersConfig, RateBudgets, WindowLimit, SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
 };
 use fluxcascade_queue::QueueConfig;
-
-/// A value that must never be printed.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -135,15 +120,15 @@ impl Settings {
         }
         let providers = providers_from(env)?;
         Ok(Settings {
-            database_url: Secret(
+            database_url: Secret::new(
                 env("DATABASE_URL")
                     .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/fluxcascade".into()),
             ),
-            amqp_url: Secret(
+            amqp_url: Secret::new(
                 env("AMQP_URL").unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".into()),
             ),
-            master_key: env("FLUXCASCADE_MASTER_KEY").map(Secret),
-            master_keys_previous: env("FLUXCASCADE_MASTER_KEYS_PREVIOUS").map(Secret),
+            master_key: env("FLUXCASCADE_MASTER_KEY").map(Secret::new),
+            master_keys_previous: env("FLUXCASCADE_MASTER_KEYS_PREVIOUS").map(Secret::new),
             listen: env("FLUXCASCADE_LISTEN"),
             public_url: env("FLUXCASCADE_PUBLIC_URL"),
             metrics_listen: match env("FLUXCASCADE_METRICS_LISTEN") {
@@ -359,11 +344,7 @@ fn providers_from(var: impl Fn(&str) -> Option<String>) -> anyhow::Result<Provid
         if client_id == SANDBOX_CLIENT_ID {
             bail!("{id_var} is the sandbox's client id; it is accepted only with FLUXCASCADE_SANDBOX_URL");
         }
-        let mut app = ProviderApp::production(
-            kind,
-            client_id,
-            fluxcascade_providers::Secret::from(client_secret),
-        );
+        let mut app = ProviderApp::production(kind, client_id, Secret::from(client_secret));
         if let Some(v) = var(&format!("FLUXCASCADE_{p}_API_BASE")) {
             app.api_base = v;
         }

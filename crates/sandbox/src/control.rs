@@ -18,7 +18,7 @@ use crate::fake::FakeData;
 use crate::hubspot::store::{properties_from_json, HubspotObjectKind};
 use crate::jobber::input::{client_from_create, client_from_edit, UserError};
 use crate::jobber::store::{
-    decode_id, encode_id, JobberAddress, JobberClient, JobberEmail, JobberPhone,
+    decode_id, encode_id, ClientRecord, JobberAddress, JobberEmail, JobberPhone,
 };
 use crate::state::{lock, Provider, SharedState, DEFAULT_ACCOUNT};
 use crate::webhook::ChangeSource;
@@ -120,7 +120,7 @@ fn parse_body(body: &[u8]) -> Result<Value, Response> {
 }
 
 /// Jobber client as stored, with its encoded id.
-fn jobber_json(c: &JobberClient) -> Value {
+fn jobber_json(c: &ClientRecord) -> Value {
     let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
     v["rawId"] = json!(c.id);
     v["id"] = json!(encode_id("Client", c.id));
@@ -201,7 +201,7 @@ async fn seed(
             let base = store.len() as u64;
             for i in 0..count {
                 let p = fake.person(base + i + 1);
-                let client = JobberClient {
+                let client = ClientRecord {
                     first_name: p.first.clone(),
                     last_name: p.last.clone(),
                     company_name: Some(p.company.clone()),

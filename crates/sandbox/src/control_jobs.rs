@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::clock::{iso_millis, now_ms};
 use crate::fake::FakeData;
-use crate::jobber::store::{decode_id, encode_id, JobberAddress, JobberClient};
+use crate::jobber::store::{decode_id, encode_id, ClientRecord, JobberAddress};
 use crate::jobber::work::JobberJob;
 use crate::jobber::work_exec::create_job;
 use crate::jobber::JobberAccount;
@@ -32,7 +32,7 @@ pub fn seed(acct: &JobberAccount, count: u64, seed: u64) {
     let mut clients = lock(&acct.clients);
     if clients.len() == 0 {
         let p = fake.person(1);
-        clients.insert(JobberClient {
+        clients.insert(ClientRecord {
             first_name: p.first,
             last_name: p.last,
             ..Default::default()

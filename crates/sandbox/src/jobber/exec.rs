@@ -8,7 +8,7 @@ use super::document::{Field, GraphqlError, Operation, OperationKind};
 use super::input::{client_from_create, client_from_edit, UserError};
 use super::render::{client, client_payload, leaf, needs_selection, object, undefined_field};
 use super::store::{
-    decode_cursor, decode_id, encode_cursor, encode_id, JobberClient, JobberClientStore,
+    decode_cursor, decode_id, encode_cursor, encode_id, ClientRecord, JobberClientStore,
 };
 use super::work::{JobberJob, JobberProperty, JobberWorkStore};
 use super::{work_exec, JobberAccount};
@@ -93,7 +93,7 @@ fn query_field(
             })?;
             match decode_id("Client", id).and_then(|n| store.get(n)) {
                 Some(c) => client(c, &f.selection),
-                None => client(&JobberClient::default(), &f.selection).map(|_| Value::Null),
+                None => client(&ClientRecord::default(), &f.selection).map(|_| Value::Null),
             }
         }
         "account" => {
@@ -182,7 +182,7 @@ fn client_query(f: &Field) -> Result<ClientQuery, GraphqlError> {
     })
 }
 
-fn keep(q: &ClientQuery, c: &JobberClient) -> bool {
+fn keep(q: &ClientQuery, c: &ClientRecord) -> bool {
     q.archived.is_none_or(|a| c.is_archived == a)
         && q.is_company.is_none_or(|b| c.is_company == b)
         && q.search.as_ref().is_none_or(|s| {
@@ -197,7 +197,7 @@ fn matching<'a>(
     store: &'a JobberClientStore,
     q: &'a ClientQuery,
     cursor: Option<(i64, u64)>,
-) -> Box<dyn Iterator<Item = &'a JobberClient> + 'a> {
+) -> Box<dyn Iterator<Item = &'a ClientRecord> + 'a> {
     if q.by_updated {
         let lower = q.updated_after.map(|a| (a, u64::MAX));
         let from = match (lower, cursor) {
@@ -224,14 +224,14 @@ fn clients_connection(store: &JobberClientStore, f: &Field) -> Result<Value, Gra
     needs_selection(f, "ClientConnection")?;
     let q = client_query(f)?;
     let mut it = matching(store, &q, q.cursor);
-    let page: Vec<&JobberClient> = it.by_ref().take(q.first).collect();
+    let page: Vec<&ClientRecord> = it.by_ref().take(q.first).collect();
     let has_next = it.next().is_some();
-    let cursor_of = |c: &JobberClient| encode_cursor(c.updated_ms, c.id);
+    let cursor_of = |c: &ClientRecord| encode_cursor(c.updated_ms, c.id);
     object(&f.selection, "ClientConnection", |g| {
         match g.name.as_str() {
             "nodes" => {
                 needs_selection(g, "Client")?;
-                client(&JobberClient::default(), &g.selection)?;
+                client(&ClientRecord::default(), &g.selection)?;
                 page.iter()
                     .map(|c| client(c, &g.selection))
                     .collect::<Result<Vec<_>, _>>()
@@ -239,7 +239,7 @@ fn clients_connection(store: &JobberClientStore, f: &Field) -> Result<Value, Gra
             }
             "edges" => {
                 needs_selection(g, "ClientEdge")?;
-                edge(&JobberClient::default(), &g.selection, "")?;
+                edge(&ClientRecord::default(), &g.selection, "")?;
                 page.iter()
                     .map(|c| edge(c, &g.selection, &cursor_of(c)))
                     .collect::<Result<Vec<_>, _>>()
@@ -261,7 +261,7 @@ fn clients_connection(store: &JobberClientStore, f: &Field) -> Result<Value, Gra
     })
 }
 
-fn edge(c: &JobberClient, fields: &[Field], cursor: &str) -> Result<Value, GraphqlError> {
+fn edge(c: &ClientRecord, fields: &[Field], cursor: &str) -> Result<Value, GraphqlError> {
     object(fields, "ClientEdge", |h| match h.name.as_str() {
         "cursor" => leaf(h, cursor.into()),
         "node" => {
@@ -274,7 +274,7 @@ fn edge(c: &JobberClient, fields: &[Field], cursor: &str) -> Result<Value, Graph
 
 fn execute_mutation(account: &JobberAccount, fields: &[Field]) -> ExecResult {
     // Validate every selection first (against a dummy result) so a bad document writes nothing.
-    let dummy = JobberClient::default();
+    let dummy = ClientRecord::default();
     let dummy_errors = [UserError {
         message: String::new(),
         path: Vec::new(),

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::store::{
-    decode_id, JobberAddress, JobberClient, JobberClientStore, JobberEmail, JobberPhone,
+    decode_id, ClientRecord, JobberAddress, JobberClientStore, JobberEmail, JobberPhone,
 };
 
 /// A `MutationErrors` entry.
@@ -119,7 +119,7 @@ fn apply_address(target: &mut Option<JobberAddress>, v: &Value) {
     set(&mut a.country, "country");
 }
 
-fn apply_names(c: &mut JobberClient, input: &Value) {
+fn apply_names(c: &mut ClientRecord, input: &Value) {
     if let Some(s) = str_field(input, "firstName") {
         c.first_name = s;
     }
@@ -160,7 +160,7 @@ fn ensure_primary<T>(items: &mut [T], primary: impl Fn(&mut T) -> &mut bool) {
     }
 }
 
-fn check_name(c: &JobberClient) -> Result<(), Vec<UserError>> {
+fn check_name(c: &ClientRecord) -> Result<(), Vec<UserError>> {
     let has_company = c
         .company_name
         .as_deref()
@@ -178,8 +178,8 @@ fn check_name(c: &JobberClient) -> Result<(), Vec<UserError>> {
 pub fn client_from_create(
     store: &mut JobberClientStore,
     input: &Value,
-) -> Result<JobberClient, Vec<UserError>> {
-    let mut c = JobberClient::default();
+) -> Result<ClientRecord, Vec<UserError>> {
+    let mut c = ClientRecord::default();
     let mut errors = Vec::new();
     apply_names(&mut c, input);
     for e in list(input, "emails") {
@@ -208,9 +208,9 @@ pub fn client_from_create(
 /// Applies `ClientEditInput` to a copy of `current`.
 pub fn client_from_edit(
     store: &mut JobberClientStore,
-    current: &JobberClient,
+    current: &ClientRecord,
     input: &Value,
-) -> Result<JobberClient, Vec<UserError>> {
+) -> Result<ClientRecord, Vec<UserError>> {
     let mut c = current.clone();
     let mut errors = Vec::new();
     apply_names(&mut c, input);

@@ -15,7 +15,7 @@ use super::exec::{DEFAULT_PAGE, MAX_PAGE};
 use super::input::UserError;
 use super::render::{leaf, needs_selection, object, undefined_field};
 use super::store::{
-    decode_cursor, decode_id, encode_cursor, encode_id, JobberAddress, JobberClient,
+    decode_cursor, decode_id, encode_cursor, encode_id, ClientRecord, JobberAddress,
     JobberClientStore,
 };
 use super::work::{JobberProperty, JobberWorkStore};
@@ -235,7 +235,7 @@ pub fn seed(acct: &JobberAccount, count: u64, seed: u64) {
     let mut clients = lock(&acct.clients);
     if clients.len() == 0 {
         let p = fake.person(1);
-        clients.insert(JobberClient {
+        clients.insert(ClientRecord {
             first_name: p.first,
             last_name: p.last,
             ..Default::default()
@@ -324,7 +324,7 @@ mod tests {
 
     use super::super::document::parse_operation;
     use super::super::exec::{execute, ExecResult};
-    use super::super::store::{decode_id, encode_id, JobberAddress, JobberClient};
+    use super::super::store::{decode_id, encode_id, ClientRecord, JobberAddress};
     use super::super::JobberAccount;
     use crate::state::lock;
 
@@ -340,8 +340,8 @@ mod tests {
         let (a, b) = {
             let mut clients = lock(&acct.clients);
             (
-                clients.insert(JobberClient::default()),
-                clients.insert(JobberClient::default()),
+                clients.insert(ClientRecord::default()),
+                clients.insert(ClientRecord::default()),
             )
         };
         let mut work = lock(&acct.work);

@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 use super::document::{Field, GraphqlError};
 use super::input::UserError;
-use super::store::{encode_id, JobberAddress, JobberClient, JobberEmail, JobberPhone};
+use super::store::{encode_id, ClientRecord, JobberAddress, JobberEmail, JobberPhone};
 use crate::clock::iso_seconds;
 
 /// Builds an object from `fields`, resolving each with `resolve`.
@@ -76,7 +76,7 @@ fn list<T: Default>(
         .map(Value::Array)
 }
 
-pub fn client(c: &JobberClient, fields: &[Field]) -> Result<Value, GraphqlError> {
+pub fn client(c: &ClientRecord, fields: &[Field]) -> Result<Value, GraphqlError> {
     object(fields, "Client", |f| match f.name.as_str() {
         "id" => leaf(f, encode_id("Client", c.id).into()),
         "firstName" => leaf(f, c.first_name.clone().into()),
@@ -169,7 +169,7 @@ fn address(a: &JobberAddress, fields: &[Field]) -> Result<Value, GraphqlError> {
 /// `ClientCreatePayload` / `ClientEditPayload`.
 pub fn client_payload(
     typename: &str,
-    c: Option<&JobberClient>,
+    c: Option<&ClientRecord>,
     errors: &[UserError],
     fields: &[Field],
 ) -> Result<Value, GraphqlError> {
@@ -178,7 +178,7 @@ pub fn client_payload(
             needs_selection(f, "Client")?;
             match c {
                 Some(c) => client(c, &f.selection),
-                None => client(&JobberClient::default(), &f.selection).map(|_| Value::Null),
+                None => client(&ClientRecord::default(), &f.selection).map(|_| Value::Null),
             }
         }
         "userErrors" => list(f, "MutationErrors", errors, |e, sel| {

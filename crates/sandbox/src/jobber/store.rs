@@ -42,10 +42,10 @@ pub struct JobberAddress {
     pub country: String,
 }
 
-/// A stored client.
+/// A stored client (the sandbox's record of it; the adapter is `providers::jobber::JobberClient`).
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct JobberClient {
+pub struct ClientRecord {
     pub id: u64,
     pub created_ms: i64,
     pub updated_ms: i64,
@@ -60,7 +60,7 @@ pub struct JobberClient {
     pub billing_address: Option<JobberAddress>,
 }
 
-impl JobberClient {
+impl ClientRecord {
     /// Jobber's display name: the company for companies, else first + last.
     pub fn name(&self) -> String {
         match (&self.company_name, self.is_company) {
@@ -112,7 +112,7 @@ pub fn decode_cursor(cursor: &str) -> Option<(i64, u64)> {
 /// All clients of one account.
 #[derive(Debug)]
 pub struct JobberClientStore {
-    clients: BTreeMap<u64, JobberClient>,
+    clients: BTreeMap<u64, ClientRecord>,
     by_updated: BTreeSet<(i64, u64)>,
     next_id: u64,
     next_sub_id: u64,
@@ -139,7 +139,7 @@ impl JobberClientStore {
         self.next_sub_id
     }
 
-    pub fn get(&self, id: u64) -> Option<&JobberClient> {
+    pub fn get(&self, id: u64) -> Option<&ClientRecord> {
         self.clients.get(&id)
     }
 
@@ -148,7 +148,7 @@ impl JobberClientStore {
     }
 
     /// Stores a new client (its id and times are assigned) at `at_ms`.
-    pub fn insert_at(&mut self, mut client: JobberClient, at_ms: i64) -> u64 {
+    pub fn insert_at(&mut self, mut client: ClientRecord, at_ms: i64) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         client.id = id;
@@ -159,12 +159,12 @@ impl JobberClientStore {
         id
     }
 
-    pub fn insert(&mut self, client: JobberClient) -> u64 {
+    pub fn insert(&mut self, client: ClientRecord) -> u64 {
         self.insert_at(client, now_ms())
     }
 
     /// Replaces a client (same id), bumping its updated time.
-    pub fn replace(&mut self, mut client: JobberClient) -> Option<()> {
+    pub fn replace(&mut self, mut client: ClientRecord) -> Option<()> {
         let old = self.clients.get(&client.id)?;
         let now = now_ms().max(old.updated_ms);
         self.by_updated.remove(&(old.updated_ms, client.id));
@@ -175,14 +175,14 @@ impl JobberClientStore {
     }
 
     /// Deletes a client for good (Jobber's "delete client"); the removed client, if it existed.
-    pub fn remove(&mut self, id: u64) -> Option<JobberClient> {
+    pub fn remove(&mut self, id: u64) -> Option<ClientRecord> {
         let old = self.clients.remove(&id)?;
         self.by_updated.remove(&(old.updated_ms, id));
         Some(old)
     }
 
     /// Clients in id order with id > `after`.
-    pub fn iter_by_id(&self, after: Option<u64>) -> impl Iterator<Item = &JobberClient> {
+    pub fn iter_by_id(&self, after: Option<u64>) -> impl Iterator<Item = &ClientRecord> {
         let start = after.map_or(Bound::Unbounded, Bound::Excluded);
         self.clients
             .range((start, Bound::Unbounded))
@@ -194,14 +194,14 @@ impl JobberClientStore {
         &self,
         from: Bound<(i64, u64)>,
         before_ms: Option<i64>,
-    ) -> impl Iterator<Item = &JobberClient> {
+    ) -> impl Iterator<Item = &ClientRecord> {
         self.by_updated
             .range((from, Bound::Unbounded))
             .take_while(move |(ms, _)| before_ms.is_none_or(|b| *ms < b))
             .filter_map(|(_, id)| self.clients.get(id))
     }
 
-    pub fn all(&self) -> impl Iterator<Item = &JobberClient> {
+    pub fn all(&self) -> impl Iterator<Item = &ClientRecord> {
         self.clients.values()
     }
 }
@@ -222,8 +222,8 @@ mod tests {
     #[test]
     fn replace_moves_client_to_end() {
         let mut s = JobberClientStore::default();
-        let a = s.insert_at(JobberClient::default(), 1);
-        let b = s.insert_at(JobberClient::default(), 2);
+        let a = s.insert_at(ClientRecord::default(), 1);
+        let b = s.insert_at(ClientRecord::default(), 2);
         let mut c = s.get(a).unwrap().clone();
         c.first_name = "Ann".into();
         s.replace(c).unwrap();

@@ -7,7 +7,7 @@ use super::document::{Field, GraphqlError};
 use super::input::UserError;
 use super::render::{client, leaf, needs_selection, object, undefined_field};
 use super::store::{
-    decode_cursor, decode_id, encode_cursor, encode_id, JobberAddress, JobberClient,
+    decode_cursor, decode_id, encode_cursor, encode_id, ClientRecord, JobberAddress,
     JobberClientStore,
 };
 use super::work::{JobberJob, JobberProperty, JobberWorkStore};
@@ -15,7 +15,7 @@ use crate::clock::{iso_seconds, now_ms, parse_iso};
 
 use super::exec::{DEFAULT_PAGE, MAX_PAGE};
 
-fn client_or_default(clients: &JobberClientStore, id: u64) -> JobberClient {
+fn client_or_default(clients: &JobberClientStore, id: u64) -> ClientRecord {
     clients.get(id).cloned().unwrap_or_default()
 }
 
@@ -234,7 +234,7 @@ pub fn job_payload(
 
 /// `PropertyCreatePayload`.
 pub fn property_payload(
-    owner: Option<&JobberClient>,
+    owner: Option<&ClientRecord>,
     props: &[JobberProperty],
     errors: &[UserError],
     fields: &[Field],
@@ -243,7 +243,7 @@ pub fn property_payload(
     object(fields, "PropertyCreatePayload", |f| match f.name.as_str() {
         "client" => {
             needs_selection(f, "Client")?;
-            let v = client(owner.unwrap_or(&JobberClient::default()), &f.selection)?;
+            let v = client(owner.unwrap_or(&ClientRecord::default()), &f.selection)?;
             Ok(if owner.is_some() { v } else { Value::Null })
         }
         "properties" => {
