@@ -13,9 +13,10 @@ use serde_json::{json, Map, Value};
 use tracing::warn;
 
 use super::find;
+use super::read::ReadScope;
 use super::records::{
-    batch_header, fields_for, next_token, object, parse_record, parse_records, soql, writable,
-    PageToken, SalesforceObject, API_VERSION, MAX_RETRIEVE, MAX_WRITE,
+    fields_for, object, parse_record, writable, PageToken, SalesforceObject, API_VERSION,
+    MAX_RETRIEVE, MAX_WRITE,
 };
 use crate::egress::provider_hosts::instance_base;
 use crate::http::{ApiClient, ApiRequest, ProviderPolicy};
@@ -95,7 +96,7 @@ impl ProviderPolicy for SalesforcePolicy {
 /// One Salesforce org, reached with the tokens of one connection.
 pub struct SalesforceClient {
     api: ApiClient,
-    base: String,
+    pub(super) base: String,
 }
 
 impl SalesforceClient {
@@ -149,69 +150,6 @@ impl SalesforceClient {
             })
             .await?;
         Ok(v)
-    }
-
-    async fn query_page(
-        &self,
-        obj: &SalesforceObject,
-        url: String,
-        page_size: u32,
-    ) -> Result<Page, ProviderError> {
-        let body = self
-            .send(
-                Method::GET,
-                url,
-                None,
-                &[("Sforce-Query-Options", batch_header(page_size))],
-            )
-            .await?;
-        let records = parse_records(obj, &body)?;
-        let next_page = next_token(&body, &records);
-        Ok(Page { records, next_page })
-    }
-
-    fn query_url(&self, scope: ReadScope, q: &str) -> String {
-        crate::oauth::with_query(&self.data_url(scope.resource()), &[("q", q)])
-    }
-
-    /// One page of `list` or `list_with_tombstones`.
-    async fn read(
-        &self,
-        object_name: &str,
-        query: &ListQuery,
-        scope: ReadScope,
-    ) -> Result<Page, ProviderError> {
-        let obj = object(object_name)?;
-        let mut fields = fields_for(obj, &query.fields)?;
-        if scope == ReadScope::WithDeleted {
-            fields = fields_for(obj, &[fields, vec!["IsDeleted".to_owned()]].concat())?;
-        }
-        let mut page = match &query.page {
-            Some(token) => {
-                let token = PageToken::decode(token)?;
-                let url = format!("{}{}", self.base, token.locator);
-                match self.query_page(obj, url, query.page_size).await {
-                    Err(ProviderError::Permanent(m))
-                        if m.contains("INVALID_QUERY_LOCATOR") && token.resume.is_some() =>
-                    {
-                        warn!(error = %m, "Salesforce query locator expired; restarting after the last record read");
-                        let q = soql(obj, &fields, token.resume.as_ref());
-                        self.query_page(obj, self.query_url(scope, &q), query.page_size)
-                            .await?
-                    }
-                    other => other?,
-                }
-            }
-            None => {
-                let q = soql(obj, &fields, query.since.as_ref());
-                self.query_page(obj, self.query_url(scope, &q), query.page_size)
-                    .await?
-            }
-        };
-        if scope == ReadScope::WithDeleted {
-            page.records = page.records.into_iter().map(tombstone_if_deleted).collect();
-        }
-        Ok(page)
     }
 
     /// Records by id, `fields` of each; ids Salesforce does not know are skipped.
@@ -301,31 +239,6 @@ impl SalesforceClient {
                 }
             })
             .collect())
-    }
-}
-
-/// Which records a read returns: the live ones (`/query`) or deletions too (`/queryAll`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ReadScope {
-    Live,
-    WithDeleted,
-}
-
-impl ReadScope {
-    fn resource(self) -> &'static str {
-        match self {
-            ReadScope::Live => "/query",
-            ReadScope::WithDeleted => "/queryAll",
-        }
-    }
-}
-
-/// A record `queryAll` shows with `IsDeleted = true` becomes a tombstone at its deletion time.
-fn tombstone_if_deleted(record: Record) -> Record {
-    if record.fields.get("IsDeleted").and_then(Value::as_bool) == Some(true) {
-        Record::tombstone(record.id, record.updated_at)
-    } else {
-        record
     }
 }
 

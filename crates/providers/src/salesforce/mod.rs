@@ -21,6 +21,7 @@ mod archive;
 pub mod auth;
 mod client;
 mod find;
+mod read;
 pub mod records;
 #[cfg(test)]
 mod tests;
