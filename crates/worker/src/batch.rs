@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::classify;
 use crate::handler::{parse_uuid, WorkerHandler};
+use crate::waiting::Stalled;
 
 /// Which batch of which run a job is, and which way its records flow.
 #[derive(Debug, Clone, Copy)]
@@ -136,9 +137,9 @@ impl WorkerHandler {
         }
         let result = self.process_batch(&key, records).await;
         lock.release().await;
-        if let Err(e) = result {
-            self.hold_lease_while_deferred(sync_id, &e).await;
-            return Err(e);
+        if let Err(s) = result {
+            self.hold_run_while_deferred(sync_id, &s).await;
+            return Err(s.error);
         }
         self.after_batch(org_id, sync_id, mapping_id, reverse).await
     }
@@ -159,7 +160,9 @@ impl WorkerHandler {
         Ok(())
     }
 
-    async fn process_batch(&self, key: &BatchKey, records: &[Record]) -> Result<(), JobError> {
+    /// Writes and commits the page; a failure names the provider it came from (the written side,
+    /// the only one a batch calls), so a rate-limited run says which provider it waits on.
+    async fn process_batch(&self, key: &BatchKey, records: &[Record]) -> Result<(), Stalled> {
         let (sync_id, batch_no) = (key.sync_id, key.batch_no);
         if self
             .store
@@ -170,7 +173,10 @@ impl WorkerHandler {
             return Ok(());
         }
         let ctx = self.leg_ctx(*key).await?;
-        let commit = self.write_page(&ctx, records).await?;
+        let commit = self
+            .write_page(&ctx, records)
+            .await
+            .map_err(Stalled::at(ctx.adapter.kind))?;
         let fresh = commit_counted(&self.store, &commit)
             .await
             .map_err(|e| classify::store(&e))?;

@@ -8,11 +8,12 @@ use fluxcascade_providers::{ListQuery, Provider};
 use fluxcascade_queue::{JobError, Reason};
 use fluxcascade_store::syncs::Checkpoint;
 use prost::Message;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::classify;
 use crate::handler::{parse_uuid, WorkerHandler};
+use crate::waiting::Stalled;
 
 /// The two legs of a run: source → target, and (bidirectional, target_to_source) target → source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,26 +90,12 @@ impl WorkerHandler {
         let result = self.coordinate(org_id, sync_id, epoch).await;
         match result {
             Ok(()) => Ok(()),
-            Err(e) if self.is_final_attempt(env, &e) => {
-                self.give_up_run(env, org_id, sync_id, &e).await
+            Err(s) if self.is_final_attempt(env, &s.error) => {
+                self.give_up_run(env, org_id, sync_id, &s.error).await
             }
-            Err(e) => {
-                self.hold_lease_while_deferred(sync_id, &e).await;
-                Err(e)
-            }
-        }
-    }
-
-    /// A job leaving to wait out a rate limit keeps its run's lease for the wait, so the reaper
-    /// does not resume the run meanwhile (best effort: a resume would only be redundant).
-    pub(crate) async fn hold_lease_while_deferred(&self, sync_id: Uuid, e: &JobError) {
-        if let JobError::Deferred { wait, .. } = e {
-            if let Err(err) = self
-                .store
-                .hold_run_lease(sync_id, *wait + self.run_lease)
-                .await
-            {
-                debug!(error = %err, %sync_id, "could not hold the run's lease while deferred");
+            Err(s) => {
+                self.hold_run_while_deferred(sync_id, &s).await;
+                Err(s.error)
             }
         }
     }
@@ -143,7 +130,7 @@ impl WorkerHandler {
         org_id: Uuid,
         sync_id: Uuid,
         epoch: i32,
-    ) -> Result<(), JobError> {
+    ) -> Result<(), Stalled> {
         let Some(run) = self
             .store
             .start_sync(org_id, sync_id, self.run_lease)
@@ -240,9 +227,10 @@ impl WorkerHandler {
                 from,
                 fields,
                 run.page_token.clone(),
-                run.batches_published,
+                (run.batches_published, run.records_published),
             )
-            .await?
+            .await
+            .map_err(Stalled::at(adapter.kind))?
         {
             LegEnd::Read(batches) => batches,
             LegEnd::Superseded => {
@@ -304,7 +292,7 @@ impl WorkerHandler {
         from: Option<Cursor>,
         fields: Vec<String>,
         page: Option<String>,
-        mut batch_no: i32,
+        (mut batch_no, mut published): (i32, i64),
     ) -> Result<LegEnd, JobError> {
         let mut query = ListQuery {
             since: from.clone(),
@@ -348,6 +336,7 @@ impl WorkerHandler {
                     .await
                     .map_err(|e| classify::publish("publishing a batch", &e))?;
                 batch_no += 1;
+                published += records.len() as i64;
             }
             let leg_done = page.next_page.is_none();
             let (leg, token) = (read.leg.stored(), page.next_page.as_deref());
@@ -359,6 +348,7 @@ impl WorkerHandler {
                     leg,
                     page_token: token,
                     batches_published: batch_no,
+                    records_published: published,
                     done: leg_done && read.last_leg,
                     lease: self.run_lease,
                 })

@@ -26,6 +26,7 @@ mod reverse;
 #[cfg(test)]
 mod testdb;
 mod tokens;
+mod waiting;
 mod writes;
 
 use std::sync::Arc;

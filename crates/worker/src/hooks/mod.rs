@@ -117,8 +117,8 @@ impl WorkerHandler {
     /// ordinary sync job, so the queue's retry tiers and final-attempt handling take over.
     async fn run_now(&self, runs: &[RunToPublish]) -> Result<(), JobError> {
         for run in runs {
-            if let Err(e) = self.coordinate(run.org_id, run.sync_id, 0).await {
-                warn!(error = %Reason::new(&classify::reason(&e)), sync_id = %run.sync_id,
+            if let Err(s) = self.coordinate(run.org_id, run.sync_id, 0).await {
+                warn!(error = %Reason::new(&classify::reason(&s.error)), sync_id = %run.sync_id,
                       "webhook run failed in place; queued as a sync job for retry");
                 self.publish_runs(std::slice::from_ref(run)).await?;
             }

@@ -17,6 +17,7 @@ use tracing::info;
 use crate::batch::BatchKey;
 use crate::classify;
 use crate::handler::{Compiled, WorkerHandler};
+use crate::waiting::Stalled;
 use fluxcascade_store::syncs::Checkpoint;
 
 impl WorkerHandler {
@@ -29,7 +30,7 @@ impl WorkerHandler {
         compiled: &Compiled,
         (source_ids, target_ids): (Vec<String>, Vec<String>),
         epoch: i32,
-    ) -> Result<(), JobError> {
+    ) -> Result<(), Stalled> {
         let (org_id, sync_id) = (run.org_id, run.sync_id);
         let reverse_allowed = mapping.spec.direction != Direction::SourceToTarget;
         let target_ids = if reverse_allowed {
@@ -40,7 +41,8 @@ impl WorkerHandler {
         if run.leg == RunLeg::ForwardDone {
             return self
                 .start_reverse_leg(org_id, sync_id, run.mapping_id)
-                .await;
+                .await
+                .map_err(Stalled::from);
         }
         let reverse = run.leg == RunLeg::Reverse || source_ids.is_empty();
         let last_leg = reverse || target_ids.is_empty();
@@ -74,7 +76,7 @@ impl WorkerHandler {
                 .provider
                 .get_many(object, part, fields)
                 .await
-                .map_err(|e| classify::provider(&e))?;
+                .map_err(|e| Stalled::at(adapter.kind)(classify::provider(&e)))?;
             records.extend(found);
         }
         if mapping.spec.on_delete != OnDelete::Ignore {
@@ -91,6 +93,7 @@ impl WorkerHandler {
         // Numbered from where the leg starts, so a redelivered coordinator republishes the same
         // batch numbers (committed batches are skipped by their key).
         let mut batch_no = run.batches_published;
+        let mut published = run.records_published;
         let page = usize::try_from(self.page_size).unwrap_or(100).max(1);
         let pages: Vec<&[Record]> = records.chunks(page).collect();
         let batches = pages.len();
@@ -109,6 +112,7 @@ impl WorkerHandler {
             };
             self.run_page(key, only, BatchCaps::OFF).await?;
             batch_no += 1;
+            published += only.len() as i64;
         } else {
             let mut jobs = Vec::with_capacity(batches);
             for part in pages {
@@ -121,6 +125,7 @@ impl WorkerHandler {
                     })?,
                     reverse,
                 };
+                published += part.len() as i64;
                 jobs.push(JobEnvelope::new(
                     JobKind::Batch,
                     org_id.to_string(),
@@ -147,6 +152,7 @@ impl WorkerHandler {
                 leg,
                 page_token: None,
                 batches_published: batch_no,
+                records_published: published,
                 done: last_leg,
                 lease: self.run_lease,
             })
