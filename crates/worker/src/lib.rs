@@ -27,6 +27,8 @@ mod reverse;
 mod testdb;
 mod tokens;
 mod waiting;
+#[cfg(test)]
+mod waiting_tests;
 mod writes;
 
 use std::sync::Arc;
