@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use fluxcascade_core::duration::human;
+use fluxcascade_core::ProviderKind;
 use uuid::Uuid;
 
 use crate::syncs::fail_run_in;
@@ -97,6 +98,31 @@ impl Store {
                 "UPDATE sync_runs SET lease_until = GREATEST(lease_until, now() + make_interval(secs => $2::float8))
                  WHERE id = $1 AND status = 'running'",
                 &[&sync_id, &hold.as_secs_f64()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A job of a running run leaves for `wait` because `provider`'s rate limit is spent: holds
+    /// the run's lease like [`Store::hold_run_lease`] (for the wait plus `lease`) and records
+    /// which provider it waits on and until when, which `GET /v1/syncs/{id}` shows until the
+    /// wait is over or a batch of the run commits. One statement per deferral.
+    pub async fn run_waiting(
+        &self,
+        sync_id: Uuid,
+        provider: ProviderKind,
+        wait: Duration,
+        lease: Duration,
+    ) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .execute(
+                "UPDATE sync_runs SET
+                    lease_until = GREATEST(lease_until, now() + make_interval(secs => $3::float8 + $4::float8)),
+                    waiting_provider = $2, waiting_until = now() + make_interval(secs => $3::float8),
+                    waiting_since = now()
+                 WHERE id = $1 AND status = 'running'",
+                &[&sync_id, &provider.as_str(), &wait.as_secs_f64(), &lease.as_secs_f64()],
             )
             .await?;
         Ok(())

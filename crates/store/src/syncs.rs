@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use fluxcascade_core::{
-    final_status, Counts, Cursor, RecordError, RunLeg, SyncMode, SyncStatus, SyncTrigger,
+    final_status, Counts, Cursor, Progress, ProviderKind, RecordError, RunLeg, RunTotals, SyncMode,
+    SyncStatus, SyncTrigger, WaitReason, Waiting,
 };
 use uuid::Uuid;
 
@@ -22,6 +23,10 @@ pub struct SyncRow {
     pub finished_at: Option<DateTime<Utc>>,
     pub counts: Counts,
     pub error: Option<String>,
+    /// Read and done out of the known or estimated total (`core::progress`).
+    pub progress: Progress,
+    /// What the run waits on, while it is running and the wait is not over.
+    pub waiting: Option<Waiting>,
 }
 
 /// What the coordinator needs to (re)start a run.
@@ -46,11 +51,14 @@ pub struct RunState {
     pub webhook_ids: Option<(Vec<String>, Vec<String>)>,
     /// The coordinator epoch: a sync job published for an older one is stale.
     pub epoch: i32,
+    /// Records published in batches so far (over both legs); a resumed coordinator goes on from it.
+    pub records_published: i64,
 }
 
 const COLUMNS: &str =
     "id, org_id, mapping_id, status, trigger, mode, created_at, started_at, finished_at,
-    read_count, created_count, updated_count, skipped_count, failed_count, error, deleted_count";
+    read_count, created_count, updated_count, skipped_count, failed_count, error, deleted_count,
+    coordinator_done, records_published, total_estimate, NULL::text, NULL::timestamptz";
 
 /// Live counts come from the batches until the run is final.
 const LIVE_COLUMNS: &str =
@@ -62,16 +70,46 @@ const LIVE_COLUMNS: &str =
     CASE WHEN r.finished_at IS NULL THEN COALESCE(b.skipped, 0) ELSE r.skipped_count END,
     CASE WHEN r.finished_at IS NULL THEN COALESCE(b.failed, 0) ELSE r.failed_count END,
     r.error,
-    CASE WHEN r.finished_at IS NULL THEN COALESCE(b.deleted, 0) ELSE r.deleted_count END";
+    CASE WHEN r.finished_at IS NULL THEN COALESCE(b.deleted, 0) ELSE r.deleted_count END,
+    r.coordinator_done, r.records_published, r.total_estimate,
+    CASE WHEN r.status = 'running' AND r.waiting_until > now()
+              AND (b.last_commit IS NULL OR b.last_commit < r.waiting_since)
+         THEN r.waiting_provider END,
+    r.waiting_until";
 
 const LIVE_JOIN: &str = "LEFT JOIN LATERAL (
         SELECT sum(read_count)::bigint AS read, sum(created_count)::bigint AS created,
                sum(updated_count)::bigint AS updated, sum(skipped_count)::bigint AS skipped,
-               sum(failed_count)::bigint AS failed, sum(deleted_count)::bigint AS deleted
+               sum(failed_count)::bigint AS failed, sum(deleted_count)::bigint AS deleted,
+               max(finished_at) AS last_commit
         FROM sync_batches WHERE sync_id = r.id) b ON true";
 
 fn row_to_sync(r: &tokio_postgres::Row) -> SyncRow {
     let n = |i: usize| -> u64 { r.get::<_, i64>(i).max(0) as u64 };
+    let counts = Counts {
+        read: n(9),
+        created: n(10),
+        updated: n(11),
+        skipped: n(12),
+        failed: n(13),
+        deleted: n(15),
+    };
+    let finished_at: Option<DateTime<Utc>> = r.get(8);
+    let totals = RunTotals {
+        finished: finished_at.is_some(),
+        read_done: r.get(16),
+        published: n(17),
+        estimate: r.get::<_, Option<i64>>(18).map(|e| e.max(0) as u64),
+    };
+    // Column 19 is the provider only while the wait is visible (running, not over, no commit since).
+    let waiting = match (r.get::<_, Option<&str>>(19), r.get(20)) {
+        (Some(provider), Some(until)) => ProviderKind::parse(provider).map(|provider| Waiting {
+            reason: WaitReason::RateLimit,
+            provider,
+            until,
+        }),
+        _ => None,
+    };
     SyncRow {
         id: r.get(0),
         org_id: r.get(1),
@@ -81,16 +119,11 @@ fn row_to_sync(r: &tokio_postgres::Row) -> SyncRow {
         mode: r.get(5),
         created_at: r.get(6),
         started_at: r.get(7),
-        finished_at: r.get(8),
-        counts: Counts {
-            read: n(9),
-            created: n(10),
-            updated: n(11),
-            skipped: n(12),
-            failed: n(13),
-            deleted: n(15),
-        },
+        finished_at,
+        counts,
         error: r.get(14),
+        progress: Progress::of(&counts, &totals),
+        waiting,
     }
 }
 
@@ -102,6 +135,8 @@ pub struct Checkpoint<'a> {
     pub leg: RunLeg,
     pub page_token: Option<&'a str>,
     pub batches_published: i32,
+    /// Records published in batches so far, over the run's legs.
+    pub records_published: i64,
     pub done: bool,
     /// How long the renewed lease lasts.
     pub lease: std::time::Duration,
@@ -257,7 +292,19 @@ impl Store {
                     from_id = (SELECT cursor_id FROM mapping_cursors c WHERE c.mapping_id = sync_runs.mapping_id AND c.side = 'source'),
                     reverse_from_updated_at = (SELECT cursor_updated_at FROM mapping_cursors c WHERE c.mapping_id = sync_runs.mapping_id AND c.side = 'target'),
                     reverse_from_id = (SELECT cursor_id FROM mapping_cursors c WHERE c.mapping_id = sync_runs.mapping_id AND c.side = 'target'),
-                    lease_until = now() + make_interval(secs => $3), progress_at = now()
+                    lease_until = now() + make_interval(secs => $3), progress_at = now(),
+                    total_estimate = CASE WHEN trigger <> 'webhook' AND (mode = 'full' OR NOT EXISTS
+                        (SELECT 1 FROM mapping_cursors c WHERE c.mapping_id = sync_runs.mapping_id))
+                      THEN COALESCE(
+                        (SELECT p.read_count FROM sync_runs p
+                         WHERE p.org_id = sync_runs.org_id AND p.mapping_id = sync_runs.mapping_id
+                           AND p.status IN ('completed', 'partial') AND p.trigger <> 'webhook'
+                           AND (p.mode = 'full' OR (p.from_updated_at IS NULL AND p.reverse_from_updated_at IS NULL))
+                         ORDER BY p.created_at DESC LIMIT 1),
+                        (SELECT count(*) FROM record_links l
+                         WHERE l.org_id = sync_runs.org_id AND l.mapping_id = sync_runs.mapping_id
+                           AND l.target_id IS NOT NULL))
+                    END
                  WHERE org_id = $1 AND id = $2 AND status = 'pending'",
             )
             .await?;
@@ -268,7 +315,7 @@ impl Store {
             .prepare_cached(
                 "SELECT id, org_id, mapping_id, status, mode, created_at, page_token, batches_published,
                         coordinator_done, from_updated_at, from_id, leg, reverse_from_updated_at, reverse_from_id,
-                        webhook_source_ids, webhook_target_ids, coordinator_epoch
+                        webhook_source_ids, webhook_target_ids, coordinator_epoch, records_published
                  FROM sync_runs WHERE org_id = $1 AND id = $2",
             )
             .await?;
@@ -306,6 +353,7 @@ impl Store {
                     (s, t) => Some((s.unwrap_or_default(), t.unwrap_or_default())),
                 },
                 epoch: r.get(16),
+                records_published: r.get(17),
             })
         })
         .transpose()
@@ -323,7 +371,7 @@ impl Store {
         let stmt = client
             .prepare_cached(
                 "UPDATE sync_runs SET leg = $2, page_token = $3, batches_published = $4, coordinator_done = $5,
-                    lease_until = now() + make_interval(secs => $7), progress_at = now()
+                    lease_until = now() + make_interval(secs => $7), progress_at = now(), records_published = $8
                  WHERE id = $1 AND status = 'running' AND coordinator_epoch <= $6",
             )
             .await?;
@@ -338,6 +386,7 @@ impl Store {
                     &checkpoint.done,
                     &checkpoint.epoch,
                     &checkpoint.lease.as_secs_f64(),
+                    &checkpoint.records_published,
                 ],
             )
             .await?;
@@ -456,7 +505,8 @@ impl Store {
             .prepare_cached(
                 "UPDATE sync_runs SET status = $2, finished_at = now(), read_count = $3, created_count = $4,
                     updated_count = $5, skipped_count = $6, failed_count = $7, deleted_count = $8,
-                    error = CASE WHEN $2 = 'failed' THEN 'every record failed; see the run''s errors' ELSE NULL END
+                    error = CASE WHEN $2 = 'failed' THEN 'every record failed; see the run''s errors' ELSE NULL END,
+                    waiting_provider = NULL, waiting_until = NULL, waiting_since = NULL
                  WHERE id = $1",
             )
             .await?;
@@ -528,6 +578,7 @@ pub(crate) async fn fail_run_in(
     let n = tx
         .execute(
             "UPDATE sync_runs r SET status = 'failed', finished_at = now(), error = $3, lease_until = NULL,
+                waiting_provider = NULL, waiting_until = NULL, waiting_since = NULL,
                 read_count = COALESCE(b.read, 0), created_count = COALESCE(b.created, 0),
                 updated_count = COALESCE(b.updated, 0), skipped_count = COALESCE(b.skipped, 0),
                 failed_count = COALESCE(b.failed, 0), deleted_count = COALESCE(b.deleted, 0)

@@ -325,6 +325,7 @@ async fn every_outbound_delivery_written_is_counted() {
         leg: RunLeg::Forward,
         page_token: None,
         batches_published: 1,
+        records_published: 3,
         done: true,
         lease: LEASE,
     };
@@ -455,6 +456,7 @@ async fn deleted_counts_reach_the_live_run_the_finished_run_and_usage() {
         leg: RunLeg::Forward,
         page_token: None,
         batches_published: 1,
+        records_published: 3,
         done: true,
         lease: LEASE,
     };

@@ -132,8 +132,9 @@ impl WorkerHandler {
         let result = self.process_batch(&key, records).await;
         lock.release().await;
         if let Err(e) = result {
+            let provider = e.provider();
             let e = JobError::from(e);
-            self.hold_lease_while_deferred(sync_id, &e).await;
+            self.hold_run_while_deferred(sync_id, &e, provider).await;
             return Err(e.into());
         }
         self.after_batch(org_id, sync_id, mapping_id, reverse).await
@@ -161,7 +162,12 @@ impl WorkerHandler {
             return Ok(());
         }
         let ctx = self.leg_ctx(*key).await?;
-        let commit = self.write_page(&ctx, records).await?;
+        // A failure names the written side, the only provider a batch calls, so a rate-limited
+        // run says which provider it waits on.
+        let commit = self
+            .write_page(&ctx, records)
+            .await
+            .map_err(WorkerError::at(ctx.adapter.kind))?;
         let fresh = commit_counted(&self.store, &commit).await?;
         if fresh {
             info!(%sync_id, batch_no, created = commit.counts.created, updated = commit.counts.updated,

@@ -8,7 +8,7 @@ use fluxcascade_providers::{ListQuery, Provider};
 use fluxcascade_queue::{JobError, Reason};
 use fluxcascade_store::syncs::Checkpoint;
 use prost::Message;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::classify;
@@ -87,31 +87,16 @@ impl WorkerHandler {
         let org_id = parse_uuid(&env.org_id, "org_id")?;
         let sync_id = parse_uuid(&job.sync_id, "sync_id")?;
         let epoch = i32::try_from(job.epoch).unwrap_or(i32::MAX);
-        let result = self.coordinate(org_id, sync_id, epoch).await;
-        match result.map_err(JobError::from) {
-            Ok(()) => Ok(()),
-            Err(e) if self.is_final_attempt(env, &e) => {
-                self.give_up_run(env, org_id, sync_id, &e).await
-            }
-            Err(e) => {
-                self.hold_lease_while_deferred(sync_id, &e).await;
-                Err(e)
-            }
+        let Err(e) = self.coordinate(org_id, sync_id, epoch).await else {
+            return Ok(());
+        };
+        let provider = e.provider();
+        let e = JobError::from(e);
+        if self.is_final_attempt(env, &e) {
+            return self.give_up_run(env, org_id, sync_id, &e).await;
         }
-    }
-
-    /// A job leaving to wait out a rate limit keeps its run's lease for the wait, so the reaper
-    /// does not resume the run meanwhile (best effort: a resume would only be redundant).
-    pub(crate) async fn hold_lease_while_deferred(&self, sync_id: Uuid, e: &JobError) {
-        if let JobError::Deferred { wait, .. } = e {
-            if let Err(err) = self
-                .store
-                .hold_run_lease(sync_id, *wait + self.run_lease)
-                .await
-            {
-                debug!(error = %err, %sync_id, "could not hold the run's lease while deferred");
-            }
-        }
+        self.hold_run_while_deferred(sync_id, &e, provider).await;
+        Err(e)
     }
 
     /// A job of the run cannot proceed, for good: the run is failed with the reason (its mapping
@@ -235,9 +220,10 @@ impl WorkerHandler {
                 from,
                 fields,
                 run.page_token.clone(),
-                run.batches_published,
+                (run.batches_published, run.records_published),
             )
-            .await?
+            .await
+            .map_err(WorkerError::at(adapter.kind))?
         {
             LegEnd::Read(batches) => batches,
             LegEnd::Superseded => {
@@ -291,7 +277,7 @@ impl WorkerHandler {
         from: Option<Cursor>,
         fields: Vec<String>,
         page: Option<String>,
-        mut batch_no: i32,
+        (mut batch_no, mut published): (i32, i64),
     ) -> Result<LegEnd, WorkerError> {
         let mut query = ListQuery {
             since: from.clone(),
@@ -334,6 +320,7 @@ impl WorkerHandler {
                     .await
                     .map_err(WorkerError::publish("publishing a batch"))?;
                 batch_no += 1;
+                published += records.len() as i64;
             }
             let leg_done = page.next_page.is_none();
             let (leg, token) = (read.leg.stored(), page.next_page.as_deref());
@@ -345,6 +332,7 @@ impl WorkerHandler {
                     leg,
                     page_token: token,
                     batches_published: batch_no,
+                    records_published: published,
                     done: leg_done && read.last_leg,
                     lease: self.run_lease,
                 })

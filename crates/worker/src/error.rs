@@ -2,6 +2,7 @@
 //! cannot be read) convert into [`WorkerError`] with `?`, and it becomes the queue's [`JobError`]
 //! once, through `classify`, where a job's outcome is decided.
 
+use fluxcascade_core::ProviderKind;
 use fluxcascade_providers::ProviderError;
 use fluxcascade_queue::{JobError, QueueError};
 use fluxcascade_store::StoreError;
@@ -30,12 +31,36 @@ pub enum WorkerError {
     /// Already classified (a concurrency cap's deferral, a reason carried on).
     #[error(transparent)]
     Job(#[from] JobError),
+    /// A failure while calling `provider`: a rate limit there is that provider's to wait out
+    /// (`GET /v1/syncs/{id}` → `waiting.provider`).
+    #[error("{source}")]
+    At {
+        provider: ProviderKind,
+        #[source]
+        source: Box<WorkerError>,
+    },
 }
 
 impl WorkerError {
     /// A publish of `what` the broker did not confirm.
     pub fn publish(what: &'static str) -> impl FnOnce(QueueError) -> WorkerError {
         move |source| WorkerError::Publish { what, source }
+    }
+
+    /// Attributes a failure to calls to `provider` (for `map_err`).
+    pub fn at<E: Into<WorkerError>>(provider: ProviderKind) -> impl FnOnce(E) -> WorkerError {
+        move |e| WorkerError::At {
+            provider,
+            source: Box::new(e.into()),
+        }
+    }
+
+    /// The provider the failing job was calling, where known.
+    pub fn provider(&self) -> Option<ProviderKind> {
+        match self {
+            WorkerError::At { provider, .. } => Some(*provider),
+            _ => None,
+        }
     }
 
     /// A job that cannot be read: `message` says what is wrong with it.
@@ -53,6 +78,7 @@ impl From<WorkerError> for JobError {
             WorkerError::Publish { what, source } => classify::publish(what, &source),
             WorkerError::BadJob(message) => JobError::Permanent { message },
             WorkerError::Job(j) => j,
+            WorkerError::At { source, .. } => JobError::from(*source),
         }
     }
 }
@@ -102,6 +128,12 @@ mod tests {
                 |j| matches!(j, JobError::Infrastructure { message } if message.starts_with("publishing a batch: ")),
             ),
             (
+                WorkerError::at(ProviderKind::Jobber)(ProviderError::RateLimited {
+                    retry_after: Duration::from_secs(7),
+                }),
+                |j| matches!(j, JobError::Deferred { wait, .. } if *wait == Duration::from_secs(7)),
+            ),
+            (
                 JobError::Deferred {
                     message: "cap".into(),
                     wait: Duration::from_secs(1),
@@ -110,6 +142,11 @@ mod tests {
                 |j| matches!(j, JobError::Deferred { .. }),
             ),
         ];
+        assert_eq!(
+            WorkerError::at(ProviderKind::Hubspot)(ProviderError::Transient("x".into())).provider(),
+            Some(ProviderKind::Hubspot)
+        );
+        assert_eq!(WorkerError::bad_job("x").provider(), None);
         for (e, class) in cases {
             let shown = e.to_string();
             let j = JobError::from(e);

@@ -27,6 +27,9 @@ mod reverse;
 #[cfg(test)]
 mod testdb;
 mod tokens;
+mod waiting;
+#[cfg(test)]
+mod waiting_tests;
 mod writes;
 
 use std::sync::Arc;

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use fluxcascade_core::{Counts, RecordError, SyncMode, SyncStatus, SyncTrigger};
+use fluxcascade_core::{Counts, Progress, RecordError, SyncMode, SyncStatus, SyncTrigger, Waiting};
 use fluxcascade_proto::v1::{JobEnvelope, JobKind, SyncJob};
 use fluxcascade_store::syncs::{SyncFilter, SyncRow};
 use prost::Message;
@@ -53,6 +53,12 @@ pub struct SyncView {
     pub error: Option<String>,
     /// The first 100 per-record errors (all of them: `GET /v1/syncs/{id}/errors`).
     pub errors: Vec<RecordError>,
+    /// Records read and processed out of the run's total (known, estimated, or null), updated
+    /// as its batches commit; a finished run's total is its read count.
+    pub progress: Progress,
+    /// Set while the running run waits on a provider's rate limit (which provider, until
+    /// when); null otherwise, and once the wait is over or the run moves again.
+    pub waiting: Option<Waiting>,
 }
 
 impl SyncView {
@@ -69,6 +75,8 @@ impl SyncView {
             counts: row.counts,
             error: row.error,
             errors,
+            progress: row.progress,
+            waiting: row.waiting,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Syncs: enqueue with broker confirm, conflicts, 503 when the broker is down, record errors.
 
-use fluxcascade_core::{Counts, RecordError};
+use fluxcascade_core::{Counts, ProviderKind, RecordError};
 use fluxcascade_store::links::BatchCommit;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -58,6 +58,14 @@ async fn triggering_a_sync_enqueues_a_job() {
     assert_eq!(
         sync["counts"],
         json!({"read": 0, "created": 0, "updated": 0, "skipped": 0, "failed": 0, "deleted": 0})
+    );
+    // A mapping never synced: nothing is known about its total yet, and nothing is waited on.
+    assert_eq!(
+        (&sync["progress"], &sync["waiting"]),
+        (
+            &json!({"read": 0, "written": 0, "processed": 0, "total": null, "totalIsEstimate": false}),
+            &json!(null)
+        )
     );
     assert_eq!(
         app.sync_queue_depth().await,
@@ -303,6 +311,71 @@ async fn record_errors_show_on_the_run_and_page() {
         json!({"recordId": "r1", "code": "invalid_value", "message": "bad 1"})
     );
     assert_eq!(run["errors"].as_array().map(Vec::len), Some(3));
+    // 2 created + 3 failed of 5 read; a first run has no estimate until its pages are read.
+    assert_eq!(
+        run["progress"],
+        json!({"read": 5, "written": 2, "processed": 5, "total": null, "totalIsEstimate": false})
+    );
+    assert_eq!(run["waiting"], json!(null));
+
+    // What a worker does when Jobber's rate limit defers the run's next batch.
+    app.store
+        .run_waiting(
+            sync_id,
+            ProviderKind::Jobber,
+            std::time::Duration::from_secs(300),
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .expect("waiting");
+    for path in [
+        format!("/v1/syncs/{id}"),
+        format!("/v1/syncs?mappingId={mapping}"),
+    ] {
+        let (s, v) = app.call(Method::GET, &path, Some(&app.owner), None).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let waiting = if v["data"].is_array() {
+            &v["data"][0]["waiting"]
+        } else {
+            &v["waiting"]
+        };
+        assert_eq!(
+            (&waiting["reason"], &waiting["provider"]),
+            (&json!("rate_limit"), &json!("jobber")),
+            "{path}: {v}"
+        );
+        let until: chrono::DateTime<chrono::Utc> = waiting["until"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("{path}: until is RFC 3339: {v}"));
+        assert!(
+            until > chrono::Utc::now() + chrono::Duration::seconds(240),
+            "{v}"
+        );
+    }
+    let (_, doc) = app.call(Method::GET, "/openapi.json", None, None).await;
+    let schemas = &doc["components"]["schemas"];
+    let view = &schemas["SyncView"]["properties"];
+    assert!(
+        view["progress"].is_object() && view["waiting"].is_object(),
+        "SyncView documents progress and waiting: {view}"
+    );
+    for (schema, fields) in [
+        (
+            "Progress",
+            &["read", "written", "processed", "total", "totalIsEstimate"][..],
+        ),
+        ("Waiting", &["reason", "provider", "until"][..]),
+    ] {
+        for field in fields {
+            assert!(
+                schemas[schema]["properties"][field].is_object(),
+                "{schema}.{field} documented: {}",
+                schemas[schema]
+            );
+        }
+    }
+    assert_eq!(schemas["WaitReason"]["enum"], json!(["rate_limit"]));
 
     let mut seen = Vec::new();
     let mut path = format!("/v1/syncs/{id}/errors?limit=2");

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use fluxcascade_core::{Counts, Progress, RunTotals};
 use serde::Serialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -127,6 +128,19 @@ pub(crate) async fn emit_sync_event<C: GenericClient>(
         Vec::new()
     };
     let n = |i: usize| run.get::<_, i64>(i).max(0);
+    let u = |i: usize| n(i) as u64;
+    let counts = Counts {
+        read: u(8),
+        created: u(9),
+        updated: u(10),
+        skipped: u(11),
+        failed: u(12),
+        deleted: u(14),
+    };
+    let finished = RunTotals {
+        finished: true,
+        ..RunTotals::default()
+    };
     let data = json!({
         "id": run.get::<_, Uuid>(0),
         "mappingId": run.get::<_, Uuid>(1),
@@ -140,6 +154,8 @@ pub(crate) async fn emit_sync_event<C: GenericClient>(
                    "deleted": n(14)},
         "error": run.get::<_, Option<String>>(13),
         "errors": errors,
+        "progress": Progress::of(&counts, &finished),
+        "waiting": Value::Null,
     });
     insert_deliveries(c, org_id, &event_type, sync_id, &data, &subs).await?;
     Ok(())

@@ -66,7 +66,11 @@ impl WorkerHandler {
         let mut records = Vec::new();
         let chunk = adapter.provider.max_batch(object).clamp(1, 100);
         for part in ids.chunks(chunk) {
-            let found = adapter.provider.get_many(object, part, fields).await?;
+            let found = adapter
+                .provider
+                .get_many(object, part, fields)
+                .await
+                .map_err(WorkerError::at(adapter.kind))?;
             records.extend(found);
         }
         if mapping.spec.on_delete != OnDelete::Ignore {
@@ -83,6 +87,7 @@ impl WorkerHandler {
         // Numbered from where the leg starts, so a redelivered coordinator republishes the same
         // batch numbers (committed batches are skipped by their key).
         let mut batch_no = run.batches_published;
+        let mut published = run.records_published;
         let page = usize::try_from(self.page_size).unwrap_or(100).max(1);
         let pages: Vec<&[Record]> = records.chunks(page).collect();
         let batches = pages.len();
@@ -101,6 +106,7 @@ impl WorkerHandler {
             };
             self.run_page(key, only, BatchCaps::OFF).await?;
             batch_no += 1;
+            published += only.len() as i64;
         } else {
             let mut jobs = Vec::with_capacity(batches);
             for part in pages {
@@ -113,6 +119,7 @@ impl WorkerHandler {
                     })?,
                     reverse,
                 };
+                published += part.len() as i64;
                 jobs.push(JobEnvelope::new(
                     JobKind::Batch,
                     org_id.to_string(),
@@ -139,6 +146,7 @@ impl WorkerHandler {
                 leg,
                 page_token: None,
                 batches_published: batch_no,
+                records_published: published,
                 done: last_leg,
                 lease: self.run_lease,
             })
