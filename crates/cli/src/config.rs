@@ -38,6 +38,8 @@ pub struct Settings {
     pub listen: Option<String>,
     /// `FLUXCASCADE_PUBLIC_URL`: where providers and browsers reach the ingress.
     pub public_url: Option<String>,
+    /// `FLUXCASCADE_SESSION_TTL_SECS`: how long a console session lives (default 12 h).
+    pub session_ttl: Duration,
     /// `FLUXCASCADE_METRICS_LISTEN`: where the ingress serves `/metrics` (never its API port);
     /// `off`: nowhere.
     pub metrics_listen: Option<String>,
@@ -146,6 +148,11 @@ impl Settings {
             master_keys_previous: env("FLUXCASCADE_MASTER_KEYS_PREVIOUS").map(Secret),
             listen: env("FLUXCASCADE_LISTEN"),
             public_url: env("FLUXCASCADE_PUBLIC_URL"),
+            session_ttl: Duration::from_secs(env_parse(
+                "FLUXCASCADE_SESSION_TTL_SECS",
+                fluxcascade_ingress::console::session::DEFAULT_SESSION_TTL.as_secs(),
+            )?)
+            .max(Duration::from_secs(60)),
             metrics_listen: match env("FLUXCASCADE_METRICS_LISTEN") {
                 Some(v) if v == "off" => None,
                 Some(v) => Some(v),

@@ -150,6 +150,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 public_url: settings.public_url.clone().unwrap_or_default(),
                 webhook_urls: settings.webhook_urls.clone(),
                 metrics_listen: settings.metrics_listen.clone(),
+                sessions: fluxcascade_ingress::console::session::SessionConfig::with_ttl(
+                    settings.session_ttl,
+                ),
             };
             let ingress =
                 fluxcascade_ingress::Ingress::build(config, store, publisher, key).await?;

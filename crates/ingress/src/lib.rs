@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod hooks;
 pub mod json;
@@ -75,6 +76,8 @@ pub struct IngressConfig {
     /// Where Prometheus `/metrics` (with `/healthz`, `/readyz`) is served, never on the public
     /// API port; port 0 picks one; `None`: not served.
     pub metrics_listen: Option<String>,
+    /// How long console sessions live.
+    pub sessions: console::session::SessionConfig,
 }
 
 impl Default for IngressConfig {
@@ -86,6 +89,7 @@ impl Default for IngressConfig {
             public_url: String::new(),
             webhook_urls: WebhookUrls::public_only(),
             metrics_listen: Some(DEFAULT_METRICS_LISTEN.into()),
+            sessions: console::session::SessionConfig::default(),
         }
     }
 }
@@ -117,6 +121,8 @@ pub struct SharedState {
     pub webhook_urls: WebhookUrls,
     /// Publishes webhook jobs, coalescing concurrent deliveries (see [`hooks::coalesce`]).
     pub hooks: hooks::coalesce::HookBatcher,
+    /// See [`IngressConfig::sessions`].
+    pub sessions: console::session::SessionConfig,
 }
 
 impl SharedState {
@@ -147,6 +153,7 @@ impl AppState {
             http: egress::provider_client(std::time::Duration::from_secs(10))
                 .expect("the HTTP client builds"),
             webhook_urls: defaults.webhook_urls,
+            sessions: defaults.sessions,
         }))
     }
 }
@@ -170,6 +177,7 @@ pub fn router(state: AppState) -> Router {
     openapi::finish(&mut doc);
     routes
         .route("/openapi.json", openapi::serve(doc))
+        .merge(console::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::map_response(error::ensure_json_errors))
@@ -197,6 +205,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
+        .routes(routes!(console::session::login, console::session::logout))
         .merge(hooks::router())
         .routes(routes!(connections::list, connections::create))
         .routes(routes!(connections::get_one, connections::delete))
@@ -321,6 +330,7 @@ impl Ingress {
             http: egress::provider_client(std::time::Duration::from_secs(10))
                 .context("building the HTTP client")?,
             webhook_urls: config.webhook_urls,
+            sessions: config.sessions,
         }));
         Ok(Ingress {
             listener,

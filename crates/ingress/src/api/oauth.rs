@@ -7,6 +7,13 @@
 //! API key — the `state` names the org — exchanges the code and creates the connection, or, when
 //! `authorize` named a `connectionId`, gives that connection the new tokens (a reconnect: the
 //! account signed in with must be the connection's).
+//!
+//! An authorization the console starts is bound to the browser that started it: its state
+//! stores the hash of a short-lived `fc_oauth` cookie (SameSite=Lax, so the provider's
+//! cross-site redirect back still carries it) set in that browser, and the callback refuses it
+//! (400 `invalid_state`, no connection) when the cookie is absent or different; it then sends
+//! the browser back to the console's Connections page. API flows (`authorize` with a key) are
+//! bound to nothing: whoever opens their consent URL connects their account to the org.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -63,7 +70,7 @@ pub struct AuthorizeStarted {
     pub expires_at: chrono::DateTime<Utc>,
 }
 
-fn provider_kind(raw: &str) -> Result<ProviderKind, ApiError> {
+pub(crate) fn provider_kind(raw: &str) -> Result<ProviderKind, ApiError> {
     ProviderKind::parse(raw).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -109,12 +116,58 @@ pub async fn authorize(
             return Err(ApiError::invalid_field(field, e.to_string()));
         }
     }
+    let started = start(
+        &state,
+        &caller,
+        kind,
+        StartOptions {
+            account_name: q.account_name.as_deref(),
+            account_hint: q.account_hint.as_deref(),
+            connection_id: q.connection_id.as_deref(),
+            session_binding: None,
+        },
+    )
+    .await?;
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    if wants_json {
+        return Ok(Json(started).into_response());
+    }
+    Ok((
+        StatusCode::FOUND,
+        [(header::LOCATION, started.authorize_url)],
+    )
+        .into_response())
+}
+
+/// What starting an authorization may say besides the provider.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StartOptions<'a> {
+    pub account_name: Option<&'a str>,
+    pub account_hint: Option<&'a str>,
+    /// A connection id (text, as given) to reconnect.
+    pub connection_id: Option<&'a str>,
+    /// The console's binding token: the callback then requires it back as the
+    /// [`OAUTH_BINDING_COOKIE`](crate::console::session::OAUTH_BINDING_COOKIE) cookie.
+    pub session_binding: Option<&'a str>,
+}
+
+/// Starts an authorization for `caller` (who may manage connections): records the single-use
+/// state and returns the provider's consent URL. Shared by the API and the console.
+pub async fn start(
+    state: &AppState,
+    caller: &Caller,
+    kind: ProviderKind,
+    options: StartOptions<'_>,
+) -> Result<AuthorizeStarted, ApiError> {
     let app = state.provider_app(kind)?;
-    let connection_id = match q.connection_id.as_deref().filter(|s| !s.is_empty()) {
-        Some(raw) => Some(reconnect_target(&state, &caller, kind, raw).await?),
+    let connection_id = match options.connection_id.filter(|s| !s.is_empty()) {
+        Some(raw) => Some(reconnect_target(state, caller, kind, raw).await?),
         None => None,
     };
-    let redirect_uri = callback_url(&state, kind);
+    let redirect_uri = callback_url(state, kind);
     // 32 random bytes, base64url: the same generator as webhook secrets.
     let nonce = crate::hooks::verify::new_secret().map_err(|_| ApiError::internal())?;
     let expires_at = Utc::now() + chrono::Duration::minutes(STATE_TTL_MINUTES);
@@ -125,32 +178,44 @@ pub async fn authorize(
             &NewOAuthState {
                 org_id: caller.org_id(),
                 provider: kind.as_str(),
-                account_name: q.account_name.as_deref().filter(|s| !s.is_empty()),
+                account_name: options.account_name.filter(|s| !s.is_empty()),
                 connection_id,
                 redirect_uri: &redirect_uri,
                 expires_at,
                 started_by: Some((caller.member_id(), caller.0.key_id)),
+                session_binding: options.session_binding,
             },
         )
         .await?;
     let mut url = fluxcascade_providers::authorize_url(kind, app, &redirect_uri, &nonce);
-    if let Some(hint) = q.account_hint.as_deref().filter(|s| !s.is_empty()) {
+    if let Some(hint) = options.account_hint.filter(|s| !s.is_empty()) {
         let encoded: String = url::form_urlencoded::byte_serialize(hint.as_bytes()).collect();
         url.push_str(&format!("&account={encoded}"));
     }
-    let wants_json = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/json"));
-    if wants_json {
-        return Ok(Json(AuthorizeStarted {
-            authorize_url: url,
-            state: nonce,
-            expires_at,
-        })
-        .into_response());
-    }
-    Ok((StatusCode::FOUND, [(header::LOCATION, url)]).into_response())
+    Ok(AuthorizeStarted {
+        authorize_url: url,
+        state: nonce,
+        expires_at,
+    })
+}
+
+/// How long a started authorization (and so its binding cookie) lives, in seconds.
+pub const STATE_TTL_SECS: u64 = STATE_TTL_MINUTES as u64 * 60;
+
+/// Whether the request brings back the binding a console-started authorization was bound to
+/// (an API flow is bound to nothing). Constant-time on the hashes.
+fn binding_matches(started: &OAuthState, headers: &HeaderMap) -> bool {
+    use subtle::ConstantTimeEq;
+    let Some(expected) = &started.session_hash else {
+        return true;
+    };
+    let Some(given) =
+        crate::console::session::cookie(headers, crate::console::session::OAUTH_BINDING_COOKIE)
+    else {
+        return false;
+    };
+    let given = fluxcascade_store::sessions::token_hash(given);
+    bool::from(given.ct_eq(expected))
 }
 
 /// `GET /v1/oauth/{provider}/callback`: where the provider sends the browser back. No API key:
@@ -170,6 +235,7 @@ pub async fn callback(
     State(state): State<AppState>,
     Path(provider): Path<String>,
     Query(q): Query<CallbackQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let kind = provider_kind(&provider)?;
     let app = state.provider_app(kind)?;
@@ -189,6 +255,15 @@ pub async fn callback(
             "state is unknown, expired or already used; start again at /v1/oauth/{provider}/authorize",
         ));
     };
+    if !binding_matches(&started, &headers) {
+        tracing::warn!(org_id = %started.org_id, provider = %kind, "OAuth callback in a browser other than the console session that started it");
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_state",
+            "this authorization was started in another browser session; start again from the console",
+        ));
+    }
+    let from_console = started.session_hash.is_some();
     if let Some(error) = &q.error {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -224,6 +299,11 @@ pub async fn callback(
         let view = reconnect(&state, &started, connection_id, kind, &account_id, tokens).await?;
         crate::api::audit::record_callback(&state, &started, "connection.reconnected", view.id)
             .await;
+        if from_console {
+            return Ok(crate::console::pages::connections::back_from_oauth(
+                &state, kind,
+            ));
+        }
         return Ok((StatusCode::OK, Json(view)).into_response());
     }
     let account_name = started
@@ -241,6 +321,11 @@ pub async fn callback(
     };
     let view = create_connection(&state, started.org_id, new, &tokens.access_token).await?;
     crate::api::audit::record_callback(&state, &started, "connection.created", view.id).await;
+    if from_console {
+        return Ok(crate::console::pages::connections::back_from_oauth(
+            &state, kind,
+        ));
+    }
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
