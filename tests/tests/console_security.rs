@@ -199,14 +199,13 @@ async fn console_sessions_csrf_and_oauth_binding() -> anyhow::Result<()> {
     );
     let body: Value = resp.json().await?;
     let api_csrf = body["csrfToken"].as_str().context("csrfToken")?.to_owned();
-    let mut api_jar = Jar::default();
-    api_jar.session = Some(
-        cookie["fc_session=".len()..]
+    let api_jar = Jar {
+        session: cookie["fc_session=".len()..]
             .split(';')
             .next()
-            .unwrap_or_default()
-            .to_owned(),
-    );
+            .map(str::to_owned),
+        oauth: None,
+    };
 
     // Bad logins: unknown key 401, empty or oversized key 422 naming apiKey.
     for (key, status) in [
