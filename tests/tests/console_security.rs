@@ -358,6 +358,41 @@ async fn console_sessions_csrf_and_oauth_binding() -> anyhow::Result<()> {
     assert!(page.contains("HubSpot account connected."), "{page}");
     assert!(page.contains(r#"class="badge ok">active"#), "{page}");
 
+    // An expired connection offers Reconnect, which runs the flow for that connection and
+    // makes it active again (the same connection, no new one).
+    let db = env.db().await?;
+    let hubspot: uuid::Uuid = db
+        .query_one(
+            "UPDATE connections SET status = 'expired', status_message = 'refresh token revoked'
+             WHERE provider = 'hubspot' RETURNING id",
+            &[],
+        )
+        .await?
+        .get(0);
+    let (_, page) = a.page("/connections").await?;
+    assert!(page.contains("refresh token revoked"), "{page}");
+    assert!(page.contains(">Reconnect<"), "{page}");
+    let csrf = a.csrf().await?;
+    let hubspot_id = hubspot.to_string();
+    let resp = a
+        .post_form(
+            "/connections/connect/hubspot",
+            &[("csrf", &csrf), ("connection_id", &hubspot_id)],
+        )
+        .await?;
+    assert_eq!(resp.status(), 303);
+    let consent = redirect_target(&resp, "reconnect")?;
+    let resp = env.http.get(&consent).send().await?;
+    let callback = redirect_target(&resp, "the consent page")?;
+    let (status, body) = a.callback(&callback).await?;
+    assert_eq!(status, 200, "{body}");
+    let status: String = db
+        .query_one("SELECT status FROM connections WHERE id = $1", &[&hubspot])
+        .await?
+        .get(0);
+    assert_eq!(status, "active");
+    assert_eq!(connection_count(&env).await?, 1);
+
     // An API flow (bearer key) stays unbound: its callback needs no cookie (JSON, 201).
     let conn = env.connect_account("pipedrive", None).await?;
     assert_eq!(conn["provider"], "pipedrive");
