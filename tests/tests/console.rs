@@ -1,7 +1,8 @@
 //! The console in a real browser: headless Chromium driven through chromedriver (WebDriver, the
 //! `fantoccini` crate) against the real binary. Logs in with the org's key, sees the empty
 //! Connections page, connects HubSpot and then Jobber through the sandbox's consent pages and is
-//! back on Connections with each one active. Screenshots of each step go to
+//! back on Connections with each one active; then the Mappings and Syncs pages, empty and with a
+//! mapping and a run, the phone width, and logout. Screenshots of each step go to
 //! `target/console/NN-step.png` (`scripts/services.sh` installs `chromium` and `chromium-driver`).
 
 use std::net::TcpListener;
@@ -126,6 +127,17 @@ async fn click_button(browser: &Client, label: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Follows the navigation link labelled `label`.
+async fn click_link(browser: &Client, label: &str) -> anyhow::Result<()> {
+    browser
+        .find(Locator::LinkText(label))
+        .await
+        .with_context(|| format!("no link {label:?}"))?
+        .click()
+        .await?;
+    Ok(())
+}
+
 /// The provider's card on the Connections page, with its status.
 async fn card_status(browser: &Client, provider: &str) -> anyhow::Result<String> {
     let card = browser
@@ -197,11 +209,42 @@ async fn run(env: &TestEnv, browser: &Client) -> anyhow::Result<()> {
     providers.sort_unstable();
     assert_eq!(providers, ["hubspot", "jobber"]);
 
+    // Mappings and Syncs: empty states that say what to do, then the lists.
+    click_link(browser, "Mappings").await?;
+    wait_for_text(browser, "No mappings yet.").await?;
+    shot(browser, "05-mappings-empty").await?;
+    let id_of = |provider: &str| {
+        conns["data"]
+            .as_array()
+            .and_then(|all| all.iter().find(|c| c["provider"] == provider))
+            .and_then(|c| c["id"].as_str())
+            .map(str::to_owned)
+            .context("connection id")
+    };
+    let mapping = env
+        .contacts_to_clients(&id_of("hubspot")?, &id_of("jobber")?)
+        .await?;
+    browser.refresh().await?;
+    let page = wait_for_text(browser, "contacts to clients").await?;
+    assert!(
+        page.contains("hubspot 10000001"),
+        "the source connection by name"
+    );
+    shot(browser, "06-mappings-list").await?;
+    click_link(browser, "Syncs").await?;
+    wait_for_text(browser, "No syncs have run yet.").await?;
+    env.trigger_sync(&mapping, "full").await?;
+    browser.refresh().await?;
+    wait_for_text(browser, "pending").await?;
+    shot(browser, "07-syncs-list").await?;
+    click_link(browser, "Connections").await?;
+    wait_for_text(browser, "Connect Jobber").await?;
+
     // Phone width: the same page, laid out for it.
     browser.set_window_size(390, 844).await?;
     browser.refresh().await?;
     wait_for_text(browser, "Jobber").await?;
-    shot(browser, "05-connections-phone").await?;
+    shot(browser, "08-connections-phone").await?;
     browser.set_window_size(1280, 900).await?;
 
     // Logging out ends the session: the console is back at the login page.
