@@ -22,3 +22,6 @@ CREATE INDEX console_sessions_key_id ON console_sessions (key_id);
 -- An authorization the console started: SHA-256 of the short-lived binding cookie set in the
 -- browser that started it. NULL: an API (JSON) flow, not bound to a browser.
 ALTER TABLE oauth_states ADD COLUMN session_hash bytea;
+
+-- An API flow may name where the callback sends the browser afterwards (an allowed origin only).
+ALTER TABLE oauth_states ADD COLUMN redirect_to text;

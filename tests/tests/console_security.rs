@@ -461,3 +461,57 @@ async fn console_sessions_csrf_and_oauth_binding() -> anyhow::Result<()> {
     assert_eq!(resp.status(), 401);
     Ok(())
 }
+
+#[tokio::test]
+async fn an_api_flow_returns_only_to_an_allowed_redirect_origin() -> anyhow::Result<()> {
+    let env = TestEnv::start_with(
+        "console_redirect_to",
+        0,
+        fluxcascade_tests::Options::default().with_env(
+            "FLUXCASCADE_OAUTH_REDIRECT_ORIGINS",
+            "https://app.example.test",
+        ),
+    )
+    .await?;
+    let authorize = |redirect_to: &str| {
+        env.http
+            .get(format!("{}/v1/oauth/hubspot/authorize", env.api_url))
+            .query(&[("redirectTo", redirect_to)])
+            .bearer_auth(&env.api_key)
+            .send()
+    };
+    // Another origin (host, scheme or port) is refused, naming the field; nothing starts.
+    for bad in [
+        "https://evil.example.test/done",
+        "http://app.example.test/done",
+        "https://app.example.test:8443/done",
+        "javascript:alert(1)",
+        "not a url",
+    ] {
+        let resp = authorize(bad).await?;
+        assert_eq!(resp.status(), 422, "{bad}");
+        let body: Value = resp.json().await?;
+        assert_eq!(body["error"]["details"][0]["field"], "redirectTo", "{body}");
+    }
+    // An allowed one: the callback sends the browser back there with the new connection.
+    let resp = authorize("https://app.example.test/done?from=fc").await?;
+    let consent = redirect_target(&resp, "authorize")?;
+    let resp = env.http.get(&consent).send().await?;
+    let callback = redirect_target(&resp, "the consent page")?;
+    let resp = env.http.get(&callback).send().await?;
+    assert_eq!(resp.status(), 303);
+    let back = redirect_target(&resp, "the callback")?;
+    let prefix = "https://app.example.test/done?from=fc&connectionId=";
+    assert!(back.starts_with(prefix), "{back}");
+    assert!(
+        back.ends_with("&provider=hubspot&status=connected"),
+        "{back}"
+    );
+    let id = &back[prefix.len()..back.find("&provider").context("provider")?];
+    let (status, conn) = env
+        .api(reqwest::Method::GET, &format!("/v1/connections/{id}"), None)
+        .await?;
+    assert_eq!(status, 200, "{conn}");
+    assert_eq!(conn["provider"], "hubspot");
+    Ok(())
+}

@@ -153,6 +153,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 sessions: fluxcascade_ingress::console::session::SessionConfig::with_ttl(
                     settings.session_ttl,
                 ),
+                oauth_redirect_origins: settings.oauth_redirect_origins.clone(),
             };
             let ingress =
                 fluxcascade_ingress::Ingress::build(config, store, publisher, key).await?;

@@ -78,6 +78,8 @@ pub struct IngressConfig {
     pub metrics_listen: Option<String>,
     /// How long console sessions live.
     pub sessions: console::session::SessionConfig,
+    /// The origins an API OAuth flow's `redirectTo` may name (`https://app.example.com`).
+    pub oauth_redirect_origins: Vec<String>,
 }
 
 impl Default for IngressConfig {
@@ -90,6 +92,7 @@ impl Default for IngressConfig {
             webhook_urls: WebhookUrls::public_only(),
             metrics_listen: Some(DEFAULT_METRICS_LISTEN.into()),
             sessions: console::session::SessionConfig::default(),
+            oauth_redirect_origins: Vec::new(),
         }
     }
 }
@@ -123,6 +126,8 @@ pub struct SharedState {
     pub hooks: hooks::coalesce::HookBatcher,
     /// See [`IngressConfig::sessions`].
     pub sessions: console::session::SessionConfig,
+    /// See [`IngressConfig::oauth_redirect_origins`] (as `Origin::ascii_serialization`).
+    pub oauth_redirect_origins: Vec<String>,
 }
 
 impl SharedState {
@@ -154,6 +159,7 @@ impl AppState {
                 .expect("the HTTP client builds"),
             webhook_urls: defaults.webhook_urls,
             sessions: defaults.sessions,
+            oauth_redirect_origins: defaults.oauth_redirect_origins,
         }))
     }
 }
@@ -331,6 +337,12 @@ impl Ingress {
                 .context("building the HTTP client")?,
             webhook_urls: config.webhook_urls,
             sessions: config.sessions,
+            oauth_redirect_origins: config
+                .oauth_redirect_origins
+                .iter()
+                .filter_map(|o| url::Url::parse(o).ok())
+                .map(|u| u.origin().ascii_serialization())
+                .collect(),
         }));
         Ok(Ingress {
             listener,

@@ -46,6 +46,10 @@ pub struct AuthorizeQuery {
     account_hint: Option<String>,
     /// An existing connection of this provider to reconnect instead of creating one.
     connection_id: Option<String>,
+    /// Where the callback sends the browser after success (`303`, with `connectionId`,
+    /// `provider` and `status` appended), instead of answering JSON; its origin must be one of
+    /// `FLUXCASCADE_OAUTH_REDIRECT_ORIGINS` (422 naming `redirectTo` otherwise).
+    redirect_to: Option<String>,
 }
 
 /// What the provider appends to the redirect: `code` and `state`, or `error`.
@@ -116,6 +120,10 @@ pub async fn authorize(
             return Err(ApiError::invalid_field(field, e.to_string()));
         }
     }
+    let redirect_to = match q.redirect_to.as_deref().filter(|s| !s.is_empty()) {
+        Some(raw) => Some(allowed_redirect(&state, raw)?),
+        None => None,
+    };
     let started = start(
         &state,
         &caller,
@@ -125,6 +133,7 @@ pub async fn authorize(
             account_hint: q.account_hint.as_deref(),
             connection_id: q.connection_id.as_deref(),
             session_binding: None,
+            redirect_to: redirect_to.as_deref(),
         },
     )
     .await?;
@@ -152,6 +161,46 @@ pub struct StartOptions<'a> {
     /// The console's binding token: the callback then requires it back as the
     /// [`OAUTH_BINDING_COOKIE`](crate::console::session::OAUTH_BINDING_COOKIE) cookie.
     pub session_binding: Option<&'a str>,
+    /// An allowed `redirectTo` (see [`allowed_redirect`]).
+    pub redirect_to: Option<&'a str>,
+}
+
+/// The longest `redirectTo` accepted.
+const MAX_REDIRECT_CHARS: usize = 2048;
+
+/// `raw` as a URL whose origin is one of `FLUXCASCADE_OAUTH_REDIRECT_ORIGINS` (422 naming
+/// `redirectTo` otherwise: an open redirect would hand the browser to anyone).
+fn allowed_redirect(state: &AppState, raw: &str) -> Result<String, ApiError> {
+    if raw.chars().count() > MAX_REDIRECT_CHARS {
+        return Err(ApiError::invalid_field(
+            "redirectTo",
+            format!("is longer than {MAX_REDIRECT_CHARS} characters"),
+        ));
+    }
+    let url = url::Url::parse(raw)
+        .map_err(|e| ApiError::invalid_field("redirectTo", format!("is not a URL: {e}")))?;
+    let origin = url.origin().ascii_serialization();
+    let web = matches!(url.scheme(), "https" | "http");
+    if !web || !state.oauth_redirect_origins.contains(&origin) {
+        return Err(ApiError::invalid_field(
+            "redirectTo",
+            format!("{origin} is not an allowed origin (FLUXCASCADE_OAUTH_REDIRECT_ORIGINS)"),
+        ));
+    }
+    Ok(url.to_string())
+}
+
+/// Where a successful callback sends the browser of a flow that named `redirectTo`.
+fn redirect_after(target: &str, kind: ProviderKind, id: uuid::Uuid, status: &str) -> Response {
+    let sep = if target.contains('?') { '&' } else { '?' };
+    let location = format!(
+        "{target}{sep}connectionId={id}&provider={}&status={status}",
+        kind.as_str()
+    );
+    match header::HeaderValue::from_str(&location) {
+        Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
+        Err(_) => ApiError::internal().into_response(),
+    }
 }
 
 /// Starts an authorization for `caller` (who may manage connections): records the single-use
@@ -184,6 +233,7 @@ pub async fn start(
                 expires_at,
                 started_by: Some((caller.member_id(), caller.0.key_id)),
                 session_binding: options.session_binding,
+                redirect_to: options.redirect_to,
             },
         )
         .await?;
@@ -227,6 +277,7 @@ fn binding_matches(started: &OAuthState, headers: &HeaderMap) -> bool {
     responses(
         (status = 200, description = "Reconnected", body = ConnectionView),
         (status = 201, description = "Connected", body = ConnectionView),
+        (status = 303, description = "Connected or reconnected, for a flow started with `redirectTo` (to it) or from the console (its Connections page)"),
         (status = 400, description = "`invalid_state`, `oauth_denied` or `oauth_exchange_failed`", body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 502, body = ErrorBody), (status = 503, body = ErrorBody),
@@ -304,6 +355,9 @@ pub async fn callback(
                 &state, kind,
             ));
         }
+        if let Some(target) = &started.redirect_to {
+            return Ok(redirect_after(target, kind, view.id, "reconnected"));
+        }
         return Ok((StatusCode::OK, Json(view)).into_response());
     }
     let account_name = started
@@ -325,6 +379,9 @@ pub async fn callback(
         return Ok(crate::console::pages::connections::back_from_oauth(
             &state, kind,
         ));
+    }
+    if let Some(target) = &started.redirect_to {
+        return Ok(redirect_after(target, kind, view.id, "connected"));
     }
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
