@@ -13,7 +13,9 @@
 //! cross-site redirect back still carries it) set in that browser, and the callback refuses it
 //! (400 `invalid_state`, no connection) when the cookie is absent or different; it then sends
 //! the browser back to the console's Connections page. API flows (`authorize` with a key) are
-//! bound to nothing: whoever opens their consent URL connects their account to the org.
+//! bound to nothing: whoever opens their consent URL connects their account to the org; with
+//! `redirectTo` (an origin of `FLUXCASCADE_OAUTH_REDIRECT_ORIGINS` only) the callback sends the
+//! browser back to the client's app instead of answering JSON.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
