@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one set-up script, used by `make run`, `make test` and `.ci/run`: makes sure PostgreSQL and
-# RabbitMQ answer and the Python validators the tests run are installed.
+# RabbitMQ answer and the Python validators and the browser (Chromium) the tests run are installed.
 #
 #   scripts/services.sh           start what is installed but stopped; as root on Debian install
 #                                 what is missing (apt-get / pip); wait until everything is ready
@@ -272,9 +272,27 @@ ensure_python_tools() {
     missing "pip could not install ${absent[*]}" "$install"
 }
 
+# The console's browser test drives headless Chromium through chromedriver (Debian packages).
+ensure_browser() {
+  if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+    echo "ok: chromium and chromedriver (console browser test)"
+    return
+  fi
+  if can_install; then
+    echo "installing the browser test's Chromium (apt-get install -y chromium chromium-driver)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver >/dev/null ||
+      { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver >/dev/null; } ||
+      missing "Chromium could not be installed" "apt-get update && apt-get install -y chromium chromium-driver"
+  else
+    missing "chromium and/or chromedriver are not installed (the console browser test drives them)" \
+      "$(sudo_prefix)apt-get install -y chromium chromium-driver"
+  fi
+}
+
 ensure_postgres
 ensure_rabbitmq
 ensure_python_tools
+ensure_browser
 
 if [ "$problems" -gt 0 ]; then
   echo "services.sh: $problems problem(s); run the fix above, then try again" >&2

@@ -23,6 +23,11 @@ pub struct Settings {
     pub listen: Option<String>,
     /// `FLUXCASCADE_PUBLIC_URL`: where providers and browsers reach the ingress.
     pub public_url: Option<String>,
+    /// `FLUXCASCADE_SESSION_TTL_SECS`: how long a console session lives (default 12 h).
+    pub session_ttl: Duration,
+    /// `FLUXCASCADE_OAUTH_REDIRECT_ORIGINS`: comma-separated origins an API OAuth flow's
+    /// `redirectTo` may name (default none).
+    pub oauth_redirect_origins: Vec<String>,
     /// `FLUXCASCADE_METRICS_LISTEN`: where the ingress serves `/metrics` (never its API port);
     /// `off`: nowhere.
     pub metrics_listen: Option<String>,
@@ -96,6 +101,25 @@ fn env_duration(name: &str, default: Duration) -> anyhow::Result<Duration> {
     }
 }
 
+/// `FLUXCASCADE_OAUTH_REDIRECT_ORIGINS`: each entry an `http(s)://host[:port]` origin.
+fn oauth_redirect_origins_from(raw: Option<&str>) -> anyhow::Result<Vec<String>> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let url = url::Url::parse(s)
+                .map_err(|e| anyhow::anyhow!("FLUXCASCADE_OAUTH_REDIRECT_ORIGINS: {s:?}: {e}"))?;
+            if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
+                bail!("FLUXCASCADE_OAUTH_REDIRECT_ORIGINS: {s:?} is not an http(s) origin");
+            }
+            Ok(url.origin().ascii_serialization())
+        })
+        .collect()
+}
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
@@ -131,6 +155,14 @@ impl Settings {
             master_keys_previous: env("FLUXCASCADE_MASTER_KEYS_PREVIOUS").map(Secret::new),
             listen: env("FLUXCASCADE_LISTEN"),
             public_url: env("FLUXCASCADE_PUBLIC_URL"),
+            session_ttl: Duration::from_secs(env_parse(
+                "FLUXCASCADE_SESSION_TTL_SECS",
+                fluxcascade_ingress::console::session::DEFAULT_SESSION_TTL.as_secs(),
+            )?)
+            .max(Duration::from_secs(60)),
+            oauth_redirect_origins: oauth_redirect_origins_from(
+                env("FLUXCASCADE_OAUTH_REDIRECT_ORIGINS").as_deref(),
+            )?,
             metrics_listen: match env("FLUXCASCADE_METRICS_LISTEN") {
                 Some(v) if v == "off" => None,
                 Some(v) => Some(v),

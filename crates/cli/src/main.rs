@@ -188,6 +188,10 @@ async fn run_role(command: RoleCommand) -> anyhow::Result<()> {
                 public_url: settings.public_url.clone().unwrap_or_default(),
                 webhook_urls: settings.webhook_urls.clone(),
                 metrics_listen: settings.metrics_listen.clone(),
+                sessions: fluxcascade_ingress::console::session::SessionConfig::with_ttl(
+                    settings.session_ttl,
+                ),
+                oauth_redirect_origins: settings.oauth_redirect_origins.clone(),
             };
             let ingress =
                 fluxcascade_ingress::Ingress::build(config, store, publisher, key).await?;

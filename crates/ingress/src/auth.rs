@@ -1,4 +1,4 @@
-//! Bearer API-key authentication and role checks.
+//! Bearer API-key (or console session cookie) authentication and role checks.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -8,7 +8,10 @@ use fluxcascade_store::orgs::{Principal, Role};
 use crate::error::ApiError;
 use crate::AppState;
 
-/// The authenticated caller (401 when the key is missing, malformed, unknown or revoked).
+/// The authenticated caller (401 when the key is missing, malformed, unknown or revoked). Without
+/// a bearer key, the console's session cookie authenticates too, acting for the key the session
+/// was created from; such a request that changes anything (not GET/HEAD/OPTIONS) needs the
+/// session's `X-CSRF-Token` (403 `csrf_failed`).
 #[derive(Debug, Clone, Copy)]
 pub struct Caller(pub Principal);
 
@@ -57,11 +60,20 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let key = bearer(parts).ok_or_else(ApiError::unauthorized)?;
-        match state.store.authenticate(key).await? {
-            Some(principal) => Ok(Caller(principal)),
-            None => Err(ApiError::unauthorized()),
+        if let Some(key) = bearer(parts) {
+            return match state.store.authenticate(key).await? {
+                Some(principal) => Ok(Caller(principal)),
+                None => Err(ApiError::unauthorized()),
+            };
         }
+        let Some((_, session)) = crate::console::session::current(&parts.headers, state).await?
+        else {
+            return Err(ApiError::unauthorized());
+        };
+        if !parts.method.is_safe() {
+            crate::console::csrf::check_header(&parts.headers, &session)?;
+        }
+        Ok(Caller(session.principal))
     }
 }
 

@@ -227,7 +227,8 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// Middleware: any error answer without a JSON body (axum's 405, a rejected body) gets the JSON error shape.
+/// Middleware: any error answer without a JSON body (axum's 405, a rejected body) gets the JSON
+/// error shape; the console's own HTML pages are left as they are.
 pub async fn ensure_json_errors(resp: Response) -> Response {
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -237,7 +238,7 @@ pub async fn ensure_json_errors(resp: Response) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
     if is_json {
         return resp;
     }

@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod hooks;
 pub mod json;
@@ -75,6 +76,10 @@ pub struct IngressConfig {
     /// Where Prometheus `/metrics` (with `/healthz`, `/readyz`) is served, never on the public
     /// API port; port 0 picks one; `None`: not served.
     pub metrics_listen: Option<String>,
+    /// How long console sessions live.
+    pub sessions: console::session::SessionConfig,
+    /// The origins an API OAuth flow's `redirectTo` may name (`https://app.example.com`).
+    pub oauth_redirect_origins: Vec<String>,
 }
 
 impl Default for IngressConfig {
@@ -86,6 +91,8 @@ impl Default for IngressConfig {
             public_url: String::new(),
             webhook_urls: WebhookUrls::public_only(),
             metrics_listen: Some(DEFAULT_METRICS_LISTEN.into()),
+            sessions: console::session::SessionConfig::default(),
+            oauth_redirect_origins: Vec::new(),
         }
     }
 }
@@ -117,6 +124,10 @@ pub struct SharedState {
     pub webhook_urls: WebhookUrls,
     /// Publishes webhook jobs, coalescing concurrent deliveries (see [`hooks::coalesce`]).
     pub hooks: hooks::coalesce::HookBatcher,
+    /// See [`IngressConfig::sessions`].
+    pub sessions: console::session::SessionConfig,
+    /// See [`IngressConfig::oauth_redirect_origins`] (as `Origin::ascii_serialization`).
+    pub oauth_redirect_origins: Vec<String>,
 }
 
 impl SharedState {
@@ -147,6 +158,8 @@ impl AppState {
             http: egress::provider_client(std::time::Duration::from_secs(10))
                 .expect("the HTTP client builds"),
             webhook_urls: defaults.webhook_urls,
+            sessions: defaults.sessions,
+            oauth_redirect_origins: defaults.oauth_redirect_origins,
         }))
     }
 }
@@ -170,6 +183,7 @@ pub fn router(state: AppState) -> Router {
     openapi::finish(&mut doc);
     routes
         .route("/openapi.json", openapi::serve(doc))
+        .merge(console::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::map_response(error::ensure_json_errors))
@@ -197,6 +211,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
+        .routes(routes!(console::session::login, console::session::logout))
         .merge(hooks::router())
         .routes(routes!(connections::list, connections::create))
         .routes(routes!(connections::get_one, connections::delete))
@@ -321,6 +336,13 @@ impl Ingress {
             http: egress::provider_client(std::time::Duration::from_secs(10))
                 .context("building the HTTP client")?,
             webhook_urls: config.webhook_urls,
+            sessions: config.sessions,
+            oauth_redirect_origins: config
+                .oauth_redirect_origins
+                .iter()
+                .filter_map(|o| url::Url::parse(o).ok())
+                .map(|u| u.origin().ascii_serialization())
+                .collect(),
         }));
         Ok(Ingress {
             listener,

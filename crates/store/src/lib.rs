@@ -24,6 +24,7 @@ pub mod orgs;
 pub mod reseal;
 pub mod retention;
 pub mod schedules;
+pub mod sessions;
 pub mod syncs;
 pub mod unlink;
 pub mod usage;

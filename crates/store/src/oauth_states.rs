@@ -17,6 +17,11 @@ pub struct OAuthState {
     pub connection_id: Option<Uuid>,
     /// The member and key that started it (for the audit log), when recorded.
     pub started_by: Option<(Uuid, Uuid)>,
+    /// SHA-256 of the binding cookie of the console session that started it; `None`: an API
+    /// (JSON) flow, bound to no browser.
+    pub session_hash: Option<Vec<u8>>,
+    /// Where the callback sends the browser after success (an API flow's allowed `redirectTo`).
+    pub redirect_to: Option<String>,
 }
 
 /// A new authorization attempt.
@@ -30,6 +35,10 @@ pub struct NewOAuthState<'a> {
     pub expires_at: DateTime<Utc>,
     /// The member and key starting it.
     pub started_by: Option<(Uuid, Uuid)>,
+    /// The console's binding token (stored hashed): the callback must bring it back as a cookie.
+    pub session_binding: Option<&'a str>,
+    /// Where the callback sends the browser after success.
+    pub redirect_to: Option<&'a str>,
 }
 
 impl Store {
@@ -43,8 +52,8 @@ impl Store {
             .await?
             .execute(
                 "INSERT INTO oauth_states (state, org_id, provider, account_name, redirect_uri, expires_at, connection_id,
-                    started_by_member, started_by_key)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    started_by_member, started_by_key, session_hash, redirect_to)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 &[
                     &state,
                     &new.org_id,
@@ -55,6 +64,8 @@ impl Store {
                     &new.connection_id,
                     &new.started_by.map(|s| s.0),
                     &new.started_by.map(|s| s.1),
+                    &new.session_binding.map(crate::orgs::hash_secret),
+                    &new.redirect_to,
                 ],
             )
             .await?;
@@ -76,7 +87,7 @@ impl Store {
             .query_opt(
                 "DELETE FROM oauth_states WHERE state = $1 AND provider = $2
                  RETURNING org_id, provider, account_name, redirect_uri, connection_id,
-                    started_by_member, started_by_key",
+                    started_by_member, started_by_key, session_hash, redirect_to",
                 &[&state, &provider],
             )
             .await?;
@@ -87,6 +98,8 @@ impl Store {
             redirect_uri: r.get(3),
             connection_id: r.get(4),
             started_by: r.get::<_, Option<Uuid>>(5).zip(r.get::<_, Option<Uuid>>(6)),
+            session_hash: r.get(7),
+            redirect_to: r.get(8),
         }))
     }
 }

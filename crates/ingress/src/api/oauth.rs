@@ -7,6 +7,15 @@
 //! API key — the `state` names the org — exchanges the code and creates the connection, or, when
 //! `authorize` named a `connectionId`, gives that connection the new tokens (a reconnect: the
 //! account signed in with must be the connection's).
+//!
+//! An authorization the console starts is bound to the browser that started it: its state
+//! stores the hash of a short-lived `fc_oauth` cookie (SameSite=Lax, so the provider's
+//! cross-site redirect back still carries it) set in that browser, and the callback refuses it
+//! (400 `invalid_state`, no connection) when the cookie is absent or different; it then sends
+//! the browser back to the console's Connections page. API flows (`authorize` with a key) are
+//! bound to nothing: whoever opens their consent URL connects their account to the org; with
+//! `redirectTo` (an origin of `FLUXCASCADE_OAUTH_REDIRECT_ORIGINS` only) the callback sends the
+//! browser back to the client's app instead of answering JSON.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -39,6 +48,10 @@ pub struct AuthorizeQuery {
     account_hint: Option<String>,
     /// An existing connection of this provider to reconnect instead of creating one.
     connection_id: Option<String>,
+    /// Where the callback sends the browser after success (`303`, with `connectionId`,
+    /// `provider` and `status` appended), instead of answering JSON; its origin must be one of
+    /// `FLUXCASCADE_OAUTH_REDIRECT_ORIGINS` (422 naming `redirectTo` otherwise).
+    redirect_to: Option<String>,
 }
 
 /// What the provider appends to the redirect: `code` and `state`, or `error`.
@@ -63,7 +76,7 @@ pub struct AuthorizeStarted {
     pub expires_at: chrono::DateTime<Utc>,
 }
 
-fn provider_kind(raw: &str) -> Result<ProviderKind, ApiError> {
+pub(crate) fn provider_kind(raw: &str) -> Result<ProviderKind, ApiError> {
     ProviderKind::parse(raw).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -109,12 +122,103 @@ pub async fn authorize(
             return Err(ApiError::invalid_field(field, e.to_string()));
         }
     }
-    let app = state.provider_app(kind)?;
-    let connection_id = match q.connection_id.as_deref().filter(|s| !s.is_empty()) {
-        Some(raw) => Some(reconnect_target(&state, &caller, kind, raw).await?),
+    let redirect_to = match q.redirect_to.as_deref().filter(|s| !s.is_empty()) {
+        Some(raw) => Some(allowed_redirect(&state, raw)?),
         None => None,
     };
-    let redirect_uri = callback_url(&state, kind);
+    let started = start(
+        &state,
+        &caller,
+        kind,
+        StartOptions {
+            account_name: q.account_name.as_deref(),
+            account_hint: q.account_hint.as_deref(),
+            connection_id: q.connection_id.as_deref(),
+            session_binding: None,
+            redirect_to: redirect_to.as_deref(),
+        },
+    )
+    .await?;
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    if wants_json {
+        return Ok(Json(started).into_response());
+    }
+    Ok((
+        StatusCode::FOUND,
+        [(header::LOCATION, started.authorize_url)],
+    )
+        .into_response())
+}
+
+/// What starting an authorization may say besides the provider.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StartOptions<'a> {
+    pub account_name: Option<&'a str>,
+    pub account_hint: Option<&'a str>,
+    /// A connection id (text, as given) to reconnect.
+    pub connection_id: Option<&'a str>,
+    /// The console's binding token: the callback then requires it back as the
+    /// [`OAUTH_BINDING_COOKIE`](crate::console::session::OAUTH_BINDING_COOKIE) cookie.
+    pub session_binding: Option<&'a str>,
+    /// An allowed `redirectTo` (see [`allowed_redirect`]).
+    pub redirect_to: Option<&'a str>,
+}
+
+/// The longest `redirectTo` accepted.
+const MAX_REDIRECT_CHARS: usize = 2048;
+
+/// `raw` as a URL whose origin is one of `FLUXCASCADE_OAUTH_REDIRECT_ORIGINS` (422 naming
+/// `redirectTo` otherwise: an open redirect would hand the browser to anyone).
+fn allowed_redirect(state: &AppState, raw: &str) -> Result<String, ApiError> {
+    if raw.chars().count() > MAX_REDIRECT_CHARS {
+        return Err(ApiError::invalid_field(
+            "redirectTo",
+            format!("is longer than {MAX_REDIRECT_CHARS} characters"),
+        ));
+    }
+    let url = url::Url::parse(raw)
+        .map_err(|e| ApiError::invalid_field("redirectTo", format!("is not a URL: {e}")))?;
+    let origin = url.origin().ascii_serialization();
+    let web = matches!(url.scheme(), "https" | "http");
+    if !web || !state.oauth_redirect_origins.contains(&origin) {
+        return Err(ApiError::invalid_field(
+            "redirectTo",
+            format!("{origin} is not an allowed origin (FLUXCASCADE_OAUTH_REDIRECT_ORIGINS)"),
+        ));
+    }
+    Ok(url.to_string())
+}
+
+/// Where a successful callback sends the browser of a flow that named `redirectTo`.
+fn redirect_after(target: &str, kind: ProviderKind, id: uuid::Uuid, status: &str) -> Response {
+    let sep = if target.contains('?') { '&' } else { '?' };
+    let location = format!(
+        "{target}{sep}connectionId={id}&provider={}&status={status}",
+        kind.as_str()
+    );
+    match header::HeaderValue::from_str(&location) {
+        Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
+        Err(_) => ApiError::internal().into_response(),
+    }
+}
+
+/// Starts an authorization for `caller` (who may manage connections): records the single-use
+/// state and returns the provider's consent URL. Shared by the API and the console.
+pub async fn start(
+    state: &AppState,
+    caller: &Caller,
+    kind: ProviderKind,
+    options: StartOptions<'_>,
+) -> Result<AuthorizeStarted, ApiError> {
+    let app = state.provider_app(kind)?;
+    let connection_id = match options.connection_id.filter(|s| !s.is_empty()) {
+        Some(raw) => Some(reconnect_target(state, caller, kind, raw).await?),
+        None => None,
+    };
+    let redirect_uri = callback_url(state, kind);
     // 32 random bytes, base64url: the same generator as webhook secrets.
     let nonce = crate::hooks::verify::new_secret().map_err(|_| ApiError::internal())?;
     let expires_at = Utc::now() + chrono::Duration::minutes(STATE_TTL_MINUTES);
@@ -125,32 +229,45 @@ pub async fn authorize(
             &NewOAuthState {
                 org_id: caller.org_id(),
                 provider: kind.as_str(),
-                account_name: q.account_name.as_deref().filter(|s| !s.is_empty()),
+                account_name: options.account_name.filter(|s| !s.is_empty()),
                 connection_id,
                 redirect_uri: &redirect_uri,
                 expires_at,
                 started_by: Some((caller.member_id(), caller.0.key_id)),
+                session_binding: options.session_binding,
+                redirect_to: options.redirect_to,
             },
         )
         .await?;
     let mut url = fluxcascade_providers::authorize_url(kind, app, &redirect_uri, &nonce);
-    if let Some(hint) = q.account_hint.as_deref().filter(|s| !s.is_empty()) {
+    if let Some(hint) = options.account_hint.filter(|s| !s.is_empty()) {
         let encoded: String = url::form_urlencoded::byte_serialize(hint.as_bytes()).collect();
         url.push_str(&format!("&account={encoded}"));
     }
-    let wants_json = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/json"));
-    if wants_json {
-        return Ok(Json(AuthorizeStarted {
-            authorize_url: url,
-            state: nonce,
-            expires_at,
-        })
-        .into_response());
-    }
-    Ok((StatusCode::FOUND, [(header::LOCATION, url)]).into_response())
+    Ok(AuthorizeStarted {
+        authorize_url: url,
+        state: nonce,
+        expires_at,
+    })
+}
+
+/// How long a started authorization (and so its binding cookie) lives, in seconds.
+pub const STATE_TTL_SECS: u64 = STATE_TTL_MINUTES as u64 * 60;
+
+/// Whether the request brings back the binding a console-started authorization was bound to
+/// (an API flow is bound to nothing). Constant-time on the hashes.
+fn binding_matches(started: &OAuthState, headers: &HeaderMap) -> bool {
+    use subtle::ConstantTimeEq;
+    let Some(expected) = &started.session_hash else {
+        return true;
+    };
+    let Some(given) =
+        crate::console::session::cookie(headers, crate::console::session::OAUTH_BINDING_COOKIE)
+    else {
+        return false;
+    };
+    let given = fluxcascade_store::sessions::token_hash(given);
+    bool::from(given.ct_eq(expected))
 }
 
 /// `GET /v1/oauth/{provider}/callback`: where the provider sends the browser back. No API key:
@@ -162,6 +279,7 @@ pub async fn authorize(
     responses(
         (status = 200, description = "Reconnected", body = ConnectionView),
         (status = 201, description = "Connected", body = ConnectionView),
+        (status = 303, description = "Connected or reconnected, for a flow started with `redirectTo` (to it) or from the console (its Connections page)"),
         (status = 400, description = "`invalid_state`, `oauth_denied` or `oauth_exchange_failed`", body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 502, body = ErrorBody), (status = 503, body = ErrorBody),
@@ -170,6 +288,7 @@ pub async fn callback(
     State(state): State<AppState>,
     Path(provider): Path<String>,
     Query(q): Query<CallbackQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let kind = provider_kind(&provider)?;
     let app = state.provider_app(kind)?;
@@ -189,6 +308,15 @@ pub async fn callback(
             "state is unknown, expired or already used; start again at /v1/oauth/{provider}/authorize",
         ));
     };
+    if !binding_matches(&started, &headers) {
+        tracing::warn!(org_id = %started.org_id, provider = %kind, "OAuth callback in a browser other than the console session that started it");
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_state",
+            "this authorization was started in another browser session; start again from the console",
+        ));
+    }
+    let from_console = started.session_hash.is_some();
     if let Some(error) = &q.error {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -224,6 +352,14 @@ pub async fn callback(
         let view = reconnect(&state, &started, connection_id, kind, &account_id, tokens).await?;
         crate::api::audit::record_callback(&state, &started, "connection.reconnected", view.id)
             .await;
+        if from_console {
+            return Ok(crate::console::pages::connections::back_from_oauth(
+                &state, kind,
+            ));
+        }
+        if let Some(target) = &started.redirect_to {
+            return Ok(redirect_after(target, kind, view.id, "reconnected"));
+        }
         return Ok((StatusCode::OK, Json(view)).into_response());
     }
     let account_name = started
@@ -241,6 +377,14 @@ pub async fn callback(
     };
     let view = create_connection(&state, started.org_id, new, &tokens.access_token).await?;
     crate::api::audit::record_callback(&state, &started, "connection.created", view.id).await;
+    if from_console {
+        return Ok(crate::console::pages::connections::back_from_oauth(
+            &state, kind,
+        ));
+    }
+    if let Some(target) = &started.redirect_to {
+        return Ok(redirect_after(target, kind, view.id, "connected"));
+    }
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
