@@ -7,7 +7,15 @@ use axum::response::{IntoResponse, Response};
 
 /// htmx (Zero-Clause BSD, `assets/htmx.LICENSE`), from the npm package `htmx.org`.
 const HTMX: &str = include_str!("../../assets/htmx.min.js");
-const CSS: &str = include_str!("../../assets/console.css");
+/// The stylesheet: the frame's, then one file per area of pages (so each area's rules live beside
+/// each other), served as one file.
+const CSS: &str = concat!(
+    include_str!("../../assets/css/base.css"),
+    include_str!("../../assets/css/mappings.css"),
+    include_str!("../../assets/css/syncs.css"),
+    include_str!("../../assets/css/ops.css"),
+    include_str!("../../assets/css/admin.css"),
+);
 
 /// `?v=` of every asset URL.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -48,13 +48,16 @@ impl Nav {
         }
     }
 
-    /// The page's path, when it exists yet.
-    fn href(self) -> Option<&'static str> {
+    /// The page's path.
+    fn href(self) -> &'static str {
         match self {
-            Nav::Connections => Some("/connections"),
-            Nav::Mappings => Some("/mappings"),
-            Nav::Syncs => Some("/syncs"),
-            Nav::DeadLetters | Nav::Webhooks | Nav::Members | Nav::Usage => None,
+            Nav::Connections => "/connections",
+            Nav::Mappings => "/mappings",
+            Nav::Syncs => "/syncs",
+            Nav::DeadLetters => "/dead-letters",
+            Nav::Webhooks => "/webhooks",
+            Nav::Members => "/members",
+            Nav::Usage => "/usage",
         }
     }
 }
@@ -112,14 +115,7 @@ pub fn page(user: &ConsoleUser, active: Nav, body: Markup) -> Response {
                     a.brand href="/" { "FluxCascade" }
                     nav.pages aria-label="Console" {
                         @for item in Nav::ALL {
-                            @match item.href() {
-                                Some(href) => {
-                                    a href=(href) aria-current=[(item == active).then_some("page")] { (item.label()) }
-                                }
-                                None => {
-                                    span.soon title="Coming soon" aria-disabled="true" { (item.label()) }
-                                }
-                            }
+                            a href=(item.href()) aria-current=[(item == active).then_some("page")] { (item.label()) }
                         }
                     }
                     form.logout method="post" action="/logout" {

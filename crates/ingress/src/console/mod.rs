@@ -18,20 +18,21 @@ use axum::Router;
 
 use crate::AppState;
 
-/// The console's routes.
+/// The console's routes: the frame's own (login, logout, assets) and each page's.
 pub fn routes() -> Router<AppState> {
-    use pages::{connections, home, login, mappings, syncs};
+    use pages::{
+        connections, dead_letters, home, login, mappings, members, syncs, usage, webhooks,
+    };
     Router::new()
         .route("/", get(home::show))
         .route("/login", get(login::show).post(login::submit))
         .route("/logout", post(login::logout))
-        .route("/connections", get(connections::show))
-        .route(
-            "/connections/connect/{provider}",
-            post(connections::connect),
-        )
-        .route("/connections/{id}/delete", post(connections::delete))
-        .route("/mappings", get(mappings::show))
-        .route("/syncs", get(syncs::show))
         .route("/assets/{name}", get(assets::serve))
+        .merge(connections::routes())
+        .merge(mappings::routes())
+        .merge(syncs::routes())
+        .merge(dead_letters::routes())
+        .merge(webhooks::routes())
+        .merge(members::routes())
+        .merge(usage::routes())
 }

@@ -6,7 +6,9 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use axum::Form;
+use axum::Router;
 use fluxcascade_core::ProviderKind;
 use fluxcascade_store::connections::ConnectionRow;
 use maud::{html, Markup};
@@ -63,6 +65,14 @@ fn label_of(raw: &str) -> &str {
         Some(kind) => provider_label(kind),
         None => raw,
     }
+}
+
+/// The page's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/connections", get(show))
+        .route("/connections/connect/{provider}", post(connect))
+        .route("/connections/{id}/delete", post(delete))
 }
 
 /// `GET /connections`.

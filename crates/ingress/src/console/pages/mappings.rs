@@ -3,6 +3,8 @@
 
 use axum::extract::State;
 use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
 use maud::html;
 
 use crate::console::layout::{error_page, page, Nav};
@@ -11,6 +13,11 @@ use crate::error::ApiError;
 use crate::AppState;
 
 const PAGE_LIMIT: i64 = 200;
+
+/// The page's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/mappings", get(show))
+}
 
 /// `GET /mappings`.
 pub async fn show(State(state): State<AppState>, user: ConsoleUser) -> Response {

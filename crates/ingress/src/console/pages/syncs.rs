@@ -3,6 +3,8 @@
 
 use axum::extract::State;
 use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
 use fluxcascade_store::syncs::SyncFilter;
 use maud::html;
 
@@ -12,6 +14,11 @@ use crate::error::ApiError;
 use crate::AppState;
 
 const PAGE_LIMIT: i64 = 100;
+
+/// The page's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/syncs", get(show))
+}
 
 /// `GET /syncs`.
 pub async fn show(State(state): State<AppState>, user: ConsoleUser) -> Response {
