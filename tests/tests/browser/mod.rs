@@ -4,6 +4,10 @@
 //! Each browser test file includes it with `mod browser;`, and each uses only some of it.
 #![allow(dead_code)]
 
+pub mod admin;
+pub mod editor;
+pub mod syncs;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

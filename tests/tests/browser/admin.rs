@@ -1,0 +1,1 @@
+//! Browser steps: the Webhooks, Members and Usage pages' steps.

@@ -1,0 +1,1 @@
+//! Browser steps: the mapping editor's steps (Mappings page).

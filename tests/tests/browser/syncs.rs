@@ -1,0 +1,1 @@
+//! Browser steps: the Syncs and Dead letters pages' steps.
