@@ -92,6 +92,8 @@ fn head(title: &str) -> Markup {
         head {
             meta charset="utf-8";
             meta name="viewport" content="width=device-width, initial-scale=1";
+            // htmx must not inject its indicator `<style>` (the CSP allows no inline style).
+            meta name="htmx-config" content=r#"{"includeIndicatorStyles":false}"#;
             title { (title) " · FluxCascade" }
             link rel="stylesheet" href=(super::assets::url("console.css"));
             script src=(super::assets::url("htmx.min.js")) defer {}
