@@ -78,7 +78,11 @@ pub async fn section(
             @if keys.is_empty() {
                 div.empty {
                     p { strong { "No API keys." } }
-                    p { "Create one above to call the API or log in to this console." }
+                    @if user.may_manage() {
+                        p { "Create one above to call the API or log in to this console." }
+                    } @else {
+                        p { "Ask an admin or owner of your organization for a key." }
+                    }
                 }
             } @else {
                 table.list.api-keys {
