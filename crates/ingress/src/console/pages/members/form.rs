@@ -80,10 +80,12 @@ impl FormErrors {
 }
 
 /// The CSRF field and the console's role rule (Admin, Owner) of a form post that changes
-/// something: 403 (the API's `csrf_failed` body, or an error page) when either fails.
-pub fn check_manage_post(user: &ConsoleUser, csrf: Option<&str>) -> Result<(), Response> {
-    crate::console::csrf::check_field(&user.session, csrf).map_err(IntoResponse::into_response)?;
-    user.caller().require_manage().map_err(|e| {
+/// something: the 403 answer (the API's `csrf_failed` body, or an error page) when either fails.
+pub fn refuse_manage_post(user: &ConsoleUser, csrf: Option<&str>) -> Option<Response> {
+    if let Err(e) = crate::console::csrf::check_field(&user.session, csrf) {
+        return Some(e.into_response());
+    }
+    user.caller().require_manage().err().map(|e| {
         tracing::warn!(org_id = %user.session.principal.org_id, member_id = %user.session.principal.member_id, "a member's change refused by the console");
         error_page(e.status, &e.message)
     })

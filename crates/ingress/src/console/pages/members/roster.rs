@@ -11,7 +11,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::form::{api_error_page, check_manage_post, list_params};
+use super::form::{api_error_page, list_params, refuse_manage_post};
 use super::{render, role_label, Outcome};
 use crate::api::members::{self as api, MemberPatch, MemberView, RoleName};
 use crate::api::PathId;
@@ -108,14 +108,14 @@ fn member_row(user: &ConsoleUser, m: &MemberView, is_owner: bool) -> Markup {
     }
 }
 
-fn member_id(raw: &str) -> Result<uuid::Uuid, Response> {
-    uuid::Uuid::parse_str(raw).map_err(|_| error_page(StatusCode::NOT_FOUND, "No such member."))
+fn no_such_member() -> Response {
+    error_page(StatusCode::NOT_FOUND, "No such member.")
 }
 
 /// A refused action: the page again with the API's message above the list.
 async fn refused(state: &AppState, user: &ConsoleUser, e: ApiError) -> Response {
     if e.status == StatusCode::NOT_FOUND {
-        return error_page(StatusCode::NOT_FOUND, "No such member.");
+        return no_such_member();
     }
     if e.status.is_server_error() {
         return api_error_page(&e);
@@ -136,16 +136,15 @@ pub async fn change_role(
     Path(id): Path<String>,
     Form(form): Form<RoleForm>,
 ) -> Response {
-    if let Err(resp) = check_manage_post(&user, form.csrf.as_deref()) {
+    if let Some(resp) = refuse_manage_post(&user, form.csrf.as_deref()) {
         return resp;
     }
     let caller = user.caller();
     if let Err(e) = caller.require_owner() {
         return error_page(e.status, &e.message);
     }
-    let id = match member_id(&id) {
-        Ok(id) => id,
-        Err(resp) => return resp,
+    let Ok(id) = uuid::Uuid::parse_str(&id) else {
+        return no_such_member();
     };
     let body = MemberPatch {
         role: form.role.map_or(Value::Null, Value::String),
@@ -170,12 +169,11 @@ pub async fn remove(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Err(resp) = check_manage_post(&user, form.csrf.as_deref()) {
+    if let Some(resp) = refuse_manage_post(&user, form.csrf.as_deref()) {
         return resp;
     }
-    let id = match member_id(&id) {
-        Ok(id) => id,
-        Err(resp) => return resp,
+    let Ok(id) = uuid::Uuid::parse_str(&id) else {
+        return no_such_member();
     };
     match api::delete(State(state.clone()), user.caller(), PathId(id)).await {
         Ok(_) => Redirect::to("/members?done=member_removed").into_response(),

@@ -155,15 +155,15 @@ pub fn layout(days: &[DayPoint]) -> Chart {
         })
         .collect();
     let every = days.len().div_ceil(MAX_X_LABELS).max(1);
-    let x_labels = days
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| (days.len() - 1 - i) % every == 0)
-        .map(|(i, d)| XLabel {
-            text: d.date.format("%b %-d").to_string(),
+    let mut x_labels: Vec<XLabel> = (0..days.len())
+        .rev()
+        .step_by(every)
+        .map(|i| XLabel {
+            text: days[i].date.format("%b %-d").to_string(),
             x: left + slot * i as f64 + slot / 2.0,
         })
         .collect();
+    x_labels.reverse();
     Chart {
         max,
         bars,

@@ -19,7 +19,7 @@ use crate::api::PathId;
 use crate::auth::Manager;
 use crate::console::layout::{csrf_field, error_page, page, Nav};
 use crate::console::pages::members::form::{
-    api_error_page, check_manage_post, list_params, value, FormErrors,
+    api_error_page, list_params, refuse_manage_post, value, FormErrors,
 };
 use crate::console::user::ConsoleUser;
 use crate::json::ApiJson;
@@ -79,7 +79,7 @@ pub async fn create(
     user: ConsoleUser,
     Form(posted): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(refused) = check_manage_post(&user, value(&posted, "csrf")) {
+    if let Some(refused) = refuse_manage_post(&user, value(&posted, "csrf")) {
         return refused;
     }
     let body = CreateWebhookBody {
@@ -120,7 +120,7 @@ pub async fn delete(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Err(refused) = check_manage_post(&user, form.csrf.as_deref()) {
+    if let Some(refused) = refuse_manage_post(&user, form.csrf.as_deref()) {
         return refused;
     }
     let Ok(id) = uuid::Uuid::parse_str(&id) else {
