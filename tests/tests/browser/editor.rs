@@ -46,6 +46,18 @@ async fn wait_for_text_in(browser: &Client, css: &str, text: &str) -> anyhow::Re
     }
 }
 
+/// Scrolls the element matched by `css` to the middle of the window (for the screenshot).
+async fn scroll_to(browser: &Client, css: &str) -> anyhow::Result<()> {
+    let target = element(browser, css).await?;
+    browser
+        .execute(
+            "arguments[0].scrollIntoView({block: 'center'})",
+            vec![serde_json::to_value(target)?],
+        )
+        .await?;
+    Ok(())
+}
+
 /// Picks the connection whose label starts with `provider` for `side`, then `object` among the
 /// objects the page fetched for it.
 async fn pick_endpoint(
@@ -218,6 +230,7 @@ pub async fn create_contacts_to_clients_in_editor(
         phone.starts_with("+1") && phone[1..].chars().all(|c| c.is_ascii_digit()),
         "a transformed phone in the sample preview, got {phone:?}"
     );
+    scroll_to(browser, "#preview-result").await?;
     shot(browser, "23-editor-preview").await?;
 
     click_button(browser, "Save mapping").await?;
@@ -268,6 +281,7 @@ pub async fn invalid_field_shows_its_422(
         .prop("value")
         .await?;
     assert_eq!(kept.as_deref(), Some(bad), "the form keeps what was typed");
+    scroll_to(browser, &format!("div[data-field='{slot}']")).await?;
     shot(browser, "25-editor-invalid-field").await?;
 
     let stored = env
