@@ -95,10 +95,8 @@ impl PairRow {
             "phone_e164" => option("region", &self.region),
             "date_iso" => option("timezone", &self.timezone),
             "split_name" => option("part", &self.part),
-            "concatenate" => {
-                if !self.separator.is_empty() {
-                    options.insert("separator".into(), Value::String(self.separator.clone()));
-                }
+            "concatenate" if !self.separator.is_empty() => {
+                options.insert("separator".into(), Value::String(self.separator.clone()));
             }
             _ => {}
         }

@@ -83,9 +83,9 @@ fn render(
     resp
 }
 
-/// The checks before the editor opens or saves: CSRF (for a save) and the role.
-fn may_edit(user: &ConsoleUser) -> Result<(), Response> {
-    user.caller().require_manage().map_err(|_| {
+/// The 403 page for a Member opening or saving the editor (Admins and Owners pass: `None`).
+fn refused(user: &ConsoleUser) -> Option<Response> {
+    user.caller().require_manage().err().map(|_| {
         error_page(
             StatusCode::FORBIDDEN,
             "Only admins and owners may create or change mappings; members can read them.",
@@ -95,7 +95,7 @@ fn may_edit(user: &ConsoleUser) -> Result<(), Response> {
 
 /// `GET /mappings/new`.
 pub async fn new_page(State(state): State<AppState>, user: ConsoleUser) -> Response {
-    if let Err(r) = may_edit(&user) {
+    if let Some(r) = refused(&user) {
         return r;
     }
     match choices(&state, &user).await {
@@ -110,7 +110,7 @@ pub async fn edit_page(
     user: ConsoleUser,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(r) = may_edit(&user) {
+    if let Some(r) = refused(&user) {
         return r;
     }
     let Ok(id) = uuid::Uuid::parse_str(&id) else {
@@ -166,7 +166,7 @@ async fn save(
     if let Err(e) = crate::console::csrf::check_field(&user.session, form.csrf.as_deref()) {
         return e.into_response();
     }
-    if let Err(r) = may_edit(&user) {
+    if let Some(r) = refused(&user) {
         return r;
     }
     let caller = user.caller();
