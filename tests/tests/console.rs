@@ -1,15 +1,20 @@
 //! The console in a real browser: headless Chromium driven through chromedriver (WebDriver, the
 //! `fantoccini` crate) against the real binary. Logs in with the org's key, sees the empty
 //! Connections page, connects HubSpot and then Jobber through the sandbox's consent pages and is
-//! back on Connections with each one active; then the Mappings and Syncs pages, empty and with a
-//! mapping and a run, the phone width, and logout. Screenshots of each step go to
+//! back on Connections with each one active; seeds the HubSpot account with 1,000 contacts; then
+//! the Mappings page empty, a contacts → clients mapping made in the editor (a sample fetched in
+//! its preview shows a transformed phone) and an invalid field's 422 shown at the field; the Syncs
+//! page with a run, the phone width, and logout. Screenshots of each step go to
 //! `target/console/NN-step.png` (`scripts/services.sh` installs `chromium` and `chromium-driver`).
 
 mod browser;
 
-use anyhow::{bail, Context};
+/// The mapping the flow creates in the editor.
+const MAPPING: &str = "contacts to clients";
+
+use anyhow::Context;
 use browser::{
-    card_status, click_button, click_link, connect_through_consent, shot, wait_for_text,
+    card_status, click_button, click_link, connect_through_consent, editor, shot, wait_for_text,
     ChromeDriver,
 };
 use fantoccini::{Client, Locator};
@@ -75,16 +80,47 @@ async fn run(env: &TestEnv, browser: &Client) -> anyhow::Result<()> {
             .map(str::to_owned)
             .context("connection id")
     };
-    let mapping = env
-        .contacts_to_clients(&id_of("hubspot")?, &id_of("jobber")?)
+    // The HubSpot account the browser connected (the sandbox's consent page approves as its
+    // `default` account, whose portal id is the connection's externalAccountId) gets 1,000
+    // contacts with phones; the editor previews a sample of them.
+    let hubspot = conns["data"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["provider"] == "hubspot"))
+        .context("the HubSpot connection")?;
+    assert!(
+        hubspot["externalAccountId"]
+            .as_str()
+            .is_some_and(|a| !a.is_empty()),
+        "{hubspot}"
+    );
+    env.seed_account("hubspot", "contacts", "default", 1_000)
         .await?;
-    browser.refresh().await?;
-    let page = wait_for_text(browser, "contacts to clients").await?;
+    let seeded = env.sandbox_records("hubspot", "contacts").await?;
+    assert_eq!(seeded.len(), 1_000);
+    assert!(seeded.iter().all(|c| fluxcascade_tests::fields(c)["phone"]
+        .as_str()
+        .is_some_and(|p| !p.is_empty())));
+
+    editor::create_contacts_to_clients_in_editor(env, browser, MAPPING).await?;
+    let page = browser.source().await?;
     assert!(
         page.contains("hubspot 10000001"),
         "the source connection by name"
     );
-    shot(browser, "06-mappings-list").await?;
+    let mappings = env
+        .api_ok(reqwest::Method::GET, "/v1/mappings", None)
+        .await?;
+    let saved = mappings["data"]
+        .as_array()
+        .and_then(|all| all.iter().find(|m| m["name"] == MAPPING))
+        .context("the mapping made in the editor")?;
+    assert_eq!(saved["source"]["connectionId"], id_of("hubspot")?.as_str());
+    assert_eq!(saved["target"]["object"], "clients");
+    assert_eq!(saved["fieldPairs"][3]["transform"], "phone_e164");
+    assert_eq!(saved["schedule"]["timezone"], "Europe/Paris");
+    let mapping = saved["id"].as_str().context("mapping id")?.to_owned();
+    editor::invalid_field_shows_its_422(env, browser, MAPPING).await?;
+    editor::editor_at_phone_width(env, browser).await?;
     click_link(browser, "Syncs").await?;
     wait_for_text(browser, "No syncs have run yet.").await?;
     env.trigger_sync(&mapping, "full").await?;
