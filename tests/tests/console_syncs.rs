@@ -410,7 +410,7 @@ async fn a_rate_limit_wait_is_shown_and_a_dead_letter_is_replayed() -> anyhow::R
             !browser.source().await?.contains("Waiting on"),
             "no wait once done"
         );
-        assert_eq!(count_on_run_page(browser, "created").await?, 40);
+        assert_eq!(count_on_run_page(browser, "read").await?, 40);
 
         // A poison job (undecodable batch payload) ends up a dead letter.
         let org: uuid::Uuid = env
