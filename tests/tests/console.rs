@@ -7,7 +7,7 @@
 
 mod browser;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use browser::{
     card_status, click_button, click_link, connect_through_consent, shot, wait_for_text,
     ChromeDriver,

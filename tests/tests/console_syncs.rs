@@ -50,8 +50,14 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_now_shows_the_progress_the_counts_and_the_record_errors() -> anyhow::Result<()> {
-    let env = TestEnv::start("console_syncs_run", 1).await?;
+    let mut env = TestEnv::start("console_syncs_run", 0).await?;
     env.seed("hubspot", "contacts", CONTACTS).await?;
+    // Pages of 50, one job at a time.
+    env.add_worker(&[
+        ("FLUXCASCADE_PAGE_SIZE", "50"),
+        ("FLUXCASCADE_WORKER_CONCURRENCY", "1"),
+    ])
+    .await?;
     connect_and_map(&env).await?;
     with_browser(|browser| async move {
         let browser = &browser;
@@ -61,8 +67,12 @@ async fn run_now_shows_the_progress_the_counts_and_the_record_errors() -> anyhow
         ensure!(page.contains("press Run now"), "the empty state says what to do");
         shot(browser, "30-syncs-empty").await?;
 
+        // Every provider request takes 100 ms: the run lasts a few seconds, so the bar is seen
+        // part way however fast the machine is.
+        env.sandbox_config(json!({"latencyMs": 100})).await?;
         let watched = run_now_and_watch(&env, browser, "contacts to clients", "full").await?;
-        println!("bars seen: {:?}", watched.bars);
+        env.sandbox_config(json!({"latencyMs": 0})).await?;
+        println!("{} looks at the bar, the first {:?}", watched.bars.len(), watched.bars.first());
         ensure!(
             watched.saw_in_between(),
             "the bar was seen part way: {:?}",

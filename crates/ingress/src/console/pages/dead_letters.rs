@@ -192,13 +192,14 @@ fn letter_row(user: &ConsoleUser, row: &DeadLetterRow) -> Markup {
 }
 
 /// The checks every action takes: CSRF (403 `csrf_failed`), the role (403 page), the id.
-fn admit(user: &ConsoleUser, form: &ActionForm, id: &str) -> Result<Uuid, Response> {
+fn admit(user: &ConsoleUser, form: &ActionForm, id: &str) -> Result<Uuid, Box<Response>> {
     crate::console::csrf::check_field(&user.session, form.csrf.as_deref())
-        .map_err(IntoResponse::into_response)?;
+        .map_err(|e| Box::new(e.into_response()))?;
     user.caller()
         .require_manage()
-        .map_err(|e| error_page(e.status, &e.message))?;
-    Uuid::parse_str(id).map_err(|_| error_page(StatusCode::NOT_FOUND, "No such dead letter."))
+        .map_err(|e| Box::new(error_page(e.status, &e.message)))?;
+    Uuid::parse_str(id)
+        .map_err(|_| Box::new(error_page(StatusCode::NOT_FOUND, "No such dead letter.")))
 }
 
 /// `POST /dead-letters/{id}/replay` (Admin, Owner; CSRF).
@@ -210,7 +211,7 @@ pub async fn replay(
 ) -> Response {
     let id = match admit(&user, &form, &id) {
         Ok(id) => id,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let caller = user.caller();
     match crate::api::dead_letters::replay_for(&state, &caller, id).await {
@@ -232,7 +233,7 @@ pub async fn delete(
 ) -> Response {
     let id = match admit(&user, &form, &id) {
         Ok(id) => id,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let caller = user.caller();
     match crate::api::dead_letters::delete_for(&state, &caller, id).await {

@@ -36,7 +36,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -273,7 +273,7 @@ mod tests {
             let html = live(&run(s), &[], Utc::now()).into_string();
             assert!(!html.contains("hx-trigger"), "{s}: {html}");
             assert!(!html.contains("hx-get"), "{s}");
-            assert!(html.contains(&format!(r#"id="sync-status" class="#)));
+            assert!(html.contains(r#"id="sync-status" class="#));
             assert!(html.contains(&format!(">{s}</span>")), "{s}: {html}");
         }
     }
