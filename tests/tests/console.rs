@@ -3,8 +3,9 @@
 //! Connections page, connects HubSpot and then Jobber through the sandbox's consent pages and is
 //! back on Connections with each one active; seeds the HubSpot account with 1,000 contacts; then
 //! the Mappings page empty, a contacts → clients mapping made in the editor (a sample fetched in
-//! its preview shows a transformed phone) and an invalid field's 422 shown at the field; the Syncs
-//! page with a run, the phone width, and logout. Screenshots of each step go to
+//! its preview shows a transformed phone), saved; Run now on the Syncs page and the run's progress
+//! bar filling up to `completed` with 1,000 clients created; an invalid field's 422 shown at the
+//! field in the editor; the phone width, and logout. Screenshots of each step go to
 //! `target/console/NN-step.png` (`scripts/services.sh` installs `chromium` and `chromium-driver`).
 
 mod browser;
@@ -14,8 +15,8 @@ const MAPPING: &str = "contacts to clients";
 
 use anyhow::Context;
 use browser::{
-    card_status, click_button, click_link, connect_through_consent, editor, shot, wait_for_text,
-    ChromeDriver,
+    card_status, click_button, click_link, connect_through_consent, editor, shot, syncs,
+    wait_for_text, ChromeDriver,
 };
 use fantoccini::{Client, Locator};
 use fluxcascade_tests::TestEnv;
@@ -118,15 +119,31 @@ async fn run(env: &TestEnv, browser: &Client) -> anyhow::Result<()> {
     assert_eq!(saved["target"]["object"], "clients");
     assert_eq!(saved["fieldPairs"][3]["transform"], "phone_e164");
     assert_eq!(saved["schedule"]["timezone"], "Europe/Paris");
-    let mapping = saved["id"].as_str().context("mapping id")?.to_owned();
-    editor::invalid_field_shows_its_422(env, browser, MAPPING).await?;
-    editor::editor_at_phone_width(env, browser).await?;
+
+    // Run now from the Syncs page; the run's page shows the bar filling up to completed, with
+    // the 1,000 clients created.
     click_link(browser, "Syncs").await?;
     wait_for_text(browser, "No syncs have run yet.").await?;
-    env.trigger_sync(&mapping, "full").await?;
-    browser.refresh().await?;
-    wait_for_text(browser, "pending").await?;
+    let watched = syncs::run_now_and_watch(env, browser, MAPPING, "full").await?;
+    assert_eq!(syncs::count_on_run_page(browser, "created").await?, 1_000);
+    assert_eq!(syncs::count_on_run_page(browser, "failed").await?, 0);
+    let run = env
+        .api_ok(
+            reqwest::Method::GET,
+            &format!("/v1/syncs/{}", watched.sync_id),
+            None,
+        )
+        .await?;
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(run["counts"]["created"], 1_000, "{run}");
+    assert_eq!(env.sandbox_records("jobber", "clients").await?.len(), 1_000);
+    click_link(browser, "Syncs").await?;
+    wait_for_text(browser, "1,000").await?;
     shot(browser, "07-syncs-list").await?;
+
+    // A mistake in the editor: the API's 422 is shown at the field, nothing is saved.
+    editor::invalid_field_shows_its_422(env, browser, MAPPING).await?;
+    editor::editor_at_phone_width(env, browser).await?;
     click_link(browser, "Connections").await?;
     wait_for_text(browser, "Connect Jobber").await?;
 

@@ -308,19 +308,27 @@ pub async fn replay(
     Manager(caller): Manager,
     PathId(id): PathId,
 ) -> Result<(StatusCode, Json<ReplayView>), ApiError> {
+    let replay_job_id = replay_for(&state, &caller, id).await?;
+    Ok((StatusCode::ACCEPTED, Json(ReplayView { replay_job_id })))
+}
+
+/// What `POST /v1/dead-letters/{id}/replay` does (the console's Replay calls it too): the caller
+/// may manage, then the replay of the org's dead letter, audited; the new job's id.
+pub async fn replay_for(state: &AppState, caller: &Caller, id: Uuid) -> Result<String, ApiError> {
+    caller.require_manage()?;
     let scope = ReplayScope::Org(caller.org_id());
     // Claim, publish and mark run to completion in their own task: a client that hangs up
     // mid-request must not leave a claimed replay half done.
-    let audit = state.clone();
+    let task_state = state.clone();
     let task = tokio::spawn(tracing::Instrument::in_current_span(async move {
-        replay_dead_letter(&state.store, &state.publisher, scope, id).await
+        replay_dead_letter(&task_state.store, &task_state.publisher, scope, id).await
     }));
     let replay_job_id = task.await.map_err(|e| {
         tracing::error!(error = %e, "dead-letter replay task failed");
         ApiError::internal()
     })??;
-    crate::api::audit::record(&audit, &caller, "dead_letter.replayed", "dead_letter", id).await;
-    Ok((StatusCode::ACCEPTED, Json(ReplayView { replay_job_id })))
+    crate::api::audit::record(state, caller, "dead_letter.replayed", "dead_letter", id).await;
+    Ok(replay_job_id)
 }
 
 /// Deletes a dead letter without replaying it (Admin, Owner).
@@ -337,9 +345,17 @@ pub async fn delete(
     Manager(caller): Manager,
     PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
+    delete_for(&state, &caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What `DELETE /v1/dead-letters/{id}` does (the console's Delete calls it too): the caller may
+/// manage, then the org's dead letter is deleted (404 when it has none) and audited.
+pub async fn delete_for(state: &AppState, caller: &Caller, id: Uuid) -> Result<(), ApiError> {
+    caller.require_manage()?;
     if state.store.delete_dead_letter(caller.org_id(), id).await? {
-        crate::api::audit::record(&state, &caller, "dead_letter.deleted", "dead_letter", id).await;
-        Ok(StatusCode::NO_CONTENT)
+        crate::api::audit::record(state, caller, "dead_letter.deleted", "dead_letter", id).await;
+        Ok(())
     } else {
         Err(ApiError::not_found())
     }

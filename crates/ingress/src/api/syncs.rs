@@ -114,10 +114,24 @@ pub async fn trigger(
     Manager(caller): Manager,
     ApiJson(body): ApiJson<TriggerSyncBody>,
 ) -> Result<(StatusCode, Json<SyncView>), ApiError> {
+    let run = trigger_run(&state, &caller, body.mapping_id, body.mode).await?;
+    Ok((StatusCode::ACCEPTED, Json(SyncView::new(run, Vec::new()))))
+}
+
+/// What `POST /v1/syncs` does once the body is read (the console's "Run now" calls it too): the
+/// caller may manage, the mapping is the org's (else 422 naming `mappingId`) and enabled (else
+/// 409), then the run is stored, enqueued and audited.
+pub async fn trigger_run(
+    state: &AppState,
+    caller: &Caller,
+    mapping_id: Uuid,
+    mode: SyncMode,
+) -> Result<SyncRow, ApiError> {
+    caller.require_manage()?;
     let org_id = caller.org_id();
     let mapping = state
         .store
-        .get_mapping(org_id, body.mapping_id)
+        .get_mapping(org_id, mapping_id)
         .await?
         .ok_or_else(|| {
             ApiError::invalid_field("mappingId", "no such mapping in this organization")
@@ -131,18 +145,17 @@ pub async fn trigger(
     }
     // Store, publish and (on failure) discard run to completion in their own task: a client that
     // hangs up mid-request must not leave a pending run that was never enqueued.
-    let mode = body.mode;
-    let audit = state.clone();
+    let task_state = state.clone();
     // In the request's span, so the run's publish is part of the request's trace.
     let task = tokio::spawn(tracing::Instrument::in_current_span(async move {
-        start_run(&state, org_id, mapping.id, mode).await
+        start_run(&task_state, org_id, mapping.id, mode).await
     }));
     let run = task.await.map_err(|e| {
         tracing::error!(error = %e, org_id = %org_id, "sync trigger task failed");
         ApiError::internal()
     })??;
-    crate::api::audit::record(&audit, &caller, "sync.triggered", "sync", run.id).await;
-    Ok((StatusCode::ACCEPTED, Json(SyncView::new(run, Vec::new()))))
+    crate::api::audit::record(state, caller, "sync.triggered", "sync", run.id).await;
+    Ok(run)
 }
 
 /// Creates the pending run and publishes its job; a run whose job the broker did not confirm
