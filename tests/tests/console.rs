@@ -23,7 +23,7 @@ use fluxcascade_tests::TestEnv;
 
 #[tokio::test]
 async fn log_in_and_connect_hubspot_and_jobber_in_a_browser() -> anyhow::Result<()> {
-    let env = TestEnv::start("console_browser", 0).await?;
+    let env = TestEnv::start("console_browser", 1).await?;
     let driver = ChromeDriver::start().await?;
     let browser = driver.browser().await?;
     let result = run(&env, &browser).await;
