@@ -33,6 +33,23 @@ impl ConsoleUser {
     pub fn csrf_token(&self) -> &str {
         &self.session.csrf_token
     }
+
+    /// The checks of every form post that changes something: the CSRF field and the role rule
+    /// (Admin, Owner). The 403 answer when either fails (the API's `csrf_failed` body, or an
+    /// error page), `None` when the post may go on.
+    pub fn refuse_manage_post(&self, csrf: Option<&str>) -> Option<Response> {
+        if let Err(e) = super::csrf::check_field(&self.session, csrf) {
+            return Some(e.into_response());
+        }
+        self.caller().require_manage().err().map(|e| {
+            tracing::warn!(
+                org_id = %self.session.principal.org_id,
+                member_id = %self.session.principal.member_id,
+                "a member's change refused by the console"
+            );
+            super::layout::error_page(e.status, &e.message)
+        })
+    }
 }
 
 impl FromRequestParts<AppState> for ConsoleUser {

@@ -237,13 +237,10 @@ pub async fn delete(
     Path(id): Path<String>,
     Form(form): Form<DeleteForm>,
 ) -> Response {
-    if let Err(e) = crate::console::csrf::check_field(&user.session, form.csrf.as_deref()) {
-        return e.into_response();
+    if let Some(refused) = user.refuse_manage_post(form.csrf.as_deref()) {
+        return refused;
     }
     let caller = user.caller();
-    if let Err(e) = caller.require_manage() {
-        return error_page(e.status, &e.message);
-    }
     let Ok(id) = uuid::Uuid::parse_str(&id) else {
         return error_page(StatusCode::NOT_FOUND, "No such connection.");
     };

@@ -193,11 +193,9 @@ fn letter_row(user: &ConsoleUser, row: &DeadLetterRow) -> Markup {
 
 /// The checks every action takes: CSRF (403 `csrf_failed`), the role (403 page), the id.
 fn admit(user: &ConsoleUser, form: &ActionForm, id: &str) -> Result<Uuid, Box<Response>> {
-    crate::console::csrf::check_field(&user.session, form.csrf.as_deref())
-        .map_err(|e| Box::new(e.into_response()))?;
-    user.caller()
-        .require_manage()
-        .map_err(|e| Box::new(error_page(e.status, &e.message)))?;
+    if let Some(refused) = user.refuse_manage_post(form.csrf.as_deref()) {
+        return Err(Box::new(refused));
+    }
     Uuid::parse_str(id)
         .map_err(|_| Box::new(error_page(StatusCode::NOT_FOUND, "No such dead letter.")))
 }

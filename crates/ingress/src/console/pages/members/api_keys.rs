@@ -10,7 +10,7 @@ use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::form::{api_error_page, list_params, refuse_manage_post, FormErrors};
+use super::form::{api_error_page, list_params, FormErrors};
 use super::{render, role_label, Outcome};
 use crate::api::api_keys::{self as api, ApiKeyCreated, ApiKeyRequest, ApiKeyView};
 use crate::api::PathId;
@@ -131,7 +131,7 @@ pub async fn create(
     user: ConsoleUser,
     Form(form): Form<KeyForm>,
 ) -> Response {
-    if let Some(resp) = refuse_manage_post(&user, form.csrf.as_deref()) {
+    if let Some(resp) = user.refuse_manage_post(form.csrf.as_deref()) {
         return resp;
     }
     let name = form.name.unwrap_or_default();
@@ -172,7 +172,7 @@ pub async fn revoke(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Some(resp) = refuse_manage_post(&user, form.csrf.as_deref()) {
+    if let Some(resp) = user.refuse_manage_post(form.csrf.as_deref()) {
         return resp;
     }
     let not_found = || error_page(StatusCode::NOT_FOUND, "No such API key.");

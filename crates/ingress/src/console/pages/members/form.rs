@@ -4,11 +4,10 @@
 
 use std::collections::HashMap;
 
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use maud::{html, Markup};
 
 use crate::console::layout::error_page;
-use crate::console::user::ConsoleUser;
 use crate::error::ApiError;
 use crate::paging::Params;
 
@@ -77,18 +76,6 @@ impl FormErrors {
             }
         }
     }
-}
-
-/// The CSRF field and the console's role rule (Admin, Owner) of a form post that changes
-/// something: the 403 answer (the API's `csrf_failed` body, or an error page) when either fails.
-pub fn refuse_manage_post(user: &ConsoleUser, csrf: Option<&str>) -> Option<Response> {
-    if let Err(e) = crate::console::csrf::check_field(&user.session, csrf) {
-        return Some(e.into_response());
-    }
-    user.caller().require_manage().err().map(|e| {
-        tracing::warn!(org_id = %user.session.principal.org_id, member_id = %user.session.principal.member_id, "a member's change refused by the console");
-        error_page(e.status, &e.message)
-    })
 }
 
 /// An error page for an API error outside a form (a list that failed, a missing row).

@@ -11,7 +11,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::form::{api_error_page, list_params, refuse_manage_post, FormErrors};
+use super::form::{api_error_page, list_params, FormErrors};
 use super::roster::ROLES;
 use super::{render, role_label, Outcome};
 use crate::api::invites::{self as api, InviteCreated, InviteRequest};
@@ -135,7 +135,7 @@ pub async fn create(
     user: ConsoleUser,
     Form(form): Form<InviteForm>,
 ) -> Response {
-    if let Some(resp) = refuse_manage_post(&user, form.csrf.as_deref()) {
+    if let Some(resp) = user.refuse_manage_post(form.csrf.as_deref()) {
         return resp;
     }
     let email = form.email.unwrap_or_default();
@@ -179,7 +179,7 @@ pub async fn revoke(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Some(resp) = refuse_manage_post(&user, form.csrf.as_deref()) {
+    if let Some(resp) = user.refuse_manage_post(form.csrf.as_deref()) {
         return resp;
     }
     let not_found = || error_page(StatusCode::NOT_FOUND, "No such pending invite.");

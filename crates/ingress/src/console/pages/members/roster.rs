@@ -11,7 +11,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::form::{api_error_page, list_params, refuse_manage_post};
+use super::form::{api_error_page, list_params};
 use super::{render, role_label, Outcome};
 use crate::api::members::{self as api, MemberPatch, MemberView, RoleName};
 use crate::api::PathId;
@@ -136,7 +136,7 @@ pub async fn change_role(
     Path(id): Path<String>,
     Form(form): Form<RoleForm>,
 ) -> Response {
-    if let Some(resp) = refuse_manage_post(&user, form.csrf.as_deref()) {
+    if let Some(resp) = user.refuse_manage_post(form.csrf.as_deref()) {
         return resp;
     }
     let caller = user.caller();
@@ -169,7 +169,7 @@ pub async fn remove(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Some(resp) = refuse_manage_post(&user, form.csrf.as_deref()) {
+    if let Some(resp) = user.refuse_manage_post(form.csrf.as_deref()) {
         return resp;
     }
     let Ok(id) = uuid::Uuid::parse_str(&id) else {

@@ -235,13 +235,10 @@ pub async fn run_now(
     user: ConsoleUser,
     Form(form): Form<RunNowForm>,
 ) -> Response {
-    if let Err(e) = crate::console::csrf::check_field(&user.session, form.csrf.as_deref()) {
-        return e.into_response();
+    if let Some(refused) = user.refuse_manage_post(form.csrf.as_deref()) {
+        return refused;
     }
     let caller = user.caller();
-    if let Err(e) = caller.require_manage() {
-        return error_page(e.status, &e.message);
-    }
     let picked = (
         form.mapping_id.as_deref().unwrap_or_default(),
         form.mode.as_deref().unwrap_or("incremental"),

@@ -143,13 +143,10 @@ pub async fn again(
     Path(id): Path<String>,
     Form(form): Form<AgainForm>,
 ) -> Response {
-    if let Err(e) = crate::console::csrf::check_field(&user.session, form.csrf.as_deref()) {
-        return e.into_response();
+    if let Some(refused) = user.refuse_manage_post(form.csrf.as_deref()) {
+        return refused;
     }
     let caller = user.caller();
-    if let Err(e) = caller.require_manage() {
-        return error_page(e.status, &e.message);
-    }
     let (run, _) = match load(&state, &user, &id).await {
         Ok(v) => v,
         Err(e) => return not_found_or(&e),

@@ -18,9 +18,7 @@ use crate::api::webhooks::{self as api, CreateWebhookBody, CreatedWebhookView, W
 use crate::api::PathId;
 use crate::auth::Manager;
 use crate::console::layout::{csrf_field, error_page, page, Nav};
-use crate::console::pages::members::form::{
-    api_error_page, list_params, refuse_manage_post, value, FormErrors,
-};
+use crate::console::pages::members::form::{api_error_page, list_params, value, FormErrors};
 use crate::console::user::ConsoleUser;
 use crate::json::ApiJson;
 use crate::AppState;
@@ -79,7 +77,7 @@ pub async fn create(
     user: ConsoleUser,
     Form(posted): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Some(refused) = refuse_manage_post(&user, value(&posted, "csrf")) {
+    if let Some(refused) = user.refuse_manage_post(value(&posted, "csrf")) {
         return refused;
     }
     let body = CreateWebhookBody {
@@ -120,7 +118,7 @@ pub async fn delete(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Some(refused) = refuse_manage_post(&user, form.csrf.as_deref()) {
+    if let Some(refused) = user.refuse_manage_post(form.csrf.as_deref()) {
         return refused;
     }
     let Ok(id) = uuid::Uuid::parse_str(&id) else {
