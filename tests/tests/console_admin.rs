@@ -20,10 +20,10 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
 use browser::admin::{
-    click_in_row, create_api_key, create_webhook, fill, has, invite, log_in, open, post_form,
+    click_in_row, create_api_key, create_webhook, fill, has, invite, open, post_form,
     session_and_csrf, text_of,
 };
-use browser::{click_button, click_link, shot, wait_for_text, ChromeDriver};
+use browser::{click_button, click_link, log_in, shot, wait_for_text, ChromeDriver};
 use fantoccini::{Client, Locator};
 use fluxcascade_tests::TestEnv;
 use reqwest::Method;

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context};
 use browser::syncs::{
-    count_on_run_page, dead_letter_row, log_in, open_dead_letters, replay_dead_letter,
-    run_now_and_watch, run_status, watch_run,
+    count_on_run_page, dead_letter_row, open_dead_letters, replay_dead_letter, run_now_and_watch,
+    run_status, watch_run,
 };
-use browser::{click_button, shot, wait_for_text, ChromeDriver};
+use browser::{click_button, log_in, shot, wait_for_text, ChromeDriver};
 use fantoccini::{Client, Locator};
 use fluxcascade_queue::{JobEnvelope, JobKind, Publisher, QueueConfig};
 use fluxcascade_tests::{TestEnv, AMQP_URL};
@@ -61,7 +61,7 @@ async fn run_now_shows_the_progress_the_counts_and_the_record_errors() -> anyhow
     connect_and_map(&env).await?;
     with_browser(|browser| async move {
         let browser = &browser;
-        log_in(&env, browser, &env.api_key).await?;
+        log_in(browser, &env.api_url, &env.api_key).await?;
         browser.goto(&format!("{}/syncs", env.api_url)).await?;
         let page = wait_for_text(browser, "No syncs have run yet.").await?;
         ensure!(page.contains("press Run now"), "the empty state says what to do");
@@ -389,7 +389,7 @@ async fn a_rate_limit_wait_is_shown_and_a_dead_letter_is_replayed() -> anyhow::R
     let mapping = connect_and_map(&env).await?;
     with_browser(|browser| async move {
         let browser = &browser;
-        log_in(&env, browser, &env.api_key).await?;
+        log_in(browser, &env.api_url, &env.api_key).await?;
         let page = open_dead_letters(&env, browser).await?;
         ensure!(page.contains("No dead letters."), "the empty state");
         shot(browser, "36-dead-letters-empty").await?;

@@ -4,20 +4,7 @@
 use anyhow::{bail, Context};
 use fantoccini::{Client, Locator};
 
-use super::{click_button, wait_for_text, WAIT};
-
-/// Logs in through the login page with `key`; the browser ends on the Connections page.
-pub async fn log_in(browser: &Client, api_url: &str, key: &str) -> anyhow::Result<()> {
-    browser.goto(&format!("{api_url}/login")).await?;
-    browser
-        .find(Locator::Css("#api_key"))
-        .await?
-        .send_keys(key)
-        .await?;
-    click_button(browser, "Log in").await?;
-    wait_for_text(browser, "Log out").await?;
-    Ok(())
-}
+use super::{click_button, WAIT};
 
 /// Opens a console page by its path.
 pub async fn open(browser: &Client, api_url: &str, path: &str) -> anyhow::Result<String> {

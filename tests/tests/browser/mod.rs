@@ -162,3 +162,16 @@ pub async fn connect_through_consent(browser: &Client, label: &str) -> anyhow::R
     }
     Ok(())
 }
+
+/// Logs in through the login page with `key`; the browser ends on the Connections page.
+pub async fn log_in(browser: &Client, api_url: &str, key: &str) -> anyhow::Result<()> {
+    browser.goto(&format!("{api_url}/login")).await?;
+    browser
+        .find(Locator::Css("#api_key"))
+        .await?
+        .send_keys(key)
+        .await?;
+    click_button(browser, "Log in").await?;
+    wait_for_text(browser, "Log out").await?;
+    Ok(())
+}

@@ -29,19 +29,6 @@ impl Watched {
     }
 }
 
-/// Logs in on the login page with `key`; the browser is then on the Connections page.
-pub async fn log_in(env: &TestEnv, browser: &Client, key: &str) -> anyhow::Result<()> {
-    browser.goto(&format!("{}/login", env.api_url)).await?;
-    browser
-        .find(Locator::Css("#api_key"))
-        .await?
-        .send_keys(key)
-        .await?;
-    click_button(browser, "Log in").await?;
-    wait_for_text(browser, "Log out").await?;
-    Ok(())
-}
-
 /// Opens the Syncs page.
 pub async fn open_syncs(env: &TestEnv, browser: &Client) -> anyhow::Result<()> {
     browser.goto(&format!("{}/syncs", env.api_url)).await?;

@@ -8,6 +8,7 @@
 
 pub mod assets;
 pub mod csrf;
+pub mod forms;
 pub mod layout;
 pub mod pages;
 pub mod session;

@@ -10,10 +10,10 @@ use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::form::{api_error_page, list_params, FormErrors};
 use super::{render, role_label, Outcome};
 use crate::api::api_keys::{self as api, ApiKeyCreated, ApiKeyRequest, ApiKeyView};
 use crate::api::PathId;
+use crate::console::forms::{api_error_page, list_params, FormErrors};
 use crate::console::layout::{csrf_field, error_page};
 use crate::console::user::ConsoleUser;
 use crate::json::ApiJson;

@@ -11,12 +11,12 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::form::{api_error_page, list_params, FormErrors};
 use super::roster::ROLES;
 use super::{render, role_label, Outcome};
 use crate::api::invites::{self as api, InviteCreated, InviteRequest};
 use crate::api::PathId;
 use crate::auth::Manager;
+use crate::console::forms::{api_error_page, list_params, FormErrors};
 use crate::console::layout::{csrf_field, error_page};
 use crate::console::user::ConsoleUser;
 use crate::json::ApiJson;

@@ -6,7 +6,6 @@
 //! the lists).
 
 pub mod api_keys;
-pub mod form;
 pub mod invites;
 pub mod roster;
 

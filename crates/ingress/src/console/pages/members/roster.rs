@@ -11,11 +11,11 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::form::{api_error_page, list_params};
 use super::{render, role_label, Outcome};
 use crate::api::members::{self as api, MemberPatch, MemberView, RoleName};
 use crate::api::PathId;
 use crate::auth::OrgOwner;
+use crate::console::forms::{api_error_page, list_params};
 use crate::console::layout::{csrf_field, error_page};
 use crate::console::user::ConsoleUser;
 use crate::error::ApiError;

@@ -15,8 +15,8 @@ use chrono::Utc;
 use maud::{html, Markup};
 
 use crate::api::usage::{self as api, UsageCounts, UsageDayView, UsageView};
+use crate::console::forms::{api_error_page, FormErrors};
 use crate::console::layout::{page, Nav};
-use crate::console::pages::members::form::{api_error_page, FormErrors};
 use crate::console::user::ConsoleUser;
 use crate::paging::Params;
 use crate::AppState;

@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use crate::api::webhooks::{self as api, DeliveryView};
 use crate::api::PathId;
+use crate::console::forms::{api_error_page, list_params};
 use crate::console::layout::{error_page, page, Nav};
-use crate::console::pages::members::form::{api_error_page, list_params};
 use crate::console::user::ConsoleUser;
 use crate::paging::Params;
 use crate::AppState;

@@ -1,6 +1,6 @@
-//! What the admin pages' forms share: an API error split into messages per form field (the API's
-//! 422 details name the field) and a message for the form as a whole, the query of an API list
-//! call, and the answer to a form post whose CSRF field or role is wrong.
+//! What the console's form pages share (Members, Webhooks, Usage): an API error split into
+//! messages per form field (the API's 422 details name the field) and one for the form as a whole,
+//! the query of an API list call, a form value by name.
 
 use std::collections::HashMap;
 
